@@ -1,0 +1,1130 @@
+"""Change types: the units a recipe plans and the engine applies, journals and undoes.
+
+Every change follows one protocol (driven by :mod:`wizard.engine`):
+
+``preview(view)``
+    What would happen, against a :class:`View` of the target that already includes the
+    earlier planned changes (so two steps editing ``main.cf`` preview correctly). Pure.
+``prepare(ctx)``
+    Look at the real target. Return ``None`` when the change is already satisfied (the engine
+    reports "unchanged"), otherwise a journal record (a plain dict) after taking any backup.
+    The engine saves the record in the session *before* ``commit`` runs.
+``commit(ctx, rec)``
+    Make the change. May add facts to ``rec`` (created dirs, installed packages).
+    Must be safe to call again for the same record after a crash (resume).
+``undo(ctx, rec, force)``
+    Put things back; returns warnings. File changes restore bytes, mode and owner exactly,
+    and refuse (unless ``force``) when the admin edited the file since we wrote it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
+
+from . import confedit
+from .errors import CommandFailed, ExecutorError, ValidationFailed
+from .executor import Executor, sha256
+from .platforms import Platform, stock_file
+from .secret import Secret
+
+Record = Dict[str, Any]
+
+
+# --------------------------------------------------------------------------- context
+class BackupStore:
+    """Where file backups go (the session's ``backups/`` folder)."""
+
+    def __init__(self, directory: "os.PathLike[str] | str") -> None:
+        self.directory = os.fspath(directory)
+
+    def save(self, key: str, data: bytes) -> str:
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+        path = os.path.join(self.directory, name)
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(path + ".tmp", path)
+        return name
+
+    def load(self, name: str) -> bytes:
+        with open(os.path.join(self.directory, name), "rb") as fh:
+            return fh.read()
+
+
+@dataclass
+class ChangeContext:
+    executor: Executor
+    platform: Platform
+    backups: BackupStore
+    key: str = "0"
+    """Unique prefix for backup names of the current change (journal sequence)."""
+    secrets: Dict[str, Secret] = field(default_factory=dict)
+    """Passwords from the answers, by user name (never journaled)."""
+    log: Callable[[str], None] = lambda _msg: None
+    changed_paths: Set[str] = field(default_factory=set)
+    """Target paths changed so far in this apply (for commands such as postmap)."""
+    done_commands: Set[Tuple[str, ...]] = field(default_factory=set)
+    """Commands this session already ran successfully (and has not undone)."""
+
+
+# --------------------------------------------------------------------------- view
+class View:
+    """The target as it will be after the changes previewed so far.
+
+    Reads fall back to the real target, then to the platform's stock copy (a fresh server or a
+    dry run on another platform): such paths are remembered in :attr:`from_stock`.
+    """
+
+    def __init__(self, executor: Executor, platform: Platform, use_stock: bool = True) -> None:
+        self.executor = executor
+        self.platform = platform
+        self.use_stock = use_stock
+        self.files: Dict[str, Optional[bytes]] = {}
+        self.from_stock: Set[str] = set()
+        self.dirs: Set[str] = set()
+        self.users: Set[str] = set()
+        self.groups: Set[str] = set()
+        self.packages: Set[str] = set()
+
+    def read(self, path: str) -> Optional[bytes]:
+        if path in self.files:
+            return self.files[path]
+        data = self.executor.read_bytes(path)
+        if data is None and self.use_stock:
+            stock = stock_file(self.platform, path)
+            if stock is not None:
+                self.from_stock.add(path)
+                data = stock.read_bytes()
+        self.files[path] = data
+        return data
+
+    def read_text(self, path: str) -> Optional[str]:
+        data = self.read(path)
+        return None if data is None else data.decode("utf-8", "surrogateescape")
+
+    def write(self, path: str, data: Optional[bytes]) -> None:
+        self.read(path)
+        self.files[path] = data
+
+    def exists(self, path: str) -> bool:
+        return self.read(path) is not None or path in self.dirs or self.executor.exists(path)
+
+    def user_exists(self, name: str) -> bool:
+        return name in self.users or name in self.executor.users()
+
+    def group_exists(self, name: str) -> bool:
+        return name in self.groups or name in self.executor.groups()
+
+
+@dataclass
+class Preview:
+    """What one change would do, for the TUI, ``plan`` and the runbook."""
+
+    kind: str
+    title: str
+    diff: str = ""
+    """Unified diff for file changes ('' when the content does not change)."""
+    commands: List[str] = field(default_factory=list)
+    """Exact command lines (shell syntax) that this change runs or stands for."""
+    note: str = ""
+    changed: bool = True
+    path: str = ""
+    new_content: Optional[str] = None
+    """The whole new file when the file is created (runbook shows it in full)."""
+
+
+def unified_diff(path: str, before: Optional[bytes], after: Optional[bytes],
+                 stock: bool = False) -> str:
+    a = (before or b"").decode("utf-8", "replace").splitlines(keepends=True)
+    b = (after or b"").decode("utf-8", "replace").splitlines(keepends=True)
+    label_a = f"{path} (stock)" if stock and before is not None else (
+        path if before is not None else "/dev/null")
+    label_b = path if after is not None else "/dev/null"
+    lines = list(difflib.unified_diff(a, b, label_a, label_b, n=2))
+    out = []
+    for line in lines:
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _q(args: Sequence[str]) -> str:
+    return " ".join(shlex.quote(str(a)) for a in args)
+
+
+# --------------------------------------------------------------------------- base
+class Change:
+    kind = "change"
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def preview(self, view: View) -> Preview:
+        raise NotImplementedError
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        raise NotImplementedError
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        """Undo from the journal record alone (the plan may differ by now)."""
+        return []
+
+    def undo(self, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        return type(self).undo_record(ctx, rec, force)
+
+    def touched_paths(self) -> List[str]:
+        return []
+
+
+def change_types() -> Dict[str, type]:
+    """Class name -> class, for every Change subclass (the journal stores the name)."""
+    out: Dict[str, type] = {}
+    todo: List[type] = [Change]
+    while todo:
+        cls = todo.pop()
+        out[cls.__name__] = cls
+        todo.extend(cls.__subclasses__())
+    return out
+
+
+# --------------------------------------------------------------------------- files
+Validator = Callable[[Executor, str, bytes], Optional[str]]
+"""(executor, target path, new bytes) -> error message or None."""
+
+
+class FileChange(Change):
+    """Base of every change to one file's content, mode and owner."""
+
+    kind = "file"
+
+    def __init__(self, path: str, *, mode: Optional[int] = None, owner: str = "root",
+                 group: str = "root", validate: Optional[Validator] = None,
+                 cool_mtime: bool = False, reason: str = "") -> None:
+        self.path = path
+        self.mode = mode
+        self.owner = owner
+        self.group = group
+        self.validate = validate
+        self.cool_mtime = cool_mtime
+        self.reason = reason
+
+    # subclasses implement this -------------------------------------------
+    def transform(self, before: Optional[str]) -> Optional[str]:
+        """New content from the current one (None = the file should not exist)."""
+        raise NotImplementedError
+
+    editor = ""
+    """Name of the structured editor (``INVERSE``) that can undo just this edit."""
+
+    def remember(self, before: Optional[str], rec: Record) -> None:
+        """Store in ``rec['old']`` what the inverse edit needs (e.g. old parameter values)."""
+
+    # ---------------------------------------------------------------------
+    def touched_paths(self) -> List[str]:
+        return [self.path]
+
+    def _after_bytes(self, before: Optional[bytes]) -> Optional[bytes]:
+        text = None if before is None else before.decode("utf-8", "surrogateescape")
+        after = self.transform(text)
+        return None if after is None else after.encode("utf-8", "surrogateescape")
+
+    def preview(self, view: View) -> Preview:
+        before = view.read(self.path)
+        after = self._after_bytes(before)
+        view.write(self.path, after)
+        stock = self.path in view.from_stock
+        diff = unified_diff(self.path, before, after, stock=stock)
+        mode = self.mode if self.mode is not None else 0o644
+        commands: List[str] = []
+        if after is not None and before != after:
+            commands.append(self._shell_write(after, mode))
+        elif after is None and before is not None:
+            commands.append(f"rm -f {shlex.quote(self.path)}")
+        elif self.mode is not None:
+            commands.append(f"chmod {mode:04o} {shlex.quote(self.path)}")
+        note = self.reason
+        if stock:
+            note = (note + " " if note else "") + "(previewed against the stock file)"
+        return Preview(self.kind, self.describe(), diff=diff, commands=commands, note=note,
+                       changed=before != after, path=self.path,
+                       new_content=(after.decode("utf-8", "replace")
+                                    if before is None and after is not None else None))
+
+    def _shell_write(self, data: bytes, mode: int) -> str:
+        text = data.decode("utf-8", "replace")
+        marker = "MAILWIZARD_EOF"
+        while marker in text:
+            marker += "_"
+        body = text if text.endswith("\n") else text + "\n"
+        strip = "" if text.endswith("\n") else " | head -c -1"
+        return (f"install -D -m {mode:04o} -o {self.owner} -g {self.group} /dev/null "
+                f"{shlex.quote(self.path)}\n"
+                f"cat{strip} > {shlex.quote(self.path)} <<'{marker}'\n{body}{marker}")
+
+    def _target_meta(self, ctx: ChangeContext, current_mode: Optional[int]) -> Tuple[int, int, int]:
+        ex = ctx.executor
+        mode = self.mode if self.mode is not None else (
+            current_mode if current_mode is not None else 0o644)
+        return mode, ex.uid(self.owner), ex.gid(self.group)
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        ex = ctx.executor
+        before = ex.read_bytes(self.path)
+        st = ex.stat(self.path)
+        after = self._after_bytes(before)
+        if after is None and before is None:
+            return None
+        mode, uid, gid = self._target_meta(ctx, st.mode if st else None)
+        same_meta = st is not None and (st.mode, st.uid, st.gid) == (mode, uid, gid)
+        if after == before and (after is None or same_meta):
+            return None
+        if after is not None and self.validate is not None:
+            err = self.validate(ex, self.path, after)
+            if err:
+                raise ValidationFailed(f"{self.path}: {err}")
+        rec: Record = {
+            "path": self.path,
+            "existed": before is not None,
+            "sha_before": sha256(before),
+            "sha_after": sha256(after),
+            "mode_after": mode,
+            "uid_after": uid,
+            "gid_after": gid,
+        }
+        if before is not None:
+            assert st is not None
+            rec.update(mode_before=st.mode, uid_before=st.uid, gid_before=st.gid,
+                       backup=ctx.backups.save(f"{ctx.key}-{self.path}", before))
+        if self.editor:
+            rec["editor"] = self.editor
+            self.remember(None if before is None else before.decode("utf-8", "surrogateescape"),
+                          rec)
+        return rec
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        ex = ctx.executor
+        current = ex.read_bytes(self.path)
+        if sha256(current) == rec["sha_after"]:
+            ex.set_meta(self.path, rec["mode_after"], rec["uid_after"], rec["gid_after"])
+            return
+        if sha256(current) != rec["sha_before"]:
+            raise ExecutorError(f"{self.path} changed while mailwizard was editing it")
+        after = self._after_bytes(current)
+        if after is None:
+            ex.remove(self.path)
+            return
+        if not rec["existed"]:
+            rec["created_dirs"] = ex.makedirs(os.path.dirname(self.path))
+        mtime = time.time() - 5 if self.cool_mtime else None
+        ex.write_atomic(self.path, after, rec["mode_after"], rec["uid_after"], rec["gid_after"],
+                        mtime=mtime)
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        ex = ctx.executor
+        path = rec["path"]
+        current = ex.read_bytes(path)
+        warnings: List[str] = []
+        if sha256(current) != rec["sha_after"] and sha256(current) != rec["sha_before"]:
+            inverse = INVERSE.get(rec.get("editor", ""))
+            if inverse is not None and current is not None and "old" in rec and not force:
+                text = inverse(current.decode("utf-8", "surrogateescape"), rec["old"])
+                if text is not None:
+                    st = ex.stat(path)
+                    ex.write_atomic(path, text.encode("utf-8", "surrogateescape"),
+                                    st.mode if st else 0o644, st.uid if st else 0,
+                                    st.gid if st else 0)
+                    warnings.append(f"{path} was changed since: undid only this step's "
+                                    "settings in it")
+                    return warnings
+            if not force:
+                raise ExecutorError(
+                    f"{path} was modified after mailwizard wrote it; not restoring it "
+                    "(use --force to restore the backup anyway)")
+            warnings.append(f"{path} had been modified since; restored the backup anyway")
+        if rec["existed"]:
+            data = ctx.backups.load(rec["backup"])
+            ex.write_atomic(path, data, rec["mode_before"], rec["uid_before"],
+                            rec["gid_before"])
+        else:
+            ex.remove(path)
+            for d in reversed(rec.get("created_dirs", [])):
+                if not ex.listdir(d):
+                    ex.remove(d)
+        return warnings
+
+
+class FileWrite(FileChange):
+    """Write a whole file (a certificate, a map, a drop-in). ``content=None`` removes it."""
+
+    def __init__(self, path: str, content: "Optional[str | bytes]", **kw: Any) -> None:
+        super().__init__(path, **kw)
+        if isinstance(content, bytes):
+            content = content.decode("utf-8", "surrogateescape")
+        self.content = content
+
+    def describe(self) -> str:
+        return f"write {self.path}" if self.content is not None else f"remove {self.path}"
+
+    def transform(self, before: Optional[str]) -> Optional[str]:
+        return self.content
+
+
+class GeneratedFile(FileChange):
+    """A file whose content is produced once, only if it does not exist yet (private keys,
+    self-signed certificates): re-running the plan keeps the existing file."""
+
+    def __init__(self, path: str, generate: Callable[[], str], preview_text: str,
+                 **kw: Any) -> None:
+        super().__init__(path, **kw)
+        self.generate = generate
+        self.preview_text = preview_text
+        self._made: Optional[str] = None
+
+    def describe(self) -> str:
+        return f"create {self.path}"
+
+    def transform(self, before: Optional[str]) -> Optional[str]:
+        if before is not None:
+            return before
+        if self._made is None:
+            self._made = self.generate()
+        return self._made
+
+    def preview(self, view: View) -> Preview:
+        before = view.read(self.path)
+        if before is not None:
+            return Preview(self.kind, self.describe(), changed=False, path=self.path,
+                           note="exists already: kept")
+        view.write(self.path, self.preview_text.encode())
+        return Preview(self.kind, self.describe(), diff="", commands=[], note=self.reason,
+                       changed=True, path=self.path, new_content=self.preview_text)
+
+
+class _EditChange(FileChange):
+    """A structured edit with an inverse (restores just the keys it set)."""
+
+    def read_values(self, text: Optional[str]) -> Dict[str, str]:
+        raise NotImplementedError
+
+    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+        raise NotImplementedError
+
+    def wanted(self) -> Mapping[str, str]:
+        raise NotImplementedError
+
+    def transform(self, before: Optional[str]) -> Optional[str]:
+        return self.apply_values(before, dict(self.wanted()))
+
+    def remember(self, before: Optional[str], rec: Record) -> None:
+        current = self.read_values(before)
+        rec["old"] = {k: current.get(k) for k in self.wanted()}
+
+
+class PostfixParams(_EditChange):
+    """Set (or remove) main.cf parameters with ``postconf -e`` semantics, in Python.
+
+    The file's mtime is set a few seconds back after the atomic write so Postfix commands run
+    right after it do not pause "to let main.cf cool down" (the pause protects against reading
+    a half-written file, which an atomic rename cannot produce).
+    """
+
+    editor = "main.cf"
+
+    def __init__(self, params: Mapping[str, str], remove: Sequence[str] = (),
+                 path: str = "/etc/postfix/main.cf", **kw: Any) -> None:
+        kw.setdefault("cool_mtime", True)
+        super().__init__(path, **kw)
+        self.params = dict(params)
+        self.remove_names = list(remove)
+
+    def describe(self) -> str:
+        names = list(self.params) + [f"-{n}" for n in self.remove_names]
+        shown = ", ".join(names[:4]) + (f" (+{len(names) - 4})" if len(names) > 4 else "")
+        return f"set in {self.path}: {shown}"
+
+    def wanted(self) -> Mapping[str, str]:
+        return self.params
+
+    def read_values(self, text: Optional[str]) -> Dict[str, str]:
+        return confedit.read_main_cf(text)
+
+    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+        sets = {k: v for k, v in values.items() if v is not None}
+        drops = [k for k, v in values.items() if v is None]
+        return confedit.edit_main_cf(text, sets, drops)
+
+    def transform(self, before: Optional[str]) -> Optional[str]:
+        return confedit.edit_main_cf(before, self.params, self.remove_names)
+
+    def remember(self, before: Optional[str], rec: Record) -> None:
+        current = self.read_values(before)
+        rec["old"] = {k: current.get(k) for k in [*self.params, *self.remove_names]}
+
+    def postconf_commands(self) -> List[str]:
+        cmds = []
+        if self.params:
+            cmds.append("postconf -e " + " ".join(
+                shlex.quote(f"{k} = {v}") for k, v in self.params.items()))
+        if self.remove_names:
+            cmds.append("postconf -X " + " ".join(self.remove_names))
+        return cmds
+
+    def preview(self, view: View) -> Preview:
+        p = super().preview(view)
+        p.note = ("; ".join(filter(None, [p.note, "by hand: " + " && ".join(
+            self.postconf_commands())])) if p.changed else p.note)
+        return p
+
+
+class MasterService(FileChange):
+    """Set whole service entries in master.cf (e.g. ``submission inet``)."""
+
+    def __init__(self, entries: Sequence[confedit.MasterEntry],
+                 path: str = "/etc/postfix/master.cf", **kw: Any) -> None:
+        super().__init__(path, **kw)
+        self.entries = list(entries)
+
+    def describe(self) -> str:
+        return f"set in {self.path}: " + ", ".join(f"{e.name}/{e.type}" for e in self.entries)
+
+    def transform(self, before: Optional[str]) -> Optional[str]:
+        return confedit.edit_master_cf(before, self.entries)
+
+    editor = "master.cf"
+
+    def remember(self, before: Optional[str], rec: Record) -> None:
+        cur = confedit.read_master_cf(before)
+        rec["old"] = {f"{e.name}/{e.type}": cur.get((e.name, e.type)) for e in self.entries}
+
+
+class DovecotSettings(_EditChange):
+    """Set top-level ``key = value`` settings in one Dovecot configuration file."""
+
+    editor = "dovecot"
+
+    def __init__(self, path: str, settings: Mapping[str, str], **kw: Any) -> None:
+        super().__init__(path, **kw)
+        self.settings = dict(settings)
+
+    def describe(self) -> str:
+        return f"set in {self.path}: " + ", ".join(self.settings)
+
+    def wanted(self) -> Mapping[str, str]:
+        return self.settings
+
+    def read_values(self, text: Optional[str]) -> Dict[str, str]:
+        return confedit.read_dovecot_conf(text)
+
+    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+        return confedit.edit_dovecot_conf(
+            text, {k: v for k, v in values.items() if v is not None},
+            [k for k, v in values.items() if v is None])
+
+
+class ShellVars(_EditChange):
+    """Set ``KEY=value`` lines in a shell-style settings file (/etc/default, /etc/sysconfig)."""
+
+    editor = "shell"
+
+    def __init__(self, path: str, values: Mapping[str, str], **kw: Any) -> None:
+        super().__init__(path, **kw)
+        self.values = dict(values)
+
+    def describe(self) -> str:
+        return f"set in {self.path}: " + ", ".join(self.values)
+
+    def wanted(self) -> Mapping[str, str]:
+        return self.values
+
+    def read_values(self, text: Optional[str]) -> Dict[str, str]:
+        return confedit.read_shell_vars(text)
+
+    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+        return confedit.edit_shell_vars(text, {k: v for k, v in values.items() if v is not None})
+
+
+class AliasEntries(_EditChange):
+    """Set entries in an aliases(5) file."""
+
+    editor = "aliases"
+
+    def __init__(self, entries: Mapping[str, Sequence[str]], path: str = "/etc/aliases",
+                 **kw: Any) -> None:
+        super().__init__(path, **kw)
+        self.entries = {k: list(v) for k, v in entries.items()}
+
+    def describe(self) -> str:
+        return f"set in {self.path}: " + ", ".join(self.entries)
+
+    def wanted(self) -> Mapping[str, str]:
+        return {k: ", ".join(v) for k, v in self.entries.items()}
+
+    def read_values(self, text: Optional[str]) -> Dict[str, str]:
+        return {k: ", ".join(v) for k, v in confedit.read_aliases(text).items()}
+
+    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+        return confedit.edit_aliases(text, {
+            k: [t.strip() for t in v.split(",")] for k, v in values.items() if v is not None})
+
+    def transform(self, before: Optional[str]) -> Optional[str]:
+        return confedit.edit_aliases(before, self.entries)
+
+
+def _inverse_master(text: Optional[str], old: Mapping[str, Optional[str]]) -> str:
+    out = text or ""
+    for key, entry_text in old.items():
+        name, typ = key.split("/", 1)
+        current = confedit.read_master_cf(out).get((name, typ))
+        if entry_text is None:
+            out = confedit.edit_master_cf(out, [], remove=[(name, typ)])
+        elif current is not None:
+            out = out.replace(current, entry_text, 1)
+    return out
+
+
+def _split_values(values: Mapping[str, Optional[str]]) -> Tuple[Dict[str, str], List[str]]:
+    return ({k: v for k, v in values.items() if v is not None},
+            [k for k, v in values.items() if v is None])
+
+
+INVERSE: Dict[str, Callable[[Optional[str], Mapping[str, Optional[str]]], Optional[str]]] = {
+    "main.cf": lambda t, old: confedit.edit_main_cf(t, *_split_values(old)),
+    "dovecot": lambda t, old: confedit.edit_dovecot_conf(t, *_split_values(old)),
+    "shell": lambda t, old: confedit.edit_shell_vars(t, _split_values(old)[0]),
+    "aliases": lambda t, old: confedit.edit_aliases(t, {
+        k: [x.strip() for x in v.split(",")] for k, v in _split_values(old)[0].items()}),
+    "master.cf": _inverse_master,
+}
+"""Editors that undo one structured edit when later edits changed the same file."""
+
+
+# --------------------------------------------------------------------------- commands
+class Command(Change):
+    """Run a command.
+
+    Args:
+        argv: the command.
+        undo: command that reverses it (None: nothing to undo, e.g. ``newaliases`` whose
+            effect is redone by the undo of the file change plus ``undo_rerun``).
+        unless: probe; when it exits 0 the change is already satisfied.
+        creates: target path; when it exists the change is already satisfied.
+        always: run on every apply (e.g. ``postmap`` after its source changed); the engine
+            still reports "unchanged" when the files it depends on did not change.
+        after_files: with ``always``, run only when one of these paths changed in this apply.
+        rerun_on_undo: run the same command again after an undo of the step (rebuild maps).
+    """
+
+    kind = "command"
+
+    def __init__(self, argv: Sequence[str], *, undo: Optional[Sequence[str]] = None,
+                 unless: Optional[Sequence[str]] = None, creates: Optional[str] = None,
+                 description: str = "", daemon: bool = False,
+                 env: Optional[Mapping[str, str]] = None,
+                 after_files: Sequence[str] = (), rerun_on_undo: bool = False,
+                 input: Optional[str] = None, timeout: float = 600) -> None:
+        self.argv = [str(a) for a in argv]
+        self.undo_argv = [str(a) for a in undo] if undo else None
+        self.unless = [str(a) for a in unless] if unless else None
+        self.creates = creates
+        self.description = description
+        self.daemon = daemon
+        self.env = dict(env or {})
+        self.after_files = list(after_files)
+        self.rerun_on_undo = rerun_on_undo
+        self.input = input
+        self.timeout = timeout
+
+    def describe(self) -> str:
+        return self.description or f"run {_q(self.argv)}"
+
+    def shell(self) -> str:
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
+        return (env + " " if env else "") + _q(self.argv)
+
+    def preview(self, view: View) -> Preview:
+        if self.creates and view.exists(self.creates):
+            return Preview(self.kind, self.describe(), commands=[self.shell()], changed=False,
+                           note=f"{self.creates} exists: skipped")
+        return Preview(self.kind, self.describe(), commands=[self.shell()],
+                       note=("undo: " + _q(self.undo_argv)) if self.undo_argv else "")
+
+    def satisfied(self, ctx: ChangeContext, changed_paths: Set[str]) -> bool:
+        """True when running the command would change nothing."""
+        ex = ctx.executor
+        if self.after_files and any(p in changed_paths for p in self.after_files):
+            return False
+        if self.creates:
+            return ex.exists(self.creates)
+        if self.unless:
+            return ex.run(self.unless, quiet=True, timeout=120).ok
+        if self.after_files:
+            return True
+        # no probe: the session's ledger says whether it already ran
+        return tuple(self.argv) in ctx.done_commands
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        if self.satisfied(ctx, ctx.changed_paths):
+            return None
+        return {"argv": self.argv, "undo": self.undo_argv, "env": self.env}
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        if rec.get("resumed") and self.unless and ctx.executor.run(
+                self.unless, quiet=True, timeout=120).ok:
+            return
+        res = ctx.executor.run(self.argv, env=self.env, daemon=self.daemon, input=self.input,
+                               timeout=self.timeout)
+        if not res.ok:
+            raise CommandFailed(self.argv, res.returncode, res.output)
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        if rec.get("undo"):
+            res = ctx.executor.run(rec["undo"], env=rec.get("env") or {}, timeout=600)
+            if not res.ok:
+                return [f"undo command `{_q(rec['undo'])}` failed: {res.output}"]
+        return []
+
+
+# --------------------------------------------------------------------------- packages
+class Packages(Change):
+    """Install and remove packages; undo removes only what this run installed."""
+
+    kind = "packages"
+
+    def __init__(self, manager: str, install: Sequence[str] = (), remove: Sequence[str] = (),
+                 debconf: Sequence[str] = ()) -> None:
+        self.manager = manager
+        self.install = list(install)
+        self.remove = list(remove)
+        self.debconf = list(debconf)
+
+    def describe(self) -> str:
+        parts = []
+        if self.install:
+            parts.append("install " + " ".join(self.install))
+        if self.remove:
+            parts.append("remove " + " ".join(self.remove))
+        return "; ".join(parts) or "packages"
+
+    def _install_cmd(self, names: Sequence[str]) -> List[str]:
+        if self.manager == "apt":
+            return ["apt-get", "install", "-y", "-q", "-o", "Dpkg::Options::=--force-confdef",
+                    "-o", "Dpkg::Options::=--force-confold", *names]
+        return [self.manager, "install", "-y", *names]
+
+    def _remove_cmd(self, names: Sequence[str]) -> List[str]:
+        if self.manager == "apt":
+            return ["apt-get", "remove", "-y", "-q", *names]
+        return [self.manager, "remove", "-y", *names]
+
+    def commands(self) -> List[str]:
+        cmds = []
+        if self.debconf:
+            cmds.append("debconf-set-selections <<'EOF'\n" + "\n".join(self.debconf) + "\nEOF")
+        if self.install:
+            cmds.append(_q(self._install_cmd(self.install)))
+        if self.remove:
+            cmds.append(_q(self._remove_cmd(self.remove)) + "   # only those installed")
+        return cmds
+
+    def preview(self, view: View) -> Preview:
+        view.packages.update(self.install)
+        return Preview(self.kind, self.describe(), commands=self.commands())
+
+    def installed(self, ctx: ChangeContext, names: Sequence[str]) -> Set[str]:
+        if not names:
+            return set()
+        ex = ctx.executor
+        if self.manager == "apt":
+            res = ex.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n",
+                          *names], quiet=True, timeout=120)
+            out = set()
+            for line in res.stdout.splitlines():
+                parts = line.split()
+                if len(parts) >= 2 and parts[1].startswith("ii"):
+                    out.add(parts[0].split(":")[0])
+            return out
+        res = ex.run(["rpm", "-q", "--qf", "%{NAME}\\n", *names], quiet=True, timeout=120)
+        return {line.strip() for line in res.stdout.splitlines()
+                if line.strip() in names}
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        have = self.installed(ctx, list(self.install) + list(self.remove))
+        missing = [p for p in self.install if p not in have]
+        present = [p for p in self.remove if p in have]
+        if not missing and not present:
+            return None
+        return {"to_install": missing, "to_remove": present, "manager": self.manager}
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        ex = ctx.executor
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        if rec["to_install"]:
+            if self.manager == "apt":
+                if self.debconf:
+                    ex.run(["debconf-set-selections"], input="\n".join(self.debconf) + "\n",
+                           check=True)
+                upd = ex.run(["apt-get", "update", "-q"], env=env, timeout=900)
+                if not upd.ok:
+                    ctx.log("apt-get update failed; trying the install with the current lists")
+            res = ex.run(self._install_cmd(rec["to_install"]), env=env, timeout=1800)
+            if not res.ok:
+                raise CommandFailed(self._install_cmd(rec["to_install"]), res.returncode,
+                                    res.output[-3000:])
+        if rec["to_remove"]:
+            res = ex.run(self._remove_cmd(rec["to_remove"]), env=env, timeout=1800)
+            if not res.ok:
+                raise CommandFailed(self._remove_cmd(rec["to_remove"]), res.returncode,
+                                    res.output[-3000:])
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        warnings = []
+        ex = ctx.executor
+        self = cls(rec["manager"])
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        if rec.get("to_install"):
+            cmd = (["apt-get", "purge", "-y", "-q", *rec["to_install"]]
+                   if self.manager == "apt" else [self.manager, "remove", "-y",
+                                                   *rec["to_install"]])
+            res = ex.run(cmd, env=env, timeout=1800)
+            if not res.ok:
+                warnings.append(f"could not remove {' '.join(rec['to_install'])}: {res.output}")
+        if rec.get("to_remove"):
+            res = ex.run(self._install_cmd(rec["to_remove"]), env=env, timeout=1800)
+            if not res.ok:
+                warnings.append(f"could not reinstall {' '.join(rec['to_remove'])}")
+        return warnings
+
+
+# --------------------------------------------------------------------------- services
+def service_manager(executor: Executor) -> str:
+    """``systemd`` when systemd runs the target, ``sysv`` when init scripts exist, else
+    ``direct`` (containers and chroots: start the daemons ourselves)."""
+    if executor.exists("/run/systemd/system"):
+        return "systemd"
+    return "sysv"
+
+
+# Direct control of the daemons we manage when no init system runs (containers, chroots).
+DIRECT: Dict[str, Dict[str, List[List[str]]]] = {
+    "postfix": {
+        "start": [["postfix", "start"]],
+        "stop": [["postfix", "stop"]],
+        "reload": [["postfix", "reload"]],
+        "status": [["postfix", "status"]],
+    },
+    "dovecot": {
+        "start": [["dovecot"]],
+        "stop": [["doveadm", "stop"]],
+        "reload": [["doveadm", "reload"]],
+        "status": [["doveadm", "service", "status"]],
+    },
+}
+
+
+class Service(Change):
+    """Enable and (re)start or reload a service, through systemd, SysV or directly.
+
+    ``action`` is ``start`` (start if stopped, else restart when ``restart_if_running``), or
+    ``reload`` (reload if running, else start). Undo stops what this run started and disables
+    what it enabled.
+    """
+
+    kind = "service"
+
+    def __init__(self, name: str, action: str = "start", enable: bool = True,
+                 units: Optional[Sequence[str]] = None, restart_if_running: bool = False,
+                 direct: Optional[Dict[str, List[List[str]]]] = None,
+                 status_unit: Optional[str] = None) -> None:
+        self.name = name
+        self.action = action
+        self.enable = enable
+        self.unit = (units or [name])[0]
+        self.status_unit = status_unit or self.unit
+        self.restart_if_running = restart_if_running
+        self.direct = direct or DIRECT.get(name, {})
+
+    def describe(self) -> str:
+        verb = {"start": "start", "reload": "reload or start", "restart": "restart"}[self.action]
+        return f"{'enable and ' if self.enable else ''}{verb} {self.name}"
+
+    def preview(self, view: View) -> Preview:
+        cmds = []
+        if self.enable:
+            cmds.append(f"systemctl enable {self.unit}")
+        if self.action == "reload":
+            cmds.append(f"systemctl reload-or-restart {self.unit}")
+        elif self.action == "restart" or self.restart_if_running:
+            cmds.append(f"systemctl restart {self.unit}")
+        else:
+            cmds.append(f"systemctl start {self.unit}")
+        return Preview(self.kind, self.describe(), commands=cmds,
+                       note="without systemd: " + "; ".join(
+                           _q(c) for c in self.direct.get("start", [])) if self.direct else "")
+
+    # -- state probes
+    def _running(self, ctx: ChangeContext, mgr: str) -> bool:
+        ex = ctx.executor
+        if mgr == "systemd":
+            return ex.run(["systemctl", "is-active", "--quiet", self.status_unit], quiet=True,
+                          timeout=60).ok
+        for cmd in self.direct.get("status", []):
+            if not ex.run(cmd, quiet=True, timeout=60).ok:
+                return False
+        return bool(self.direct.get("status")) or ex.run(
+            ["service", self.name, "status"], quiet=True, timeout=60).ok
+
+    def _enabled(self, ctx: ChangeContext, mgr: str) -> bool:
+        if mgr != "systemd":
+            return True
+        return ctx.executor.run(["systemctl", "is-enabled", "--quiet", self.unit], quiet=True,
+                                timeout=60).ok
+
+    def _do(self, ctx: ChangeContext, mgr: str, verb: str) -> None:
+        ex = ctx.executor
+        if mgr == "systemd":
+            cmds = [["systemctl", verb, self.unit]]
+        elif self.direct.get(verb):
+            cmds = self.direct[verb]
+        else:
+            cmds = [["service", self.name, verb]]
+        for cmd in cmds:
+            res = ex.run(cmd, daemon=verb in ("start", "restart", "reload"), timeout=180)
+            if not res.ok:
+                raise CommandFailed(cmd, res.returncode, res.output)
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        mgr = service_manager(ctx.executor)
+        running = self._running(ctx, mgr)
+        enabled = self._enabled(ctx, mgr)
+        rec: Record = {"manager": mgr, "was_running": running, "was_enabled": enabled,
+                       "name": self.name, "unit": self.unit, "status_unit": self.status_unit,
+                       "enable": self.enable, "direct": self.direct}
+        if self.action == "start" and running and not self.restart_if_running and (
+                enabled or not self.enable):
+            return None
+        return rec
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        mgr = rec["manager"]
+        if self.enable and not rec["was_enabled"] and mgr == "systemd":
+            self._do(ctx, mgr, "enable")
+        running = self._running(ctx, mgr)
+        if not running:
+            self._do(ctx, mgr, "start")
+        elif self.action == "reload":
+            self._do(ctx, mgr, "reload")
+        elif self.action == "restart" or self.restart_if_running:
+            if mgr == "systemd":
+                self._do(ctx, mgr, "restart")
+            else:
+                self._do(ctx, mgr, "stop")
+                self._do(ctx, mgr, "start")
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        self = cls(rec["name"], enable=rec["enable"], units=[rec["unit"]],
+                   direct=rec.get("direct"), status_unit=rec.get("status_unit"))
+        mgr = rec["manager"]
+        warnings = []
+        try:
+            if not rec["was_running"] and self._running(ctx, mgr):
+                self._do(ctx, mgr, "stop")
+            elif rec["was_running"] and self._running(ctx, mgr):
+                self._do(ctx, mgr, "reload")
+            if self.enable and not rec["was_enabled"] and mgr == "systemd":
+                self._do(ctx, mgr, "disable")
+        except CommandFailed as exc:
+            warnings.append(str(exc))
+        return warnings
+
+
+# --------------------------------------------------------------------------- directories
+class Directory(Change):
+    """Make sure a directory exists with a mode and owner; undo removes what was created."""
+
+    kind = "directory"
+
+    def __init__(self, path: str, mode: int = 0o755, owner: str = "root",
+                 group: str = "root") -> None:
+        self.path = path
+        self.mode = mode
+        self.owner = owner
+        self.group = group
+
+    def describe(self) -> str:
+        return f"directory {self.path} ({self.mode:04o} {self.owner}:{self.group})"
+
+    def touched_paths(self) -> List[str]:
+        return [self.path]
+
+    def preview(self, view: View) -> Preview:
+        exists = self.path in view.dirs or view.executor.exists(self.path)
+        view.dirs.add(self.path)
+        cmd = (f"install -d -m {self.mode:04o} -o {self.owner} -g {self.group} "
+               f"{shlex.quote(self.path)}")
+        return Preview(self.kind, self.describe(), commands=[cmd],
+                       note="exists; mode and owner are checked" if exists else "")
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        ex = ctx.executor
+        st = ex.stat(self.path)
+        uid, gid = ex.uid(self.owner), ex.gid(self.group)
+        if st is not None and st.is_dir and (st.mode, st.uid, st.gid) == (self.mode, uid, gid):
+            return None
+        if st is not None and not st.is_dir:
+            raise ExecutorError(f"{self.path} exists and is not a directory")
+        rec: Record = {"path": self.path, "existed": st is not None, "uid": uid, "gid": gid,
+                       "mode": self.mode}
+        if st is not None:
+            rec.update(mode_before=st.mode, uid_before=st.uid, gid_before=st.gid)
+        return rec
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        ex = ctx.executor
+        if not rec["existed"]:
+            if "created" not in rec:
+                rec["created"] = ex.makedirs(self.path, self.mode, rec["uid"], rec["gid"])
+        ex.set_meta(self.path, self.mode, rec["uid"], rec["gid"])
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        ex = ctx.executor
+        if rec["existed"]:
+            if ex.stat(rec["path"]) is not None:
+                ex.set_meta(rec["path"], rec["mode_before"], rec["uid_before"],
+                            rec["gid_before"])
+            return []
+        warnings = []
+        for d in reversed(rec.get("created", [])):
+            if ex.listdir(d):
+                warnings.append(f"{d} is not empty: left in place")
+                break
+            ex.remove(d)
+        return warnings
+
+
+# --------------------------------------------------------------------------- accounts
+class UserGroup(Change):
+    """Create a group and/or a user, or add a user to a group (useradd, groupadd, usermod).
+
+    Exactly one form: ``UserGroup(group=G)``, ``UserGroup(user=U, create_home=True)`` or
+    ``UserGroup(user=U, member_of=G)``. Undo deletes what this run created.
+    """
+
+    kind = "account"
+
+    def __init__(self, user: str = "", group: str = "", member_of: str = "",
+                 create_home: bool = True, shell: str = "/bin/bash", system: bool = False,
+                 set_password: bool = False) -> None:
+        self.user = user
+        self.group = group
+        self.member_of = member_of
+        self.create_home = create_home
+        self.shell = shell
+        self.system = system
+        self.set_password = set_password
+
+    def describe(self) -> str:
+        if self.member_of:
+            return f"add user {self.user} to group {self.member_of}"
+        if self.user:
+            return f"create user {self.user}"
+        return f"create group {self.group}"
+
+    def _commands(self) -> List[List[str]]:
+        if self.member_of:
+            return [["usermod", "-a", "-G", self.member_of, self.user]]
+        if self.user:
+            cmd = ["useradd"]
+            if self.system:
+                cmd.append("-r")
+            if self.create_home:
+                cmd.append("-m")
+            cmd += ["-s", self.shell, self.user]
+            return [cmd]
+        return [["groupadd"] + (["-r"] if self.system else []) + [self.group]]
+
+    def preview(self, view: View) -> Preview:
+        cmds = [_q(c) for c in self._commands()]
+        if self.set_password:
+            cmds.append(f"passwd {self.user}   # mailwizard sets the password from the answers")
+        changed = True
+        if self.member_of:
+            groups = view.executor.groups()
+            changed = self.user not in groups.get(self.member_of, (0, []))[1]
+        elif self.user:
+            changed = not view.user_exists(self.user)
+            view.users.add(self.user)
+        else:
+            changed = not view.group_exists(self.group)
+            view.groups.add(self.group)
+        return Preview(self.kind, self.describe(), commands=cmds, changed=changed,
+                       note="" if changed else "exists already")
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        ex = ctx.executor
+        if self.member_of:
+            groups = ex.groups()
+            if self.member_of in groups and self.user in groups[self.member_of][1]:
+                return None
+            return self._rec("member")
+        if self.user:
+            return None if self.user in ex.users() else self._rec("user")
+        return None if self.group in ex.groups() else self._rec("group")
+
+    def _rec(self, form: str) -> Record:
+        return {"form": form, "user": self.user, "group": self.group,
+                "member_of": self.member_of, "create_home": self.create_home}
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        ex = ctx.executor
+        done = (self.member_of and self.user in ex.groups().get(self.member_of, (0, []))[1]) or (
+            not self.member_of and self.user and self.user in ex.users()) or (
+            not self.member_of and not self.user and self.group in ex.groups())
+        if not done:
+            for cmd in self._commands():
+                ex.run(cmd, check=True, timeout=120)
+        if self.user and not self.member_of and self.set_password:
+            pw = ctx.secrets.get(self.user)
+            if pw is not None:
+                ex.run(["chpasswd"], input=f"{self.user}:{pw.reveal()}\n", check=True,
+                       quiet=True, timeout=60)
+                rec["password_set"] = True
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        ex = ctx.executor
+        if rec["form"] == "member":
+            cmd = ["gpasswd", "-d", rec["user"], rec["member_of"]]
+        elif rec["form"] == "user":
+            cmd = (["userdel", "-r", rec["user"]] if rec["create_home"]
+                   else ["userdel", rec["user"]])
+        else:
+            cmd = ["groupdel", rec["group"]]
+        res = ex.run(cmd, timeout=120)
+        return [] if res.ok else [f"`{_q(cmd)}` failed: {res.output}"]

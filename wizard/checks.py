@@ -1,0 +1,308 @@
+"""Verification primitives: each returns a :class:`CheckResult` with a human explanation.
+
+Recipes combine them in ``verify()``. Network probes talk only to the address the admin gave
+(normally the server itself) and always with short time-outs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from . import confedit
+from .executor import Executor
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: Optional[bool]
+    """True = pass, False = fail, None = not applicable / informational."""
+    detail: str = ""
+    """What was seen."""
+    explanation: str = ""
+    """Why it matters or how to fix it."""
+
+    @property
+    def status(self) -> str:
+        return {True: "PASS", False: "FAIL", None: "INFO"}[self.ok]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail,
+                "explanation": self.explanation}
+
+
+def passed(name: str, detail: str = "", explanation: str = "") -> CheckResult:
+    return CheckResult(name, True, detail, explanation)
+
+
+def failed(name: str, detail: str = "", explanation: str = "") -> CheckResult:
+    return CheckResult(name, False, detail, explanation)
+
+
+def info(name: str, detail: str = "", explanation: str = "") -> CheckResult:
+    return CheckResult(name, None, detail, explanation)
+
+
+# --------------------------------------------------------------------------- config files
+def main_cf_values(ex: Executor, expected: Dict[str, str],
+                   path: str = "/etc/postfix/main.cf") -> List[CheckResult]:
+    """Compare main.cf parameters (parsed in Python: no process per parameter)."""
+    values = confedit.read_main_cf(ex.read_text(path))
+    out = []
+    for k, v in expected.items():
+        got = values.get(k)
+        if got is not None and " ".join(got.replace(",", " ").split()) == " ".join(
+                v.replace(",", " ").split()):
+            out.append(passed(f"main.cf {k}", f"{k} = {got}"))
+        else:
+            out.append(failed(f"main.cf {k}", f"expected {v!r}, found {got!r}",
+                              f"set it with: postconf -e '{k} = {v}'"))
+    return out
+
+
+def postfix_check(ex: Executor) -> CheckResult:
+    if not ex.which("postfix"):
+        return info("postfix check", "postfix is not installed")
+    res = ex.run(["postfix", "check"], quiet=True, timeout=120)
+    if res.ok and "warning" not in res.output.lower():
+        return passed("postfix check", "no problems reported")
+    if res.ok:
+        return CheckResult("postfix check", True, res.output[-800:],
+                           "postfix check passed with warnings")
+    return failed("postfix check", res.output[-800:], "Postfix refuses this configuration")
+
+
+def doveconf_check(ex: Executor) -> CheckResult:
+    if not ex.which("doveconf"):
+        return info("doveconf -n", "dovecot is not installed")
+    res = ex.run(["doveconf", "-n"], quiet=True, timeout=60)
+    if res.ok:
+        return passed("doveconf -n", "configuration parses")
+    return failed("doveconf -n", res.stderr[-800:] or res.output[-800:],
+                  "Dovecot would not start with this configuration")
+
+
+def doveconf_values(ex: Executor, expected: Dict[str, str]) -> List[CheckResult]:
+    if not ex.which("doveconf"):
+        return [info(f"dovecot {k}", "dovecot is not installed") for k in expected]
+    res = ex.run(["doveconf", "-h", *expected.keys()], quiet=True, timeout=60)
+    out: List[CheckResult] = []
+    if not res.ok:
+        return [failed("doveconf", res.output[-400:], "doveconf could not read the settings")]
+    lines = res.stdout.splitlines()
+    for (k, v), got in zip(expected.items(), lines + [""] * len(expected)):
+        got = got.strip()
+        ok = got == v or got.lstrip("<") == v.lstrip("<")
+        out.append(CheckResult(f"dovecot {k}", ok, f"{k} = {got}",
+                               "" if ok else f"expected {v!r}"))
+    return out
+
+
+def file_mode(ex: Executor, path: str, mode: int, owner: str = "root",
+              group: Optional[str] = None) -> CheckResult:
+    st = ex.stat(path)
+    name = f"{path} permissions"
+    if st is None:
+        return failed(name, "missing")
+    want_uid = ex.uid(owner)
+    ok = st.mode == mode and st.uid == want_uid and (group is None or st.gid == ex.gid(group))
+    return CheckResult(name, ok, f"mode {st.mode:04o}, uid {st.uid}, gid {st.gid}",
+                       "" if ok else f"expected mode {mode:04o} owned by {owner}")
+
+
+def exists(ex: Executor, path: str, what: str = "") -> CheckResult:
+    ok = ex.exists(path)
+    return CheckResult(what or f"{path} exists", ok, path if ok else f"{path} is missing")
+
+
+# --------------------------------------------------------------------------- network
+def port_open(host: str, port: int, timeout: float = 3.0) -> CheckResult:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return passed(f"port {port} answers", f"{host}:{port} accepts connections")
+    except OSError as exc:
+        return failed(f"port {port} answers", f"{host}:{port}: {exc}",
+                      "is the service running and listening on this address?")
+
+
+def smtp_capabilities(host: str, port: int, helo: str = "mailwizard.invalid",
+                      starttls: bool = False, cafile: Optional[str] = None,
+                      server_name: Optional[str] = None,
+                      timeout: float = 10.0) -> Dict[str, str]:
+    """EHLO keywords (upper-case) before or after STARTTLS."""
+    with smtplib.SMTP(host, port, local_hostname=helo, timeout=timeout) as s:
+        s.ehlo()
+        if starttls:
+            ctx = ssl.create_default_context(cafile=cafile) if cafile else \
+                ssl._create_unverified_context()  # noqa: S323 - self-signed is checked separately
+            if server_name:
+                s._host = server_name  # type: ignore[attr-defined]
+            s.starttls(context=ctx)
+            s.ehlo()
+        return {k.upper(): v for k, v in s.esmtp_features.items()}
+
+
+def smtp_starttls_offered(host: str, port: int = 25) -> CheckResult:
+    name = f"STARTTLS offered on port {port}"
+    try:
+        caps = smtp_capabilities(host, port)
+    except (OSError, smtplib.SMTPException) as exc:
+        return failed(name, str(exc), "could not talk SMTP to the server")
+    if "STARTTLS" in caps:
+        return passed(name, "EHLO lists STARTTLS")
+    return failed(name, "EHLO does not list STARTTLS", "check smtpd_tls_security_level")
+
+
+def smtp_no_auth_before_tls(host: str, port: int) -> CheckResult:
+    name = f"no AUTH before TLS on port {port}"
+    try:
+        caps = smtp_capabilities(host, port)
+    except (OSError, smtplib.SMTPException) as exc:
+        return failed(name, str(exc))
+    if "AUTH" in caps:
+        return failed(name, f"AUTH {caps['AUTH']} offered in clear text",
+                      "passwords could be sent unencrypted: set smtpd_tls_auth_only = yes")
+    return passed(name, "AUTH is only offered after STARTTLS")
+
+
+def smtp_auth_after_tls(host: str, port: int) -> CheckResult:
+    name = f"AUTH offered after STARTTLS on port {port}"
+    try:
+        caps = smtp_capabilities(host, port, starttls=True)
+    except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+        return failed(name, str(exc))
+    if "AUTH" in caps:
+        return passed(name, f"AUTH {caps['AUTH']}")
+    return failed(name, "no AUTH after STARTTLS", "SASL is not enabled on this port")
+
+
+def relay_denied(host: str, port: int = 25, source: Optional[str] = None,
+                 timeout: float = 10.0) -> CheckResult:
+    """Unauthenticated RCPT to an outside domain must be refused (no open relay)."""
+    name = "not an open relay"
+    try:
+        with smtplib.SMTP(host, port, local_hostname="relaytest.invalid", timeout=timeout,
+                          source_address=(source, 0) if source else None) as s:
+            s.ehlo()
+            code, _ = s.mail("probe@relaytest.invalid")
+            if code >= 400:
+                return passed(name, f"MAIL refused with {code}")
+            code, msg = s.rcpt("victim@relay-target.invalid")
+            text = msg.decode(errors="replace")
+            if code >= 500:
+                return passed(name, f"{code} {text}")
+            return failed(name, f"RCPT answered {code} {text}",
+                          "the server accepts mail for other domains from strangers")
+    except (OSError, smtplib.SMTPException) as exc:
+        return failed(name, str(exc), "could not talk SMTP to the server")
+
+
+# --------------------------------------------------------------------------- certificates
+def certificate_valid(cert_pem: Optional[bytes], key_pem: Optional[bytes],
+                      hostname: str) -> List[CheckResult]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import ExtensionOID
+
+    out: List[CheckResult] = []
+    if cert_pem is None:
+        return [failed("certificate present", "no certificate file")]
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as exc:
+        return [failed("certificate readable", str(exc))]
+    now = _dt.datetime.now(_dt.timezone.utc)
+    not_after = _not_after(cert)
+    out.append(CheckResult("certificate not expired", not_after > now,
+                           f"valid until {not_after:%Y-%m-%d}",
+                           "" if not_after > now else "renew or replace the certificate"))
+    try:
+        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        names = san.value.get_values_for_type(x509.DNSName)  # type: ignore[attr-defined]
+    except x509.ExtensionNotFound:
+        names = []
+    ok = hostname in names or any(
+        n.startswith("*.") and hostname.split(".", 1)[-1] == n[2:] for n in names)
+    out.append(CheckResult("certificate names the host", ok, f"SAN: {', '.join(names) or '-'}",
+                           "" if ok else f"clients connecting to {hostname} will reject it"))
+    if key_pem is not None:
+        try:
+            key = serialization.load_pem_private_key(key_pem, password=None)
+            match = key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            ) == cert.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            out.append(CheckResult("key matches certificate", match, "",
+                                   "" if match else "the key belongs to another certificate"))
+        except (ValueError, TypeError) as exc:
+            out.append(failed("key readable", str(exc)))
+    return out
+
+
+def _not_after(cert: Any) -> _dt.datetime:
+    value = getattr(cert, "not_valid_after_utc", None)
+    if value is None:  # cryptography < 42
+        value = cert.not_valid_after.replace(tzinfo=_dt.timezone.utc)
+    return value  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- DNS
+def dns_records(hostname: str, domain: str, addresses: Sequence[str] = (),
+                timeout: float = 3.0) -> List[CheckResult]:
+    """MX, A/AAAA, PTR and SPF as seen in public DNS. Informational only: never fatal."""
+    try:
+        import dns.exception
+        import dns.resolver
+        import dns.reversename
+    except ImportError:  # pragma: no cover
+        return [info("DNS", "dnspython is missing")]
+    res = dns.resolver.Resolver()
+    res.lifetime = timeout
+    out: List[CheckResult] = []
+
+    def query(name: str, rtype: str) -> List[str]:
+        try:
+            return [r.to_text() for r in res.resolve(name, rtype)]
+        except (dns.exception.DNSException, OSError):
+            return []
+
+    mx = query(domain, "MX")
+    out.append(CheckResult(f"MX for {domain}", None if not mx else any(
+        hostname in m for m in mx), ", ".join(mx) or "none found",
+        f"publish: {domain}. MX 10 {hostname}." if not any(hostname in m for m in mx) else ""))
+    a = query(hostname, "A") + query(hostname, "AAAA")
+    out.append(CheckResult(f"A/AAAA for {hostname}", True if a else None,
+                           ", ".join(a) or "none found",
+                           "" if a else f"publish an A record for {hostname}"))
+    for addr in list(addresses) or a[:2]:
+        try:
+            ptr = query(dns.reversename.from_address(addr).to_text(), "PTR")
+        except (dns.exception.SyntaxError, ValueError):
+            continue
+        ok = any(p.rstrip(".") == hostname for p in ptr)
+        out.append(CheckResult(f"PTR for {addr}", ok if ptr else None, ", ".join(ptr) or "none",
+                               "" if ok else f"ask your provider to set PTR {addr} -> {hostname}"))
+    txt = [t for t in query(domain, "TXT") if "v=spf1" in t]
+    out.append(CheckResult(f"SPF for {domain}", True if txt else None,
+                           ", ".join(txt) or "none found",
+                           "" if txt else f'publish: {domain}. TXT "v=spf1 mx -all"'))
+    return out
+
+
+def summarize(results: Iterable[CheckResult]) -> str:
+    results = list(results)
+    p = sum(1 for r in results if r.ok is True)
+    f = sum(1 for r in results if r.ok is False)
+    i = sum(1 for r in results if r.ok is None)
+    return f"{p} passed, {f} failed" + (f", {i} informational" if i else "")
+
+
+def free_disk_mb(ex: Executor, path: str = "/var") -> int:
+    st = os.statvfs(ex.path(path) if ex.exists(path) else ex.path("/"))
+    return int(st.f_bavail * st.f_frsize / (1024 * 1024))

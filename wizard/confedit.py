@@ -1,0 +1,390 @@
+"""Pure text editors for the configuration files mailwizard changes.
+
+Each editor takes the current text (``None`` when the file does not exist), returns new text, and
+keeps every byte it was not asked to change. They follow the rules of the software that reads
+the file:
+
+* ``main.cf`` (:func:`edit_main_cf`): ``postconf -e`` semantics. A logical line starts at a
+  non-blank character; lines starting with white space continue it; lines whose first non-blank
+  is ``#`` are comments. The last definition wins, so that is the one replaced in place; with
+  no active definition the new line goes right after a commented default (``#name = ...``), else
+  at the end.
+* ``master.cf`` (:func:`edit_master_cf`): services keyed by (name, type); ``-o`` lines continue.
+* Dovecot (:func:`edit_dovecot_conf`): top-level ``key = value`` only (brace depth 0).
+* Shell variable files (``/etc/default/*``, ``/etc/sysconfig/*``): :func:`edit_shell_vars`.
+* ``/etc/aliases`` (:func:`edit_aliases`): ``name: target, ...`` entries.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+# --------------------------------------------------------------------------- main.cf
+
+
+@dataclass
+class _Logical:
+    kind: str  # "param" | "other"
+    start: int  # first physical line index
+    end: int  # one past the last physical line index
+    name: str = ""
+
+
+def _split_lines(text: str) -> List[str]:
+    return text.splitlines(keepends=True)
+
+
+def _is_comment_or_blank(line: str) -> bool:
+    s = line.strip()
+    return not s or s.startswith("#")
+
+
+_PARAM = re.compile(r"^([A-Za-z0-9_.-]+)\s*=")
+
+
+def _main_cf_logical(lines: Sequence[str]) -> List[_Logical]:
+    out: List[_Logical] = []
+    cur: Optional[_Logical] = None
+    for i, line in enumerate(lines):
+        if _is_comment_or_blank(line):
+            cur = None
+            out.append(_Logical("other", i, i + 1))
+            continue
+        if line[:1] in (" ", "\t"):
+            if cur is not None:
+                cur.end = i + 1
+            else:
+                out.append(_Logical("other", i, i + 1))
+            continue
+        m = _PARAM.match(line)
+        if m:
+            cur = _Logical("param", i, i + 1, m.group(1))
+        else:
+            cur = _Logical("other", i, i + 1)
+        out.append(cur)
+    return out
+
+
+def _logical_value(lines: Sequence[str], item: _Logical) -> str:
+    first = lines[item.start]
+    _, _, rest = first.partition("=")
+    parts = [rest.strip()]
+    for line in lines[item.start + 1:item.end]:
+        if not _is_comment_or_blank(line):
+            parts.append(line.strip())
+    return " ".join(p for p in parts if p)
+
+
+def read_main_cf(text: Optional[str]) -> Dict[str, str]:
+    """Parameter -> value of the active definitions (the last definition wins)."""
+    if not text:
+        return {}
+    lines = _split_lines(text)
+    values: Dict[str, str] = {}
+    for item in _main_cf_logical(lines):
+        if item.kind == "param":
+            values[item.name] = _logical_value(lines, item)
+    return values
+
+
+def _ensure_newline(lines: List[str]) -> None:
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+
+
+def edit_main_cf(
+    text: Optional[str],
+    set_params: Mapping[str, str],
+    remove: Iterable[str] = (),
+) -> str:
+    """Return ``text`` with ``set_params`` set and ``remove`` deleted, ``postconf -e`` style."""
+    lines = _split_lines(text or "")
+    remove_set = set(remove)
+    for name, value in set_params.items():
+        new_line = f"{name} = {value}\n" if value != "" else f"{name} =\n"
+        items = _main_cf_logical(lines)
+        active = [it for it in items if it.kind == "param" and it.name == name]
+        if active:
+            last = active[-1]
+            if _logical_value(lines, last) == value.strip():
+                continue
+            lines[last.start:last.end] = [new_line]
+            continue
+        commented = re.compile(r"^#\s*" + re.escape(name) + r"\s*=")
+        hits = [i for i, line in enumerate(lines) if commented.match(line)]
+        if hits:
+            pos = hits[-1] + 1
+            # keep a commented multi-line example together
+            while pos < len(lines) and lines[pos].startswith("#") and lines[pos][1:2] in (
+                    " ", "\t") and not _PARAM.match(lines[pos][1:].lstrip()):
+                if lines[pos][1:].strip() == "":
+                    break
+                pos += 1
+            lines.insert(pos, new_line)
+            continue
+        _ensure_newline(lines)
+        lines.append(new_line)
+    if remove_set:
+        items = _main_cf_logical(lines)
+        for it in reversed(items):
+            if it.kind == "param" and it.name in remove_set:
+                del lines[it.start:it.end]
+    return "".join(lines)
+
+
+# --------------------------------------------------------------------------- master.cf
+
+
+@dataclass(frozen=True)
+class MasterEntry:
+    """One master.cf service line with its ``-o`` overrides."""
+
+    name: str
+    type: str
+    private: str = "n"
+    unpriv: str = "-"
+    chroot: str = "-"
+    wakeup: str = "-"
+    maxproc: str = "-"
+    command: str = "smtpd"
+    options: Tuple[Tuple[str, str], ...] = ()
+
+    def render(self) -> str:
+        head = (f"{self.name:<10} {self.type:<5} {self.private:<7} {self.unpriv:<7} "
+                f"{self.chroot:<7} {self.wakeup:<7} {self.maxproc:<7} {self.command}").rstrip()
+        out = [head + "\n"]
+        for k, v in self.options:
+            if re.search(r"\s", v):
+                out.append(f"  -o {{ {k} = {v} }}\n")
+            else:
+                out.append(f"  -o {k}={v}\n")
+        return "".join(out)
+
+
+def _master_logical(lines: Sequence[str]) -> List[Tuple[int, int, str, str]]:
+    """(start, end, name, type) of the active service entries."""
+    out: List[Tuple[int, int, str, str]] = []
+    cur: Optional[List] = None  # type: ignore[type-arg]
+    for i, line in enumerate(lines):
+        if _is_comment_or_blank(line):
+            cur = None
+            continue
+        if line[:1] in (" ", "\t"):
+            if cur is not None:
+                cur[1] = i + 1
+            continue
+        fields = line.split()
+        if len(fields) >= 2:
+            cur = [i, i + 1, fields[0], fields[1]]
+            out.append(cur)  # type: ignore[arg-type]
+        else:
+            cur = None
+    return [tuple(x) for x in out]  # type: ignore[misc]
+
+
+def read_master_cf(text: Optional[str]) -> Dict[Tuple[str, str], str]:
+    """(name, type) -> the entry's text, for the active entries."""
+    lines = _split_lines(text or "")
+    return {(n, t): "".join(lines[s:e]) for s, e, n, t in _master_logical(lines)}
+
+
+def edit_master_cf(
+    text: Optional[str],
+    entries: Iterable[MasterEntry],
+    remove: Iterable[Tuple[str, str]] = (),
+) -> str:
+    """Set whole service entries (replace in place, or after a commented example, or append)."""
+    lines = _split_lines(text or "")
+    for entry in entries:
+        rendered = _split_lines(entry.render())
+        active = [x for x in _master_logical(lines) if (x[2], x[3]) == (entry.name, entry.type)]
+        if active:
+            s, e, _, _ = active[-1]
+            if "".join(lines[s:e]) == "".join(rendered):
+                continue
+            lines[s:e] = rendered
+            continue
+        pattern = re.compile(r"^#\s*" + re.escape(entry.name) + r"\s+" + re.escape(entry.type)
+                             + r"\s")
+        hits = [i for i, line in enumerate(lines) if pattern.match(line)]
+        if hits:
+            pos = hits[-1] + 1
+            while pos < len(lines) and re.match(r"^#\s+-o\s", lines[pos]):
+                pos += 1
+            lines[pos:pos] = rendered
+            continue
+        _ensure_newline(lines)
+        lines.extend(rendered)
+    drop = set(remove)
+    if drop:
+        for s, e, n, t in reversed(_master_logical(lines)):
+            if (n, t) in drop:
+                del lines[s:e]
+    return "".join(lines)
+
+
+# --------------------------------------------------------------------------- dovecot
+
+
+_DOVE_KV = re.compile(r"^(\s*)([A-Za-z0-9_]+)\s*=\s*(.*?)\s*$")
+
+
+def _dovecot_top_level(lines: Sequence[str]) -> List[Tuple[int, str, str]]:
+    """(line index, key, value) of ``key = value`` lines at brace depth 0."""
+    out: List[Tuple[int, str, str]] = []
+    depth = 0
+    for i, line in enumerate(lines):
+        body = line.split("#", 1)[0] if not line.lstrip().startswith("#") else ""
+        stripped = body.strip()
+        if not stripped:
+            continue
+        if depth == 0:
+            m = _DOVE_KV.match(body)
+            if m and not stripped.endswith("{"):
+                out.append((i, m.group(2), m.group(3)))
+        depth += stripped.count("{") - stripped.count("}")
+        depth = max(depth, 0)
+    return out
+
+
+def read_dovecot_conf(text: Optional[str]) -> Dict[str, str]:
+    values: Dict[str, str] = {}
+    for _, k, v in _dovecot_top_level(_split_lines(text or "")):
+        values[k] = v
+    return values
+
+
+def edit_dovecot_conf(text: Optional[str], settings: Mapping[str, str],
+                      remove: Iterable[str] = ()) -> str:
+    """Set top-level Dovecot settings: replace the last definition, else put the line after a
+    commented default (``#key = ...``), else append."""
+    lines = _split_lines(text or "")
+    for key, value in settings.items():
+        new_line = f"{key} = {value}\n"
+        active = [x for x in _dovecot_top_level(lines) if x[1] == key]
+        if active:
+            i = active[-1][0]
+            indent = _DOVE_KV.match(lines[i]).group(1)  # type: ignore[union-attr]
+            if active[-1][2] == value:
+                continue
+            lines[i] = indent + new_line
+            continue
+        pattern = re.compile(r"^#\s*" + re.escape(key) + r"\s*=")
+        hits = [i for i, line in enumerate(lines) if pattern.match(line)]
+        if hits:
+            lines.insert(hits[0] + 1, new_line)
+            continue
+        _ensure_newline(lines)
+        lines.append(new_line)
+    drop = set(remove)
+    if drop:
+        for i, k, _ in reversed(_dovecot_top_level(lines)):
+            if k in drop:
+                del lines[i]
+    return "".join(lines)
+
+
+# --------------------------------------------------------------------------- shell vars
+
+
+_SHVAR = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=")
+
+
+def read_shell_vars(text: Optional[str]) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    for line in _split_lines(text or ""):
+        m = _SHVAR.match(line)
+        if m:
+            raw = line[m.end():].strip()
+            try:
+                parts = shlex.split(raw, comments=True)
+                out[m.group(1)] = parts[0] if parts else ""
+            except ValueError:
+                out[m.group(1)] = raw
+    return out
+
+
+def _shell_quote(value: str) -> str:
+    if re.match(r"^[A-Za-z0-9_./:@%+-]*$", value) and value:
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def edit_shell_vars(text: Optional[str], values: Mapping[str, str]) -> str:
+    """Set ``KEY=value`` lines (replace the last, else after ``#KEY=``, else append)."""
+    lines = _split_lines(text or "")
+    for key, value in values.items():
+        new_line = f"{key}={_shell_quote(value)}\n"
+        active = [i for i, line in enumerate(lines)
+                  if (m := _SHVAR.match(line)) and m.group(1) == key]
+        if active:
+            if read_shell_vars(lines[active[-1]]).get(key) == value:
+                continue
+            lines[active[-1]] = new_line
+            continue
+        pattern = re.compile(r"^#\s*" + re.escape(key) + r"=")
+        hits = [i for i, line in enumerate(lines) if pattern.match(line)]
+        if hits:
+            lines.insert(hits[-1] + 1, new_line)
+            continue
+        _ensure_newline(lines)
+        lines.append(new_line)
+    return "".join(lines)
+
+
+# --------------------------------------------------------------------------- aliases
+
+
+_ALIAS = re.compile(r"^([^#\s:][^:]*?)\s*:\s*(.*)$")
+
+
+def _alias_entries(lines: Sequence[str]) -> List[Tuple[int, int, str, str]]:
+    out: List[Tuple[int, int, str, str]] = []
+    cur: Optional[List] = None  # type: ignore[type-arg]
+    for i, line in enumerate(lines):
+        if _is_comment_or_blank(line):
+            cur = None
+            continue
+        if line[:1] in (" ", "\t") and cur is not None:
+            cur[1] = i + 1
+            cur[3] = cur[3] + " " + line.strip()
+            continue
+        m = _ALIAS.match(line.rstrip("\n"))
+        if m:
+            cur = [i, i + 1, m.group(1).strip().lower(), m.group(2).strip()]
+            out.append(cur)  # type: ignore[arg-type]
+        else:
+            cur = None
+    return [tuple(x) for x in out]  # type: ignore[misc]
+
+
+def read_aliases(text: Optional[str]) -> Dict[str, List[str]]:
+    out: Dict[str, List[str]] = {}
+    for _, _, name, value in _alias_entries(_split_lines(text or "")):
+        out[name] = [t.strip() for t in value.split(",") if t.strip()]
+    return out
+
+
+def edit_aliases(text: Optional[str], entries: Mapping[str, Sequence[str]]) -> str:
+    """Set alias entries: replace the last definition, else after ``#name:``, else append."""
+    lines = _split_lines(text or "")
+    for name, targets in entries.items():
+        new_line = f"{name}:{' ' * max(1, 15 - len(name))}{', '.join(targets)}\n"
+        active = [x for x in _alias_entries(lines) if x[2] == name.lower()]
+        if active:
+            s, e, _, value = active[-1]
+            if [t.strip() for t in value.split(",") if t.strip()] == list(targets):
+                continue
+            lines[s:e] = [new_line]
+            continue
+        pattern = re.compile(r"^#\s*" + re.escape(name) + r"\s*:")
+        hits = [i for i, line in enumerate(lines) if pattern.match(line)]
+        if hits:
+            lines.insert(hits[-1] + 1, new_line)
+            continue
+        _ensure_newline(lines)
+        lines.append(new_line)
+    return "".join(lines)

@@ -1,0 +1,476 @@
+"""The only module that touches the target system.
+
+An :class:`Executor` works on a *target root*: ``/`` on a real server, a temporary directory in
+unit tests, a mounted image otherwise. Paths given to it are target paths (``/etc/postfix``);
+it maps them under the root. Commands run with the ``sh`` package; when the root is not ``/``
+they run through ``chroot`` (or, for unit tests, on the host with ``MW_ROOT`` set).
+
+:class:`DryRunExecutor` reads the real root but records every write and command instead of
+doing it; probes (``unless`` commands) report "not satisfied" so the plan shows everything.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import stat as stat_mod
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from .errors import CommandFailed, ExecutorError
+
+OutputCallback = Callable[[str], None]
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class FileStat:
+    mode: int
+    """Permission bits only (``0o644``)."""
+    uid: int
+    gid: int
+    size: int
+    is_dir: bool
+    is_link: bool = False
+
+
+@dataclass
+class CommandResult:
+    argv: List[str]
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def output(self) -> str:
+        return (self.stdout + ("\n" if self.stdout and self.stderr else "") + self.stderr).strip()
+
+
+@dataclass
+class Recorded:
+    """One action a dry run would have taken."""
+
+    kind: str  # write | remove | mkdir | chown | run
+    target: str
+    detail: str = ""
+
+
+def sha256(data: Optional[bytes]) -> Optional[str]:
+    return hashlib.sha256(data).hexdigest() if data is not None else None
+
+
+class Executor:
+    """Real executor over ``root``.
+
+    Args:
+        root: the target root directory.
+        host_commands: run commands on the host instead of ``chroot root`` even when root is
+            not ``/`` (unit tests); ``MW_ROOT`` is set for them.
+        on_output: called with each line of command output (the TUI's live log).
+    """
+
+    dry_run = False
+
+    def __init__(self, root: "os.PathLike[str] | str" = "/", host_commands: bool = False,
+                 on_output: Optional[OutputCallback] = None) -> None:
+        self.root = Path(root).resolve()
+        self.host_commands = host_commands
+        self.on_output = on_output
+        self.history: List[CommandResult] = []
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def is_real_root(self) -> bool:
+        return str(self.root) == "/"
+
+    def path(self, target: str) -> Path:
+        """Host path for a target path (no symlink resolution outside the root)."""
+        if not target.startswith("/"):
+            raise ExecutorError(f"target path must be absolute: {target!r}")
+        return self.root / target.lstrip("/") if not self.is_real_root else Path(target)
+
+    # ------------------------------------------------------------------ reading
+    def exists(self, target: str) -> bool:
+        return os.path.lexists(self.path(target))
+
+    def read_bytes(self, target: str) -> Optional[bytes]:
+        try:
+            return self.path(target).read_bytes()
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError as exc:
+            raise ExecutorError(f"{target} is a directory, expected a file") from exc
+
+    def read_text(self, target: str) -> Optional[str]:
+        data = self.read_bytes(target)
+        return None if data is None else data.decode("utf-8", "surrogateescape")
+
+    def stat(self, target: str) -> Optional[FileStat]:
+        try:
+            st = os.lstat(self.path(target))
+        except FileNotFoundError:
+            return None
+        return FileStat(mode=stat_mod.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid,
+                        size=st.st_size, is_dir=stat_mod.S_ISDIR(st.st_mode),
+                        is_link=stat_mod.S_ISLNK(st.st_mode))
+
+    def listdir(self, target: str) -> List[str]:
+        try:
+            return sorted(os.listdir(self.path(target)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    # ------------------------------------------------------------------ accounts (target's)
+    def _table(self, target: str) -> List[List[str]]:
+        text = self.read_text(target) or ""
+        return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
+
+    def users(self) -> Dict[str, Tuple[int, int, str]]:
+        """name -> (uid, gid, home) from the target's /etc/passwd."""
+        out: Dict[str, Tuple[int, int, str]] = {}
+        for f in self._table("/etc/passwd"):
+            if len(f) >= 6 and f[2].isdigit() and f[3].isdigit():
+                out[f[0]] = (int(f[2]), int(f[3]), f[5])
+        return out
+
+    def groups(self) -> Dict[str, Tuple[int, List[str]]]:
+        """name -> (gid, members) from the target's /etc/group."""
+        out: Dict[str, Tuple[int, List[str]]] = {}
+        for f in self._table("/etc/group"):
+            if len(f) >= 3 and f[2].isdigit():
+                members = [m for m in (f[3].split(",") if len(f) > 3 else []) if m]
+                out[f[0]] = (int(f[2]), members)
+        return out
+
+    def uid(self, owner: "str | int") -> int:
+        if isinstance(owner, int):
+            return owner
+        if owner == "root":
+            return 0
+        users = self.users()
+        if owner not in users:
+            raise ExecutorError(f"user {owner!r} does not exist on the target")
+        return users[owner][0]
+
+    def gid(self, group: "str | int") -> int:
+        if isinstance(group, int):
+            return group
+        if group == "root":
+            return 0
+        groups = self.groups()
+        if group not in groups:
+            raise ExecutorError(f"group {group!r} does not exist on the target")
+        return groups[group][0]
+
+    # ------------------------------------------------------------------ writing
+    def write_atomic(self, target: str, data: bytes, mode: int, uid: int, gid: int,
+                     mtime: Optional[float] = None) -> None:
+        """Write ``data`` to ``target`` atomically: temp file, fsync, chmod/chown, rename."""
+        dest = self.path(target)
+        if dest.is_symlink():
+            # replace the link target's content, as an editor would, keeping the link
+            resolved = Path(os.path.realpath(dest))
+            dest = resolved
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".mw-", dir=str(dest.parent))
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+            try:
+                os.chown(tmp, uid, gid)
+            except PermissionError:
+                if os.geteuid() == 0:
+                    raise
+            if mtime is not None:
+                os.utime(tmp, (mtime, mtime))
+            os.replace(tmp, dest)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        self._fsync_dir(dest.parent)
+
+    @staticmethod
+    def _fsync_dir(path: Path) -> None:
+        try:
+            fd = os.open(str(path), os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def set_meta(self, target: str, mode: Optional[int] = None, uid: Optional[int] = None,
+                 gid: Optional[int] = None) -> None:
+        p = self.path(target)
+        if mode is not None:
+            os.chmod(p, mode)
+        if uid is not None or gid is not None:
+            try:
+                os.lchown(p, -1 if uid is None else uid, -1 if gid is None else gid)
+            except PermissionError:
+                if os.geteuid() == 0:
+                    raise
+
+    def remove(self, target: str) -> None:
+        p = self.path(target)
+        try:
+            if p.is_dir() and not p.is_symlink():
+                p.rmdir()
+            else:
+                p.unlink()
+        except FileNotFoundError:
+            pass
+
+    def makedirs(self, target: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> List[str]:
+        """Create ``target`` and missing parents; return the created target paths, top first."""
+        created: List[str] = []
+        parts = Path(target).parts
+        cur = "/"
+        for part in parts[1:]:
+            cur = os.path.join(cur, part)
+            p = self.path(cur)
+            if not os.path.lexists(p):
+                try:
+                    os.mkdir(p, mode)
+                except FileExistsError:
+                    continue
+                os.chmod(p, mode)
+                try:
+                    os.chown(p, uid, gid)
+                except PermissionError:
+                    if os.geteuid() == 0:
+                        raise
+                created.append(cur)
+        return created
+
+    def copy_file(self, target: str, dest_host: Path) -> None:
+        shutil.copy2(self.path(target), dest_host)
+
+    # ------------------------------------------------------------------ commands
+    def which(self, name: str) -> Optional[str]:
+        """Target path of an executable found in the target's PATH, or None."""
+        for d in DEFAULT_PATH.split(":"):
+            cand = f"{d}/{name}"
+            p = self.path(cand)
+            if p.is_file() and os.access(p, os.X_OK):
+                return cand
+        return None
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        check: bool = False,
+        timeout: Optional[float] = 600,
+        daemon: bool = False,
+        quiet: bool = False,
+    ) -> CommandResult:
+        """Run ``argv`` on the target.
+
+        Args:
+            daemon: the command starts a background daemon that may keep stdout/stderr open;
+                output then goes to temp files instead of pipes so we never hang on it.
+            quiet: do not stream output to ``on_output`` (probes).
+        """
+        argv = [str(a) for a in argv]
+        full = list(argv)
+        run_env = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                   "HOME": "/root", "DEBIAN_FRONTEND": "noninteractive"}
+        if env:
+            run_env.update(env)
+        if not self.is_real_root:
+            if self.host_commands:
+                run_env["MW_ROOT"] = str(self.root)
+            else:
+                full = ["chroot", str(self.root)] + full
+        if self.on_output and not quiet:
+            self.on_output("$ " + " ".join(argv))
+        start = time.monotonic()
+        result = _run_sh(full, input=input, env=run_env, timeout=timeout, daemon=daemon,
+                         on_line=None if quiet else self.on_output)
+        result.argv = argv
+        result.duration = time.monotonic() - start
+        self.history.append(result)
+        if check and not result.ok:
+            raise CommandFailed(argv, result.returncode, result.output)
+        return result
+
+
+def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
+            timeout: Optional[float], daemon: bool,
+            on_line: Optional[OutputCallback]) -> CommandResult:
+    import sh  # imported lazily: start-up time matters for the TUI
+
+    prog = full[0]
+    resolved = prog if "/" in prog else shutil.which(prog, path=env.get("PATH", DEFAULT_PATH))
+    if resolved is None:
+        return CommandResult(list(full), 127, "", f"{prog}: command not found")
+    kwargs: Dict[str, object] = {
+        "_ok_code": list(range(256)),
+        "_env": dict(env),
+        "_tty_out": False,
+        "_timeout": timeout,
+        "_in": input if input is not None else "",
+        "_return_cmd": True,
+        "_decode_errors": "replace",
+    }
+    out_lines: List[str] = []
+    err_lines: List[str] = []
+    tmp_out = tmp_err = None
+    if daemon:
+        tmp_out = tempfile.TemporaryFile()
+        tmp_err = tempfile.TemporaryFile()
+        kwargs["_out"] = tmp_out
+        kwargs["_err"] = tmp_err
+        kwargs["_in"] = open(os.devnull, "rb")  # noqa: SIM115
+    elif on_line is not None:
+        def _out(line: str) -> None:
+            out_lines.append(line)
+            on_line(line.rstrip("\n"))
+
+        def _err(line: str) -> None:
+            err_lines.append(line)
+            on_line(line.rstrip("\n"))
+
+        kwargs["_out"] = _out
+        kwargs["_err"] = _err
+    try:
+        cmd = sh.Command(resolved)
+        proc = cmd(*full[1:], **kwargs)
+        code = proc.exit_code
+        if daemon:
+            assert tmp_out is not None and tmp_err is not None
+            tmp_out.seek(0)
+            tmp_err.seek(0)
+            stdout = tmp_out.read().decode("utf-8", "replace")
+            stderr = tmp_err.read().decode("utf-8", "replace")
+        elif on_line is not None:
+            stdout, stderr = "".join(out_lines), "".join(err_lines)
+        else:
+            stdout = _decode(proc.stdout)
+            stderr = _decode(proc.stderr)
+    except sh.TimeoutException:
+        return CommandResult(list(full), 124, "", f"timed out after {timeout} s")
+    except (sh.CommandNotFound, FileNotFoundError, PermissionError) as exc:
+        code = 127 if not isinstance(exc, PermissionError) else 126
+        return CommandResult(list(full), code, "", f"{prog}: {exc}")
+    except OSError as exc:
+        if exc.errno == errno.ENOEXEC:
+            return CommandResult(list(full), 126, "", f"{prog}: cannot execute")
+        raise
+    finally:
+        for f in (tmp_out, tmp_err):
+            if f is not None:
+                f.close()
+        if daemon and isinstance(kwargs.get("_in"), object) and hasattr(kwargs["_in"], "close"):
+            kwargs["_in"].close()  # type: ignore[union-attr]
+    return CommandResult(list(full), code, stdout, stderr)
+
+
+def _decode(data: "bytes | str | None") -> str:
+    if data is None:
+        return ""
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return data
+
+
+class DryRunExecutor(Executor):
+    """Reads the real root, records writes and commands, changes nothing."""
+
+    dry_run = True
+
+    def __init__(self, root: "os.PathLike[str] | str" = "/",
+                 on_output: Optional[OutputCallback] = None) -> None:
+        super().__init__(root, host_commands=True, on_output=on_output)
+        self.recorded: List[Recorded] = []
+
+    def write_atomic(self, target: str, data: bytes, mode: int, uid: int, gid: int,
+                     mtime: Optional[float] = None) -> None:
+        self.recorded.append(Recorded("write", target, f"{len(data)} bytes, mode {mode:04o}"))
+
+    def set_meta(self, target: str, mode: Optional[int] = None, uid: Optional[int] = None,
+                 gid: Optional[int] = None) -> None:
+        self.recorded.append(Recorded("chmod", target, f"{mode} {uid}:{gid}"))
+
+    def remove(self, target: str) -> None:
+        self.recorded.append(Recorded("remove", target))
+
+    def makedirs(self, target: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> List[str]:
+        self.recorded.append(Recorded("mkdir", target, f"mode {mode:04o}"))
+        return []
+
+    def run(self, argv: Sequence[str], *, input: Optional[str] = None,
+            env: Optional[Mapping[str, str]] = None, check: bool = False,
+            timeout: Optional[float] = 600, daemon: bool = False,
+            quiet: bool = False) -> CommandResult:
+        argv = [str(a) for a in argv]
+        self.recorded.append(Recorded("run", " ".join(argv)))
+        # probes answer "no": the dry run shows every change that could be needed
+        return CommandResult(argv, 1 if quiet else 0, "", "")
+
+
+@dataclass
+class FakeCommand:
+    """A scripted answer for :class:`ScriptedExecutor` (unit tests of recipes)."""
+
+    returncode: int = 0
+    stdout: str = ""
+    stderr: str = ""
+
+
+class ScriptedExecutor(Executor):
+    """Real file operations under a temp root; commands answered from a script.
+
+    ``script`` maps a command prefix (joined argv) to a :class:`FakeCommand` or a callable that
+    gets the argv and the executor (to emulate side effects such as ``useradd``).
+    """
+
+    def __init__(self, root: "os.PathLike[str] | str",
+                 script: Optional[Dict[str, object]] = None) -> None:
+        super().__init__(root, host_commands=True)
+        self.script: Dict[str, object] = dict(script or {})
+        self.calls: List[List[str]] = []
+
+    def run(self, argv: Sequence[str], *, input: Optional[str] = None,
+            env: Optional[Mapping[str, str]] = None, check: bool = False,
+            timeout: Optional[float] = 600, daemon: bool = False,
+            quiet: bool = False) -> CommandResult:
+        argv = [str(a) for a in argv]
+        self.calls.append(argv)
+        joined = " ".join(argv)
+        answer: object = FakeCommand()
+        best = -1
+        for prefix, ans in self.script.items():
+            if joined.startswith(prefix) and len(prefix) > best:
+                best, answer = len(prefix), ans
+        if callable(answer):
+            answer = answer(argv, self)
+        assert isinstance(answer, FakeCommand)
+        res = CommandResult(argv, answer.returncode, answer.stdout, answer.stderr)
+        self.history.append(res)
+        if check and not res.ok:
+            raise CommandFailed(argv, res.returncode, res.output)
+        return res
