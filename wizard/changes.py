@@ -821,12 +821,15 @@ class Packages(Change):
 
 
 # --------------------------------------------------------------------------- services
-def service_manager(executor: Executor) -> str:
-    """``systemd`` when systemd runs the target, ``sysv`` when init scripts exist, else
-    ``direct`` (containers and chroots: start the daemons ourselves)."""
+def service_manager(executor: Executor, name: str = "") -> str:
+    """How to control service ``name`` on the target: ``systemd`` when systemd runs it,
+    ``sysv`` when an init script exists, else ``direct`` (containers and chroots without an
+    init system: mailwizard starts the daemons itself)."""
     if executor.exists("/run/systemd/system"):
         return "systemd"
-    return "sysv"
+    if name and executor.exists(f"/etc/init.d/{name}"):
+        return "sysv"
+    return "direct" if name else "sysv"
 
 
 # Direct control of the daemons we manage when no init system runs (containers, chroots).
@@ -892,11 +895,10 @@ class Service(Change):
         if mgr == "systemd":
             return ex.run(["systemctl", "is-active", "--quiet", self.status_unit], quiet=True,
                           timeout=60).ok
-        for cmd in self.direct.get("status", []):
-            if not ex.run(cmd, quiet=True, timeout=60).ok:
-                return False
-        return bool(self.direct.get("status")) or ex.run(
-            ["service", self.name, "status"], quiet=True, timeout=60).ok
+        if mgr == "direct" or self.direct.get("status"):
+            cmds = self.direct.get("status", [])
+            return bool(cmds) and all(ex.run(c, quiet=True, timeout=60).ok for c in cmds)
+        return ex.run(["service", self.name, "status"], quiet=True, timeout=60).ok
 
     def _enabled(self, ctx: ChangeContext, mgr: str) -> bool:
         if mgr != "systemd":
@@ -908,17 +910,19 @@ class Service(Change):
         ex = ctx.executor
         if mgr == "systemd":
             cmds = [["systemctl", verb, self.unit]]
+        elif mgr == "sysv":
+            cmds = [["service", self.name, verb]]
         elif self.direct.get(verb):
             cmds = self.direct[verb]
         else:
-            cmds = [["service", self.name, verb]]
+            raise ExecutorError(f"no way to {verb} {self.name}: no systemd, no init script")
         for cmd in cmds:
             res = ex.run(cmd, daemon=verb in ("start", "restart", "reload"), timeout=180)
             if not res.ok:
                 raise CommandFailed(cmd, res.returncode, res.output)
 
     def prepare(self, ctx: ChangeContext) -> Optional[Record]:
-        mgr = service_manager(ctx.executor)
+        mgr = service_manager(ctx.executor, self.name)
         running = self._running(ctx, mgr)
         enabled = self._enabled(ctx, mgr)
         rec: Record = {"manager": mgr, "was_running": running, "was_enabled": enabled,
