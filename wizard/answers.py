@@ -360,7 +360,8 @@ def parse_answers(
     domain = req_str("domain").lower().rstrip(".")
     if domain and (msg := check_domain(domain)):
         errors.append(("domain", msg))
-    if hostname and domain and not (hostname == domain or hostname.endswith("." + domain)):
+    if (hostname and domain and not any(f in ("hostname", "domain") for f, _ in errors)
+            and not (hostname == domain or hostname.endswith("." + domain))):
         errors.append(("hostname", f"{hostname!r} is not inside the mail domain {domain!r}"))
 
     # networks
@@ -406,8 +407,8 @@ def parse_answers(
             if k not in ("name", "create", "password"):
                 errors.append((f"{where}.{k}", "unknown key"))
         name = entry.get("name")
-        if (msg := check_user(name)):
-            errors.append((f"{where}.name", msg))
+        if (msg := check_user(name)) or not isinstance(name, str):
+            errors.append((f"{where}.name", msg or "must be text"))
             continue
         if name in seen:
             errors.append((f"{where}.name", f"{name!r} is listed twice"))
@@ -465,14 +466,18 @@ def parse_answers(
             if not tlist:
                 errors.append((where, "needs at least one target"))
                 continue
+            good = []
             for t in tlist:
                 if "@" in t:
                     if (msg := check_address(t)):
                         errors.append((where, msg))
+                        continue
                 elif t.startswith(("|", "/", ":include:")):
                     errors.append((where, f"target {t!r}: commands and files are not "
                                           "allowed as alias targets here"))
-            out.append((name, tuple(tlist)))
+                    continue
+                good.append(t)
+            out.append((name, tuple(good)))
         return out
 
     aliases = parse_alias_map("aliases", address_keys=False)
@@ -604,7 +609,8 @@ def parse_answers(
                 continue
             act = str(action).strip()
             if act.split(" ", 1)[0].upper() not in _ACCESS_ACTIONS:
-                errors.append((where, f"action must start with one of {', '.join(_ACCESS_ACTIONS)}"))
+                errors.append((where, "action must start with one of "
+                                      + ", ".join(_ACCESS_ACTIONS)))
                 continue
             if "\n" in act:
                 errors.append((where, "action must be one line"))

@@ -50,7 +50,7 @@ Record = Dict[str, Any]
 class BackupStore:
     """Where file backups go (the session's ``backups/`` folder)."""
 
-    def __init__(self, directory: "os.PathLike[str] | str") -> None:
+    def __init__(self, directory: os.PathLike[str] | str) -> None:
         self.directory = os.fspath(directory)
 
     def save(self, key: str, data: bytes) -> str:
@@ -379,7 +379,7 @@ class FileChange(Change):
 class FileWrite(FileChange):
     """Write a whole file (a certificate, a map, a drop-in). ``content=None`` removes it."""
 
-    def __init__(self, path: str, content: "Optional[str | bytes]", **kw: Any) -> None:
+    def __init__(self, path: str, content: Optional[str | bytes], **kw: Any) -> None:
         super().__init__(path, **kw)
         if isinstance(content, bytes):
             content = content.decode("utf-8", "surrogateescape")

@@ -50,7 +50,7 @@ def _main_cf_logical(lines: Sequence[str]) -> List[_Logical]:
     cur: Optional[_Logical] = None
     for i, line in enumerate(lines):
         if _is_comment_or_blank(line):
-            cur = None
+            # Postfix skips these entirely: they do not end a multi-line value
             out.append(_Logical("other", i, i + 1))
             continue
         if line[:1] in (" ", "\t"):
@@ -170,8 +170,7 @@ def _master_logical(lines: Sequence[str]) -> List[Tuple[int, int, str, str]]:
     cur: Optional[List] = None  # type: ignore[type-arg]
     for i, line in enumerate(lines):
         if _is_comment_or_blank(line):
-            cur = None
-            continue
+            continue  # skipped by Postfix: an entry's -o lines may follow
         if line[:1] in (" ", "\t"):
             if cur is not None:
                 cur[1] = i + 1

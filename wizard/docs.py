@@ -8,7 +8,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
 
 
-def render_markdown(engine: "Engine") -> str:
+def render_markdown(engine: Engine) -> str:
     plans = engine.plan()
     p = engine.platform
     out: List[str] = [f"# Mail server runbook: {engine.answers.hostname} on {p.name}", ""]
@@ -39,7 +39,7 @@ def render_markdown(engine: "Engine") -> str:
     return "\n".join(out) + "\n"
 
 
-def render_runbook(engine: "Engine", fmt: str = "markdown") -> str:
+def render_runbook(engine: Engine, fmt: str = "markdown") -> str:
     text = render_markdown(engine)
     if fmt == "html":
         from rich.console import Console

@@ -24,7 +24,7 @@ from .changes import (
     change_types,
 )
 from .checks import CheckResult
-from .errors import ExecutorError, MailwizardError, RecipeError
+from .errors import ExecutorError, MailwizardError, UsageError
 from .executor import Executor
 from .platforms import Platform
 from .recipe import (
@@ -151,7 +151,7 @@ class Engine:
         for r in self.recipes:
             if r.id == step_id:
                 return r
-        raise RecipeError(f"no step named {step_id!r}; steps: "
+        raise UsageError(f"no step named {step_id!r}; steps: "
                           f"{', '.join(r.id for r in self.recipes)}")
 
     def _select(self, steps: Optional[Iterable[str]]) -> List[Recipe]:

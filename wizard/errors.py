@@ -32,6 +32,13 @@ class AnswersError(MailwizardError):
         super().__init__("\n".join(lines) if lines else "invalid answers")
 
 
+class UsageError(MailwizardError):
+    """The command line asks for something that does not exist (e.g. an unknown step)."""
+
+    title = "Bad usage"
+    exit_code = 2
+
+
 class PlatformError(MailwizardError):
     """The target platform is unknown or unsupported."""
 

@@ -18,9 +18,9 @@ import shutil
 import stat as stat_mod
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import CommandFailed, ExecutorError
 
@@ -82,7 +82,7 @@ class Executor:
 
     dry_run = False
 
-    def __init__(self, root: "os.PathLike[str] | str" = "/", host_commands: bool = False,
+    def __init__(self, root: os.PathLike[str] | str = "/", host_commands: bool = False,
                  on_output: Optional[OutputCallback] = None) -> None:
         self.root = Path(root).resolve()
         self.host_commands = host_commands
@@ -153,7 +153,7 @@ class Executor:
                 out[f[0]] = (int(f[2]), members)
         return out
 
-    def uid(self, owner: "str | int") -> int:
+    def uid(self, owner: str | int) -> int:
         if isinstance(owner, int):
             return owner
         if owner == "root":
@@ -163,7 +163,7 @@ class Executor:
             raise ExecutorError(f"user {owner!r} does not exist on the target")
         return users[owner][0]
 
-    def gid(self, group: "str | int") -> int:
+    def gid(self, group: str | int) -> int:
         if isinstance(group, int):
             return group
         if group == "root":
@@ -327,7 +327,7 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
     resolved = prog if "/" in prog else shutil.which(prog, path=env.get("PATH", DEFAULT_PATH))
     if resolved is None:
         return CommandResult(list(full), 127, "", f"{prog}: command not found")
-    kwargs: Dict[str, object] = {
+    kwargs: Dict[str, Any] = {
         "_ok_code": list(range(256)),
         "_env": dict(env),
         "_tty_out": False,
@@ -389,7 +389,7 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
     return CommandResult(list(full), code, stdout, stderr)
 
 
-def _decode(data: "bytes | str | None") -> str:
+def _decode(data: bytes | str | None) -> str:
     if data is None:
         return ""
     if isinstance(data, bytes):
@@ -402,7 +402,7 @@ class DryRunExecutor(Executor):
 
     dry_run = True
 
-    def __init__(self, root: "os.PathLike[str] | str" = "/",
+    def __init__(self, root: os.PathLike[str] | str = "/",
                  on_output: Optional[OutputCallback] = None) -> None:
         super().__init__(root, host_commands=True, on_output=on_output)
         self.recorded: List[Recorded] = []
@@ -448,7 +448,7 @@ class ScriptedExecutor(Executor):
     gets the argv and the executor (to emulate side effects such as ``useradd``).
     """
 
-    def __init__(self, root: "os.PathLike[str] | str",
+    def __init__(self, root: os.PathLike[str] | str,
                  script: Optional[Dict[str, object]] = None) -> None:
         super().__init__(root, host_commands=True)
         self.script: Dict[str, object] = dict(script or {})

@@ -37,7 +37,7 @@ def _now() -> str:
 class Session:
     """A session in ``state_dir``. Use :meth:`open`; call :meth:`close` (or use ``with``)."""
 
-    def __init__(self, state_dir: "os.PathLike[str] | str") -> None:
+    def __init__(self, state_dir: os.PathLike[str] | str) -> None:
         self.dir = Path(state_dir)
         self.file = self.dir / "session.yaml"
         self.backups = BackupStore(self.dir / "backups")
@@ -46,7 +46,7 @@ class Session:
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def open(cls, state_dir: "os.PathLike[str] | str", lock: bool = True) -> Session:
+    def open(cls, state_dir: os.PathLike[str] | str, lock: bool = True) -> Session:
         s = cls(state_dir)
         s.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(s.dir, 0o700)

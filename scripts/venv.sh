@@ -1,0 +1,35 @@
+# Sourced by run.sh and test.sh: create a virtual environment with mailwizard installed.
+
+ensure_venv() {  # ensure_venv DIR EXTRAS [PYTHON]
+  local dir=$1 extras=$2 py=${3:-python3}
+  if [ ! -x "$dir/bin/python" ]; then
+    if ! "$py" -m venv "$dir" 2>/dev/null; then
+      rm -rf "$dir"
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "python3-venv is missing: installing it with apt-get" >&2
+        apt-get update -q >/dev/null && apt-get install -y -q python3-venv >/dev/null
+        "$py" -m venv "$dir"
+      else
+        echo "Cannot create a virtual environment: install python3-venv (as root: apt-get install python3-venv)" >&2
+        return 1
+      fi
+    fi
+  fi
+  local stamp="$dir/.mailwizard-installed"
+  local want
+  want=$(cat pyproject.toml; echo "$extras")
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+    "$dir/bin/python" -m pip install -q -e ".$extras"
+    printf '%s' "$want" > "$stamp"
+  fi
+}
+
+find_python39() {
+  command -v python3.9 2>/dev/null && return 0
+  local p
+  for p in "$HOME"/.pyenv/versions/3.9*/bin/python3.9 /root/.pyenv/versions/3.9*/bin/python3.9; do
+    [ -x "$p" ] && { echo "$p"; return 0; }
+  done
+  return 1
+}

@@ -1,0 +1,286 @@
+"""Every Change type applies and undoes on a temporary root, byte and mode exact."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from wizard import changes as ch
+from wizard.confedit import MasterEntry
+from wizard.errors import ExecutorError, ValidationFailed
+from wizard.executor import Executor, FakeCommand, ScriptedExecutor
+from wizard.platforms import get_platform
+from wizard.secret import Secret
+
+PLATFORM = get_platform("rocky9")
+
+
+def ctx_for(ex, tmp_path: Path, key: str = "1") -> ch.ChangeContext:
+    return ch.ChangeContext(ex, PLATFORM, ch.BackupStore(tmp_path / "backups"), key=key)
+
+
+def run(change: ch.Change, ctx: ch.ChangeContext):
+    rec = change.prepare(ctx)
+    if rec is not None:
+        change.commit(ctx, rec)
+    return rec
+
+
+def write(root: Path, rel: str, data: bytes, mode: int = 0o644) -> Path:
+    p = root / rel.lstrip("/")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    os.chmod(p, mode)
+    return p
+
+
+@pytest.mark.parametrize("change, path, original", [
+    (ch.PostfixParams({"myhostname": "mail.example.com", "inet_interfaces": "all"}),
+     "/etc/postfix/main.cf", b"#myhostname = x\ninet_interfaces = localhost\n# end\n"),
+    (ch.MasterService([MasterEntry("submission", "inet", chroot="n")]),
+     "/etc/postfix/master.cf", b"smtp inet n - n - - smtpd\n"),
+    (ch.DovecotSettings("/etc/dovecot/conf.d/10-ssl.conf", {"ssl": "required"}),
+     "/etc/dovecot/conf.d/10-ssl.conf", b"ssl = yes\nssl_cert = </x\n"),
+    (ch.ShellVars("/etc/default/saslauthd", {"START": "yes"}),
+     "/etc/default/saslauthd", b"MECHANISMS=\"pam\"\n"),
+    (ch.AliasEntries({"root": ["alice"]}), "/etc/aliases", b"postmaster: root\n"),
+    (ch.FileWrite("/etc/postfix/virtual", "a@b c\n", mode=0o640),
+     "/etc/postfix/virtual", b"old\n"),
+])
+def test_file_changes_apply_and_undo_exactly(change, path, original, target_root, tmp_path,
+                                             tree):
+    write(target_root, path, original, 0o604)
+    before = tree(target_root)
+    ex = Executor(target_root, host_commands=True)
+    ctx = ctx_for(ex, tmp_path)
+    rec = run(change, ctx)
+    assert rec is not None and rec["existed"] is True
+    assert (target_root / path.lstrip("/")).read_bytes() != original
+    assert change.prepare(ctx) is None  # satisfied now: "unchanged"
+    change.undo(ctx, rec)
+    assert tree(target_root) == before
+
+
+def test_file_created_is_removed_with_its_new_directories(target_root, tmp_path, tree):
+    before = tree(target_root)
+    ex = Executor(target_root, host_commands=True)
+    ctx = ctx_for(ex, tmp_path)
+    change = ch.FileWrite("/etc/new/deeper/file.conf", "x = 1\n", mode=0o600)
+    rec = run(change, ctx)
+    p = target_root / "etc/new/deeper/file.conf"
+    assert p.read_text() == "x = 1\n" and (p.stat().st_mode & 0o777) == 0o600
+    assert rec["created_dirs"] == ["/etc/new", "/etc/new/deeper"]
+    change.undo(ctx, rec)
+    assert tree(target_root) == before
+
+
+def test_mode_only_change_is_undone(target_root, tmp_path, tree):
+    write(target_root, "/etc/key.pem", b"KEY\n", 0o644)
+    before = tree(target_root)
+    ex = Executor(target_root, host_commands=True)
+    ctx = ctx_for(ex, tmp_path)
+    change = ch.FileWrite("/etc/key.pem", "KEY\n", mode=0o600)
+    rec = run(change, ctx)
+    assert ((target_root / "etc/key.pem").stat().st_mode & 0o777) == 0o600
+    change.undo(ctx, rec)
+    assert tree(target_root) == before
+
+
+def test_undo_refuses_over_admin_edit_unless_forced(target_root, tmp_path):
+    p = write(target_root, "/etc/postfix/virtual", b"orig\n")
+    ex = Executor(target_root, host_commands=True)
+    ctx = ctx_for(ex, tmp_path)
+    change = ch.FileWrite("/etc/postfix/virtual", "ours\n")
+    rec = run(change, ctx)
+    p.write_text("admin edited\n")
+    with pytest.raises(ExecutorError, match="modified after mailwizard wrote it"):
+        ch.FileWrite.undo_record(ctx, rec)
+    assert p.read_text() == "admin edited\n"
+    warnings = ch.FileWrite.undo_record(ctx, rec, force=True)
+    assert p.read_text() == "orig\n" and warnings
+
+
+def test_structured_undo_keeps_later_edits(target_root, tmp_path):
+    p = write(target_root, "/etc/postfix/main.cf", b"a = 1\n")
+    ex = Executor(target_root, host_commands=True)
+    first = ch.PostfixParams({"a": "2"})
+    rec1 = run(first, ctx_for(ex, tmp_path, "1"))
+    rec2 = run(ch.PostfixParams({"b": "3"}), ctx_for(ex, tmp_path, "2"))
+    assert p.read_text() == "a = 2\nb = 3\n"
+    warnings = ch.PostfixParams.undo_record(ctx_for(ex, tmp_path), rec1)
+    assert p.read_text() == "a = 1\nb = 3\n" and warnings
+    ch.PostfixParams.undo_record(ctx_for(ex, tmp_path), rec2)
+    assert p.read_text() == "a = 1\n"
+
+
+def test_validator_rejects_before_any_write(target_root, tmp_path):
+    p = write(target_root, "/etc/x.conf", b"good\n")
+    ex = Executor(target_root, host_commands=True)
+    change = ch.FileWrite("/etc/x.conf", "bad\n", validate=lambda e, path, data: "nope")
+    with pytest.raises(ValidationFailed, match="nope"):
+        change.prepare(ctx_for(ex, tmp_path))
+    assert p.read_bytes() == b"good\n"
+
+
+def test_generated_file_is_made_once(target_root, tmp_path):
+    ex = Executor(target_root, host_commands=True)
+    calls = []
+
+    def gen() -> str:
+        calls.append(1)
+        return f"secret {len(calls)}\n"
+
+    change = ch.GeneratedFile("/etc/k.pem", gen, "(a new key)", mode=0o600)
+    rec = run(change, ctx_for(ex, tmp_path))
+    assert (target_root / "etc/k.pem").read_text() == "secret 1\n"
+    again = ch.GeneratedFile("/etc/k.pem", gen, "(a new key)", mode=0o600)
+    assert again.prepare(ctx_for(ex, tmp_path)) is None
+    change.undo(ctx_for(ex, tmp_path), rec)
+    assert not (target_root / "etc/k.pem").exists()
+
+
+def test_directory_apply_undo(target_root, tmp_path, tree):
+    before = tree(target_root)
+    ex = Executor(target_root, host_commands=True)
+    ctx = ctx_for(ex, tmp_path)
+    change = ch.Directory("/home/alice/Maildir/new", 0o700, owner="root")
+    rec = run(change, ctx)
+    assert ((target_root / "home/alice/Maildir/new").stat().st_mode & 0o777) == 0o700
+    assert change.prepare(ctx) is None
+    change.undo(ctx, rec)
+    assert tree(target_root) == before
+
+
+def test_directory_existing_mode_restored(target_root, tmp_path, tree):
+    (target_root / "srv").mkdir(mode=0o755)
+    os.chmod(target_root / "srv", 0o755)
+    before = tree(target_root)
+    ex = Executor(target_root, host_commands=True)
+    ctx = ctx_for(ex, tmp_path)
+    rec = run(ch.Directory("/srv", 0o700), ctx)
+    assert ((target_root / "srv").stat().st_mode & 0o777) == 0o700
+    ch.Directory.undo_record(ctx, rec)
+    assert tree(target_root) == before
+
+
+def test_command_runs_probes_and_undo(target_root, tmp_path):
+    ex = Executor(target_root, host_commands=True)
+    ctx = ctx_for(ex, tmp_path)
+    marker = target_root / "made"
+    change = ch.Command(["sh", "-c", 'echo hi > "$MW_ROOT/made"'],
+                        undo=["sh", "-c", 'rm "$MW_ROOT/made"'], creates="/made")
+    rec = run(change, ctx)
+    assert marker.read_text() == "hi\n"
+    assert change.prepare(ctx) is None  # creates= is satisfied
+    ch.Command.undo_record(ctx, rec)
+    assert not marker.exists()
+    probe = ch.Command(["false"], unless=["true"])
+    assert probe.prepare(ctx) is None
+    failing = ch.Command(["sh", "-c", "echo boom >&2; exit 3"])
+    rec = failing.prepare(ctx)
+    with pytest.raises(Exception, match="boom"):
+        failing.commit(ctx, rec)
+
+
+def test_command_after_files_and_ledger(target_root, tmp_path):
+    ex = ScriptedExecutor(target_root)
+    ctx = ctx_for(ex, tmp_path)
+    pm = ch.Command(["postmap", "hash:/etc/postfix/virtual"], after_files=["/etc/postfix/virtual"],
+                    creates="/etc/postfix/virtual.db")
+    assert pm.prepare(ctx) is not None  # the .db is missing
+    write(target_root, "/etc/postfix/virtual.db", b"db")
+    assert pm.prepare(ctx) is None
+    ctx.changed_paths.add("/etc/postfix/virtual")
+    assert pm.prepare(ctx) is not None  # source changed in this apply
+    once = ch.Command(["newaliases"])
+    assert once.prepare(ctx) is not None
+    ctx.done_commands.add(("newaliases",))
+    assert once.prepare(ctx) is None
+
+
+def test_packages_installs_only_missing_and_undo_removes_only_ours(target_root, tmp_path):
+    installed = {"postfix"}
+
+    def query(argv, ex):
+        return FakeCommand(0, "".join(f"{n} ii \n" for n in argv[4:] if n in installed))
+
+    def install(argv, ex):
+        installed.update(a for a in argv if not a.startswith("-") and a not in (
+            "apt-get", "install", "Dpkg::Options::=--force-confdef",
+            "Dpkg::Options::=--force-confold"))
+        return FakeCommand(0)
+
+    ex = ScriptedExecutor(target_root, {"dpkg-query": query, "apt-get install": install})
+    ctx = ctx_for(ex, tmp_path)
+    change = ch.Packages("apt", install=["postfix", "dovecot-core"], remove=["exim4"],
+                         debconf=["postfix postfix/main_mailer_type select Internet Site"])
+    rec = change.prepare(ctx)
+    assert rec == {"to_install": ["dovecot-core"], "to_remove": [], "manager": "apt"}
+    change.commit(ctx, rec)
+    assert ["debconf-set-selections"] in ex.calls
+    assert "dovecot-core" in installed
+    assert change.prepare(ctx) is None
+    ch.Packages.undo_record(ctx, rec)
+    assert ex.calls[-1] == ["apt-get", "purge", "-y", "-q", "dovecot-core"]
+
+
+def test_service_start_and_undo_stop(target_root, tmp_path):
+    state = {"running": False}
+
+    def status(argv, ex):
+        return FakeCommand(0 if state["running"] else 1)
+
+    def start(argv, ex):
+        state["running"] = True
+        return FakeCommand(0)
+
+    def stop(argv, ex):
+        state["running"] = False
+        return FakeCommand(0)
+
+    ex = ScriptedExecutor(target_root, {"postfix status": status, "postfix start": start,
+                                        "postfix stop": stop})
+    ctx = ctx_for(ex, tmp_path)
+    svc = ch.Service("postfix", action="reload")
+    rec = svc.prepare(ctx)
+    assert rec["manager"] == "direct"
+    svc.commit(ctx, rec)
+    assert state["running"]
+    ch.Service.undo_record(ctx, rec)
+    assert not state["running"]
+
+
+def test_user_and_group_changes(target_root, tmp_path):
+    def useradd(argv, ex):
+        with open(ex.path("/etc/passwd"), "a") as fh:
+            fh.write(f"{argv[-1]}:x:1500:1500::/home/{argv[-1]}:/bin/bash\n")
+        return FakeCommand(0)
+
+    ex = ScriptedExecutor(target_root, {"useradd": useradd})
+    ctx = ctx_for(ex, tmp_path)
+    ctx.secrets["carol"] = Secret("S3cret-pass")
+    change = ch.UserGroup(user="carol", set_password=True)
+    rec = run(change, ctx)
+    assert ["useradd", "-m", "-s", "/bin/bash", "carol"] in ex.calls
+    assert "S3cret-pass" not in repr(rec)
+    assert change.prepare(ctx) is None
+    ch.UserGroup.undo_record(ctx, rec)
+    assert ex.calls[-1] == ["userdel", "-r", "carol"]
+    member = ch.UserGroup(user="alice", member_of="mail")
+    rec = member.prepare(ctx)
+    assert rec is not None and rec["form"] == "member"
+    assert ch.UserGroup(user="postfix", member_of="mail").prepare(ctx) is None
+
+
+def test_preview_against_stock_file(tmp_path):
+    from wizard.executor import DryRunExecutor
+
+    view = ch.View(DryRunExecutor(tmp_path), get_platform("rocky9"))
+    stock = ch.stock_file(get_platform("rocky9"), "/etc/postfix/main.cf")
+    if stock is None:
+        pytest.skip("stock files not present")
+    pv = ch.PostfixParams({"inet_interfaces": "all"}).preview(view)
+    assert "stock file" in pv.note
+    assert "-inet_interfaces = localhost" in pv.diff and "+inet_interfaces = all" in pv.diff

@@ -1,0 +1,100 @@
+"""The headless CLI: exit codes, dry runs that touch nothing, status, import hygiene."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wizard import cli
+from wizard.answers import demo_answers_path
+
+
+def run_cli(*args: str, cwd: Path = None):  # type: ignore[assignment]
+    return subprocess.run([sys.executable, "-m", "wizard.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_plan_dry_run_for_another_platform_touches_nothing(tmp_path: Path, capsys):
+    state = tmp_path / "state"
+    rc = cli.main(["plan", "--answers", "demo", "--platform", "rocky9", "--state-dir",
+                   str(state)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "Rocky Linux 9 (rocky9) - dry run" in out
+    assert not state.exists()
+
+
+def test_bad_answers_exit_2_with_every_error(tmp_path: Path):
+    data = yaml.safe_load(demo_answers_path().read_text())
+    data["hostname"] = "nodots"
+    data["mynetworks"] = ["0.0.0.0/0"]
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(data))
+    res = run_cli("plan", "--answers", str(f), "--platform", "rocky9")
+    assert res.returncode == 2
+    assert "hostname: must be fully qualified" in res.stderr
+    assert "mynetworks[0]:" in res.stderr and "open relay" in res.stderr
+    assert "nothing was changed" in res.stderr
+
+
+def test_unknown_platform_exit_2():
+    res = run_cli("plan", "--answers", "demo", "--platform", "slackware15")
+    assert res.returncode == 2 and "unknown platform" in res.stderr
+
+
+def test_apply_on_other_platform_is_refused(tmp_path: Path):
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text("ID=debian\nVERSION_ID=12\n")
+    res = run_cli("apply", "--answers", "demo", "--platform", "rocky9", "--root", str(root),
+                  "--yes")
+    assert res.returncode == 2 and "does not match this system" in res.stderr
+
+
+def test_apply_without_confirmation_is_refused(tmp_path: Path):
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text("ID=debian\nVERSION_ID=12\n")
+    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    (root / "etc/group").write_text("root:x:0:\n")
+    res = run_cli("apply", "--answers", "demo", "--root", str(root), "--step", "preflight")
+    assert res.returncode == 4, res.stdout + res.stderr
+    assert "pass --yes" in res.stdout
+
+
+def test_lock_held_exit_4(tmp_path: Path):
+    from wizard.session import Session
+
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text("ID=debian\nVERSION_ID=12\n")
+    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    (root / "etc/group").write_text("root:x:0:\n")
+    with Session.open(root / "var/lib/mailwizard"):
+        res = run_cli("rollback", "--root", str(root), "--answers", "demo", "--yes")
+    assert res.returncode == 4 and "another mailwizard" in res.stderr
+
+
+def test_status_without_session(tmp_path: Path, capsys):
+    assert cli.main(["status", "--state-dir", str(tmp_path / "none")]) == 0
+    assert "No session" in capsys.readouterr().out
+
+
+def test_no_terminal_falls_back_to_plan():
+    res = run_cli("--answers", "demo", "--platform", "debian12")
+    assert res.returncode == 0
+    assert "No terminal" in res.stdout and "Debian 12" in res.stdout
+
+
+@pytest.mark.parametrize("module", ["wizard.engine", "wizard.cli", "recipes"])
+def test_headless_core_never_imports_textual(module: str):
+    code = (f"import sys, {module}\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'screens')]\n"
+            "print(bad); sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
