@@ -259,7 +259,7 @@ class FileChange(Change):
         mode = self.mode if self.mode is not None else 0o644
         commands: List[str] = []
         if after is not None and before != after:
-            commands.append(self._shell_write(after, mode))
+            commands.append(self._shell_write(after, mode, exists=before is not None))
         elif after is None and before is not None:
             commands.append(f"rm -f {shlex.quote(self.path)}")
         elif self.mode is not None:
@@ -272,16 +272,27 @@ class FileChange(Change):
                        new_content=(after.decode("utf-8", "replace")
                                     if before is None and after is not None else None))
 
-    def _shell_write(self, data: bytes, mode: int) -> str:
+    def _shell_write(self, data: bytes, mode: int, exists: bool = False) -> str:
+        """Shell lines that leave the file as ``commit`` does. A new file is created with its
+        mode and owner; an existing one is written through (a symlink stays a link, as
+        ``write_atomic`` does) and keeps its mode unless the change sets one."""
         text = data.decode("utf-8", "replace")
         marker = "MAILWIZARD_EOF"
         while marker in text:
             marker += "_"
         body = text if text.endswith("\n") else text + "\n"
-        strip = "" if text.endswith("\n") else " | head -c -1"
-        return (f"install -D -m {mode:04o} -o {self.owner} -g {self.group} /dev/null "
-                f"{shlex.quote(self.path)}\n"
-                f"cat{strip} > {shlex.quote(self.path)} <<'{marker}'\n{body}{marker}")
+        writer = "cat" if text.endswith("\n") else "head -c -1"
+        path = shlex.quote(self.path)
+        heredoc = f"{writer} > {path} <<'{marker}'\n{body}{marker}"
+        if not exists:
+            return (f"install -D -m {mode:04o} -o {self.owner} -g {self.group} /dev/null "
+                    f"{path}\n{heredoc}")
+        lines = [heredoc]
+        if self.mode is not None:
+            lines.append(f"chmod {mode:04o} {path}")
+        if (self.owner, self.group) != ("root", "root"):
+            lines.append(f"chown {self.owner}:{self.group} {path}")
+        return "\n".join(lines)
 
     def _target_meta(self, ctx: ChangeContext, current_mode: Optional[int]) -> Tuple[int, int, int]:
         ex = ctx.executor
@@ -292,7 +303,7 @@ class FileChange(Change):
     def prepare(self, ctx: ChangeContext) -> Optional[Record]:
         ex = ctx.executor
         before = ex.read_bytes(self.path)
-        st = ex.stat(self.path)
+        st = ex.stat(self.path, follow=True)  # a symlink is written through: its target's mode
         after = self._after_bytes(before)
         if after is None and before is None:
             return None
@@ -397,10 +408,12 @@ class GeneratedFile(FileChange):
     self-signed certificates): re-running the plan keeps the existing file."""
 
     def __init__(self, path: str, generate: Callable[[], str], preview_text: str,
-                 **kw: Any) -> None:
+                 commands: Sequence[str] = (), **kw: Any) -> None:
         super().__init__(path, **kw)
         self.generate = generate
         self.preview_text = preview_text
+        self.commands = list(commands)
+        """Shell lines that make an equivalent file by hand (the runbook), e.g. ``openssl``."""
         self._made: Optional[str] = None
 
     def describe(self) -> str:
@@ -419,7 +432,8 @@ class GeneratedFile(FileChange):
             return Preview(self.kind, self.describe(), changed=False, path=self.path,
                            note="exists already: kept")
         view.write(self.path, self.preview_text.encode())
-        return Preview(self.kind, self.describe(), diff="", commands=[], note=self.reason,
+        return Preview(self.kind, self.describe(), diff="", commands=list(self.commands),
+                       note=self.reason,
                        changed=True, path=self.path, new_content=self.preview_text)
 
 
@@ -631,10 +645,10 @@ class Command(Change):
             effect is redone by the undo of the file change plus ``undo_rerun``).
         unless: probe; when it exits 0 the change is already satisfied.
         creates: target path; when it exists the change is already satisfied.
-        always: run on every apply (e.g. ``postmap`` after its source changed); the engine
-            still reports "unchanged" when the files it depends on did not change.
-        after_files: with ``always``, run only when one of these paths changed in this apply.
-        rerun_on_undo: run the same command again after an undo of the step (rebuild maps).
+        after_files: run only when one of these paths changed in this apply (e.g. ``postmap``
+            after its source changed), or when ``creates`` is missing.
+        rerun_on_undo: reserved; rebuilding a map after a rollback is done with a marker
+            command placed before the edit (see ``recipes.common.map_build``).
     """
 
     kind = "command"
@@ -1012,7 +1026,10 @@ class Directory(Change):
         ex = ctx.executor
         if not rec["existed"]:
             if "created" not in rec:
-                rec["created"] = ex.makedirs(self.path, self.mode, rec["uid"], rec["gid"])
+                # missing parents as `install -d` / `mkdir -p` make them (0755 root), not with
+                # this directory's mode and owner
+                rec["created"] = ex.makedirs(os.path.dirname(self.path)) + ex.makedirs(
+                    self.path, self.mode, rec["uid"], rec["gid"])
         ex.set_meta(self.path, self.mode, rec["uid"], rec["gid"])
 
     @classmethod

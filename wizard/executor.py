@@ -116,9 +116,10 @@ class Executor:
         data = self.read_bytes(target)
         return None if data is None else data.decode("utf-8", "surrogateescape")
 
-    def stat(self, target: str) -> Optional[FileStat]:
+    def stat(self, target: str, follow: bool = False) -> Optional[FileStat]:
+        """Mode and owner of ``target`` (of the link itself unless ``follow``)."""
         try:
-            st = os.lstat(self.path(target))
+            st = (os.stat if follow else os.lstat)(self.path(target))
         except FileNotFoundError:
             return None
         return FileStat(mode=stat_mod.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid,
@@ -242,21 +243,26 @@ class Executor:
             pass
 
     def makedirs(self, target: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> List[str]:
-        """Create ``target`` and missing parents; return the created target paths, top first."""
+        """Create ``target`` and missing parents; return the created target paths, top first.
+
+        Only ``target`` itself gets ``mode`` and the owner; missing parents are made
+        ``0755 root:root`` like ``install -d`` would."""
         created: List[str] = []
         parts = Path(target).parts
         cur = "/"
-        for part in parts[1:]:
+        for i, part in enumerate(parts[1:], start=1):
             cur = os.path.join(cur, part)
             p = self.path(cur)
+            last = i == len(parts) - 1
+            m, u, g = (mode, uid, gid) if last else (0o755, 0, 0)
             if not os.path.lexists(p):
                 try:
-                    os.mkdir(p, mode)
+                    os.mkdir(p, m)
                 except FileExistsError:
                     continue
-                os.chmod(p, mode)
+                os.chmod(p, m)
                 try:
-                    os.chown(p, uid, gid)
+                    os.chown(p, u, g)
                 except PermissionError:
                     if os.geteuid() == 0:
                         raise

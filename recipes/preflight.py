@@ -1,0 +1,219 @@
+"""Step 1: look before touching anything (root, platform, host name, ports, disk, DNS, users)."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Dict, List
+
+from wizard import checks
+from wizard.answers import Answers
+from wizard.changes import Change
+from wizard.checks import CheckResult, failed, info, passed
+from wizard.errors import PlatformError
+from wizard.executor import Executor
+from wizard.platforms import Platform, detect_platform
+from wizard.recipe import PlanContext, Recipe, VerifyContext
+
+MAIL_PORTS = (25, 587, 993, 995)
+"""SMTP, submission, IMAPS and POP3S: the ports this server will answer on."""
+OUR_DAEMONS = ("master", "postfix", "dovecot", "smtpd")
+"""Process names that may already hold a mail port (a previous run of the wizard)."""
+MIN_FREE_MB = 500
+
+
+def dns_reachable(timeout: float = 2.0) -> bool:
+    """True when some DNS server answers within ``timeout`` (one query for the root zone)."""
+    try:
+        import dns.exception
+        import dns.resolver
+    except ImportError:  # pragma: no cover - dnspython is a dependency
+        return False
+    try:
+        res = dns.resolver.Resolver()
+    except (dns.exception.DNSException, OSError):
+        return False
+    res.lifetime = timeout
+    res.timeout = timeout
+    try:
+        res.resolve(".", "NS")
+        return True
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return True
+    except (dns.exception.DNSException, OSError):
+        return False
+
+
+def parse_ss(output: str) -> Dict[int, List[str]]:
+    """``ss -ltnp`` output -> {port: [process names]} for the listening TCP sockets."""
+    out: Dict[int, List[str]] = {}
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or fields[0] != "LISTEN":
+            continue
+        m = re.search(r":(\d+)$", fields[3])
+        if not m:
+            continue
+        names = re.findall(r'\(\("([^"]+)"', line) + re.findall(r'\),\("([^"]+)"', line)
+        out.setdefault(int(m.group(1)), []).extend(names or ["?"])
+    return out
+
+
+class PreflightRecipe(Recipe):
+    id = "preflight"
+    title = "Preflight checks"
+    guide = "Guide 000, part 1 'Introduction' and 'Installation' (assumptions before starting)"
+    summary = (
+        "Checks the server before anything changes: that mailwizard runs as root, that the "
+        "distribution is one it knows, that the host name is the fully qualified name from "
+        "the answers, that no other program holds the mail ports, and that there is disk "
+        "space. DNS records are looked up for information only; this step changes nothing.")
+    outdated = (
+        "The guide assumes CentOS 5, where sendmail holds port 25 by default; today Postfix is "
+        "the default MTA on EL, and on Debian/Ubuntu the usual squatter is exim4. We check who "
+        "listens on each mail port instead of assuming.",
+        "The guide leaves DNS to the reader. A mail server without MX, A and PTR records is "
+        "rejected by most receivers today, so we show what public DNS says (never fatal: the "
+        "records often come after the server).",
+    )
+    touches = ()
+
+    def plan(self, ctx: PlanContext) -> List[Change]:
+        return []
+
+    # ------------------------------------------------------------------ checks
+    def verify(self, ctx: VerifyContext) -> List[CheckResult]:
+        ex = ctx.executor
+        out: List[CheckResult] = []
+        out.append(self._root(ex))
+        out.append(self._platform(ex, ctx.platform))
+        out.append(self._hostname(ex, ctx.answers))
+        out.extend(self._ports(ex))
+        out.append(self._disk(ex))
+        out.extend(self._users(ex, ctx.answers))
+        out.extend(self._dns(ctx.answers))
+        return out
+
+    @staticmethod
+    def _root(ex: Executor) -> CheckResult:
+        if not ex.is_real_root:
+            return info("running as root", f"target root is {ex.root}: not checked",
+                        "only matters when mailwizard configures the machine it runs on")
+        if os.geteuid() == 0:
+            return passed("running as root", "uid 0")
+        return failed("running as root", f"uid {os.geteuid()}",
+                      "installing packages and editing /etc needs root: run it with sudo")
+
+    @staticmethod
+    def _platform(ex: Executor, platform: Platform) -> CheckResult:
+        name = "platform supported"
+        if not ex.exists("/etc/os-release") and not ex.exists("/usr/lib/os-release") \
+                and not ex.exists("/etc/redhat-release"):
+            return info(name, f"no os-release on the target; planned for {platform.name}",
+                        "the platform was chosen with --platform")
+        try:
+            found = detect_platform(ex.root)
+        except PlatformError as exc:
+            return failed(name, str(exc), "mailwizard has no recipe for this system")
+        same = (found.family, found.major) == (platform.family, platform.major)
+        if same:
+            return passed(name, found.name)
+        return failed(name, f"the target is {found.name}, the plan is for {platform.name}",
+                      "run again without --platform so the right profile is used")
+
+    @staticmethod
+    def _hostname(ex: Executor, answers: Answers) -> CheckResult:
+        name = "host name is the mail server's FQDN"
+        want = answers.hostname
+        static = (ex.read_text("/etc/hostname") or "").strip().lower().rstrip(".")
+        seen = [static] if static else []
+        if ex.is_real_root and ex.which("hostname"):
+            res = ex.run(["hostname", "-f"], quiet=True, timeout=10)
+            fqdn = res.stdout.strip().lower().rstrip(".") if res.ok else ""
+            if fqdn:
+                seen.append(fqdn)
+        if want in seen:
+            return passed(name, want)
+        if not seen:
+            return info(name, "no /etc/hostname on the target",
+                        f"set it with: hostnamectl set-hostname {want}")
+        return failed(name, f"the system calls itself {' / '.join(dict.fromkeys(seen))}, "
+                            f"the answers say {want}",
+                      f"Postfix uses myhostname from main.cf, but other tools and the package "
+                      f"scripts use the system name: hostnamectl set-hostname {want}, and list "
+                      f"{want} in /etc/hosts")
+
+    @staticmethod
+    def _ports(ex: Executor) -> List[CheckResult]:
+        if not ex.which("ss"):
+            return [info("mail ports free", "ss is not installed: not checked",
+                         "install iproute2 (Debian) or iproute (EL) to check")]
+        res = ex.run(["ss", "-ltnp"], quiet=True, timeout=20)
+        if not res.ok:
+            return [info("mail ports free", f"ss failed: {res.output[-200:]}")]
+        listening = parse_ss(res.stdout)
+        out = []
+        for port in MAIL_PORTS:
+            name = f"port {port} free or ours"
+            owners = listening.get(port)
+            if not owners:
+                out.append(passed(name, "nothing listens"))
+            elif all(o in OUR_DAEMONS for o in owners):
+                out.append(passed(name, f"held by {', '.join(sorted(set(owners)))}"))
+            else:
+                out.append(failed(name, f"held by {', '.join(sorted(set(owners)))}",
+                                  "another program listens there: stop and remove it "
+                                  "(sendmail, exim4) before Postfix/Dovecot can bind"))
+        return out
+
+    @staticmethod
+    def _disk(ex: Executor) -> CheckResult:
+        mb = checks.free_disk_mb(ex, "/var")
+        name = "free disk space"
+        if mb >= MIN_FREE_MB:
+            return passed(name, f"{mb} MB free under /var")
+        return failed(name, f"{mb} MB free under /var",
+                      f"packages, queue and mailboxes need at least {MIN_FREE_MB} MB")
+
+    @staticmethod
+    def _users(ex: Executor, answers: Answers) -> List[CheckResult]:
+        existing = ex.users()
+        out = []
+        for u in answers.users:
+            if u.create:
+                if u.name in existing:
+                    out.append(info(f"user {u.name}", "exists already: kept as it is"))
+                continue
+            if u.name in existing:
+                out.append(passed(f"user {u.name} exists", existing[u.name][2]))
+            else:
+                out.append(failed(f"user {u.name} exists", "no such account",
+                                  "create it first, or set create: true in the answers"))
+        admin = answers.admin_user
+        if admin not in existing and admin not in [u.name for u in answers.users if u.create]:
+            out.append(failed(f"admin user {admin} exists", "no such account",
+                              "root's mail is forwarded to this user: create it or list it "
+                              "under users with create: true"))
+        return out
+
+    @staticmethod
+    def _dns(answers: Answers) -> List[CheckResult]:
+        if not dns_reachable():
+            return [info("DNS", "no DNS server answered: skipped",
+                         "check again once the server is online")]
+        results: List[CheckResult] = []
+        for r in checks.dns_records(answers.hostname, answers.domain):
+            # informational only: records are often published after the server is set up
+            results.append(CheckResult("DNS: " + r.name, True if r.ok else None, r.detail,
+                                       r.explanation))
+        return results
+
+    def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
+        return [
+            "id -u   # 0 = root",
+            "cat /etc/os-release",
+            "hostname -f   # expect " + answers.hostname,
+            "ss -ltnp | grep -E ':(25|587|993|995)\\b'",
+            "df -h /var",
+            f"dig +short MX {answers.domain}; dig +short A {answers.hostname}",
+        ] + [f"getent passwd {u.name}" for u in answers.users if not u.create]
