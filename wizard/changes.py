@@ -1026,10 +1026,7 @@ class Directory(Change):
         ex = ctx.executor
         if not rec["existed"]:
             if "created" not in rec:
-                # missing parents as `install -d` / `mkdir -p` make them (0755 root), not with
-                # this directory's mode and owner
-                rec["created"] = ex.makedirs(os.path.dirname(self.path)) + ex.makedirs(
-                    self.path, self.mode, rec["uid"], rec["gid"])
+                rec["created"] = ex.makedirs(self.path, self.mode, rec["uid"], rec["gid"])
         ex.set_meta(self.path, self.mode, rec["uid"], rec["gid"])
 
     @classmethod
