@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import List
 
 from wizard.recipe import Recipe
-
-# Steps 7-13 are written in parallel; until integration a missing module is skipped.
-_LATER_STEPS = (
-    ("restrictions", "RestrictionsRecipe"),
-    ("certificate", "CertificateRecipe"),
-    ("sasl", "SaslRecipe"),
-    ("tls_postfix", "TlsPostfixRecipe"),
-    ("tls_dovecot", "TlsDovecotRecipe"),
-    ("services", "ServicesRecipe"),
-    ("firewall", "FirewallRecipe"),
-)
 
 
 def all_recipes() -> List[Recipe]:
     """A fresh instance of every step, in the order they run."""
     from .aliases import AliasesRecipe
+    from .certificate import CertificateRecipe
     from .dovecot_basics import DovecotBasicsRecipe
+    from .firewall import FirewallRecipe
     from .maildir import MaildirRecipe
     from .packages import PackagesRecipe
     from .postfix_basics import PostfixBasicsRecipe
     from .preflight import PreflightRecipe
+    from .restrictions import RestrictionsRecipe
+    from .sasl import SaslRecipe
+    from .services import ServicesRecipe
+    from .tls_dovecot import TlsDovecotRecipe
+    from .tls_postfix import TlsPostfixRecipe
 
-    out: List[Recipe] = [PreflightRecipe(), PackagesRecipe(), PostfixBasicsRecipe(),
-                         DovecotBasicsRecipe(), MaildirRecipe(), AliasesRecipe()]
-    for module, cls in _LATER_STEPS:
-        try:
-            mod = importlib.import_module(f"{__name__}.{module}")
-        except ImportError:  # TODO(lead): drop this try/except at integration
-            continue
-        out.append(getattr(mod, cls)())
-    return out
+    return [PreflightRecipe(), PackagesRecipe(), PostfixBasicsRecipe(), DovecotBasicsRecipe(),
+            MaildirRecipe(), AliasesRecipe(), RestrictionsRecipe(), CertificateRecipe(),
+            SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(), ServicesRecipe(),
+            FirewallRecipe()]

@@ -647,8 +647,6 @@ class Command(Change):
         creates: target path; when it exists the change is already satisfied.
         after_files: run only when one of these paths changed in this apply (e.g. ``postmap``
             after its source changed), or when ``creates`` is missing.
-        rerun_on_undo: reserved; rebuilding a map after a rollback is done with a marker
-            command placed before the edit (see ``recipes.common.map_build``).
     """
 
     kind = "command"
@@ -657,7 +655,7 @@ class Command(Change):
                  unless: Optional[Sequence[str]] = None, creates: Optional[str] = None,
                  description: str = "", daemon: bool = False,
                  env: Optional[Mapping[str, str]] = None,
-                 after_files: Sequence[str] = (), rerun_on_undo: bool = False,
+                 after_files: Sequence[str] = (),
                  input: Optional[str] = None, timeout: float = 600) -> None:
         self.argv = [str(a) for a in argv]
         self.undo_argv = [str(a) for a in undo] if undo else None
@@ -667,7 +665,6 @@ class Command(Change):
         self.daemon = daemon
         self.env = dict(env or {})
         self.after_files = list(after_files)
-        self.rerun_on_undo = rerun_on_undo
         self.input = input
         self.timeout = timeout
 

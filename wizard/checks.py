@@ -306,3 +306,29 @@ def summarize(results: Iterable[CheckResult]) -> str:
 def free_disk_mb(ex: Executor, path: str = "/var") -> int:
     st = os.statvfs(ex.path(path) if ex.exists(path) else ex.path("/"))
     return int(st.f_bavail * st.f_frsize / (1024 * 1024))
+
+
+# --------------------------------------------------------------------------- IMAP (tls-dovecot)
+def imap_logindisabled(host: str, port: int = 143, timeout: float = 10.0) -> CheckResult:
+    """Before STARTTLS, an IMAP server must refuse clear-text logins (RFC 3501 LOGINDISABLED)."""
+    import imaplib
+
+    name = f"no clear-text IMAP login on port {port}"
+    try:
+        conn = imaplib.IMAP4(host, port, timeout=timeout)
+    except (OSError, imaplib.IMAP4.error) as exc:
+        return failed(name, f"{host}:{port}: {exc}", "is dovecot listening on 143?")
+    try:
+        caps = {c.upper() for c in conn.capabilities}
+    finally:
+        try:
+            conn.shutdown()
+        except OSError:
+            pass
+    shown = " ".join(sorted(caps))
+    if "LOGINDISABLED" in caps and "STARTTLS" in caps and not any(
+            c.startswith("AUTH=") for c in caps):
+        return passed(name, "LOGINDISABLED and STARTTLS advertised, no AUTH= before TLS")
+    return failed(name, f"capabilities: {shown}",
+                  "passwords could travel unencrypted: set disable_plaintext_auth = yes "
+                  "(auth_allow_cleartext = no on Dovecot 2.4)")

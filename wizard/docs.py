@@ -435,8 +435,6 @@ class _Doc:
             elif isinstance(change, Command):
                 if change.undo_argv:
                     lines.append(_q(change.undo_argv))
-                elif change.rerun_on_undo:
-                    after.append(change.shell() + "   # rebuild from the restored file")
             elif isinstance(change, Packages):
                 lines += self._packages_undo(change)
             elif isinstance(change, Service):

@@ -1,0 +1,203 @@
+"""Private helpers shared by the steps 7-13 (restrictions ... firewall).
+
+Nothing here acts on the target: readers take a :class:`~wizard.changes.View` or an executor and
+only read; the small Change subclasses follow the protocol of :mod:`wizard.changes`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from wizard import confedit
+from wizard.changes import Change, ChangeContext, Preview, View
+from wizard.executor import Executor
+from wizard.platforms import Platform
+
+MAIN_CF = "/etc/postfix/main.cf"
+MASTER_CF = "/etc/postfix/master.cf"
+DOVECOT_DIR = "/etc/dovecot"
+DOVECOT_CONFD = "/etc/dovecot/conf.d"
+
+
+def main_cf(view: View) -> Dict[str, str]:
+    """The active main.cf parameters as the view sees them (after earlier planned steps)."""
+    return confedit.read_main_cf(view.read_text(MAIN_CF))
+
+
+def cache_db_type(db: str) -> str:
+    """Map type for Postfix caches (TLS session cache): btree, or lmdb where there is no BDB."""
+    return "lmdb" if db == "lmdb" else "btree"
+
+
+def joined(items: Iterable[str]) -> str:
+    return ", ".join(items)
+
+
+# --------------------------------------------------------------------------- services
+def systemd_running(ex: Executor) -> bool:
+    return ex.exists("/run/systemd/system")
+
+
+def postfix_running(ex: Executor) -> bool:
+    """``postfix status`` (exit 0 when the master process runs); False in a dry run."""
+    if ex.dry_run or not ex.which("postfix"):
+        return False
+    return ex.run(["postfix", "status"], quiet=True, timeout=60).ok
+
+
+def dovecot_running(ex: Executor) -> bool:
+    if ex.dry_run or not ex.which("dovecot"):
+        return False
+    if systemd_running(ex):
+        return ex.run(["systemctl", "is-active", "--quiet", "dovecot"], quiet=True,
+                      timeout=60).ok
+    pid = (ex.read_text("/run/dovecot/master.pid") or "").strip()
+    return pid.isdigit() and ex.run(["kill", "-0", pid], quiet=True, timeout=30).ok
+
+
+def pidfile_direct(start: List[List[str]], pidfile: str) -> Dict[str, List[List[str]]]:
+    """Direct control (no systemd, no init script) of a daemon that writes ``pidfile``."""
+    return {
+        "start": start,
+        "stop": [["sh", "-c", f'kill "$(cat {pidfile})"']],
+        "status": [["sh", "-c", f'kill -0 "$(cat {pidfile} 2>/dev/null)" 2>/dev/null']],
+    }
+
+
+# --------------------------------------------------------------------------- /proc/net/tcp
+def _proc_addr(hexaddr: str) -> Optional[ipaddress._BaseAddress]:
+    """Decode a /proc/net/tcp{,6} address (host byte order per 32-bit word, little endian)."""
+    try:
+        raw = bytes.fromhex(hexaddr)
+    except ValueError:
+        return None
+    if len(raw) not in (4, 16):
+        return None
+    words = [raw[i:i + 4][::-1] for i in range(0, len(raw), 4)]
+    return ipaddress.ip_address(b"".join(words))
+
+
+def listeners(view: View, port: int) -> Optional[List[str]]:
+    """Addresses with a TCP socket listening on ``port`` (None when /proc is not readable)."""
+    found: List[str] = []
+    seen = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        text = view.executor.read_text(table)
+        if text is None:
+            continue
+        seen = True
+        for line in text.splitlines()[1:]:
+            cols = line.split()
+            if len(cols) < 4 or cols[3] != "0A":  # 0A = LISTEN
+                continue
+            addr, _, hexport = cols[1].partition(":")
+            try:
+                if int(hexport, 16) != port:
+                    continue
+            except ValueError:
+                continue
+            ip = _proc_addr(addr)
+            if ip is not None:
+                found.append(str(ip))
+    return found if seen else None
+
+
+def only_loopback(addresses: Sequence[str]) -> bool:
+    def loop(a: str) -> bool:
+        ip = ipaddress.ip_address(a)
+        mapped = getattr(ip, "ipv4_mapped", None)
+        return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+    return bool(addresses) and all(loop(a) for a in addresses)
+
+
+# --------------------------------------------------------------------------- a note in a plan
+class Note(Change):
+    """Changes nothing; shows a remark in the plan (e.g. why a step has nothing to do)."""
+
+    kind = "note"
+
+    def __init__(self, title: str, note: str = "") -> None:
+        self.title = title
+        self.note = note
+
+    def describe(self) -> str:
+        return self.title
+
+    def preview(self, view: View) -> Preview:
+        return Preview(self.kind, self.title, note=self.note, changed=False)
+
+    def prepare(self, ctx: ChangeContext) -> None:
+        return None
+
+    def commit(self, ctx: ChangeContext, rec: Dict) -> None:  # type: ignore[type-arg]
+        return None
+
+
+# --------------------------------------------------------------------------- PAM
+PAM_MARK = "# mailwizard: only members of the group below may authenticate"
+
+
+def pam_default(platform: Platform, service: str) -> str:
+    """What the PAM file for ``service`` holds when the package ships none."""
+    if platform.is_debian:
+        return ("#%PAM-1.0\n@include common-auth\n@include common-account\n"
+                "@include common-session\n")
+    if service == "dovecot":
+        return ("#%PAM-1.0\nauth       required     pam_nologin.so\n"
+                "auth       include      password-auth\naccount    include      password-auth\n"
+                "session    include      password-auth\n")
+    return ("#%PAM-1.0\nauth       include      password-auth\n"
+            "account    include      password-auth\n")
+
+
+def pam_with_group(text: Optional[str], platform: Platform, service: str, group: str) -> str:
+    """The PAM file with a ``pam_succeed_if ... ingroup`` line before its first auth rule.
+
+    An older mailwizard line (another group) is replaced; everything else is kept.
+    """
+    rule = f"auth       required     pam_succeed_if.so quiet_success user ingroup {group}\n"
+    lines = (text if text is not None else pam_default(platform, service)).splitlines(True)
+    out: List[str] = []
+    skip_next = False
+    for line in lines:
+        if skip_next:
+            skip_next = False
+            if "pam_succeed_if.so" in line:
+                continue
+        if line.rstrip("\n") == PAM_MARK:
+            skip_next = True
+            continue
+        out.append(line)
+    pos = len(out)
+    for i, line in enumerate(out):
+        s = line.strip()
+        if s.startswith("auth") or s.startswith("@include") or s.startswith("-auth"):
+            pos = i
+            break
+    out[pos:pos] = [PAM_MARK + "\n", rule]
+    if out and not out[-1].endswith("\n"):
+        out[-1] += "\n"
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- fingerprints
+def fingerprint(ex: Executor, paths: Sequence[str]) -> str:
+    """SHA-256 over the content of the given files (directories: their files, sorted)."""
+    h = hashlib.sha256()
+    for path in paths:
+        st = ex.stat(path)
+        if st is not None and st.is_dir:
+            files = [f"{path}/{n}" for n in ex.listdir(path)]
+        else:
+            files = [path]
+        for f in files:
+            fst = ex.stat(f)
+            if fst is not None and fst.is_dir:
+                continue
+            data = ex.read_bytes(f)
+            h.update(f.encode() + b"\0")
+            h.update(hashlib.sha256(data).digest() if data is not None else b"-")
+    return h.hexdigest()

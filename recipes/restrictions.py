@@ -1,0 +1,216 @@
+"""Step 7: SMTP restrictions (HELO, sender, relay, recipient), sender_access, RBLs, postgrey."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Dict, List, Optional
+
+from recipes.common import map_build
+from wizard import checks, confedit
+from wizard.answers import Answers
+from wizard.changes import Change, FileWrite, PostfixParams, Service, ShellVars
+from wizard.checks import CheckResult
+from wizard.platforms import Platform
+from wizard.recipe import PlanContext, Recipe, VerifyContext
+
+from ._part2 import joined, main_cf, pidfile_direct, postfix_running
+
+SENDER_ACCESS = "/etc/postfix/sender_access"
+POSTGREY_INET = "127.0.0.1:10023"
+POSTGREY_EL_SOCKET = "/var/spool/postfix/postgrey/socket"
+DEFAULT_MAILBOX_SIZE_LIMIT = 51200000
+
+
+def policy_service(platform: Platform) -> str:
+    """How smtpd reaches postgrey: Debian's package listens on TCP, EL's on a unix socket."""
+    if platform.is_debian:
+        return f"check_policy_service inet:{POSTGREY_INET}"
+    return "check_policy_service unix:postgrey/socket"
+
+
+def postgrey_direct(platform: Platform) -> Dict[str, List[List[str]]]:
+    listen = (f"--inet={POSTGREY_INET}" if platform.is_debian
+              else f"--unix={POSTGREY_EL_SOCKET}")
+    return pidfile_direct([["postgrey", listen, "--daemonize", "--pidfile=/run/postgrey.pid"]],
+                          "/run/postgrey.pid")
+
+
+def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[str, str]:
+    """The main.cf restriction parameters for these answers (pure; used by plan and tests)."""
+    r = answers.restrictions
+    helo = ["permit_mynetworks", "permit_sasl_authenticated", "reject_invalid_helo_hostname",
+            "reject_non_fqdn_helo_hostname"]
+    if r.reject_unknown_helo:
+        helo.append("reject_unknown_helo_hostname")
+    sender = ["permit_mynetworks", "permit_sasl_authenticated"]
+    if r.sender_access:
+        # before the generic rejects, so an explicit OK entry can let a sender through
+        sender.append(f"check_sender_access {db}:{SENDER_ACCESS}")
+    sender += ["reject_non_fqdn_sender", "reject_unknown_sender_domain"]
+    relay = ["permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination"]
+    # reject_unauth_destination stays in the recipient list on every version: even with
+    # smtpd_relay_restrictions it costs nothing and keeps the server closed if an admin
+    # later empties the relay list.
+    recipient = ["permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination",
+                 "reject_non_fqdn_recipient", "reject_unknown_recipient_domain"]
+    recipient += [f"reject_rbl_client {rbl}" for rbl in r.rbl]
+    if answers.step_enabled("postgrey"):
+        recipient.append(policy_service(platform))
+    params = {
+        "smtpd_helo_required": "yes" if r.helo_required else "no",
+        "smtpd_helo_restrictions": joined(helo),
+        "smtpd_sender_restrictions": joined(sender),
+    }
+    if platform.has_relay_restrictions:
+        params["smtpd_relay_restrictions"] = joined(relay)
+    params.update({
+        "smtpd_recipient_restrictions": joined(recipient),
+        "smtpd_error_sleep_time": f"{r.smtpd_error_sleep_time}s",
+        "smtpd_soft_error_limit": str(r.smtpd_soft_error_limit),
+        "smtpd_hard_error_limit": str(r.smtpd_hard_error_limit),
+        "disable_vrfy_command": "yes",
+    })
+    if r.message_size_limit > 0:
+        params["message_size_limit"] = str(r.message_size_limit)
+    return params
+
+
+def sender_access_text(answers: Answers) -> str:
+    lines = [
+        "# Sender access map written by mailwizard (step \"restrictions\").",
+        "# One entry per line: an address, a domain or user@ and the action for it.",
+        "# Postfix reads the indexed copy: run `postmap` after every edit of this file.",
+        "",
+    ]
+    width = max((len(k) for k, _ in answers.restrictions.sender_access), default=0) + 2
+    lines += [f"{key:<{width}}{action}" for key, action in answers.restrictions.sender_access]
+    return "\n".join(lines) + "\n"
+
+
+class RestrictionsRecipe(Recipe):
+    id = "restrictions"
+    title = "SMTP restrictions and anti-spam checks"
+    guide = ("Guide 000, part 2 (Postfix restrictions); guide 002 (block lists, postgrey); "
+             "guide 003 (modern restriction lists)")
+    summary = (
+        "Decides who may talk to the server and for which addresses. Clients must introduce "
+        "themselves with a sane, fully qualified HELO name; senders and recipients need fully "
+        "qualified addresses in domains that exist in DNS; optional block lists and greylisting "
+        "filter the rest. Relaying is allowed only to trusted networks and logged-in users: "
+        "reject_unauth_destination is always part of the rules, so the server can never become "
+        "an open relay. Noisy clients are slowed down and cut off after repeated errors, and "
+        "VRFY is switched off so nobody can probe for valid accounts.")
+    outdated = (
+        "The guides put relay control in smtpd_recipient_restrictions. Since Postfix 2.10 it "
+        "has its own list, smtpd_relay_restrictions, which we use where the Postfix version "
+        "has it; the recipient list keeps reject_unauth_destination as a second lock.",
+        "reject_invalid_hostname and reject_non_fqdn_hostname were renamed to "
+        "reject_invalid_helo_hostname and reject_non_fqdn_helo_hostname long ago (2.3).",
+        "A `permit` at the end of a list and `smtpd_delay_reject = yes` are the defaults; we do "
+        "not write them.",
+        "reject_unknown_helo_hostname is left out unless asked for: clients with a temporary "
+        "DNS problem would lose mail.",
+        "The very long smtpd_error_sleep_time (30-60 s) of some guides also hurts honest "
+        "clients with a typo; we default to a short delay and a hard error limit.",
+        "Maps are built with the platform's database type: `lmdb:` on EL10, where Postfix has "
+        "no Berkeley DB and `hash:` fails.",
+        "postgrey's listener differs: Debian's package listens on TCP port 10023 (we bind it to "
+        "127.0.0.1), EL's on the unix socket postgrey/socket in the Postfix queue directory.",
+    )
+    touches = ("/etc/postfix/main.cf", SENDER_ACCESS, "/etc/default/postgrey", "postgrey")
+
+    def plan(self, ctx: PlanContext) -> List[Change]:
+        a, p = ctx.answers, ctx.platform
+        changes: List[Change] = []
+        if a.restrictions.sender_access:
+            suffix = ".lmdb" if ctx.db == "lmdb" else ".db"
+            # a map we create is removed on undo; one that existed is rebuilt after its
+            # source file is restored (see recipes.common.map_build)
+            text = sender_access_text(a)
+            build = map_build(ctx.view, ["postmap", f"{ctx.db}:{SENDER_ACCESS}"],
+                              SENDER_ACCESS, SENDER_ACCESS + suffix,
+                              source_changes=ctx.view.read_text(SENDER_ACCESS) != text,
+                              description=f"index {SENDER_ACCESS} ({ctx.db})")
+            changes.extend(build.before)
+            changes.append(FileWrite(SENDER_ACCESS, text, mode=0o644,
+                                     reason="senders to refuse or accept explicitly"))
+            changes.extend(build.after)
+        if a.step_enabled("postgrey"):
+            if p.is_debian:
+                changes.append(ShellVars("/etc/default/postgrey",
+                                         {"POSTGREY_OPTS": f"--inet={POSTGREY_INET}"},
+                                         reason="postgrey listens on the loopback only"))
+            # started before main.cf names it, so smtpd never calls a missing policy server
+            changes.append(Service("postgrey", action="start", direct=postgrey_direct(p)))
+        params = restriction_params(a, p, ctx.db)
+        cur = main_cf(ctx.view)
+        limit = a.restrictions.message_size_limit
+        mailbox = cur.get("mailbox_size_limit", str(DEFAULT_MAILBOX_SIZE_LIMIT)).strip()
+        if limit > 0 and mailbox.isdigit() and 0 < int(mailbox) < limit:
+            # Postfix refuses to run when a mailbox may be smaller than one message
+            params["mailbox_size_limit"] = str(limit)
+        changes.append(PostfixParams(params, reason="restriction lists and limits"))
+        return changes
+
+    # ------------------------------------------------------------------ verify
+    def verify(self, ctx: VerifyContext) -> List[CheckResult]:
+        ex = ctx.executor
+        params = restriction_params(ctx.answers, ctx.platform, ctx.platform.default_database_type)
+        out = checks.main_cf_values(ex, params)
+        values = confedit.read_main_cf(ex.read_text("/etc/postfix/main.cf"))
+        guard = [k for k in ("smtpd_relay_restrictions", "smtpd_recipient_restrictions")
+                 if "reject_unauth_destination" in values.get(k, "")]
+        out.append(CheckResult("relay rules present", bool(guard),
+                               "reject_unauth_destination in " + (", ".join(guard) or "nothing"),
+                               "" if guard else "without it the server relays for anyone"))
+        if postfix_running(ex):
+            source = _source_address(ctx.probe_host)
+            if source is not None and _in_networks(source, ctx.answers.mynetworks):
+                out.append(checks.info(
+                    "not an open relay",
+                    f"probing {ctx.probe_host} from {source}, which is a trusted network",
+                    "trusted networks may relay by design; run verify with --probe-host "
+                    "<public address> from another machine to test as a stranger"))
+            else:
+                out.append(checks.relay_denied(ctx.probe_host, 25))
+        else:
+            out.append(checks.info("not an open relay", "postfix is not running",
+                                   "start it (step services) and verify again"))
+        return out
+
+    def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
+        cmds = ["postconf smtpd_relay_restrictions smtpd_recipient_restrictions "
+                "smtpd_helo_restrictions smtpd_sender_restrictions"]
+        if answers.restrictions.sender_access:
+            key = answers.restrictions.sender_access[0][0]
+            cmds.append(f"postmap -q '{key}' {platform.default_database_type}:{SENDER_ACCESS}")
+        cmds.append("# from a machine outside mynetworks: swaks --to someone@example.org "
+                    f"--server {answers.hostname}   # expect 'Relay access denied'")
+        return cmds
+
+
+def _source_address(host: str) -> Optional[str]:
+    """The local address the kernel would use to reach ``host`` (no packet is sent)."""
+    try:
+        infos = socket.getaddrinfo(host, 25, type=socket.SOCK_DGRAM)
+        family, _, _, _, addr = infos[0]
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.connect(addr)
+            return str(s.getsockname()[0])
+    except OSError:
+        return None
+
+
+def _in_networks(address: str, networks: tuple) -> bool:  # type: ignore[type-arg]
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    for net in networks:
+        try:
+            if ip in ipaddress.ip_network(net.replace("[", "").replace("]", ""), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False

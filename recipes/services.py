@@ -1,0 +1,241 @@
+"""Step 12: validate the configuration, then enable and (re)start or reload the daemons."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+from wizard import checks
+from wizard.answers import Answers
+from wizard.changes import Change, ChangeContext, Preview, Record, Service, View, _q
+from wizard.checks import CheckResult
+from wizard.errors import ExecutorError, ValidationFailed
+from wizard.platforms import Platform
+from wizard.recipe import PlanContext, Recipe, VerifyContext
+
+from ._part2 import (
+    DOVECOT_CONFD,
+    DOVECOT_DIR,
+    MAIN_CF,
+    MASTER_CF,
+    dovecot_running,
+    fingerprint,
+    listeners,
+    main_cf,
+    only_loopback,
+    postfix_running,
+)
+from .certificate import cert_paths
+from .restrictions import postgrey_direct
+from .sasl import SASLAUTHD_DROPIN, saslauthd_direct
+
+
+class Validate(Change):
+    """Run a configuration checker on every apply; stop the step if it complains.
+
+    Nothing is changed, so nothing is journaled: ``prepare`` runs the command and returns None
+    (reported "unchanged"), or raises :class:`ValidationFailed` with the checker's output, which
+    stops the step before any daemon is (re)started with a broken configuration.
+    """
+
+    kind = "check"
+
+    def __init__(self, argv: Sequence[str], description: str = "") -> None:
+        self.argv = [str(a) for a in argv]
+        self.description = description
+
+    def describe(self) -> str:
+        return self.description or f"check {_q(self.argv)}"
+
+    def preview(self, view: View) -> Preview:
+        return Preview(self.kind, self.describe(), commands=[_q(self.argv)], changed=False,
+                       note="runs on every apply, before any daemon is (re)started")
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        res = ctx.executor.run(self.argv, quiet=True, timeout=300)
+        if not res.ok:
+            raise ValidationFailed(
+                f"`{_q(self.argv)}` rejected the configuration (exit {res.returncode}); "
+                f"nothing was restarted:\n{res.output[-3000:]}")
+        for line in res.output.splitlines():
+            if "warning" in line.lower():
+                ctx.log(line)
+        return None
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:  # pragma: no cover - never
+        return None
+
+
+class ConfiguredService(Service):
+    """A service that is (re)loaded only when its configuration changed since the last time.
+
+    The fingerprint (SHA-256 of the configuration files) of the last successful reload is
+    kept in the session's state directory, so a converged re-run reports "unchanged" instead
+    of reloading every time. ``must_restart`` forces a full restart (e.g. new listen address).
+    """
+
+    def __init__(self, name: str, action: str = "reload", enable: bool = True,
+                 units: Optional[Sequence[str]] = None, restart_if_running: bool = False,
+                 direct: Optional[Dict[str, List[List[str]]]] = None,
+                 status_unit: Optional[str] = None, config: Sequence[str] = (),
+                 must_restart: bool = False, why: str = "") -> None:
+        super().__init__(name, action=action, enable=enable, units=units,
+                         restart_if_running=restart_if_running, direct=direct,
+                         status_unit=status_unit)
+        self.config = list(config)
+        self.must_restart = must_restart
+        self.why = why
+
+    def _stamp_key(self) -> str:
+        return f"service-stamp-{self.name}"
+
+    def _stamp(self, ctx: ChangeContext) -> Optional[str]:
+        try:
+            return ctx.backups.load(self._stamp_key()).decode()
+        except OSError:
+            return None
+
+    def preview(self, view: View) -> Preview:
+        p = super().preview(view)
+        if self.must_restart:
+            p.commands = [c.replace("reload-or-restart", "restart") for c in p.commands]
+        notes = [n for n in (self.why, p.note,
+                             "skipped when running and its configuration is unchanged since "
+                             "the last reload") if n]
+        p.note = "; ".join(notes)
+        return p
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        rec = super().prepare(ctx)
+        if rec is None:  # "start" action and already running
+            return None
+        fp = fingerprint(ctx.executor, self.config)
+        enabled_ok = rec["was_enabled"] or not self.enable or rec["manager"] != "systemd"
+        if (rec["was_running"] and enabled_ok and not self.must_restart
+                and fp == self._stamp(ctx)):
+            return None
+        rec["fingerprint"] = fp
+        rec["action"] = "restart" if self.must_restart else self.action
+        return rec
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        if self.must_restart:
+            self.action = "restart"
+        super().commit(ctx, rec)
+        ctx.backups.save(self._stamp_key(), fingerprint(ctx.executor, self.config).encode())
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        """Like Service's undo, but a daemon we restarted is restarted again (not reloaded):
+        saslauthd and postgrey cannot reload, and postfix must rebind its sockets."""
+        if rec.get("action") != "restart" or not rec["was_running"]:
+            return super().undo_record(ctx, rec, force)
+        self = cls(rec["name"], action="restart", enable=rec["enable"], units=[rec["unit"]],
+                   direct=rec.get("direct"), status_unit=rec.get("status_unit"))
+        mgr = rec["manager"]
+        warnings: List[str] = []
+        try:
+            if self._running(ctx, mgr):
+                if mgr == "systemd":
+                    self._do(ctx, mgr, "restart")
+                else:
+                    self._do(ctx, mgr, "stop")
+                    self._do(ctx, mgr, "start")
+            if self.enable and not rec["was_enabled"] and mgr == "systemd":
+                self._do(ctx, mgr, "disable")
+        except ExecutorError as exc:
+            warnings.append(str(exc))
+        return warnings
+
+
+def _postfix_listen_changed(ctx: PlanContext) -> Optional[str]:
+    """Why postfix needs a full restart (inet_interfaces changes are not applied by reload)."""
+    wanted = main_cf(ctx.view).get("inet_interfaces", "all").strip()
+    now = listeners(ctx.view, 25)
+    if not now:  # not running, or /proc not readable: a start or reload will do
+        return None
+    loop_only = only_loopback(now)
+    wants_loop = wanted in ("localhost", "loopback-only", "127.0.0.1", "::1")
+    if loop_only and not wants_loop:
+        return (f"postfix listens on {', '.join(now)} only and inet_interfaces is now "
+                f"{wanted!r}: a reload does not rebind sockets, so it is restarted")
+    if wants_loop and not loop_only:
+        return "inet_interfaces is now the loopback only: postfix is restarted to rebind"
+    return None
+
+
+class ServicesRecipe(Recipe):
+    id = "services"
+    title = "Check the configuration and start the services"
+    guide = "Guide 000, part 1 section 4 (starting the server); guide 001 (apply the configuration)"
+    summary = (
+        "Runs `postfix check` and `doveconf -n` first, on every apply: if either rejects the "
+        "configuration nothing is restarted and the step stops with the checker's message. "
+        "Then the daemons are enabled at boot and started, or reloaded when they already run "
+        "and their configuration changed (a converged re-run touches nothing). Postfix is "
+        "restarted instead of reloaded when its listen address changed, because a reload "
+        "keeps the old sockets (typical on EL, whose package listens on localhost only). "
+        "systemd is used when it runs; otherwise the SysV init script (on Debian it also "
+        "prepares Postfix's chroot), or the daemons are started directly in containers.")
+    outdated = (
+        "chkconfig and /etc/init.d scripts (guide 000) are replaced by systemctl enable --now "
+        "on every supported release; mailwizard still falls back to init scripts or direct "
+        "commands where no systemd runs.",
+        "system-switch-mail no longer exists; making Postfix the default MTA is done by the "
+        "packages step (alternatives on EL8+).",
+        "`postfix reload` does not apply a changed inet_interfaces; a stop/start is needed.",
+    )
+    touches = ("postfix", "dovecot", "saslauthd", "postgrey")
+
+    def plan(self, ctx: PlanContext) -> List[Change]:
+        a, p = ctx.answers, ctx.platform
+        cert, key = cert_paths(a, p)
+        changes: List[Change] = [
+            Validate(["postfix", "check"], "validate the Postfix configuration (postfix check)"),
+            Validate(["doveconf", "-n"], "validate the Dovecot configuration (doveconf -n)"),
+        ]
+        if a.sasl.backend == "cyrus":
+            conf = [p.saslauthd_conf, p.cyrus_smtpd_conf, SASLAUTHD_DROPIN]
+            changes.append(ConfiguredService("saslauthd", action="restart", config=conf,
+                                             direct=saslauthd_direct(p)))
+        if a.step_enabled("postgrey"):
+            conf = ["/etc/default/postgrey"] if p.is_debian else ["/etc/sysconfig/postgrey"]
+            changes.append(ConfiguredService("postgrey", action="restart", config=conf,
+                                             direct=postgrey_direct(p)))
+        why = _postfix_listen_changed(ctx)
+        changes.append(ConfiguredService(
+            "postfix", action="reload", config=[MAIN_CF, MASTER_CF, cert, key],
+            status_unit="postfix@-" if p.is_debian else None,
+            must_restart=why is not None, why=why or ""))
+        changes.append(ConfiguredService(
+            "dovecot", action="reload", config=[DOVECOT_DIR, DOVECOT_CONFD, cert, key]))
+        return changes
+
+    def verify(self, ctx: VerifyContext) -> List[CheckResult]:
+        a, ex, host = ctx.answers, ctx.executor, ctx.probe_host
+        out: List[CheckResult] = [checks.postfix_check(ex), checks.doveconf_check(ex)]
+        if postfix_running(ex):
+            out.append(checks.passed("postfix status", "the master process runs"))
+            out += [checks.port_open(host, 25), checks.port_open(host, 587)]
+        else:
+            out.append(checks.failed("postfix status", "postfix is not running",
+                                     "see journalctl -u postfix (postfix@- on Debian) or "
+                                     "the mail log"))
+        if dovecot_running(ex):
+            out.append(checks.passed("dovecot running"))
+            ports = ([993] if a.imap else []) + ([995] if a.pop3 else [])
+            out += [checks.port_open(host, port) for port in ports]
+        else:
+            out.append(checks.failed("dovecot running", "dovecot is not running",
+                                     "see journalctl -u dovecot"))
+        return out
+
+    def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
+        units = ["postfix", "dovecot"]
+        if answers.sasl.backend == "cyrus":
+            units.append("saslauthd")
+        if answers.step_enabled("postgrey"):
+            units.append("postgrey")
+        return ["postfix check && doveconf -n >/dev/null && echo config OK",
+                "systemctl is-enabled " + " ".join(units),
+                "postfix status; ss -ltnp | grep -E ':(25|587|993|995) '"]
+

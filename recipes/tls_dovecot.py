@@ -1,0 +1,97 @@
+"""Step 11: TLS in Dovecot (IMAPS/POP3S, STARTTLS, no clear-text passwords)."""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+from wizard import checks
+from wizard.answers import Answers
+from wizard.changes import Change, DovecotSettings
+from wizard.checks import CheckResult
+from wizard.platforms import Platform
+from wizard.recipe import PlanContext, Recipe, VerifyContext
+
+from ._part2 import DOVECOT_CONFD, dovecot_running
+from .certificate import cert_paths
+
+SSL_CONF = f"{DOVECOT_CONFD}/10-ssl.conf"
+AUTH_CONF = f"{DOVECOT_CONFD}/10-auth.conf"
+
+
+def ssl_settings(answers: Answers, platform: Platform) -> Dict[str, str]:
+    """10-ssl.conf settings in the dialect of the platform's Dovecot (2.2, 2.3 or 2.4)."""
+    cert, key = cert_paths(answers, platform)
+    syntax = platform.dovecot_syntax
+    if syntax == "2.4":
+        # 2.4 renamed the settings and takes plain paths (no "<" file inclusion)
+        return {"ssl": "required", "ssl_server_cert_file": cert, "ssl_server_key_file": key,
+                "ssl_min_protocol": "TLSv1.2"}
+    out = {"ssl": "required", "ssl_cert": f"<{cert}", "ssl_key": f"<{key}"}
+    if syntax == "2.3":
+        out["ssl_min_protocol"] = "TLSv1.2"
+    else:  # 2.2 (EL7) has no ssl_min_protocol
+        out["ssl_protocols"] = "!SSLv2 !SSLv3 !TLSv1 !TLSv1.1"
+    return out
+
+
+def auth_settings(platform: Platform) -> Dict[str, str]:
+    if platform.dovecot_syntax == "2.4":
+        return {"auth_allow_cleartext": "no"}
+    return {"disable_plaintext_auth": "yes"}
+
+
+class TlsDovecotRecipe(Recipe):
+    id = "tls-dovecot"
+    title = "TLS for Dovecot (IMAP and POP3)"
+    guide = "Guide 000, part 3 section 8 (TLS in Dovecot)"
+    summary = (
+        "Makes Dovecot present the same certificate as Postfix and refuse any login that is "
+        "not protected by TLS: IMAPS (993) and POP3S (995) are encrypted from the first byte, "
+        "and on 143/110 a client must issue STARTTLS before it may log in. Only TLS 1.2 or "
+        "newer is accepted. The packaged certificate lines are replaced in place: on EL they "
+        "point at /etc/pki/dovecot files that only the dovecot-init service creates (missing "
+        "in containers, where Dovecot would then refuse to start), on Debian at the snakeoil "
+        "certificate. Dovecot 2.4 (Debian 13) uses its new setting names.")
+    outdated = (
+        "Dovecot 1.x's /etc/dovecot.conf with ssl_cert_file, ssl_disable and `protocols = imap "
+        "imaps pop3 pop3s` is invalid since 2.0: the TLS ports are listeners in 10-master.conf "
+        "and are on by default; certificates go in conf.d/10-ssl.conf.",
+        "`ssl_cert = </path` (2.x) became `ssl_server_cert_file = /path` in Dovecot 2.4, and "
+        "disable_plaintext_auth = yes became auth_allow_cleartext = no.",
+        "ssl_protocols was replaced by ssl_min_protocol in 2.3; ssl_cipher_list = "
+        "ALL:!LOW:!SSLv2 is obsolete (EL's PROFILE=SYSTEM or the library default is better).",
+        "login_process_size and pop3_uidl_format are no longer needed.",
+    )
+    touches = (SSL_CONF, AUTH_CONF)
+
+    def plan(self, ctx: PlanContext) -> List[Change]:
+        p = ctx.platform
+        return [
+            DovecotSettings(SSL_CONF, ssl_settings(ctx.answers, p),
+                            reason="our certificate; TLS required; TLS 1.2 or newer"),
+            DovecotSettings(AUTH_CONF, auth_settings(p),
+                            reason="no password without TLS (LOGINDISABLED before STARTTLS)"),
+        ]
+
+    def verify(self, ctx: VerifyContext) -> List[CheckResult]:
+        a, p, ex = ctx.answers, ctx.platform, ctx.executor
+        expected = dict(ssl_settings(a, p))
+        expected.update(auth_settings(p))
+        out = checks.doveconf_values(ex, expected)
+        if not dovecot_running(ex):
+            out.append(checks.info("IMAPS/POP3S probes", "dovecot is not running",
+                                   "start it (step services) and verify again"))
+            return out
+        if a.imap:
+            out.append(checks.port_open(ctx.probe_host, 993))
+            out.append(checks.imap_logindisabled(ctx.probe_host, 143))
+        if a.pop3:
+            out.append(checks.port_open(ctx.probe_host, 995))
+        return out
+
+    def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
+        return [
+            f"openssl s_client -connect {answers.hostname}:993 -quiet   # '* OK' greeting",
+            f"openssl s_client -starttls imap -connect {answers.hostname}:143 </dev/null",
+            "doveconf -n | grep -E '^ssl|cleartext|plaintext'",
+        ]
