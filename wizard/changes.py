@@ -818,7 +818,7 @@ class Packages(Change):
         self = cls(rec["manager"])
         env = {"DEBIAN_FRONTEND": "noninteractive"}
         if rec.get("to_install"):
-            cmd = (["apt-get", "purge", "-y", "-q", *rec["to_install"]]
+            cmd = (["apt-get", "purge", "-y", "-q", "--auto-remove", *rec["to_install"]]
                    if self.manager == "apt" else [self.manager, "remove", "-y",
                                                    *rec["to_install"]])
             res = ex.run(cmd, env=env, timeout=1800)

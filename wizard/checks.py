@@ -320,12 +320,19 @@ def imap_logindisabled(host: str, port: int = 143, timeout: float = 10.0) -> Che
         return failed(name, f"{host}:{port}: {exc}", "is dovecot listening on 143?")
     try:
         caps = {c.upper() for c in conn.capabilities}
+        local_ip, peer_ip = conn.sock.getsockname()[0], conn.sock.getpeername()[0]
     finally:
         try:
             conn.shutdown()
         except OSError:
             pass
     shown = " ".join(sorted(caps))
+    if local_ip == peer_ip and "STARTTLS" in caps:
+        # Dovecot counts a client on the server's own address as secure and allows clear
+        # text there by design; only a probe from another machine shows what clients see.
+        return info(name, f"probed from the server itself ({peer_ip}): {shown}",
+                    "Dovecot trusts local connections; run verify with --probe-host from "
+                    "another machine, or check 'doveconf disable_plaintext_auth'")
     if "LOGINDISABLED" in caps and "STARTTLS" in caps and not any(
             c.startswith("AUTH=") for c in caps):
         return passed(name, "LOGINDISABLED and STARTTLS advertised, no AUTH= before TLS")

@@ -88,12 +88,30 @@ def server_factory(request: pytest.FixtureRequest, lab_image: lab.Image):
         _SERVERS.pop(request.node.nodeid, None)
 
 
+def _servers_of(item: pytest.Item) -> List[lab.Server]:
+    """Servers a test used: from our fixtures, lab.track_module_server(), or any fixture value
+    that is a Server or holds one in an attribute (e.g. a dataclass with ``.srv``)."""
+    found: List[lab.Server] = list(_SERVERS.get(item.nodeid, []))
+    found += lab.tracked_servers(str(getattr(item, "path", "")) or None)
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, lab.Server):
+            found.append(value)
+        else:
+            attrs = getattr(value, "__dict__", None) or {}
+            found += [v for v in attrs.values() if isinstance(v, lab.Server)]
+    unique: List[lab.Server] = []
+    for srv in found:
+        if srv.alive and all(srv is not u for u in unique):
+            unique.append(srv)
+    return unique
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """On failure of a test that uses lab servers, attach their mail logs and configs."""
     rep = yield
     if rep.failed and rep.when in ("setup", "call"):
-        for srv in _SERVERS.get(item.nodeid, []):
+        for srv in _servers_of(item):
             try:
                 for title, text in srv.diagnostics():
                     rep.sections.append((f"{srv.name}: {title}", text))

@@ -18,12 +18,13 @@ declare -A PROVIDES=(
   [zstd]=/usr/bin/zstd
   [iproute2]=/usr/sbin/ip
   [util-linux]=/usr/bin/unshare
+  [libnet-ssleay-perl]=/usr/lib/x86_64-linux-gnu/perl5/5.36/Net/SSLeay.pm
 )
 
 missing=()
-for pkg in debootstrap swaks tmux openssh-client dpkg-dev zstd iproute2 util-linux; do
+for pkg in debootstrap swaks tmux openssh-client dpkg-dev zstd iproute2 util-linux libnet-ssleay-perl; do
   f=${PROVIDES[$pkg]}
-  if [ ! -x "$f" ] && ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
+  if [ ! -e "$f" ] && ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
     missing+=("$pkg")
   fi
 done

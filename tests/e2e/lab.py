@@ -60,7 +60,13 @@ MAIL_PKGS = (
 SYSTEMD_PKGS = ("systemd", "systemd-sysv", "dbus")
 # masked in the systemd variant (they would fight over a console we do not have)
 SYSTEMD_MASK = ("console-getty.service", "getty@tty1.service",
-                "systemd-networkd-wait-online.service")
+                "systemd-networkd-wait-online.service",
+                # these act on the host kernel, not on the server
+                "systemd-binfmt.service", "proc-sys-fs-binfmt_misc.automount",
+                "proc-sys-fs-binfmt_misc.mount", "systemd-modules-load.service",
+                "systemd-sysctl.service", "sys-kernel-debug.mount", "sys-kernel-tracing.mount",
+                "sys-kernel-config.mount", "sys-fs-fuse-connections.mount",
+                "dev-hugepages.mount", "systemd-timesyncd.service")
 
 CACHE_ROOT = Path(os.environ.get("MWLAB_CACHE", "/var/cache/mailwizard-e2e"))
 RUN_ROOT = Path(os.environ.get("MWLAB_RUN", "/run/mailwizard-e2e"))
@@ -71,6 +77,8 @@ MAX_SLOT = 254
 IFNAME_IN_NS = "eth0"
 REQUIRED_TOOLS = ("ip", "unshare", "debootstrap", "nsenter", "setpriv")
 BUILD_TOOLS = ("tar", "zstd", "dpkg-scanpackages", "chroot", "mount", "bash")
+# capabilities no server process gets (they act on the whole host kernel)
+_DROP_CAPS = "-sys_module,-sys_time,-sys_rawio"
 SERVER_LOGS = ("/var/log/postfix.log", "/var/log/mail.log", "/var/log/dovecot.log")
 SERVER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # the checkout under test: tests/e2e/lab.py -> parents[2]
@@ -170,6 +178,31 @@ def _killpg(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill_command_group(p: subprocess.Popen) -> None:
+    """Kill a timed-out nsenter command: first everything in its process group except nsenter
+    itself, so nsenter reaps its child inside the server (a child orphaned by a killed nsenter
+    becomes a zombie of the HOST's init, which reaps lazily and delays halt() by ~2 s)."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and int(entry.name) != p.pid:
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[2]) == p.pid:      # field 5: pgrp
+                members.append(int(entry.name))
+    for pid in members:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        _killpg(p.pid)
+        p.wait(timeout=30)
 
 
 def _tail_text(path: Path, lines: int = 200, max_chars: int = 20000) -> str:
@@ -548,6 +581,7 @@ def ensure_wheels(repo: Path = REPO_DIR) -> Path:
                       key=lambda d: d.stat().st_mtime, reverse=True)
         for old in done[5:]:
             shutil.rmtree(old, ignore_errors=True)
+            (root / f"{old.name}.lock").unlink(missing_ok=True)
     return target
 
 
@@ -625,12 +659,15 @@ class Server:
     ``pid`` (host pid of the server's PID 1), ``hostname``.
     """
 
-    def __init__(self, image: Image, systemd: bool = False, boot_timeout: float = 120):
+    def __init__(self, image: Image, systemd: bool = False, boot_timeout: float = 120,
+                 owner: Optional[int] = None):
+        """``owner``: pid the server's names and marker are attributed to (default: this
+        process); only tests of the lab itself need another (live) one."""
         self.image = image
         self.systemd = systemd
         self.boot_timeout = boot_timeout
         self.hostname = HOSTNAME
-        self.owner = os.getpid()
+        self.owner = os.getpid() if owner is None else owner
         self.pid: Optional[int] = None
         self.proc: Optional[subprocess.Popen] = None
         self.system_state: Optional[str] = None
@@ -669,6 +706,8 @@ class Server:
     def boot(self) -> Server:
         if self._booted:
             raise LabError("server already booted")
+        if self.systemd:
+            _ = self.image.golden_systemd        # build the layer first: not boot time
         t0 = time.monotonic()
         self._booted = True
         _LIVE.add(self)
@@ -713,20 +752,16 @@ class Server:
         marker = f"{MARKER}={self.owner}:{n}"
         hosts = (f"127.0.0.1\\tlocalhost\\n::1\\tlocalhost ip6-localhost ip6-loopback\\n"
                  f"{self.ip}\\t{HOSTNAME} {HOSTNAME.split('.')[0]}\\n")
+        (self.dir / "console.log").write_bytes(b"")
         if self.systemd:
             assert cg_root is not None
             self.cgroup = cg_root / f"mwlab-{self.owner}-{n}"
             self.cgroup.mkdir(exist_ok=True)
-            (self.dir / "console.log").write_bytes(b"")
-            extra = """
-mount -t cgroup2 cgroup2 "$R/sys/fs/cgroup"
-mount --bind "$D/console.log" "$R/dev/console"     # else systemd writes to the HOST console
-"""
-            init = (f"exec chroot \"$R\" /usr/bin/env -i {marker} container=mwlab "
-                    "/lib/systemd/systemd --show-status=no")
+            extra = 'mount -t cgroup2 cgroup2 "$R/sys/fs/cgroup"\n'
+            init = f"/usr/bin/env -i {marker} container=mwlab /lib/systemd/systemd --show-status=no"
         else:
             extra = 'mount -t tmpfs -o mode=755,size=512m run "$R/run"   # fresh /run\n'
-            init = (f"exec chroot \"$R\" /usr/bin/env -i {marker} PATH={SERVER_PATH} "
+            init = (f"/usr/bin/env -i {marker} PATH={SERVER_PATH} "
                     "/bin/bash -c 'trap : CHLD TERM; while :; do sleep 3600 & wait $!; done'")
         script = f"""set -eu
 D={self.dir}; R=$D/root; O=$D/ovl
@@ -734,16 +769,34 @@ mount -t tmpfs -o size=8g,mode=755 mwlab-upper "$O"
 mkdir "$O/u" "$O/w"
 mount -t overlay overlay -o "lowerdir={lower},upperdir=$O/u,workdir=$O/w" "$R"
 mount -t proc proc "$R/proc"
+# like a container manager: kernel knobs read-only (the netns' own net.* stay writable)
+mount --bind "$R/proc/sys" "$R/proc/sys"; mount -o remount,bind,ro "$R/proc/sys"
+mount --bind "$R/proc/sys/net" "$R/proc/sys/net"; mount -o remount,bind,rw "$R/proc/sys/net"
+if [ -e "$R/proc/sysrq-trigger" ]; then
+  mount --bind "$R/proc/sysrq-trigger" "$R/proc/sysrq-trigger"
+  mount -o remount,bind,ro "$R/proc/sysrq-trigger"
+fi
 mount -t sysfs -o ro sysfs "$R/sys"
+# own minimal /dev (a mount point, so systemd does not mount the host's devtmpfs there);
+# /dev/console is a log file, never the host console
+mount -t tmpfs -o mode=755,size=1m,nosuid mwlab-dev "$R/dev"
+for d in "null 1 3" "zero 1 5" "full 1 7" "random 1 8" "urandom 1 9" "tty 5 0"; do
+  set -- $d; mknod -m 666 "$R/dev/$1" c "$2" "$3"
+done
+ln -s /proc/self/fd "$R/dev/fd"; ln -s /proc/self/fd/0 "$R/dev/stdin"
+ln -s /proc/self/fd/1 "$R/dev/stdout"; ln -s /proc/self/fd/2 "$R/dev/stderr"
+mkdir "$R/dev/pts" "$R/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$R/dev/pts"
-rm -f "$R/dev/ptmx"; ln -s pts/ptmx "$R/dev/ptmx"
-mkdir -p "$R/dev/shm"; mount -t tmpfs -o mode=1777,size=256m shm "$R/dev/shm"
+ln -s pts/ptmx "$R/dev/ptmx"
+mount -t tmpfs -o mode=1777,size=256m shm "$R/dev/shm"
+touch "$R/dev/console"; mount --bind "$D/console.log" "$R/dev/console"
 {extra}
 hostname {HOSTNAME}
 echo {HOSTNAME} > "$R/etc/hostname"
 printf '{hosts}' > "$R/etc/hosts"
 echo 'nameserver 127.0.0.1' > "$R/etc/resolv.conf"
-{init}
+# no kernel modules, clock or raw I/O from inside (bounding set is inherited by everything)
+exec setpriv --bounding-set {_DROP_CAPS} chroot "$R" {init}
 """
         (self.dir / "boot.sh").write_text(script)
         unshare = ["unshare", "--mount", "--pid", "--uts", "--ipc", "--fork",
@@ -826,7 +879,8 @@ echo 'nameserver 127.0.0.1' > "$R/etc/resolv.conf"
     def _nsenter(self, root: bool = True) -> List[str]:
         if not self.alive:
             raise LabError(f"server {self.netns or '?'} is not running")
-        argv = ["nsenter", "-t", str(self.pid), "-m", "-u", "-i", "-n", "-p"]
+        argv = ["setpriv", "--bounding-set", _DROP_CAPS,
+                "nsenter", "-t", str(self.pid), "-m", "-u", "-i", "-n", "-p"]
         if self.systemd:
             argv.append("-C")
         if root:
@@ -854,8 +908,7 @@ echo 'nameserver 127.0.0.1' > "$R/etc/resolv.conf"
             try:
                 p.communicate(input=data, timeout=timeout)
             except subprocess.TimeoutExpired:
-                _killpg(p.pid)
-                p.wait(timeout=30)
+                _kill_command_group(p)
                 out.seek(0)
                 err.seek(0)
                 raise subprocess.TimeoutExpired(cmd, timeout, out.read(), err.read()) from None
@@ -989,6 +1042,27 @@ def _rmdir_cgroup(cg: Path, timeout: float = 10) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+# servers registered for failure reports: (server, file of the module that registered it)
+_TRACKED: List[Tuple[Server, Optional[str]]] = []
+
+
+def track_module_server(srv: Server) -> Server:
+    """Register a server made outside the ``fresh_server``/``server_factory`` fixtures (e.g.
+    by a module-scoped fixture): while it is alive, failing tests of the calling module get
+    its logs and configs in their report (conftest's ``pytest_runtest_makereport``)."""
+    caller = sys._getframe(1).f_globals.get("__file__")
+    _TRACKED.append((srv, str(Path(caller).resolve()) if caller else None))
+    return srv
+
+
+def tracked_servers(module_file: Optional[str] = None) -> List[Server]:
+    """Alive tracked servers of ``module_file`` (all modules if None)."""
+    _TRACKED[:] = [(s, f) for s, f in _TRACKED if not s._halted]
+    want = str(Path(module_file).resolve()) if module_file else None
+    return [s for s, f in _TRACKED
+            if s.alive and (want is None or f is None or f == want)]
 
 
 @atexit.register

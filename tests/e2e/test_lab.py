@@ -91,11 +91,20 @@ def test_fresh_server_identity_and_isolation(fresh_server: lab.Server) -> None:
     procs = [line.split(None, 1) for line in comms if line.strip()]
     assert procs[0] == ["1", "bash"], procs
     assert {c for _, c in procs} <= {"bash", "sleep", "ps"}, procs
-    assert str(os.getpid()) not in {p for p, _ in procs if int(p) > 50}
     # own root: the golden tree is not written through, nothing mail-related installed
     s.run("echo scratch > /root/scratch.txt")
     assert s.path("/root/scratch.txt").read_text() == "scratch\n"
     assert not (s.image.golden / "root/scratch.txt").exists()
+    # host kernel knobs and devices are out of reach; /dev/console is a log file
+    assert s.run("test ! -w /proc/sys/fs/protected_regular && test -w /proc/sys/net/ipv4/"
+                 "ip_forward && echo ok").stdout.strip() == "ok"
+    assert sorted(s.run("ls /dev").stdout.split()) == sorted(
+        "console fd full null ptmx pts random shm stderr stdin stdout tty urandom zero".split())
+    s.run("echo hello-console > /dev/console")
+    assert "hello-console" in (s.dir / "console.log").read_text()
+    bnd = re.search(r"^Capability bounding set: (.*)$", s.run("setpriv -d").stdout, re.M)
+    caps = set(bnd.group(1).split(",")) if bnd else set()
+    assert "net_admin" in caps and not caps & {"sys_module", "sys_time", "sys_rawio"}, caps
     r = s.run("dpkg-query -W postfix", check=False)
     assert r.returncode != 0
     assert not s.path("/etc/postfix").exists()
@@ -194,17 +203,20 @@ _CHILD = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
 import lab
-srv = lab.Server(lab.ensure_image()).boot()
+# attributed to the (live) test process: other sessions running in parallel never treat
+# what the killed child leaves as garbage of a dead owner
+srv = lab.Server(lab.ensure_image(), owner=int(sys.argv[2])).boot()
 print(srv.pid, srv.netns, flush=True)
 time.sleep(120)
 """
 
 
 def test_killed_owner_takes_server_down(lab_image: lab.Image) -> None:
-    """SIGKILL the process that owns a server: the server dies with it (pdeathsig), and
-    leftovers()/cleanup_stale() find and remove its netns and veth."""
+    """SIGKILL the process that made a server: the server dies with it (pdeathsig), and
+    leftovers()/cleanup() find and remove the netns and veth it could not delete."""
+    assert lab.leftovers() == []
     with tempfile.TemporaryFile() as err:
-        child = subprocess.Popen([sys.executable, "-c", _CHILD, str(HERE)],
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, str(HERE), str(os.getpid())],
                                  stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                                  text=True)
         try:
@@ -226,10 +238,15 @@ def test_killed_owner_takes_server_down(lab_image: lab.Image) -> None:
         assert time.monotonic() < deadline, "server survived its owner"
         time.sleep(0.05)
     left = lab.leftovers()
-    assert f"netns {netns}" in left, left
+    assert f"netns {netns}" in left and any(x.startswith(f"veth {netns} ") for x in left), left
     assert not any(x.startswith("process ") for x in left), left
-    lab.cleanup_stale()
+    assert lab.cleanup() == left
     assert lab.leftovers() == []
+    # what a crashed run leaves is selected by the owner being dead
+    dead = 4194304 + 1                        # above any pid_max: never a live process
+    assert lab._owner_selected(dead, "dead") and lab._owner_selected(dead, "mine")
+    assert not lab._owner_selected(os.getpid(), "dead")
+    assert lab._owner_selected(os.getpid(), "mine") and not lab._owner_selected(1, "mine")
 
 
 def test_wheelhouse_installs_mailwizard(fresh_server: lab.Server) -> None:
@@ -251,7 +268,12 @@ def test_wheelhouse_installs_mailwizard(fresh_server: lab.Server) -> None:
     assert s.run("test -w /srv/wheels && echo rw || echo ro").stdout.strip() == "ro"
 
 
+def _host_sysctls() -> dict:
+    return {p.name: p.read_text() for p in Path("/proc/sys/fs").glob("protected_*")}
+
+
 def test_systemd_variant(server_factory) -> None:
+    host_sysctls = _host_sysctls()
     s = server_factory(systemd=True)
     assert s.system_state in ("running", "degraded")
     assert s.run("cat /proc/1/comm").stdout.strip() == "systemd"
@@ -264,8 +286,65 @@ def test_systemd_variant(server_factory) -> None:
     s.run("apt-get update -q", env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=120)
     s.run("systemd-run --unit mwlab-probe --quiet sleep 300")
     assert s.run("systemctl is-active mwlab-probe").stdout.strip() == "active"
+    # systemd must not have mounted the host's devtmpfs or touched host kernel settings
+    assert s.run("findmnt -n -o FSTYPE /dev").stdout.strip() == "tmpfs"
+    assert s.run("test -e /dev/kmsg || test -e /dev/vda || echo clean").stdout.strip() == "clean"
+    assert _host_sysctls() == host_sysctls
     cg = s.cgroup
     assert cg is not None and cg.is_dir()
     s.halt()
     assert not cg.exists(), "systemd cgroups left behind"
+    assert lab.leftovers() == []
+
+
+_INNER_TESTS = r'''
+import os, subprocess
+import pytest
+import lab
+
+TOKEN = "@@TOKEN@@"
+
+
+@pytest.fixture(scope="module")
+def module_server(lab_image):
+    srv = lab.track_module_server(lab.Server(lab_image))
+    srv.boot()
+    yield srv
+    srv.halt()
+
+
+def test_fails_with_logs(fresh_server):
+    fresh_server.run(f"echo dovecot-{TOKEN} > /var/log/dovecot.log")
+    assert False, "deliberate"
+
+
+def test_module_server_fails(module_server):
+    module_server.run(f"echo mail-{TOKEN} > /var/log/mail.log")
+    assert False, "deliberate"
+
+
+def test_leaks_a_netns(lab_image):
+    subprocess.run(["ip", "netns", "add", f"mw{os.getpid()}-250"], check=True, timeout=20)
+'''
+
+
+def test_report_hook_and_session_leftover_check(lab_image: lab.Image, tmp_path: Path) -> None:
+    """Run an inner pytest session with this conftest: failing tests get the servers' logs in
+    their report; a leaked lab netns fails the session and is removed."""
+    for name in ("conftest.py", "lab.py"):
+        (tmp_path / name).write_text((HERE / name).read_text())
+    token = uuid.uuid4().hex
+    (tmp_path / "test_inner.py").write_text(_INNER_TESTS.replace("@@TOKEN@@", token))
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "-o", "addopts=", "--rootdir", str(tmp_path), str(tmp_path)],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "2 failed, 1 passed" in out, out
+    assert f"dovecot-{token}" in out and "/var/log/dovecot.log" in out, out
+    assert f"mail-{token}" in out and "/var/log/mail.log" in out, out
+    assert "e2e leftovers" in out and re.search(r"netns mw\d+-250", out), out
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                           timeout=20).stdout
+    assert not re.search(r"^mw\d+-250\b", netns, re.M), netns
     assert lab.leftovers() == []

@@ -223,7 +223,7 @@ def test_packages_installs_only_missing_and_undo_removes_only_ours(target_root, 
     assert "dovecot-core" in installed
     assert change.prepare(ctx) is None
     ch.Packages.undo_record(ctx, rec)
-    assert ex.calls[-1] == ["apt-get", "purge", "-y", "-q", "dovecot-core"]
+    assert ex.calls[-1] == ["apt-get", "purge", "-y", "-q", "--auto-remove", "dovecot-core"]
 
 
 def test_service_start_and_undo_stop(target_root, tmp_path):

@@ -1,0 +1,158 @@
+"""Helpers for the mailwizard end-to-end tests: answers per server, /etc manifests, and
+black-box mail clients (stdlib smtplib/imaplib/poplib plus swaks and openssl from the host).
+
+Every client connects to the lab server's own address (10.201.N.2) from the host end of the
+veth (10.201.N.1, outside ``mynetworks``) or from the second host address (10.201.N.3) for the
+negative-auth probes, so Dovecot's per-IP failure delay never slows the other probes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import imaplib
+import os
+import poplib
+import smtplib
+import ssl
+import stat
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import yaml
+
+HOSTNAME = "mail.example.test"
+DOMAIN = "example.test"
+USERS = {"alice": "S3cret-pass-alice", "bob": "S3cret-pass-bob"}
+
+
+def answers_for(server_ip: str, backend: str = "dovecot", firewall: bool = True) -> str:
+    """The answers file for a lab server: the demo's shape, with lab names and passwords."""
+    data = {
+        "hostname": HOSTNAME,
+        "domain": DOMAIN,
+        "admin_user": "alice",
+        "mynetworks": ["127.0.0.0/8", "[::1]/128"],
+        "inet_interfaces": "all",
+        "inet_protocols": "ipv4",
+        "users": [{"name": n, "create": True, "password": p} for n, p in USERS.items()],
+        "aliases": {"postmaster": "root", "info": ["alice", "bob"], "sales": "bob"},
+        "virtual_alias_domains": ["example.net"],
+        "virtual_aliases": {"contact@example.net": "bob"},
+        "certificate": {"mode": "self-signed", "key_type": "ecdsa-p256", "days": 30,
+                        "organization": "mailwizard lab", "extra_names": [server_ip]},
+        "sasl": {"backend": backend},
+        "restrictions": {"rbl": [], "helo_required": True,
+                         "sender_access": {"spammer@bad.example": "REJECT"}},
+        "imap": True,
+        "pop3": True,
+        "steps": {"firewall": firewall, "postgrey": False, "virtual-aliases": True},
+    }
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+# --------------------------------------------------------------------------- manifests
+Manifest = Dict[str, Tuple]
+
+
+def manifest(root: Path, top: str = "etc") -> Manifest:
+    """path -> (type, mode, uid, gid, sha256 or link target) for every entry under root/top."""
+    out: Manifest = {}
+    base = root / top
+    for dirpath, dirnames, filenames in os.walk(base):
+        for name in sorted(dirnames + filenames):
+            p = Path(dirpath) / name
+            st = p.lstat()
+            rel = "/" + str(p.relative_to(root))
+            meta = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", *meta)
+            elif stat.S_ISREG(st.st_mode):
+                out[rel] = ("file", *meta, hashlib.sha256(p.read_bytes()).hexdigest())
+            else:
+                out[rel] = ("other", *meta)
+    return out
+
+
+def manifest_diff(before: Manifest, after: Manifest) -> List[str]:
+    lines = []
+    for k in sorted(set(before) | set(after)):
+        if before.get(k) != after.get(k):
+            lines.append(f"{k}: {before.get(k)} -> {after.get(k)}")
+    return lines
+
+
+# --------------------------------------------------------------------------- clients
+@dataclass
+class Mailbox:
+    """The mail server under test, as its clients see it."""
+
+    ip: str
+    cafile: str
+    client_ip: str
+    client_ip2: str
+    maildirs: Dict[str, Path] = field(default_factory=dict)
+
+    def ctx(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.cafile)
+        ctx.check_hostname = True
+        return ctx
+
+    def smtp(self, port: int, source: Optional[str] = None) -> smtplib.SMTP:
+        s = smtplib.SMTP(self.ip, port, local_hostname="client.example.org", timeout=15,
+                         source_address=(source or self.client_ip, 0))
+        return s
+
+    def starttls(self, s: smtplib.SMTP) -> None:
+        s._host = HOSTNAME  # type: ignore[attr-defined]  # verify the name, not the IP
+        s.starttls(context=self.ctx())
+        s.ehlo()
+
+    def wait_for(self, user: str, token: str, timeout: float = 20) -> Path:
+        """The message file containing ``token`` in ~user/Maildir/{new,cur}."""
+        deadline = time.monotonic() + timeout
+        base = self.maildirs[user]
+        while time.monotonic() < deadline:
+            for sub in ("new", "cur"):
+                d = base / sub
+                if d.is_dir():
+                    for f in d.iterdir():
+                        try:
+                            if token in f.read_text(errors="replace"):
+                                return f
+                        except FileNotFoundError:
+                            continue
+            time.sleep(0.2)
+        raise AssertionError(f"no message with {token} in {base}")
+
+    def send_authenticated(self, user: str, to: str, subject: str, body: str = "hello\n"
+                           ) -> None:
+        with self.smtp(587) as s:
+            s.ehlo()
+            self.starttls(s)
+            s.login(user, USERS[user])
+            s.sendmail(f"{user}@{DOMAIN}", [to],
+                       f"From: {user}@{DOMAIN}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n"
+                       f"{body}")
+
+    def imaps(self) -> imaplib.IMAP4_SSL:
+        return imaplib.IMAP4_SSL(self.ip, 993, ssl_context=self.ctx(), timeout=15)
+
+    def pop3s(self) -> poplib.POP3_SSL:
+        return poplib.POP3_SSL(self.ip, 995, context=self.ctx(), timeout=15)
+
+
+def token() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def host_run(argv: List[str], timeout: float = 60, input: Optional[str] = None
+             ) -> subprocess.CompletedProcess:
+    """Run a client on the host (never a daemon), output captured."""
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                          input=input, stdin=None if input is not None else subprocess.DEVNULL)
