@@ -1,0 +1,504 @@
+"""The answers form: grouped by section, validated inline by the CLI's own validator.
+
+The screen dismisses with the validated :class:`~wizard.answers.Answers`, or ``None`` to go
+back. Nothing is applied here. Validation is :func:`wizard.answers.parse_answers` on the whole
+form; each ``(field, message)`` it reports is shown next to its field.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+import yaml
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Checkbox, Footer, Header, Input, Label, Select, Static, TextArea
+
+from wizard.answers import CERT_MODES, INET_PROTOCOLS, KEY_TYPES, SASL_BACKENDS, Answers
+
+from .context import WizardContext
+from .widgets import DryRunBanner, ErrorModal, PromptModal, PromptResult
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _lines_to_map(text: str) -> Dict[str, Any]:
+    """``name: a, b`` per line -> ``{name: [a, b]}`` (one target stays a string)."""
+    out: Dict[str, Any] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, targets = line.partition(":")
+        items = [t for t in re.split(r"[,\s]+", targets.strip()) if t]
+        out[name.strip()] = items[0] if len(items) == 1 else items
+    return out
+
+
+def _map_to_lines(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    lines = []
+    for name, targets in value.items():
+        if isinstance(targets, (list, tuple)):
+            targets = ", ".join(str(t) for t in targets)
+        lines.append(f"{name}: {targets}")
+    return "\n".join(lines)
+
+
+def _list_to_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _text_to_list(text: str) -> List[str]:
+    return [v for v in re.split(r"[,\s]+", text.strip()) if v]
+
+
+def error_slot(field: str) -> str:
+    """The error line an answers error belongs to (``users[1].name`` -> ``users-1``)."""
+    m = re.match(r"^users\[(\d+)\]", field)
+    if m:
+        return f"users-{m.group(1)}"
+    base = _INDEX.sub("", field)
+    for prefix in ("aliases", "virtual_aliases", "steps"):
+        if base == prefix or base.startswith(prefix + "."):
+            return prefix
+    return base.replace(".", "-")
+
+
+class UserRow(Vertical):
+    """One mail user: name, create the account, initial password (masked), its errors."""
+
+    def __init__(self, user: Any) -> None:
+        super().__init__(classes="user-row")
+        if isinstance(user, str):
+            user = {"name": user}
+        self.user = dict(user) if isinstance(user, dict) else {}
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="user-fields"):
+            yield Input(str(self.user.get("name", "") or ""), placeholder="user name",
+                        classes="user-name", compact=True)
+            yield Checkbox("create", bool(self.user.get("create", False)),
+                           classes="user-create", compact=True)
+            yield Input(str(self.user.get("password", "") or ""),
+                        placeholder="password (if created)", password=True,
+                        classes="user-password", compact=True)
+        yield Static("", classes="field-error user-error")
+
+    def show_errors(self, messages: List[str]) -> None:
+        widget = self.query_one(".user-error", Static)
+        widget.update(Text("\n".join(messages)))
+        widget.set_class(bool(messages), "-shown")
+
+    def value(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"name": self.query_one(".user-name", Input).value.strip(),
+                               "create": self.query_one(".user-create", Checkbox).value}
+        pw = self.query_one(".user-password", Input).value
+        if pw:
+            out["password"] = pw
+        return out
+
+
+class AnswersScreen(Screen[Optional[Answers]]):
+    """The form. ``Ctrl+N`` goes on when every answer is valid."""
+
+    TITLE = "mailwizard"
+    SUB_TITLE = "Answers"
+
+    BINDINGS = [
+        Binding("ctrl+n", "next", "Next"),
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+t", "add_user", "Add user"),
+        Binding("ctrl+r", "remove_user", "Del user"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+o", "load", "Load"),
+    ]
+
+    def __init__(self, ctx: WizardContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.raw: Dict[str, Any] = copy.deepcopy(ctx.raw)
+        self.touched: Set[str] = set()
+        self.show_all = bool(ctx.raw_errors) or ctx.prefilled
+        self.errors: List[Tuple[str, str]] = []
+
+    # ------------------------------------------------------------------ layout
+    def _get(self, *path: str, default: Any = "") -> Any:
+        node: Any = self.raw
+        for p in path:
+            if not isinstance(node, dict):
+                return default
+            node = node.get(p, default)
+        return default if node is None else node
+
+    @staticmethod
+    def _row(label: str, widget: Widget, key: str, hint: str = "") -> Iterable[Widget]:
+        row = Horizontal(Label(label, classes="field-label"), widget, classes="field")
+        row.tooltip = hint or None
+        yield row
+        yield Static("", id=f"err-{key}", classes="field-error")
+
+    def _input(self, key: str, value: Any, placeholder: str = "", **kw: Any) -> Input:
+        return Input(str(value), placeholder=placeholder, id=f"f-{key}", compact=True, **kw)
+
+    def _select(self, key: str, options: Iterable[str], value: Any) -> Select[str]:
+        opts = list(options)
+        val = str(value) if str(value) in opts else opts[0]
+        return Select([(o, o) for o in opts], value=val, allow_blank=False, id=f"f-{key}",
+                      compact=True)
+
+    def _check(self, key: str, label: str, value: Any) -> Checkbox:
+        return Checkbox(label, bool(value), id=f"f-{key}", compact=True)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        if self.ctx.dry_run:
+            yield DryRunBanner(self.ctx.dry_run_reason)
+        yield Static("Tab moves between fields, Ctrl+N goes on. Nothing is applied here.",
+                     id="answers-intro")
+        yield Static("", id="err-general", classes="field-error")
+        with VerticalScroll(id="answers-form"):
+            yield Label("Server", classes="section")
+            yield from self._row("Host name", self._input(
+                "hostname", self._get("hostname"), "mail.example.com"), "hostname",
+                "The server's fully qualified name (myhostname); the MX record points here.")
+            yield from self._row("Mail domain", self._input(
+                "domain", self._get("domain"), "example.com"), "domain")
+            yield from self._row("Trusted networks", self._input(
+                "mynetworks", _list_to_text(self._get(
+                    "mynetworks", default=["127.0.0.0/8", "[::1]/128"])),
+                "e.g. 127.0.0.0/8"), "mynetworks",
+                "Clients allowed to relay without logging in. Keep it small.")
+            yield from self._row("Listen on", self._input(
+                "inet_interfaces", self._get("inet_interfaces", default="all"), "all"),
+                "inet_interfaces")
+            yield from self._row("IP protocols", self._select(
+                "inet_protocols", INET_PROTOCOLS, self._get("inet_protocols", default="all")),
+                "inet_protocols")
+
+            yield Label("Users & aliases", classes="section")
+            yield from self._row("Admin user", self._input(
+                "admin_user", self._get("admin_user"), "receives root's mail"), "admin_user")
+            yield Static("Users: name, create the account, password (Ctrl+T/Ctrl+R add/remove)",
+                         classes="hint")
+            with Vertical(id="users"):
+                for user in self._get("users", default=[]) or []:
+                    yield UserRow(user)
+            yield Static("", id="err-users", classes="field-error")
+            yield Label("Aliases, one per line: name: target, target", classes="hint")
+            yield TextArea(_map_to_lines(self._get("aliases", default={})), id="f-aliases",
+                           compact=True, classes="map")
+            yield Static("", id="err-aliases", classes="field-error")
+            yield from self._row("Virtual domains", self._input(
+                "virtual_alias_domains",
+                _list_to_text(self._get("virtual_alias_domains", default=[])),
+                "example.net"), "virtual_alias_domains")
+            yield Label("Virtual aliases: address: target, target", classes="hint")
+            yield TextArea(_map_to_lines(self._get("virtual_aliases", default={})),
+                           id="f-virtual_aliases", compact=True, classes="map")
+            yield Static("", id="err-virtual_aliases", classes="field-error")
+
+            yield Label("TLS certificate", classes="section")
+            yield from self._row("Mode", self._select(
+                "certificate-mode", CERT_MODES,
+                self._get("certificate", "mode", default="self-signed")), "certificate-mode")
+            yield from self._row("Key type", self._select(
+                "certificate-key_type", KEY_TYPES,
+                self._get("certificate", "key_type", default="rsa2048")),
+                "certificate-key_type")
+            yield from self._row("Valid days", self._input(
+                "certificate-days", self._get("certificate", "days", default=825), "825"),
+                "certificate-days")
+            yield from self._row("Organization", self._input(
+                "certificate-organization", self._get("certificate", "organization")),
+                "certificate-organization")
+            yield from self._row("Country (2 letters)", self._input(
+                "certificate-country", self._get("certificate", "country"), "GB"),
+                "certificate-country")
+            yield from self._row("Common name", self._input(
+                "certificate-common_name", self._get("certificate", "common_name"),
+                "(the host name)"), "certificate-common_name")
+            yield from self._row("Import: cert file", self._input(
+                "certificate-cert_file", self._get("certificate", "cert_file"),
+                "/path/cert.pem (mode import)"), "certificate-cert_file")
+            yield from self._row("Import: key file", self._input(
+                "certificate-key_file", self._get("certificate", "key_file"),
+                "/path/key.pem (mode import)"), "certificate-key_file")
+
+            yield Label("SASL authentication", classes="section")
+            yield from self._row("Backend", self._select(
+                "sasl-backend", SASL_BACKENDS, self._get("sasl", "backend", default="dovecot")),
+                "sasl-backend")
+            yield from self._row("Only group", self._input(
+                "sasl-pam_group", self._get("sasl", "pam_group"), "(anyone with an account)"),
+                "sasl-pam_group")
+
+            yield Label("Restrictions", classes="section")
+            yield from self._row("Block lists (RBL)", self._input(
+                "restrictions-rbl", _list_to_text(self._get("restrictions", "rbl", default=[])),
+                "zen.spamhaus.org"), "restrictions-rbl")
+            yield self._check("restrictions-helo_required", "Require HELO/EHLO",
+                              self._get("restrictions", "helo_required", default=True))
+            yield Static("", id="err-restrictions-helo_required", classes="field-error")
+            yield self._check("restrictions-reject_unknown_helo",
+                              "Strict HELO: reject names without DNS (may lose mail)",
+                              self._get("restrictions", "reject_unknown_helo", default=False))
+            yield Static("", id="err-restrictions-reject_unknown_helo", classes="field-error")
+
+            yield Label("Optional steps and access", classes="section")
+            steps = self._get("steps", default={}) or {}
+            yield self._check("steps-firewall", "Open the mail ports in the firewall",
+                              steps.get("firewall", True))
+            yield self._check("steps-postgrey", "Greylisting with postgrey",
+                              steps.get("postgrey", False))
+            yield self._check("steps-virtual-aliases", "Virtual alias domains",
+                              steps.get("virtual-aliases", True))
+            yield Static("", id="err-steps", classes="field-error")
+            yield self._check("imap", "IMAP (IMAPS 993)", self._get("imap", default=True))
+            yield Static("", id="err-imap", classes="field-error")
+            yield self._check("pop3", "POP3 (POP3S 995)", self._get("pop3", default=True))
+            yield Static("", id="err-pop3", classes="field-error")
+            yield self._check("plaintext_ports", "Also open 110/143 (STARTTLS)",
+                              self._get("plaintext_ports", default=False))
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.validate()
+        self.query_one("#f-hostname", Input).focus()
+
+    # ------------------------------------------------------------------ data
+    def _val(self, key: str) -> str:
+        return self.query_one(f"#f-{key}", Input).value.strip()
+
+    def _sel(self, key: str) -> str:
+        return str(self.query_one(f"#f-{key}", Select).value)
+
+    def _bool(self, key: str) -> bool:
+        return bool(self.query_one(f"#f-{key}", Checkbox).value)
+
+    def collect(self) -> Dict[str, Any]:
+        """The form as an answers mapping; answers the form does not show are kept."""
+        data: Dict[str, Any] = copy.deepcopy(self.raw)
+        data["hostname"] = self._val("hostname")
+        data["domain"] = self._val("domain")
+        data["mynetworks"] = _text_to_list(self._val("mynetworks"))
+        data["inet_interfaces"] = self._val("inet_interfaces") or "all"
+        data["inet_protocols"] = self._sel("inet_protocols")
+        data["admin_user"] = self._val("admin_user")
+        data["users"] = [row.value() for row in self.query(UserRow)]
+        data["aliases"] = _lines_to_map(self.query_one("#f-aliases", TextArea).text)
+        data["virtual_alias_domains"] = _text_to_list(self._val("virtual_alias_domains"))
+        data["virtual_aliases"] = _lines_to_map(
+            self.query_one("#f-virtual_aliases", TextArea).text)
+        cert = dict(data.get("certificate") or {})
+        cert["mode"] = self._sel("certificate-mode")
+        cert["key_type"] = self._sel("certificate-key_type")
+        days = self._val("certificate-days")
+        cert["days"] = int(days) if days.isdigit() else (days or 825)
+        for key in ("organization", "country", "common_name", "cert_file", "key_file"):
+            value = self._val(f"certificate-{key}")
+            if value:
+                cert[key] = value
+            else:
+                cert.pop(key, None)
+        data["certificate"] = cert
+        data["sasl"] = {"backend": self._sel("sasl-backend"),
+                        "pam_group": self._val("sasl-pam_group")}
+        restr = dict(data.get("restrictions") or {})
+        restr["rbl"] = _text_to_list(self._val("restrictions-rbl"))
+        restr["helo_required"] = self._bool("restrictions-helo_required")
+        restr["reject_unknown_helo"] = self._bool("restrictions-reject_unknown_helo")
+        data["restrictions"] = restr
+        steps = dict(data.get("steps") or {})
+        for step in ("firewall", "postgrey", "virtual-aliases"):
+            steps[step] = self._bool(f"steps-{step}")
+        data["steps"] = steps
+        for key in ("imap", "pop3", "plaintext_ports"):
+            data[key] = self._bool(key)
+        return data
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> Optional[Answers]:
+        """Run the CLI's validation and show each message next to its field."""
+        answers, errors = self.ctx.validate(self.collect())
+        self.errors = errors
+        by_slot: Dict[str, List[str]] = {}
+        for field, message in errors:
+            by_slot.setdefault(error_slot(field), []).append(f"{field}: {message}")
+        general: List[str] = []
+        shown_slots: Set[str] = set()
+        rows = list(self.query(UserRow))
+        for slot, messages in by_slot.items():
+            if not (self.show_all or self._touched(slot)):
+                continue
+            m = re.match(r"^users-(\d+)$", slot)
+            if (m and int(m.group(1)) < len(rows)) or self.query(f"#err-{slot}"):
+                shown_slots.add(slot)
+            else:
+                general.extend(messages)
+        for n, row in enumerate(rows):
+            slot = f"users-{n}"
+            row.show_errors(by_slot.get(slot, []) if slot in shown_slots else [])
+        for widget in self.query(".field-error").results(Static):
+            slot = (widget.id or "")[4:]
+            if not widget.id or slot == "general":
+                continue
+            messages = by_slot.get(slot, []) if slot in shown_slots else []
+            widget.update(Text("\n".join(messages)))
+            widget.set_class(bool(messages), "-shown")
+        gen = self.query_one("#err-general", Static)
+        gen.update(Text("\n".join(general)))
+        gen.set_class(bool(general), "-shown")
+        return answers
+
+    def _touched(self, slot: str) -> bool:
+        if slot.startswith("users"):
+            return "users" in self.touched
+        return slot in self.touched
+
+    def _touch(self, widget: Widget) -> None:
+        if widget.id and widget.id.startswith("f-"):
+            self.touched.add(widget.id[2:])
+        elif any(isinstance(a, UserRow) for a in widget.ancestors):
+            self.touched.add("users")
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    @on(TextArea.Changed)
+    def _changed(self, event: Any) -> None:
+        widget = getattr(event, "control", None) or getattr(event, "text_area", None)
+        if isinstance(widget, Widget) and self.is_mounted:
+            self._touch(widget)
+            self.validate()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.focus_next()
+
+    # ------------------------------------------------------------------ actions
+    def action_next(self) -> None:
+        answers = self.validate()
+        if answers is None:
+            self.show_all = True
+            self.validate()
+            self.notify(f"{len(self.errors)} answer(s) need attention (shown in red).",
+                        title="Not yet", severity="warning")
+            self._focus_first_error()
+            return
+        self.ctx.set_raw(self.collect())
+        self.ctx.raw_errors = []
+        self.dismiss(answers)
+
+    def _focus_first_error(self) -> None:
+        for widget in self.query(".field-error.-shown").results(Static):
+            slot = (widget.id or "")[4:]
+            target: Optional[Widget] = None
+            if widget.has_class("user-error") and isinstance(widget.parent, UserRow):
+                target = widget.parent.query_one(".user-name", Input)
+            elif slot == "general":
+                continue
+            else:
+                found = self.query(f"#f-{slot}")
+                target = found.first() if found else None
+            if target is not None:
+                target.focus()
+                target.scroll_visible()
+                return
+
+    def action_back(self) -> None:
+        self.ctx.set_raw(self.collect())
+        self.dismiss(None)
+
+    async def action_add_user(self) -> None:
+        users = self.query_one("#users", Vertical)
+        row = UserRow({"name": "", "create": True})
+        await users.mount(row)
+        row.query_one(".user-name", Input).focus()
+        self.touched.add("users")
+        self.validate()
+
+    async def action_remove_user(self) -> None:
+        rows = list(self.query(UserRow))
+        if not rows:
+            self.notify("There is no user to remove.")
+            return
+        focused = self.focused
+        row = next((r for r in rows if focused is not None and focused in r.walk_children()),
+                   rows[-1])
+        await row.remove()
+        self.touched.add("users")
+        self.validate()
+
+    def action_save(self) -> None:
+        default = self.ctx.answers_saved_to or str(Path.cwd() / "mailwizard-answers.yaml")
+        self.app.push_screen(
+            PromptModal("Save the answers to a file", default,
+                        flag_label="Include the passwords (the file is then mode 0600)",
+                        help_text="Passwords are left out unless you tick the box."),
+            callback=self._save_to)
+
+    def _save_to(self, result: Optional[PromptResult]) -> None:
+        if result is None:
+            return
+        data = self.collect()
+        has_pw = any(isinstance(u, dict) and u.get("password") for u in data.get("users", []))
+        if not result.flag:
+            for user in data.get("users", []):
+                if isinstance(user, dict):
+                    user.pop("password", None)
+        path = Path(result.value).expanduser()
+        try:
+            text = ("# mailwizard answers (saved from the wizard)\n"
+                    + yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+            fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                         0o600 if result.flag else 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            if result.flag:
+                os.chmod(path, 0o600)
+        except OSError as exc:
+            self.app.push_screen(ErrorModal("Cannot save the answers", f"{path}: {exc}"))
+            return
+        self.ctx.answers_saved_to = str(path)
+        note = " with passwords" if result.flag and has_pw else (
+            " (passwords left out)" if has_pw else "")
+        self.notify(f"Saved to {path}{note}.", title="Answers saved")
+
+    def action_load(self) -> None:
+        default = self.ctx.answers_saved_to or str(Path.cwd() / "mailwizard-answers.yaml")
+        self.app.push_screen(PromptModal("Load answers from a file", default),
+                             callback=self._load_from)
+
+    async def _load_from(self, result: Optional[PromptResult]) -> None:
+        if result is None:
+            return
+        path = Path(result.value).expanduser()
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            self.app.push_screen(ErrorModal("Cannot load the answers", f"{path}: {exc}"))
+            return
+        if not isinstance(data, dict):
+            self.app.push_screen(ErrorModal("Cannot load the answers",
+                                            f"{path} is not a mapping of answers"))
+            return
+        self.raw = data
+        self.ctx.answers_saved_to = str(path)
+        self.show_all = True
+        await self.recompose()
+        self.validate()
+        self.query_one("#f-hostname", Input).focus()
+        self.notify(f"Loaded {path}.", title="Answers loaded")

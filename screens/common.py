@@ -1,0 +1,72 @@
+"""Small helpers shared by the screens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.screen import Screen
+
+from .messages import TaskFailed
+from .widgets import ErrorModal
+
+
+def show_error(screen: Screen[Any], message: TaskFailed) -> None:
+    """Show a worker's exception in an error modal, in words."""
+    exc = message.error
+    if message.cancelled:
+        screen.notify("Stopped. The journal is consistent; run mailwizard again to resume.",
+                      title="Interrupted", severity="warning")
+        return
+    title = getattr(exc, "title", "") or "Unexpected error"
+    output = getattr(exc, "output", "") or ""
+    text = str(exc) or exc.__class__.__name__
+    if not hasattr(exc, "title"):
+        text = f"{exc.__class__.__name__}: {text}\n\nNothing further was changed. " \
+               "Please report this problem."
+    screen.app.push_screen(ErrorModal(title, text, output if isinstance(output, str) else ""))
+
+
+def runbook_default(ctx: Any) -> str:
+    """Where the runbook goes unless the admin says otherwise."""
+    from pathlib import Path
+
+    if ctx.runbook_path is not None:
+        return str(ctx.runbook_path)
+    return str(Path.cwd() / f"mailwizard-runbook-{ctx.platform.id}.md")
+
+
+def export_runbook(screen: Screen[Any]) -> None:
+    """Ask for a file name, then write the runbook (``wizard.docs``) in a worker."""
+    from pathlib import Path
+    from typing import Optional
+
+    from wizard.docs import render_runbook
+
+    from .widgets import PromptModal, PromptResult
+
+    ctx = screen.ctx  # type: ignore[attr-defined]
+
+    def write(result: Optional[PromptResult]) -> None:
+        if result is None:
+            return
+        path = Path(result.value).expanduser()
+        fmt = "html" if path.suffix.lower() in (".html", ".htm") else "markdown"
+
+        def task() -> str:
+            if ctx.engine is None:
+                raise RuntimeError("the steps are not planned yet")
+            text = render_runbook(ctx.engine, fmt=fmt)
+            path.write_text(text, encoding="utf-8")
+            return str(path)
+
+        ctx.runbook_path = path
+        screen.app.start_task("runbook", task, screen)  # type: ignore[attr-defined]
+
+    screen.app.push_screen(
+        PromptModal("Export the runbook (every step, diff and command)", runbook_default(ctx),
+                    help_text="Markdown; a name ending in .html writes HTML."),
+        callback=write)
+
+
+def runbook_written(screen: Screen[Any], path: str) -> None:
+    screen.notify(f"Runbook written to {path}", title="Exported")

@@ -1,0 +1,207 @@
+"""The TUI's state: what was chosen, the engine, and what happened to each step.
+
+This module has no Textual import: screens read and update one :class:`WizardContext`, and
+everything that touches the target goes through :class:`wizard.engine.Engine`.
+"""
+
+from __future__ import annotations
+
+import copy
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from wizard.answers import Answers, parse_answers
+from wizard.checks import CheckResult
+from wizard.engine import Engine, EventCallback, StepPlan
+from wizard.errors import AnswersError
+from wizard.executor import Executor
+from wizard.platforms import Platform
+from wizard.recipe import Recipe
+from wizard.session import Session
+
+DONE_STATES = ("applied", "verified", "skipped", "previewed")
+
+#: Where the CLI keeps sessions; rollback hints add ``--state-dir`` only for other places.
+DEFAULT_STATE_DIR = Path("/var/lib/mailwizard")
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Facts about the machine the wizard runs on (frozen in tests and snapshots)."""
+
+    hostname: str
+    """Fully qualified host name (``socket.getfqdn()``)."""
+    platform_name: str
+    """What this machine is, e.g. 'Debian GNU/Linux 12', or '' when unknown."""
+
+    @classmethod
+    def detect(cls, platform_name: str = "") -> Machine:
+        return cls(hostname=socket.getfqdn(), platform_name=platform_name)
+
+
+def default_raw_answers(machine: Machine) -> Dict[str, Any]:
+    """A starting point for the form from this machine: host name, its domain, loopback."""
+    host = machine.hostname.lower().rstrip(".")
+    if "." not in host or host.endswith(".localdomain") or host.endswith(".local"):
+        host_default, domain = ("", "")
+    else:
+        host_default, domain = host, host.split(".", 1)[1]
+        if "." not in domain:  # mail.example -> use the host name's own domain anyway
+            domain = host
+    return {
+        "hostname": host_default,
+        "domain": domain,
+        "admin_user": "",
+        "mynetworks": ["127.0.0.0/8", "[::1]/128"],
+        "inet_interfaces": "all",
+        "inet_protocols": "all",
+        "users": [],
+        "aliases": {"postmaster": "root", "abuse": "root"},
+        "certificate": {"mode": "self-signed", "days": 825, "key_type": "rsa2048"},
+        "sasl": {"backend": "dovecot", "pam_group": ""},
+        "restrictions": {"rbl": [], "helo_required": True, "reject_unknown_helo": False},
+        "imap": True,
+        "pop3": True,
+        "steps": {"firewall": True, "postgrey": False, "virtual-aliases": True},
+    }
+
+
+@dataclass
+class StepState:
+    """What the TUI knows about one step beyond the session (which holds the truth)."""
+
+    log: List[Tuple[str, str]] = field(default_factory=list)
+    """(line, rich style) pairs of the live log, kept across step screens."""
+    checks: Optional[List[CheckResult]] = None
+    error: str = ""
+    output: str = ""
+    local_status: str = ""
+    """Status when there is no session (dry run): ``previewed`` or ``skipped``."""
+
+
+@dataclass
+class WizardContext:
+    """Everything the screens share. Built by :func:`screens.app.make_app`."""
+
+    platform: Platform
+    executor: Executor
+    machine: Machine
+    dry_run: bool = True
+    dry_run_reason: str = ""
+    session: Optional[Session] = None
+    state_dir: Optional[Path] = None
+    root: Path = Path("/")
+    recipes: Optional[Sequence[Recipe]] = None
+    answers: Optional[Answers] = None
+    raw: Dict[str, Any] = field(default_factory=dict)
+    """The form's content (answers-file format), also for invalid or partial answers."""
+    raw_errors: List[Tuple[str, str]] = field(default_factory=list)
+    prefilled: bool = False
+    """The form starts from a file or a session (show every problem at once)."""
+    fresh_raw: Dict[str, Any] = field(default_factory=dict)
+    """What "Start over" begins with: the --answers file or the machine defaults."""
+    runbook_path: Optional[Path] = None
+    engine: Optional[Engine] = None
+    plans: List[StepPlan] = field(default_factory=list)
+    steps: Dict[str, StepState] = field(default_factory=dict)
+    answers_saved_to: str = ""
+
+    # ------------------------------------------------------------------ answers
+    def existing_users(self) -> Optional[set]:  # type: ignore[type-arg]
+        """Accounts on the target (None in a dry run: nothing is known about the target)."""
+        if self.dry_run:
+            return None
+        return set(self.executor.users())
+
+    def validate(self, raw: Dict[str, Any]) -> Tuple[Optional[Answers], List[Tuple[str, str]]]:
+        """The CLI's validation (:func:`wizard.answers.parse_answers`) on the form's data."""
+        try:
+            return parse_answers(raw, self.existing_users()), []
+        except AnswersError as exc:
+            return None, exc.errors
+
+    def set_raw(self, raw: Dict[str, Any]) -> None:
+        self.raw = copy.deepcopy(raw)
+
+    # ------------------------------------------------------------------ engine
+    def make_engine(self, answers: Answers,
+                    on_event: Optional[EventCallback] = None) -> Engine:
+        """Create the engine for ``answers`` (reads facts from the target: call in a worker)."""
+        self.answers = answers
+        self.engine = Engine(answers, self.platform, self.executor, session=self.session,
+                             recipes=list(self.recipes) if self.recipes is not None else None,
+                             on_event=on_event)
+        return self.engine
+
+    def replan(self) -> List[StepPlan]:
+        """Plan every step again (after an apply or rollback the target changed)."""
+        assert self.engine is not None
+        self.plans = self.engine.plan()
+        for sp in self.plans:
+            self.steps.setdefault(sp.id, StepState())
+        return self.plans
+
+    def bind_session(self) -> None:
+        """Record platform, root and answers (no secrets) before the first change."""
+        if self.session is None or self.answers is None:
+            return
+        wanted = self.answers.to_dict()
+        if (self.session.platform_id != self.platform.id or self.session.answers != wanted
+                or self.session.data.get("root") != str(self.root)):
+            self.session.bind(self.platform.id, str(self.root), wanted)
+
+    # ------------------------------------------------------------------ status
+    def state(self, step_id: str) -> StepState:
+        return self.steps.setdefault(step_id, StepState())
+
+    def status(self, sp: StepPlan) -> str:
+        """``pending``, ``applied``, ``verified``, ``failed``, ``rolled-back``, ``skipped``,
+        ``off`` (turned off in the answers), ``error`` (cannot plan) or ``previewed``."""
+        if not sp.enabled:
+            return "off"
+        if sp.error:
+            return "error"
+        st = self.state(sp.id)
+        if self.session is not None:
+            status = self.session.step_status(sp.id)
+            if status != "pending":
+                return status
+        return st.local_status or "pending"
+
+    def counts(self) -> Dict[str, int]:
+        out: Dict[str, int] = {}
+        for sp in self.plans:
+            s = self.status(sp)
+            out[s] = out.get(s, 0) + 1
+        return out
+
+    def done_count(self) -> int:
+        return sum(1 for sp in self.plans if self.status(sp) in DONE_STATES + ("off",))
+
+    def rollback_hint(self) -> str:
+        """The shell command that undoes everything this session did."""
+        cmd = "mailwizard rollback"
+        if self.state_dir is not None and self.state_dir != DEFAULT_STATE_DIR:
+            cmd += f" --state-dir {self.state_dir}"
+        if str(self.root) != "/":
+            cmd += f" --root {self.root}"
+        return cmd
+
+    def applied_entries(self) -> List[Dict[str, Any]]:
+        if self.session is None:
+            return []
+        return self.session.entries(states=("done",))
+
+
+def session_summary(session: Session) -> str:
+    """One line about a session's progress for the welcome screen."""
+    counts = session.progress()
+    done = len(session.entries(states=("done",)))
+    parts = [f"{n} {state}" for state, n in sorted(counts.items())]
+    text = ", ".join(parts) if parts else "no step finished yet"
+    text += f"; {done} change(s) applied and not undone"
+    if session.unfinished():
+        text += f"; {len(session.unfinished())} change(s) interrupted (resume finishes them)"
+    return text

@@ -1,0 +1,48 @@
+"""Messages posted from the engine worker thread to the screens (via ``call_from_thread``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from wizard.engine import Event
+
+
+class EngineEvent(Message):
+    """An engine progress event (StepStarted, ChangeDone, StepFinished, LogLine)."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class OutputLine(Message):
+    """One line of a command's output, streamed by the executor."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
+class TaskDone(Message):
+    """A worker task finished; ``result`` is what the task returned."""
+
+    def __init__(self, kind: str, result: Any) -> None:
+        super().__init__()
+        self.kind = kind
+        self.result = result
+
+
+class TaskFailed(Message):
+    """A worker task raised; ``error`` is the exception (shown in words, never a traceback).
+
+    ``cancelled`` is true when the admin stopped it (Ctrl-C): the engine undid the step's
+    changes of this run before stopping.
+    """
+
+    def __init__(self, kind: str, error: BaseException, cancelled: bool = False) -> None:
+        super().__init__()
+        self.kind = kind
+        self.error = error
+        self.cancelled = cancelled

@@ -1,0 +1,426 @@
+"""One step: why (the guide, our summary, where the guide is outdated), the preview of its
+changes, apply with a live log, the checks afterwards, rollback and skip.
+
+All work goes through the engine in the app's worker (``MailWizardApp.start_task``); the
+screen only shows what comes back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Tuple
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabPane
+
+from wizard.checks import CheckResult, summarize
+from wizard.engine import (
+    ChangeDone,
+    LogLine,
+    RollbackResult,
+    StepFinished,
+    StepPlan,
+    StepResult,
+    StepStarted,
+)
+
+from .common import show_error
+from .context import WizardContext
+from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
+from .widgets import ConfirmModal, DiffView, DryRunBanner, StepProgress
+
+TABS = ("why", "changes", "log", "checks")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def checks_text(checks: Optional[List[CheckResult]]) -> Text:
+    """PASS/FAIL/INFO lines with the explanation under each failure."""
+    if checks is None:
+        return Text("Not checked yet: the checks run after the step is applied (v runs "
+                    "them again).", style="dim")
+    if not checks:
+        return Text("This step has no automatic checks.", style="dim")
+    text = Text()
+    styles = {True: "bold green", False: "bold red", None: "dim"}
+    for c in checks:
+        text.append(f"{c.status:4} ", style=styles[c.ok])
+        text.append(c.name, style="bold" if c.ok is False else "")
+        if c.detail:
+            text.append(f": {c.detail}")
+        text.append("\n")
+        if c.ok is False and c.explanation:
+            text.append(f"     -> {c.explanation}\n", style="yellow")
+    text.append(summarize(checks), style="bold")
+    return text
+
+
+def why_text(sp: StepPlan) -> Text:
+    r = sp.recipe
+    text = Text()
+    if r.guide:
+        text.append("Follows: ", style="bold")
+        text.append(r.guide + "\n\n")
+    text.append(r.summary or "(no description)")
+    text.append("\n")
+    if r.outdated:
+        text.append("\nWhere the guide is outdated, and what we do instead:\n",
+                    style="bold yellow")
+        for note in r.outdated:
+            text.append(f" * {note}\n")
+    if r.touches:
+        text.append("\nTouches: ", style="bold")
+        text.append(", ".join(r.touches) + "\n")
+    if r.optional:
+        text.append("\nThis step is optional: k skips it.\n", style="italic")
+    if not sp.enabled:
+        text.append("\nTurned off in the answers: nothing to do.\n", style="italic")
+    if sp.error:
+        text.append(f"\nCannot plan this step: {sp.error}\n", style="bold red")
+    return text
+
+
+class StepScreen(Screen[None]):
+    """The step at ``index`` of the plan; ``n``/``p`` switch to the next/previous step."""
+
+    TITLE = "mailwizard"
+
+    BINDINGS = [
+        Binding("a", "apply", "Apply"),
+        Binding("v", "verify", "Verify"),
+        Binding("r", "rollback", "Roll back"),
+        Binding("k", "skip", "Skip"),
+        Binding("n", "next", "Next"),
+        Binding("p", "previous", "Prev"),
+        Binding("escape", "back", "Steps"),
+        Binding("1", "tab('why')", "Why", show=False),
+        Binding("2", "tab('changes')", "Changes", show=False),
+        Binding("3", "tab('log')", "Log", show=False),
+        Binding("4", "tab('checks')", "Checks", show=False),
+    ]
+
+    def __init__(self, ctx: WizardContext, index: int, tab: str = "why") -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.index = index
+        self.initial_tab = tab
+
+    @property
+    def plan(self) -> StepPlan:
+        return self.ctx.plans[self.index]
+
+    @property
+    def step_id(self) -> str:
+        return self.plan.id
+
+    @property
+    def busy(self) -> bool:
+        return bool(getattr(self.app, "busy", None))
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        sp = self.plan
+        state = self.ctx.state(sp.id)
+        self.sub_title = f"Step {self.index + 1} of {len(self.ctx.plans)}"
+        yield Header()
+        if self.ctx.dry_run:
+            yield DryRunBanner(self.ctx.dry_run_reason)
+        yield StepProgress(id="step-progress")
+        yield Static(self._title_text(), id="step-title")
+        with TabbedContent(initial=self.initial_tab, id="step-tabs"):
+            with TabPane("1 Why", id="why"):
+                with VerticalScroll(id="why-scroll", can_focus=True):
+                    yield Static(why_text(sp), id="why-text")
+            with TabPane(f"2 Changes ({sp.changed})", id="changes"):
+                yield DiffView(sp.previews if sp.enabled else [],
+                               empty="Nothing to change." if sp.enabled
+                               else "Turned off in the answers.", id="step-diff")
+            with TabPane("3 Log", id="log"):
+                yield RichLog(id="step-log", wrap=True, markup=False, min_width=20)
+            with TabPane("4 Checks", id="checks"):
+                with VerticalScroll(id="checks-scroll", can_focus=True):
+                    yield Static(checks_text(state.checks), id="checks-text")
+        yield Static("", id="step-status")
+        yield Footer(compact=True)
+
+    def _title_text(self) -> Text:
+        r = self.plan.recipe
+        text = Text()
+        text.append(f"{self.index + 1}. {r.title}", style="bold")
+        if r.optional:
+            text.append(" (optional)", style="italic")
+        if r.guide:
+            text.append(f"  - {r.guide}", style="dim")
+        return text
+
+    def on_mount(self) -> None:
+        state = self.ctx.state(self.step_id)
+        if self.ctx.dry_run and not state.local_status and self.plan.enabled:
+            state.local_status = "previewed"
+        log = self.query_one("#step-log", RichLog)
+        for line, style in state.log:
+            log.write(Text(line, style=style))
+        self._refresh_status()
+        self._focus_tab(self.initial_tab)
+
+    def _refresh_status(self) -> None:
+        ctx = self.ctx
+        self.query_one(StepProgress).set_steps([ctx.status(sp) for sp in ctx.plans],
+                                               self.index)
+        self.query_one("#step-status", Static).update(self._status_text())
+        self.refresh_bindings()
+
+    def _status_text(self) -> Text:
+        ctx, sp = self.ctx, self.plan
+        state = ctx.state(sp.id)
+        status = ctx.status(sp)
+        busy = getattr(self.app, "busy", None)
+        if busy in ("apply", "rollback", "verify"):
+            words = {"apply": "Applying", "rollback": "Rolling back", "verify": "Checking"}
+            return Text(f"{words[busy]}... (the Log tab shows each command; Ctrl+C stops "
+                        "after the current change)", style="bold")
+        if status == "off":
+            return Text("Turned off in the answers: nothing to do. n goes to the next step.")
+        if status == "error":
+            return Text(f"Cannot plan: {sp.error}", style="bold red")
+        if ctx.dry_run:
+            reason = ctx.dry_run_reason or "nothing is changed"
+            return Text(f"Dry run: Apply is disabled ({reason}). {sp.changed} change(s) "
+                        "previewed; n for the next step.", style="yellow")
+        if status == "failed":
+            return Text(f"FAILED: {_first_line(state.error) or 'see the log'}. This run's "
+                        "changes were undone. 3 shows the output, r rolls back, a retries.",
+                        style="bold red")
+        if status in ("applied", "verified"):
+            bad = sum(1 for c in state.checks or [] if c.ok is False)
+            if bad:
+                return Text(f"Applied, but {bad} check(s) failed (tab 4). r rolls the step "
+                            "back.", style="bold red")
+            checked = " and checked" if state.checks is not None else ""
+            return Text(f"Applied{checked}. n goes to the next step; r rolls it back.",
+                        style="green")
+        if status == "rolled-back":
+            return Text(f"Rolled back. {sp.changed} change(s) to apply again (a).")
+        if status == "skipped":
+            return Text("Skipped. a applies it after all.")
+        if sp.changed == 0:
+            return Text("Nothing to change. a records the step as done and runs its checks.")
+        return Text(f"Not applied yet: {sp.changed} change(s), see tab 2. a applies them.")
+
+    def _focus_tab(self, tab: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = tab
+        target = {"why": "#why-scroll", "changes": "#step-diff", "log": "#step-log",
+                  "checks": "#checks-scroll"}[tab]
+        self.query_one(target).focus()
+
+    def _log(self, line: str, style: str = "") -> None:
+        self.ctx.state(self.step_id).log.append((line, style))
+        self.query_one("#step-log", RichLog).write(Text(line, style=style))
+
+    # ------------------------------------------------------------------ bindings state
+    def check_action(self, action: str, parameters: Tuple[Any, ...]) -> Optional[bool]:
+        ctx, sp = self.ctx, self.plan
+        if action == "apply":
+            return None if ctx.dry_run or not sp.enabled or sp.error or self.busy else True
+        if action == "verify":
+            return None if ctx.dry_run or not sp.enabled or self.busy else True
+        if action == "rollback":
+            has = ctx.session is not None and bool(ctx.session.entries(step=sp.id))
+            return None if ctx.dry_run or not has or self.busy else True
+        if action == "skip":
+            if not sp.recipe.optional:
+                return False
+            return None if self.busy else True
+        if action in ("next", "previous", "back"):
+            return None if self.busy else True
+        return True
+
+    # ------------------------------------------------------------------ actions
+    def action_tab(self, tab: str) -> None:
+        if tab in TABS:
+            self._focus_tab(tab)
+
+    def action_next(self) -> None:
+        if self.index + 1 < len(self.ctx.plans):
+            self.app.switch_screen(StepScreen(self.ctx, self.index + 1))
+        else:
+            from .summary import SummaryScreen
+
+            self.app.switch_screen(SummaryScreen(self.ctx))
+
+    def action_previous(self) -> None:
+        if self.index > 0:
+            self.app.switch_screen(StepScreen(self.ctx, self.index - 1))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_skip(self) -> None:
+        ctx, sp = self.ctx, self.plan
+        if ctx.session is not None and ctx.session.entries(step=sp.id):
+            self.notify("This step has changes applied: roll it back (r) before skipping it.",
+                        severity="warning")
+            return
+        if ctx.session is not None and not ctx.dry_run:
+            ctx.session.set_step(sp.id, "skipped")
+        ctx.state(sp.id).local_status = "skipped"
+        self.notify(f"Skipped {sp.recipe.title}.")
+        self.action_next()
+
+    def action_apply(self) -> None:
+        sp = self.plan
+        changed = [pv for pv in sp.previews if pv.changed]
+        detail = "\n".join(f"+ {pv.title}" for pv in changed) or "(no change is needed)"
+        if getattr(self.app, "yes", False):
+            self._do_apply(True)
+            return
+        self.app.push_screen(
+            ConfirmModal(f"Apply '{sp.recipe.title}' now? {len(changed)} change(s):", detail,
+                         yes="Apply"), callback=self._do_apply)
+
+    def _do_apply(self, yes: Optional[bool]) -> None:
+        if not yes:
+            return
+        ctx, step_id = self.ctx, self.step_id
+        engine = ctx.engine
+        assert engine is not None
+        state = ctx.state(step_id)
+        state.error = state.output = ""
+
+        def task() -> Tuple[StepResult, Optional[List[CheckResult]], List[StepPlan]]:
+            ctx.bind_session()
+            res = engine.apply_step(step_id)
+            checks = None
+            if res.status == "applied":
+                checks = engine.verify([step_id]).get(step_id, [])
+            return res, checks, engine.plan()
+
+        if self.app.start_task("apply", task, self):  # type: ignore[attr-defined]
+            self._log(f"--- apply {step_id}", "bold")
+            self._focus_tab("log")
+            self._refresh_status()
+
+    def action_verify(self) -> None:
+        engine = self.ctx.engine
+        assert engine is not None
+        step_id = self.step_id
+
+        def task() -> List[CheckResult]:
+            return engine.verify([step_id]).get(step_id, [])
+
+        if self.app.start_task("verify", task, self):  # type: ignore[attr-defined]
+            self._refresh_status()
+
+    def action_rollback(self) -> None:
+        ctx, sp = self.ctx, self.plan
+        assert ctx.session is not None
+        entries = ctx.session.entries(step=sp.id)
+        detail = "\n".join(f"- {e['desc']}" for e in reversed(entries))
+        self.app.push_screen(
+            ConfirmModal(f"Roll back '{sp.recipe.title}'? {len(entries)} change(s) are undone, "
+                         "newest first:", detail, yes="Roll back"),
+            callback=self._do_rollback)
+
+    def _do_rollback(self, yes: Optional[bool]) -> None:
+        if not yes:
+            return
+        engine = self.ctx.engine
+        assert engine is not None
+        step_id = self.step_id
+
+        def task() -> Tuple[RollbackResult, List[StepPlan]]:
+            res = engine.rollback([step_id])
+            return res, engine.plan()
+
+        if self.app.start_task("rollback", task, self):  # type: ignore[attr-defined]
+            self._log(f"--- roll back {step_id}", "bold")
+            self._focus_tab("log")
+            self._refresh_status()
+
+    # ------------------------------------------------------------------ worker messages
+    def on_engine_event(self, message: EngineEvent) -> None:
+        ev = message.event
+        if isinstance(ev, StepStarted):
+            self._log(f"==> {ev.title}", "bold")
+        elif isinstance(ev, ChangeDone):
+            mark = {"changed": "+", "unchanged": "=", "resumed": ">", "failed": "!"}
+            style = {"changed": "green", "failed": "red", "unchanged": "dim"}
+            self._log(f"  {mark.get(ev.outcome, '?')} {ev.description} ({ev.outcome})",
+                      style.get(ev.outcome, ""))
+        elif isinstance(ev, StepFinished):
+            if ev.status == "failed":
+                self._log(f"  FAILED: {_first_line(ev.error)}", "bold red")
+            else:
+                self._log(f"  {ev.changed} changed, {ev.unchanged} unchanged", "bold green")
+        elif isinstance(ev, LogLine):
+            self._log(f"  {ev.line}")
+
+    def on_output_line(self, message: OutputLine) -> None:
+        self._log(f"    {message.line}", "dim" if not message.line.startswith("$ ") else "cyan")
+
+    async def on_task_done(self, message: TaskDone) -> None:
+        ctx = self.ctx
+        state = ctx.state(self.step_id)
+        if message.kind == "apply":
+            res, checks, plans = message.result
+            ctx.plans = plans
+            if res.status == "applied":
+                state.checks = checks
+                state.error = ""
+                self._log(f"Applied: {res.changed} changed, {res.unchanged} unchanged.",
+                          "bold green")
+                self._update_checks()
+                self._focus_tab("checks")
+            else:
+                state.error, state.output = res.error, res.output
+                details = res.output or "\n".join(res.error.splitlines()[1:])
+                for line in details.splitlines():
+                    self._log(f"    {line}", "red")
+                for w in res.warnings:
+                    self._log(f"  warning: {w}", "yellow")
+                self._log("This run's changes of the step were undone. r rolls back what "
+                          "earlier runs applied; a tries again.", "yellow")
+                self._focus_tab("log")
+        elif message.kind == "verify":
+            state.checks = message.result
+            self._update_checks()
+            self._focus_tab("checks")
+        elif message.kind == "rollback":
+            res, plans = message.result
+            ctx.plans = plans
+            state.checks = None
+            self._log(f"Undid {res.undone} change(s).", "bold")
+            for w in res.warnings:
+                self._log(f"  warning: {w}", "yellow")
+            for e in res.errors:
+                self._log(f"  error: {e}", "bold red")
+            self._update_checks()
+        await self._refresh_changes()
+        self._refresh_status()
+
+    def on_task_failed(self, message: TaskFailed) -> None:
+        text = "stopped by the admin" if message.cancelled else str(message.error)
+        self._log(f"{message.kind} did not finish: {text}", "bold red")
+        self.ctx.state(self.step_id).error = text
+        self._refresh_status()
+        show_error(self, message)
+
+    def _update_checks(self) -> None:
+        self.query_one("#checks-text", Static).update(
+            checks_text(self.ctx.state(self.step_id).checks))
+
+    async def _refresh_changes(self) -> None:
+        """After an apply or rollback the previews differ: rebuild the Changes tab."""
+        sp = self.plan
+        pane = self.query_one("#changes", TabPane)
+        await self.query_one("#step-diff", DiffView).remove()
+        await pane.mount(DiffView(sp.previews if sp.enabled else [], id="step-diff",
+                            empty="Nothing to change."))
+        tabs = self.query_one(TabbedContent)
+        tabs.get_tab("changes").label = f"2 Changes ({sp.changed})"  # type: ignore[assignment]

@@ -1,0 +1,20 @@
+"""Reusable widgets of the wizard (each keeps its own ``DEFAULT_CSS``)."""
+
+from __future__ import annotations
+
+from ._banner import DryRunBanner
+from ._diff_view import DiffView, preview_renderables
+from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
+from ._progress import StepProgress, status_mark
+
+__all__ = [
+    "ConfirmModal",
+    "DiffView",
+    "DryRunBanner",
+    "ErrorModal",
+    "PromptModal",
+    "PromptResult",
+    "StepProgress",
+    "preview_renderables",
+    "status_mark",
+]

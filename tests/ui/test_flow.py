@@ -1,0 +1,407 @@
+"""Pilot tests: dry-run walk-throughs, the answers form, apply + verify + rollback on a temp
+root, a failing step, Ctrl-C during an apply, resume and roll back everything."""
+
+from __future__ import annotations
+
+import stat
+import threading
+from pathlib import Path
+from typing import Any, List
+
+import pytest
+from conftest import FROZEN_MACHINE, MAIN_CF, run_async, settle, text_of, walk_recipes
+from textual.widgets import Input, OptionList, RichLog
+from ui_recipes import MOTD, BrokenStep, GreylistStep, HostnameStep, test_recipes
+
+from screens.answers import AnswersScreen, UserRow, error_slot
+from screens.app import make_app
+from screens.step import StepScreen
+from screens.steps import StepListScreen
+from screens.summary import SummaryScreen
+from screens.welcome import WelcomeScreen
+from screens.widgets import ConfirmModal, DiffView, PromptModal
+from wizard.answers import parse_answers
+from wizard.errors import AnswersError
+from wizard.executor import FakeCommand, ScriptedExecutor
+from wizard.platforms import get_platform
+from wizard.session import Session
+
+SIZE = (80, 24)
+
+
+def log_text(screen: Any) -> str:
+    return "\n".join(s.text for s in screen.query_one("#step-log", RichLog).lines)
+
+
+async def to_step_list(pilot: Any) -> None:
+    await pilot.press("s")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, AnswersScreen)
+    await pilot.press("ctrl+n")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, StepListScreen)
+
+
+# --------------------------------------------------------------------------- dry run
+@pytest.mark.parametrize("platform", ["rocky9", "debian12"])
+@run_async
+async def test_dry_run_walkthrough(platform: str, tmp_path: Path) -> None:
+    runbook = tmp_path / "runbook.md"
+    recipes = walk_recipes()
+    app = make_app(answers="demo", platform=platform, recipes=recipes,
+                   machine=FROZEN_MACHINE, runbook_path=runbook)
+    name = get_platform(platform).name
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, WelcomeScreen)
+        assert "DRY RUN" in text_of(screen.query_one("#dry-run-banner"))
+        assert name in text_of(screen.query_one("#welcome-target"))
+
+        await pilot.press("s")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, AnswersScreen)
+        assert form.query_one("#f-hostname", Input).value == "mail.example.com"
+        assert [r.value()["name"] for r in form.query(UserRow)] == ["alice", "bob"]
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+
+        steps = app.screen
+        assert isinstance(steps, StepListScreen)
+        plans = app.ctx.plans
+        assert [p.id for p in plans] == [r.id for r in recipes]
+        assert steps.query_one(OptionList).option_count == len(plans)
+        assert not any(p.error for p in plans), [p.error for p in plans if p.error]
+
+        await pilot.press("enter")
+        await pilot.pause()
+        for n, sp in enumerate(plans):
+            step = app.screen
+            assert isinstance(step, StepScreen) and step.index == n
+            assert sp.recipe.title in text_of(step.query_one("#step-title"))
+            assert (sp.recipe.summary or sp.recipe.title)[:30] in text_of(
+                step.query_one("#why-text"))
+            for note in sp.recipe.outdated:
+                assert note[:30] in text_of(step.query_one("#why-text"))
+            await pilot.press("2")
+            await pilot.pause()
+            view = step.query_one(DiffView)
+            assert len(view.previews) == (len(sp.previews) if sp.enabled else 0)
+            assert step.check_action("apply", ()) is None  # disabled in a dry run
+            assert "Apply is disabled" in text_of(step.query_one("#step-status")) or \
+                not sp.enabled
+            await pilot.press("n")
+            await pilot.pause()
+
+        summary = app.screen
+        assert isinstance(summary, SummaryScreen)
+        assert "Nothing was changed (dry run)" in text_of(summary.query_one("#summary-changes"))
+        clients = text_of(summary.query_one("#summary-clients"))
+        assert "mail.example.com, port 993, SSL/TLS" in clients
+        assert "port 587, STARTTLS" in clients
+        assert all(app.ctx.status(sp) in ("previewed", "off") for sp in plans)
+
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptModal)
+        await pilot.press("enter")
+        await settle(pilot)
+    text = runbook.read_text()
+    assert text.startswith("# Mail server runbook: mail.example.com on " + name)
+    for sp in plans:
+        assert sp.recipe.title in text
+
+
+@run_async
+async def test_quit_with_ctrl_c_when_idle() -> None:
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+# --------------------------------------------------------------------------- answers form
+def test_error_slots() -> None:
+    assert error_slot("hostname") == "hostname"
+    assert error_slot("mynetworks[1]") == "mynetworks"
+    assert error_slot("users[2].password") == "users-2"
+    assert error_slot("aliases.info") == "aliases"
+    assert error_slot("certificate.country") == "certificate-country"
+    assert error_slot("restrictions.rbl[0]") == "restrictions-rbl"
+    assert error_slot("steps.firewall") == "steps"
+
+
+@run_async
+async def test_answers_defaults_and_inline_validation() -> None:
+    app = make_app(answers=None, recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, AnswersScreen)
+        # defaults from the (frozen) machine
+        assert form.query_one("#f-hostname", Input).value == "mail.ci.example"
+        assert form.query_one("#f-domain", Input).value == "ci.example"
+        assert form.query_one("#f-mynetworks", Input).value == "127.0.0.0/8, [::1]/128"
+        # untouched fields show nothing yet
+        assert not form.query_one("#err-admin_user").has_class("-shown")
+
+        form.query_one("#f-country" if False else "#f-certificate-country", Input).value = "gb"
+        form.query_one("#f-mynetworks", Input).value = "0.0.0.0/0"
+        await pilot.pause()
+        country_err = text_of(form.query_one("#err-certificate-country"))
+        nets_err = text_of(form.query_one("#err-mynetworks"))
+        # the very messages of the CLI's validator
+        with pytest.raises(AnswersError) as info:
+            parse_answers(form.collect())
+        cli = dict(info.value.errors)
+        assert cli["certificate.country"] in country_err
+        assert cli["mynetworks[0]"] in nets_err
+        assert "open relay" in nets_err
+
+        # Next refuses and shows every problem, including untouched required fields
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, AnswersScreen)
+        assert "is required" in text_of(form.query_one("#err-admin_user"))
+
+        # fix everything: a user, the admin, the country, the networks
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        row = list(form.query(UserRow))[-1]
+        row.query_one(".user-name", Input).value = "carol"
+        row.query_one(".user-password", Input).value = "short"
+        form.query_one("#f-admin_user", Input).value = "carol"
+        form.query_one("#f-certificate-country", Input).value = "GB"
+        form.query_one("#f-mynetworks", Input).value = "127.0.0.0/8"
+        await pilot.pause()
+        assert "at least 8 characters" in text_of(row.query_one(".user-error"))
+        row.query_one(".user-password", Input).value = "long enough secret"
+        await pilot.pause()
+        assert not row.query_one(".user-error").has_class("-shown")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, StepListScreen)
+        answers = app.ctx.answers
+        assert answers is not None and answers.admin_user == "carol"
+        assert answers.users[0].password is not None
+        assert answers.users[0].password.reveal() == "long enough secret"
+
+
+@run_async
+async def test_save_answers_leaves_passwords_out(tmp_path: Path) -> None:
+    out = tmp_path / "answers.yaml"
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        form = app.screen
+        row = list(form.query(UserRow))[0]
+        row.query_one(".user-password", Input).value = "very secret pw"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, PromptModal)
+        modal.query_one("#prompt-input", Input).value = str(out)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, AnswersScreen)
+    text = out.read_text()
+    assert "very secret pw" not in text and "password" not in text
+    saved = parse_answers(__import__("yaml").safe_load(text))
+    assert saved.hostname == "mail.example.com" and saved.user_names() == ["alice", "bob"]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+# --------------------------------------------------------------------------- apply / rollback
+def _session(tmp_path: Path) -> Session:
+    return Session.open(tmp_path / "state")
+
+
+@run_async
+async def test_apply_verify_rollback(target_root: Path, tmp_path: Path) -> None:
+    ex = ScriptedExecutor(target_root, script={"newaliases": FakeCommand(0, "done")})
+    session = _session(tmp_path)
+    main_cf = target_root / "etc/postfix/main.cf"
+    before = main_cf.read_bytes()
+    app = make_app(answers="demo", platform="debian12", executor=ex, session=session,
+                   dry_run=False, recipes=test_recipes(), machine=FROZEN_MACHINE)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert "DRY RUN" not in str(app.screen.query("#dry-run-banner"))
+            await to_step_list(pilot)
+            await pilot.press("enter")
+            await pilot.pause()
+            step = app.screen
+            assert isinstance(step, StepScreen) and step.step_id == "test-hostname"
+            assert step.check_action("apply", ()) is True
+            await pilot.press("a")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("y")
+            await settle(pilot)
+
+            # what changed on disk
+            text = main_cf.read_text()
+            assert "myhostname = mail.example.com" in text
+            assert "mydomain = example.com" in text
+            assert (target_root / MOTD.lstrip("/")).read_text().startswith("Mail for example")
+            assert ["newaliases"] in ex.calls
+            # what is shown
+            log = log_text(step)
+            assert "==> Name the server" in log and "(changed)" in log
+            checks = text_of(step.query_one("#checks-text"))
+            assert "PASS myhostname set" in checks
+            assert "Applied and checked" in text_of(step.query_one("#step-status"))
+            assert session.step_status("test-hostname") == "verified"
+            assert session.answers is not None and "password" not in str(session.answers)
+
+            # roll the step back
+            await pilot.press("r")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("y")
+            await settle(pilot)
+            assert main_cf.read_bytes() == before
+            assert not (target_root / MOTD.lstrip("/")).exists()
+            assert session.step_status("test-hostname") == "rolled-back"
+            assert "Undid 3 change(s)." in log_text(step) or "Undid" in log_text(step)
+            assert "Rolled back" in text_of(step.query_one("#step-status"))
+
+            # optional step: skip; then the summary tells how to roll back
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.screen.step_id == "test-greylist"  # type: ignore[attr-defined]
+            await pilot.press("k")
+            await pilot.pause()
+            assert session.step_status("test-greylist") == "skipped"
+            assert isinstance(app.screen, SummaryScreen)
+            session_text = text_of(app.screen.query_one("#summary-session"))
+            assert f"mailwizard rollback --state-dir {tmp_path / 'state'}" in session_text
+            assert str(tmp_path / "state" / "backups") in session_text
+    finally:
+        session.close()
+    assert main_cf.read_text() == MAIN_CF
+
+
+@run_async
+async def test_failed_step_shows_output_and_undoes(target_root: Path, tmp_path: Path) -> None:
+    ex = ScriptedExecutor(target_root, script={
+        "postfix check": FakeCommand(1, "", "postfix/postfix-script: fatal: bad config")})
+    session = _session(tmp_path)
+    app = make_app(answers="demo", platform="debian12", executor=ex, session=session,
+                   dry_run=False, recipes=[BrokenStep()], machine=FROZEN_MACHINE, yes=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await to_step_list(pilot)
+            await pilot.press("enter")
+            await pilot.pause()
+            step = app.screen
+            await pilot.press("a")  # --yes: no confirmation
+            await settle(pilot)
+            status = text_of(step.query_one("#step-status"))
+            assert "FAILED" in status and "r rolls back" in status
+            log = log_text(step)
+            assert "fatal: bad config" in log
+            assert step.query_one("TabbedContent").active == "log"  # type: ignore[attr-defined]
+            assert not (target_root / "etc/mailwizard-test/broken.conf").exists()
+            assert session.step_status("test-broken") == "failed"
+    finally:
+        session.close()
+
+
+@run_async
+async def test_ctrl_c_during_apply_stops_cleanly(target_root: Path, tmp_path: Path) -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(argv: List[str], ex: Any) -> FakeCommand:
+        started.set()
+        release.wait(10)
+        return FakeCommand(0)
+
+    class SlowStep(HostnameStep):
+        def plan(self, ctx: Any) -> Any:
+            from wizard.changes import Command, FileWrite
+
+            return [Command(["slow-command"], description="something slow"),
+                    FileWrite("/etc/mailwizard-test/after", "x\n")]
+
+    ex = ScriptedExecutor(target_root, script={"slow-command": slow})
+    session = _session(tmp_path)
+    app = make_app(answers="demo", platform="debian12", executor=ex, session=session,
+                   dry_run=False, recipes=[SlowStep()], machine=FROZEN_MACHINE, yes=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await to_step_list(pilot)
+            await pilot.press("enter")
+            await pilot.pause()
+            await pilot.press("a")
+            for _ in range(100):
+                if started.is_set():
+                    break
+                await pilot.pause(0.02)
+            assert app.busy == "apply"
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("y")
+            await pilot.pause()
+            assert app.ctx.engine is not None and app.ctx.engine.cancelled
+            release.set()
+            await settle(pilot)
+    finally:
+        release.set()
+        session.close()
+    assert app.return_code == 130
+    assert not (target_root / "etc/mailwizard-test/after").exists()
+    again = Session.open(tmp_path / "state", lock=False)
+    assert again.step_status("test-hostname") == "failed"
+    assert not again.unfinished()
+
+
+@run_async
+async def test_resume_and_roll_back_everything(target_root: Path, tmp_path: Path) -> None:
+    ex = ScriptedExecutor(target_root)
+    main_cf = target_root / "etc/postfix/main.cf"
+    before = main_cf.read_bytes()
+    # a previous run applied the first step
+    from wizard.answers import demo_answers_path, load_answers
+    from wizard.engine import Engine
+
+    answers = load_answers(demo_answers_path())
+    with Session.open(tmp_path / "state") as s:
+        s.bind("debian12", str(target_root), answers.to_dict())
+        Engine(answers, get_platform("debian12"), ex, session=s,
+               recipes=[HostnameStep(), GreylistStep()]).apply_step("test-hostname")
+    assert main_cf.read_bytes() != before
+
+    session = _session(tmp_path)
+    app = make_app(answers=None, platform="debian12", executor=ex, session=session,
+                   dry_run=False, recipes=test_recipes(), machine=FROZEN_MACHINE)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            welcome = app.screen
+            assert isinstance(welcome, WelcomeScreen)
+            text = text_of(welcome.query_one("#welcome-session"))
+            assert "A previous session was found" in text
+            assert "1 applied" in text and "3 change(s) applied" in text
+            assert welcome.check_action("rollback_all", ()) is True
+            await pilot.press("r")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("y")
+            await settle(pilot)
+            assert main_cf.read_bytes() == before
+            assert session.step_status("test-hostname") == "rolled-back"
+            # resume prefills the form from the session's answers
+            await pilot.press("s")
+            await pilot.pause()
+            assert app.screen.query_one("#f-hostname", Input).value == "mail.example.com"
+    finally:
+        session.close()

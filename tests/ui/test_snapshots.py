@@ -1,0 +1,71 @@
+"""SVG snapshots of the main screens at 80x24 (machine, host name and recipes are frozen).
+
+Update after an intended change: ``pytest tests/ui --snapshot-update``, then look at the SVGs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from conftest import FROZEN_MACHINE, settle
+from ui_recipes import test_recipes
+
+from screens.app import MailWizardApp, make_app
+from wizard.executor import DryRunExecutor
+
+SIZE = (80, 24)
+
+
+def _app(tmp_path: Path, answers: Any = "demo") -> MailWizardApp:
+    root = tmp_path / "empty-root"
+    root.mkdir()
+    return make_app(answers=answers, platform="rocky9", executor=DryRunExecutor(root),
+                    recipes=test_recipes(), machine=FROZEN_MACHINE)
+
+
+def test_welcome(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(_app(tmp_path), terminal_size=SIZE)
+
+
+def test_answers_prefilled(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(_app(tmp_path), press=["s"], terminal_size=SIZE)
+
+
+def test_answers_defaults_with_errors(snap_compare: Any, tmp_path: Path) -> None:
+    async def run_before(pilot: Any) -> None:
+        await pilot.press("s", "ctrl+n")
+        await pilot.pause()
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(_app(tmp_path, answers=None), terminal_size=SIZE,
+                        run_before=run_before)
+
+
+def test_step_list(snap_compare: Any, tmp_path: Path) -> None:
+    async def run_before(pilot: Any) -> None:
+        await pilot.press("s", "ctrl+n")
+        await settle(pilot)
+
+    assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_step_preview(snap_compare: Any, tmp_path: Path) -> None:
+    async def run_before(pilot: Any) -> None:
+        await pilot.press("s", "ctrl+n")
+        await settle(pilot)
+        await pilot.press("enter", "2")
+        await pilot.pause()
+
+    assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_summary(snap_compare: Any, tmp_path: Path) -> None:
+    async def run_before(pilot: Any) -> None:
+        await pilot.press("s", "ctrl+n")
+        await settle(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+
+    assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=run_before)
