@@ -23,6 +23,7 @@ import difflib
 import os
 import re
 import shlex
+import stat as stat_mod
 import time
 from dataclasses import dataclass, field
 from typing import (
@@ -720,6 +721,52 @@ class Command(Change):
 
 
 # --------------------------------------------------------------------------- packages
+def etc_snapshot(ex: Executor, top: str = "/etc") -> Dict[str, str]:
+    """Target path -> ``dir``, ``link:<target>`` or ``sha:<sha256>`` for everything under top."""
+    out: Dict[str, str] = {}
+    base = str(ex.path(top))
+    for dirpath, dirnames, filenames in os.walk(base):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            target = top + p[len(base):]
+            out[target] = _entry_state(p) or ""
+    return out
+
+
+def _entry_state(host_path: str) -> Optional[str]:
+    try:
+        st = os.lstat(host_path)
+    except FileNotFoundError:
+        return None
+    if stat_mod.S_ISLNK(st.st_mode):
+        return "link:" + os.readlink(host_path)
+    if stat_mod.S_ISDIR(st.st_mode):
+        return "dir"
+    if stat_mod.S_ISREG(st.st_mode):
+        with open(host_path, "rb") as fh:
+            return "sha:" + (sha256(fh.read()) or "")
+    return "other"
+
+
+def _owned_by_packages(ex: Executor, manager: str, paths: Sequence[str]) -> Set[str]:
+    """The paths some installed package owns (dpkg -S / rpm -qf)."""
+    owned: Set[str] = set()
+    for i in range(0, len(paths), 200):
+        chunk = list(paths[i:i + 200])
+        if manager == "apt":
+            res = ex.run(["dpkg-query", "-S", *chunk], quiet=True, timeout=120)
+            for line in res.stdout.splitlines():
+                if ": /" in line and not line.startswith("diversion"):
+                    owned.update(p.strip() for p in line.split(": ", 1)[1].split(","))
+        else:
+            res = ex.run(["rpm", "-qf", "--qf", "%{NAME}\\n", *chunk], quiet=True,
+                         timeout=120)
+            for path, line in zip(chunk, res.stdout.splitlines()):
+                if "not owned" not in line:
+                    owned.add(path)
+    return owned
+
+
 class Packages(Change):
     """Install and remove packages; undo removes only what this run installed."""
 
@@ -793,6 +840,7 @@ class Packages(Change):
     def commit(self, ctx: ChangeContext, rec: Record) -> None:
         ex = ctx.executor
         env = {"DEBIAN_FRONTEND": "noninteractive"}
+        before = etc_snapshot(ex) if rec["to_install"] and "etc_created" not in rec else None
         if rec["to_install"]:
             if self.manager == "apt":
                 if self.debconf:
@@ -805,6 +853,11 @@ class Packages(Change):
             if not res.ok:
                 raise CommandFailed(self._install_cmd(rec["to_install"]), res.returncode,
                                     res.output[-3000:])
+            if before is not None:
+                # what the install left under /etc (package files and what maintainer
+                # scripts generate, such as /etc/aliases): an undo removes it again
+                rec["etc_created"] = {p: v for p, v in etc_snapshot(ex).items()
+                                      if p not in before}
         if rec["to_remove"]:
             res = ex.run(self._remove_cmd(rec["to_remove"]), env=env, timeout=1800)
             if not res.ok:
@@ -824,10 +877,34 @@ class Packages(Change):
             res = ex.run(cmd, env=env, timeout=1800)
             if not res.ok:
                 warnings.append(f"could not remove {' '.join(rec['to_install'])}: {res.output}")
+            else:
+                warnings.extend(cls._remove_leftovers(ex, rec))
         if rec.get("to_remove"):
             res = ex.run(self._install_cmd(rec["to_remove"]), env=env, timeout=1800)
             if not res.ok:
                 warnings.append(f"could not reinstall {' '.join(rec['to_remove'])}")
+        return warnings
+
+    @staticmethod
+    def _remove_leftovers(ex: Executor, rec: Record) -> List[str]:
+        """After the purge: delete what the install created under /etc and is still there
+        unchanged and owned by no installed package. Changed files are kept (and named)."""
+        created: Dict[str, str] = rec.get("etc_created") or {}
+        present = {p: st for p in created if (st := _entry_state(str(ex.path(p)))) is not None}
+        if not present:
+            return []
+        owned = _owned_by_packages(ex, rec["manager"], sorted(present))
+        warnings = []
+        for p in sorted(present, key=lambda x: (-x.count("/"), x)):
+            if p in owned:
+                continue
+            if created[p] == "dir":
+                if present[p] == "dir" and not ex.listdir(p):
+                    ex.remove(p)
+            elif present[p] == created[p]:
+                ex.remove(p)
+            else:
+                warnings.append(f"{p} came with the packages and was changed since: kept")
         return warnings
 
 
@@ -1118,6 +1195,8 @@ class UserGroup(Change):
 
     def commit(self, ctx: ChangeContext, rec: Record) -> None:
         ex = ctx.executor
+        if "accounts_before" not in rec:
+            rec["accounts_before"] = _save_account_files(ctx)
         done = (self.member_of and self.user in ex.groups().get(self.member_of, (0, []))[1]) or (
             not self.member_of and self.user and self.user in ex.users()) or (
             not self.member_of and not self.user and self.group in ex.groups())
@@ -1142,4 +1221,48 @@ class UserGroup(Change):
         else:
             cmd = ["groupdel", rec["group"]]
         res = ex.run(cmd, timeout=120)
-        return [] if res.ok else [f"`{_q(cmd)}` failed: {res.output}"]
+        if not res.ok:
+            return [f"`{_q(cmd)}` failed: {res.output}"]
+        _restore_account_backups(ctx, rec.get("accounts_before") or {})
+        return []
+
+
+ACCOUNT_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/subuid",
+                 "/etc/subgid")
+"""The account databases useradd/userdel rewrite, each with a ``-`` backup copy."""
+
+
+def _save_account_files(ctx: ChangeContext) -> Dict[str, Optional[Dict[str, Any]]]:
+    """Back up the account files (into the 0700 backup store, never the journal)."""
+    ex = ctx.executor
+    saved: Dict[str, Optional[Dict[str, Any]]] = {}
+    for base in ACCOUNT_FILES:
+        for p in (base, base + "-"):
+            data = ex.read_bytes(p)
+            st = ex.stat(p)
+            if data is None or st is None:
+                saved[p] = None
+                continue
+            saved[p] = {"backup": ctx.backups.save(f"{ctx.key}-{p}", data), "mode": st.mode,
+                        "uid": st.uid, "gid": st.gid, "sha": sha256(data)}
+    return saved
+
+
+def _restore_account_backups(ctx: ChangeContext,
+                             saved: Mapping[str, Optional[Mapping[str, Any]]]) -> None:
+    """After userdel/groupdel: where the database is back to its old content, put its ``-``
+    backup copy back too (the tools rewrote it), so a rollback leaves /etc as it was."""
+    ex = ctx.executor
+    for base in ACCOUNT_FILES:
+        if base not in saved:
+            continue
+        old = saved[base]
+        cur = ex.read_bytes(base)
+        if (old is None) != (cur is None) or (old is not None and sha256(cur) != old["sha"]):
+            continue  # changed otherwise since: leave its backup alone
+        bk = saved.get(base + "-")
+        if bk is None:
+            ex.remove(base + "-")
+        else:
+            ex.write_atomic(base + "-", ctx.backups.load(bk["backup"]), bk["mode"], bk["uid"],
+                            bk["gid"])

@@ -145,6 +145,8 @@ class Engine:
             u.name: u.password for u in answers.users if u.password is not None}
         self.cancelled = False
         """Set from another thread to stop between two changes."""
+        self.last_view: Optional[View] = None
+        """The planning view of the last :meth:`plan` call (final file contents)."""
 
     # ------------------------------------------------------------------ lookup
     def recipe(self, step_id: str) -> Recipe:
@@ -169,8 +171,12 @@ class Engine:
 
     # ------------------------------------------------------------------ plan
     def plan(self, steps: Optional[Iterable[str]] = None) -> List[StepPlan]:
-        """Plan every (selected) step against one evolving view of the target. Pure."""
+        """Plan every (selected) step against one evolving view of the target. Pure.
+
+        Afterwards :attr:`last_view` holds that view: the final content of every file the
+        plan writes (``last_view.files``, ``None`` = removed) as apply would leave it."""
         view = View(self.executor, self.platform)
+        self.last_view = view
         plans = []
         selected = {r.id for r in self._select(steps)}
         for recipe in self.recipes:
