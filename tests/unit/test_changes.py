@@ -284,3 +284,67 @@ def test_preview_against_stock_file(tmp_path):
     pv = ch.PostfixParams({"inet_interfaces": "all"}).preview(view)
     assert "stock file" in pv.note
     assert "-inet_interfaces = localhost" in pv.diff and "+inet_interfaces = all" in pv.diff
+
+
+def test_package_undo_removes_what_the_install_left_in_etc(target_root, tmp_path, tree):
+    installed: set = set()
+    (target_root / "etc/keep").write_text("mine\n")
+    before = tree(target_root)
+
+    def query(argv, ex):
+        return FakeCommand(0, "".join(f"{n} ii \n" for n in argv[4:] if n in installed))
+
+    def install(argv, ex):
+        installed.add("postfix")
+        (ex.path("/etc/postfix")).mkdir()
+        (ex.path("/etc/postfix/main.cf")).write_text("package file\n")
+        (ex.path("/etc/aliases")).write_text("postmaster: root\n")  # made by postinst
+        (ex.path("/etc/mailname")).write_text("mail.example.com\n")
+        return FakeCommand(0)
+
+    def purge(argv, ex):
+        installed.discard("postfix")
+        (ex.path("/etc/postfix/main.cf")).unlink()  # dpkg removes what it owns
+        return FakeCommand(0)
+
+    ex = ScriptedExecutor(target_root, {"dpkg-query -W": query, "apt-get install": install,
+                                        "apt-get purge": purge,
+                                        "dpkg-query -S": FakeCommand(1, "")})
+    ctx = ctx_for(ex, tmp_path)
+    change = ch.Packages("apt", install=["postfix"])
+    rec = run(change, ctx)
+    assert set(rec["etc_created"]) == {"/etc/postfix", "/etc/postfix/main.cf", "/etc/aliases",
+                                       "/etc/mailname"}
+    (target_root / "etc/mailname").write_text("edited by the admin\n")
+    warnings = ch.Packages.undo_record(ctx, rec)
+    assert any("/etc/mailname" in w for w in warnings)
+    after = tree(target_root)
+    assert after.pop("etc/mailname")[2] == b"edited by the admin\n"  # changed: kept
+    assert after == before
+
+
+def test_userdel_restores_the_account_backup_copies(target_root, tmp_path, tree):
+    (target_root / "etc/passwd-").write_text("old backup\n")
+    before = tree(target_root)
+    original = (target_root / "etc/passwd").read_text()
+
+    def useradd(argv, ex):
+        p = ex.path("/etc/passwd")
+        ex.path("/etc/passwd-").write_text(p.read_text())  # like shadow-utils does
+        ex.path("/etc/subuid-").write_text("")
+        p.write_text(p.read_text() + "carol:x:1500:1500::/home/carol:/bin/bash\n")
+        return FakeCommand(0)
+
+    def userdel(argv, ex):
+        p = ex.path("/etc/passwd")
+        ex.path("/etc/passwd-").write_text(p.read_text())
+        p.write_text(original)
+        return FakeCommand(0)
+
+    ex = ScriptedExecutor(target_root, {"useradd": useradd, "userdel": userdel})
+    ctx = ctx_for(ex, tmp_path)
+    rec = run(ch.UserGroup(user="carol"), ctx)
+    assert "carol" in (target_root / "etc/passwd").read_text()
+    assert "accounts_before" in rec and "backup" in rec["accounts_before"]["/etc/passwd"]
+    ch.UserGroup.undo_record(ctx, rec)
+    assert tree(target_root) == before
