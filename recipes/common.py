@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from wizard import confedit
 from wizard.answers import Answers
-from wizard.changes import Change, Command, View
+from wizard.changes import Change, Command, Snapshot, View
 from wizard.executor import Executor
 from wizard.platforms import Platform
 
@@ -62,9 +62,7 @@ class MapBuild:
     """Changes that (re)build an indexed table from its source file.
 
     ``before`` goes in the plan *before* the change(s) that edit the source; ``after`` right
-    after them. Rollback undoes in reverse order, so a rebuild placed as the undo of a change
-    that comes *before* the source edit runs after the source has been restored: the indexed
-    file then matches the restored source again.
+    after them.
     """
 
     before: List[Change] = field(default_factory=list)
@@ -77,23 +75,17 @@ def map_build(view: View, argv: Sequence[str], source: str, output: str,
     leave ``output`` consistent with ``source``.
 
     * The command runs when ``source`` changed in this apply, or when ``output`` is missing.
-    * ``output`` did not exist: the undo deletes it (``rm -f``), so a rollback leaves no file
-      mailwizard made.
-    * ``output`` and ``source`` existed and ``source`` is about to change: a marker command
-      placed before the edit carries the rebuild as its undo (see :class:`MapBuild`). (With
-      no source before, there is nothing to rebuild from: the output is left as it is.)
+    * Whenever it will run, a :class:`~wizard.changes.Snapshot` of ``output`` comes first:
+      rollback then puts the old indexed file back byte for byte, or removes it when this run
+      created it. (A rebuild would not restore the same bytes.)
     """
     out = MapBuild()
     exists = view.executor.exists(output)
     desc = description or f"rebuild {output} from {source}"
-    if exists and source_changes and view.executor.exists(source):
-        out.before.append(Command(
-            ["test", "-e", output], undo=list(argv),
-            description=f"note that {output} exists: a rollback rebuilds it from the "
-                        f"restored {source}"))
-    out.after.append(Command(
-        list(argv), after_files=[source], creates=output,
-        undo=None if exists else ["rm", "-f", output], description=desc))
+    if not exists or source_changes:
+        out.before.append(Snapshot(output))
+    out.after.append(Command(list(argv), after_files=[source], creates=output,
+                             description=desc))
     return out
 
 

@@ -438,6 +438,53 @@ class GeneratedFile(FileChange):
                        changed=True, path=self.path, new_content=self.preview_text)
 
 
+class Snapshot(Change):
+    """Back up a file that a later command of the step rewrites (an indexed map such as
+    ``aliases.db``): rollback puts the exact bytes back, or removes the file when it did not
+    exist. Rebuilding instead would not give the same bytes (Berkeley DB files vary)."""
+
+    kind = "snapshot"
+
+    def __init__(self, path: str, reason: str = "") -> None:
+        self.path = path
+        self.reason = reason
+
+    def describe(self) -> str:
+        return f"keep a copy of {self.path} for rollback"
+
+    def touched_paths(self) -> List[str]:
+        return []
+
+    def preview(self, view: View) -> Preview:
+        exists = view.read(self.path) is not None or view.executor.exists(self.path)
+        note = self.reason or ("restored byte for byte on rollback" if exists
+                               else "does not exist yet: removed again on rollback")
+        return Preview(self.kind, self.describe(), changed=True, path=self.path, note=note)
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        ex = ctx.executor
+        data = ex.read_bytes(self.path)
+        st = ex.stat(self.path)
+        rec: Record = {"path": self.path, "existed": data is not None}
+        if data is not None and st is not None:
+            rec.update(backup=ctx.backups.save(f"{ctx.key}-{self.path}", data), mode=st.mode,
+                       uid=st.uid, gid=st.gid)
+        return rec
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        return None
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        ex = ctx.executor
+        if rec["existed"]:
+            ex.write_atomic(rec["path"], ctx.backups.load(rec["backup"]), rec["mode"],
+                            rec["uid"], rec["gid"])
+        else:
+            ex.remove(rec["path"])
+        return []
+
+
 class _EditChange(FileChange):
     """A structured edit with an inverse (restores just the keys it set)."""
 

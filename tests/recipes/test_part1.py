@@ -305,7 +305,11 @@ def test_aliases_plan(tmp_path: Path, pid: str) -> None:
     newaliases = next(c for c in cmds if c.argv == ["newaliases"])
     assert newaliases.creates == f"/etc/aliases{map_ext(db)}"
     assert newaliases.after_files == ["/etc/aliases"]
-    assert newaliases.undo_argv == ["rm", "-f", newaliases.creates]  # nothing existed before
+    # a snapshot of the database comes first: rollback restores or removes it exactly
+    snaps = [c for c in plan.changes if isinstance(c, ch.Snapshot)]
+    assert newaliases.creates in [c.path for c in snaps]
+    assert plan.changes.index(next(c for c in snaps if c.path == newaliases.creates)) < \
+        plan.changes.index(newaliases)
     postmap = next(c for c in cmds if c.argv[0] == "postmap")
     assert postmap.argv == ["postmap", f"{db}:/etc/postfix/virtual"]
     assert postmap.creates == f"/etc/postfix/virtual{map_ext(db)}"
