@@ -888,6 +888,8 @@ class Packages(Change):
         ex = ctx.executor
         env = {"DEBIAN_FRONTEND": "noninteractive"}
         before = etc_snapshot(ex) if rec["to_install"] and "etc_created" not in rec else None
+        if before is not None:
+            rec["accounts_before"] = _save_account_files(ctx)
         if rec["to_install"]:
             if self.manager == "apt":
                 if self.debconf:
@@ -905,6 +907,7 @@ class Packages(Change):
                 # scripts generate, such as /etc/aliases): an undo removes it again
                 rec["etc_created"] = {p: v for p, v in etc_snapshot(ex).items()
                                       if p not in before}
+                rec["accounts_added"] = _accounts_added(ctx, rec["accounts_before"])
         if rec["to_remove"]:
             res = ex.run(self._remove_cmd(rec["to_remove"]), env=env, timeout=1800)
             if not res.ok:
@@ -926,6 +929,7 @@ class Packages(Change):
                 warnings.append(f"could not remove {' '.join(rec['to_install'])}: {res.output}")
             else:
                 warnings.extend(cls._remove_leftovers(ex, rec))
+                warnings.extend(_remove_added_accounts(ctx, rec))
         if rec.get("to_remove"):
             res = ex.run(self._install_cmd(rec["to_remove"]), env=env, timeout=1800)
             if not res.ok:
@@ -1293,6 +1297,53 @@ def _save_account_files(ctx: ChangeContext) -> Dict[str, Optional[Dict[str, Any]
             saved[p] = {"backup": ctx.backups.save(f"{ctx.key}-{p}", data), "mode": st.mode,
                         "uid": st.uid, "gid": st.gid, "sha": sha256(data)}
     return saved
+
+
+def _account_names(data: Optional[bytes]) -> List[str]:
+    return [line.split(b":", 1)[0].decode("utf-8", "replace")
+            for line in (data or b"").splitlines() if b":" in line]
+
+
+def _accounts_added(ctx: ChangeContext,
+                    saved: Mapping[str, Optional[Mapping[str, Any]]]) -> Dict[str, List[str]]:
+    """Names of the accounts/groups a package install added, per account file."""
+    out: Dict[str, List[str]] = {}
+    for base in ACCOUNT_FILES:
+        old = saved.get(base)
+        old_names = set(_account_names(ctx.backups.load(old["backup"]))) if old else set()
+        new = [n for n in _account_names(ctx.executor.read_bytes(base)) if n not in old_names]
+        if new:
+            out[base] = new
+    return out
+
+
+def _remove_added_accounts(ctx: ChangeContext, rec: Record) -> List[str]:
+    """After purging packages: drop the system accounts their scripts created. Where the
+    file is then exactly as before the install, put back its old bytes and backup copy."""
+    ex = ctx.executor
+    saved = rec.get("accounts_before") or {}
+    added: Dict[str, List[str]] = rec.get("accounts_added") or {}
+    warnings = []
+    for base in ACCOUNT_FILES:
+        cur = ex.read_bytes(base)
+        old = saved.get(base)
+        names = set(added.get(base, []))
+        if cur is None or old is None:
+            continue
+        kept = [line for line in cur.splitlines(keepends=True)
+                if line.split(b":", 1)[0].decode("utf-8", "replace") not in names]
+        stripped = b"".join(kept)
+        old_bytes = ctx.backups.load(old["backup"])
+        st = ex.stat(base)
+        if stripped == old_bytes:
+            if cur != old_bytes:
+                ex.write_atomic(base, old_bytes, old["mode"], old["uid"], old["gid"])
+            _restore_account_backups(ctx, {base: old, base + "-": saved.get(base + "-")})
+        elif names and st is not None:
+            ex.write_atomic(base, stripped, st.mode, st.uid, st.gid)
+            warnings.append(f"{base}: removed {', '.join(sorted(names))}; other changes since "
+                            "the install were kept")
+    return warnings
 
 
 def _restore_account_backups(ctx: ChangeContext,
