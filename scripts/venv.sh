@@ -25,11 +25,12 @@ ensure_venv() {  # ensure_venv DIR EXTRAS [PYTHON]
   fi
 }
 
-find_python39() {
-  command -v python3.9 2>/dev/null && return 0
+find_python39() {  # a working Python 3.9 (pyenv's shims are not enough: they may refuse)
   local p
-  for p in "$HOME"/.pyenv/versions/3.9*/bin/python3.9 /root/.pyenv/versions/3.9*/bin/python3.9; do
-    [ -x "$p" ] && { echo "$p"; return 0; }
+  for p in "$HOME"/.pyenv/versions/3.9*/bin/python3.9 /root/.pyenv/versions/3.9*/bin/python3.9 \
+           "$(command -v python3.9 2>/dev/null)"; do
+    [ -n "$p" ] && [ -x "$p" ] && "$p" -c 'import sys; assert sys.version_info[:2] == (3, 9)' \
+      >/dev/null 2>&1 && { echo "$p"; return 0; }
   done
   return 1
 }
