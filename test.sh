@@ -22,5 +22,5 @@ py39=$(find_python39 || true)
 if [ -n "$py39" ] && [ -z "${SKIP_PY39:-}" ]; then
   echo "== unit tests on $("$py39" --version 2>&1)"
   ensure_venv .venv39 "[test]" "$py39"
-  .venv39/bin/python -m pytest -p no:cacheprovider -q tests/unit tests/recipes tests/docs
+  .venv39/bin/python -m pytest -p no:cacheprovider -q tests/unit tests/recipes tests/docs tests/ui
 fi
