@@ -82,7 +82,9 @@ class Setup:
                 detected = detect_platform(root)
             except PlatformError:
                 detected = None
-            if detected is None or detected.id != self.platform.id:
+            generic = args.verb == "docs" or self.dry_run
+            if detected is None or detected.id != self.platform.id or (
+                    generic and args.root is None):
                 if args.verb in ("apply", "rollback") and not self.dry_run:
                     raise PlatformError(
                         f"--platform {self.platform.id} does not match this system "
@@ -90,7 +92,8 @@ class Setup:
                         "can only be planned or documented (--dry-run)")
                 self.dry_run = True
                 if args.root is None:
-                    # plan against the stock files only, never this machine's /etc
+                    # a dry run / runbook for a platform describes a fresh server: plan
+                    # against the stock files only, never this machine's /etc
                     self._tmp = tempfile.TemporaryDirectory(prefix="mailwizard-dry-")
                     root = Path(self._tmp.name)
         else:

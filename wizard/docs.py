@@ -366,6 +366,19 @@ class _Doc:
         for c in pv.commands:
             if c.startswith("apt-get install"):
                 cmds.append("apt-get update -q")
+                # like apply, which installs only the missing ones: a package that is already
+                # installed (ca-certificates, openssl) is not upgraded
+                c += " --no-upgrade"
+            if c.startswith("apt-get remove") and change.remove:
+                # like apply: remove only those that are installed (apt-get remove fails on a
+                # name the package sources do not know at all)
+                cmds += ["# only those of them that are installed:",
+                         "#   " + _strip_comment(c),
+                         "installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n' "
+                         + _q(change.remove) + " 2>/dev/null | awk '$1 == \"ii\" {print $2}')",
+                         "[ -z \"$installed\" ] || DEBIAN_FRONTEND=noninteractive apt-get "
+                         "remove -y -q $installed"]
+                continue
             if c.startswith("apt-get "):
                 c = "DEBIAN_FRONTEND=noninteractive " + c
             cmds.append(c)

@@ -58,6 +58,9 @@ MAIL_PKGS = (
     "libsasl2-modules", "openssl", "ca-certificates", "postgrey",
 )
 SYSTEMD_PKGS = ("systemd", "systemd-sysv", "dbus")
+# in the offline repo for the validators of tests (never installed by the tool): lmdb maps
+# (EL10's default_database_type) for postmap/postconf in test_real_config.py
+VALIDATOR_PKGS = ("postfix-lmdb",)
 # masked in the systemd variant (they would fight over a console we do not have)
 SYSTEMD_MASK = ("console-getty.service", "getty@tty1.service",
                 "systemd-networkd-wait-online.service",
@@ -314,7 +317,7 @@ def image_key() -> str:
     blob = json.dumps({
         "version": LAB_VERSION, "suite": SUITE, "mirror": MIRROR, "security": SECURITY_MIRROR,
         "base": BASE_PKGS, "base_norec": BASE_NORECOMMENDS_PKGS, "mail": MAIL_PKGS,
-        "systemd": SYSTEMD_PKGS, "mask": SYSTEMD_MASK,
+        "systemd": SYSTEMD_PKGS, "mask": SYSTEMD_MASK, "validators": VALIDATOR_PKGS,
     }, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -322,6 +325,7 @@ def image_key() -> str:
 def _build_base_script() -> str:
     mail = " ".join(MAIL_PKGS)
     sd = " ".join(SYSTEMD_PKGS)
+    extra = " ".join(VALIDATOR_PKGS)
     norec = " ".join(BASE_NORECOMMENDS_PKGS)
     return f"""
 T=$1; R=$T/rootfs
@@ -348,6 +352,7 @@ chroot "$R" /usr/bin/env -i PATH={SERVER_PATH} HOME=/root LANG=C.UTF-8 \
   apt-get install -y -q --download-only {mail}
   apt-get install -y -q --download-only {sd}
   apt-get install -y -q --download-only {mail} {sd}
+  apt-get install -y -q --download-only {mail} {extra}
 '
 mkdir -m 755 "$T/debs"
 mv "$R"/var/cache/apt/archives/*.deb "$T/debs/"
@@ -474,7 +479,8 @@ def ensure_image() -> Image:
                 env=_host_env())
             (tmp / "BUILD-INFO.json").write_text(json.dumps({
                 "key": key, "version": LAB_VERSION, "suite": SUITE, "mirror": MIRROR,
-                "base": BASE_PKGS + BASE_NORECOMMENDS_PKGS, "repo": MAIL_PKGS + SYSTEMD_PKGS,
+                "base": BASE_PKGS + BASE_NORECOMMENDS_PKGS,
+                "repo": MAIL_PKGS + SYSTEMD_PKGS + VALIDATOR_PKGS,
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }, indent=1))
             tmp.rename(img.dir)
