@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Dict, List, Optional, Sequence
 
 from wizard import checks
@@ -160,6 +161,17 @@ def _postfix_listen_changed(ctx: PlanContext) -> Optional[str]:
                 f"{wanted!r}: a reload does not rebind sockets, so it is restarted")
     if wants_loop and not loop_only:
         return "inet_interfaces is now the loopback only: postfix is restarted to rebind"
+    # a reload ignores an inet_protocols change too, and the master then dies binding a new
+    # service (e.g. submission) on the dropped family: "fatal: :::submission: Address family
+    # for hostname not supported" (seen on Debian 12 under systemd, all -> ipv4)
+    protocols = main_cf(ctx.view).get("inet_protocols", "all").replace(",", " ").split()
+    families = {ipaddress.ip_address(a).version for a in now
+                if getattr(ipaddress.ip_address(a), "ipv4_mapped", None) is None}
+    for version, name in ((4, "ipv4"), (6, "ipv6")):
+        if version in families and not {"all", name} & set(protocols):
+            return (f"postfix listens on IPv{version} and inet_protocols is now "
+                    f"{' '.join(protocols)!r}: a reload keeps the old protocols, so it is "
+                    "restarted")
     return None
 
 
