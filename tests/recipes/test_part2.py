@@ -697,3 +697,30 @@ def test_recipes_describe_themselves() -> None:
         for pid in PLATFORMS:
             assert r.manual_checks(DEMO, get_platform(pid))
 
+
+
+def test_postfix_restarts_when_inet_protocols_drops_a_family_it_listens_on(
+        tmp_path: Path) -> None:
+    """A reload keeps the old protocols: all -> ipv4 with an IPv6 listener needs a restart
+    (seen in the systemd e2e scenario: the master died binding submission on IPv6)."""
+    p = get_platform("rocky9")
+    root = stock_root(tmp_path, p)
+    ex = DryRunExecutor(root)
+    _proc_tcp(root, "00000000")  # 0.0.0.0:25
+    (root / "proc/net/tcp6").write_text(
+        "  sl  local_address                         remote_address                        st\n"
+        "   0: 00000000000000000000000000000000:0019 00000000000000000000000000000000:0000 0A\n")
+
+    def must_restart(protocols: str) -> bool:
+        main = root / "etc/postfix/main.cf"
+        main.write_text(confedit.edit_main_cf(main.read_text(), {"inet_interfaces": "all",
+                                                                  "inet_protocols": protocols}))
+        changes = ServicesRecipe().plan(PlanContext(DEMO, p, Facts(), ch.View(ex, p)))
+        svc = [c for c in changes if getattr(c, "name", "") == "postfix"][0]
+        return bool(svc.must_restart)  # type: ignore[attr-defined]
+
+    assert not must_restart("all")
+    assert must_restart("ipv4")
+    (root / "proc/net/tcp6").write_text("  sl  local_address\n")  # IPv4 listener only
+    assert not must_restart("ipv4")
+    assert must_restart("ipv6")
