@@ -1024,9 +1024,10 @@ class Service(Change):
             cmds.append(f"systemctl restart {self.unit}")
         else:
             cmds.append(f"systemctl start {self.unit}")
-        return Preview(self.kind, self.describe(), commands=cmds,
-                       note="without systemd: " + "; ".join(
-                           _q(c) for c in self.direct.get("start", [])) if self.direct else "")
+        note = f"without systemd: service {self.name} start (init script)"
+        if self.direct.get("start"):
+            note += ", else " + "; ".join(_q(c) for c in self.direct["start"])
+        return Preview(self.kind, self.describe(), commands=cmds, note=note)
 
     # -- state probes
     def _running(self, ctx: ChangeContext, mgr: str) -> bool:
