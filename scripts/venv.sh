@@ -20,7 +20,10 @@ ensure_venv() {  # ensure_venv DIR EXTRAS [PYTHON]
   want=$(cat pyproject.toml; echo "$extras")
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-    "$dir/bin/python" -m pip install -q -e ".$extras"
+    if ! "$dir/bin/python" -m pip install -q -e ".$extras" >"$dir/pip-install.log" 2>&1; then
+      cat "$dir/pip-install.log" >&2
+      return 1
+    fi
     printf '%s' "$want" > "$stamp"
   fi
 }
