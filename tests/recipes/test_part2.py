@@ -724,3 +724,29 @@ def test_postfix_restarts_when_inet_protocols_drops_a_family_it_listens_on(
     (root / "proc/net/tcp6").write_text("  sl  local_address\n")  # IPv4 listener only
     assert not must_restart("ipv4")
     assert must_restart("ipv6")
+
+
+def test_validate_runs_when_the_configuration_changed_since_the_last_good_check(
+        tmp_path: Path) -> None:
+    from recipes.services import Validate
+    from wizard.errors import ValidationFailed
+    from wizard.executor import FakeCommand, ScriptedExecutor
+
+    root = tmp_path / "root"
+    (root / "etc/postfix").mkdir(parents=True)
+    main = root / "etc/postfix/main.cf"
+    main.write_text("a = 1\n")
+    answer = {"rc": 0}
+    ex = ScriptedExecutor(root, {"postfix check": lambda argv, e: FakeCommand(answer["rc"],
+                                                                              "", "bad")})
+    ctx = ch.ChangeContext(ex, get_platform("debian12"), ch.BackupStore(tmp_path / "bk"))
+    v = Validate(["postfix", "check"], config=["/etc/postfix/main.cf"])
+    assert v.prepare(ctx) is None and len(ex.calls) == 1
+    assert v.prepare(ctx) is None and len(ex.calls) == 1  # same config: not repeated
+    main.write_text("a = 2\n")
+    answer["rc"] = 1
+    with pytest.raises(ValidationFailed, match="nothing was restarted"):
+        v.prepare(ctx)
+    assert len(ex.calls) == 2
+    with pytest.raises(ValidationFailed):  # a failed check is never remembered as good
+        v.prepare(ctx)
