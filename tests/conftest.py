@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable, Dict
 
 import pytest
+from treeutil import snapshot_tree
 
 
 def make_root(base: Path, users: Dict[str, int] = None) -> Path:  # type: ignore[assignment]
@@ -21,23 +21,6 @@ def make_root(base: Path, users: Dict[str, int] = None) -> Path:  # type: ignore
     (base / "etc/passwd").write_text("\n".join(passwd) + "\n")
     (base / "etc/group").write_text("\n".join(group) + "\n")
     return base
-
-
-def snapshot_tree(root: Path) -> Dict[str, tuple]:
-    """path -> (type, mode, content) for every entry under root (lstat, no following)."""
-    out: Dict[str, tuple] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            st = p.lstat()
-            rel = str(p.relative_to(root))
-            if p.is_symlink():
-                out[rel] = ("link", os.readlink(p))
-            elif p.is_dir():
-                out[rel] = ("dir", st.st_mode & 0o7777)
-            else:
-                out[rel] = ("file", st.st_mode & 0o7777, p.read_bytes())
-    return out
 
 
 @pytest.fixture

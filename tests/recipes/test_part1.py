@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Set
 
 import pytest
+from treeutil import snapshot_tree as snapshot
 
 import recipes.preflight as preflight_mod
 from recipes import all_recipes
@@ -540,18 +541,6 @@ def make_target(tmp_path: Path, pid: str, selinux: bool = False) -> Path:
         (root / "sys/fs/selinux").mkdir(parents=True)
         (root / "sys/fs/selinux/enforce").write_text("1\n")
     return root
-
-
-def snapshot(root: Path) -> Dict[str, tuple]:
-    out: Dict[str, tuple] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            st = p.lstat()
-            meta = (st.st_mode & 0o7777, st.st_uid, st.st_gid)
-            out[str(p.relative_to(root))] = (
-                ("dir", *meta) if p.is_dir() else ("file", *meta, p.read_bytes()))
-    return out
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown the emulated accounts")

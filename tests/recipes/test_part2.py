@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from treeutil import snapshot_tree as snapshot
 
 from recipes.certificate import (
     CertificateRecipe,
@@ -548,18 +549,6 @@ def stock_root(base: Path, platform: Platform) -> Path:
         "root:x:0:\npostfix:x:101:\ndovecot:x:102:\nsasl:x:45:\nalice:x:1000:\nbob:x:1001:\n")
     os.chmod(root / "etc/postfix/main.cf", 0o640)  # an unusual mode must come back too
     return root
-
-
-def snapshot(root: Path) -> Dict[str, tuple]:
-    out: Dict[str, tuple] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            st = p.lstat()
-            rel = str(p.relative_to(root))
-            out[rel] = ((st.st_mode & 0o7777, st.st_uid, st.st_gid) +
-                        ((p.read_bytes(),) if p.is_file() else ()))
-    return out
 
 
 CASES = [
