@@ -45,7 +45,7 @@ from .widgets import ConfirmModal
 EXIT_INTERRUPTED = 130
 
 #: Tasks that change the target: quitting during one asks first and stops cleanly.
-CHANGING_TASKS = ("apply", "rollback", "rollback-all")
+CHANGING_TASKS = ("apply", "apply-all", "rollback", "rollback-all")
 
 
 class MailWizardApp(App[int]):
@@ -109,16 +109,21 @@ class MailWizardApp(App[int]):
         self.run_task(kind, fn, target)
         return True
 
+    def post_from_worker(self, target: MessagePump, message: Message) -> None:
+        """From the worker thread: post ``message`` to ``target`` (in order with the
+        engine's events; dropped when the app is shutting down)."""
+        try:
+            self.call_from_thread(target.post_message, message)
+        except RuntimeError:
+            pass
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
     def run_task(self, kind: str, fn: Callable[[], Any], target: MessagePump) -> None:
         """The one worker shape: call the engine, post typed messages back."""
         ctx = self.ctx
 
         def post(message: Message) -> None:
-            try:
-                self.call_from_thread(target.post_message, message)
-            except RuntimeError:  # the app is shutting down
-                pass
+            self.post_from_worker(target, message)
 
         def on_event(event: Event) -> None:
             post(EngineEvent(event))

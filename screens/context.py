@@ -21,7 +21,11 @@ from wizard.platforms import Platform
 from wizard.recipe import Recipe
 from wizard.session import Session
 
-DONE_STATES = ("applied", "verified", "skipped", "previewed")
+#: A step is done only when it is applied (and maybe checked); a preview changes nothing.
+DONE_STATES = ("applied", "verified")
+
+#: Statuses apply-all leaves alone: already applied, or skipped by the admin.
+NOT_REMAINING = ("applied", "verified", "skipped", "off")
 
 #: Where the CLI keeps sessions; rollback hints add ``--state-dir`` only for other places.
 DEFAULT_STATE_DIR = Path("/var/lib/mailwizard")
@@ -177,8 +181,24 @@ class WizardContext:
             out[s] = out.get(s, 0) + 1
         return out
 
+    def statuses(self) -> List[str]:
+        """Every step's status, in order (for :class:`screens.widgets.StepProgress`)."""
+        return [self.status(sp) for sp in self.plans]
+
     def done_count(self) -> int:
-        return sum(1 for sp in self.plans if self.status(sp) in DONE_STATES + ("off",))
+        """Steps applied in a real run (a dry run never has any)."""
+        return sum(1 for sp in self.plans if self.status(sp) in DONE_STATES)
+
+    def remaining(self) -> List[StepPlan]:
+        """What "apply all" applies, in order: every enabled step not applied or skipped yet
+        (pending, previewed, failed, rolled back, or not plannable, so it stops there)."""
+        return [sp for sp in self.plans if sp.enabled and self.status(sp) not in NOT_REMAINING]
+
+    def apply_disabled(self) -> str:
+        """Why Apply (and Apply all) cannot run here, or '' when they can."""
+        if self.dry_run:
+            return f"Dry run: Apply is disabled ({self.dry_run_reason or 'nothing is changed'})."
+        return ""
 
     def rollback_hint(self) -> str:
         """The shell command that undoes everything this session did."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List, Optional
 
 from textual.message import Message
 
-from wizard.engine import Event
+from wizard.checks import CheckResult
+from wizard.engine import Event, StepResult
 
 
 class EngineEvent(Message):
@@ -46,3 +47,15 @@ class TaskFailed(Message):
         self.kind = kind
         self.error = error
         self.cancelled = cancelled
+
+
+class StepApplied(Message):
+    """Apply all: step ``number`` of ``total`` finished (and was checked, if it applied)."""
+
+    def __init__(self, number: int, total: int, result: StepResult,
+                 checks: Optional[List[CheckResult]]) -> None:
+        super().__init__()
+        self.number = number
+        self.total = total
+        self.result = result
+        self.checks = checks

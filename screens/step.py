@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabP
 from wizard.checks import CheckResult, summarize
 from wizard.engine import (
     ChangeDone,
+    Event,
     LogLine,
     RollbackResult,
     StepFinished,
@@ -58,6 +59,40 @@ def checks_text(checks: Optional[List[CheckResult]]) -> Text:
             text.append(f"     -> {c.explanation}\n", style="yellow")
     text.append(summarize(checks), style="bold")
     return text
+
+
+def event_line(ev: Event) -> Optional[Tuple[str, str]]:
+    """The live log's (line, rich style) for an engine event."""
+    if isinstance(ev, StepStarted):
+        return f"==> {ev.title}", "bold"
+    if isinstance(ev, ChangeDone):
+        mark = {"changed": "+", "unchanged": "=", "resumed": ">", "failed": "!"}
+        style = {"changed": "green", "failed": "red", "unchanged": "dim"}
+        return (f"  {mark.get(ev.outcome, '?')} {ev.description} ({ev.outcome})",
+                style.get(ev.outcome, ""))
+    if isinstance(ev, StepFinished):
+        if ev.status == "failed":
+            return f"  FAILED: {_first_line(ev.error)}", "bold red"
+        return f"  {ev.changed} changed, {ev.unchanged} unchanged", "bold green"
+    if isinstance(ev, LogLine):
+        return f"  {ev.line}", ""
+    return None
+
+
+def output_line(line: str) -> Tuple[str, str]:
+    """The live log's (line, rich style) for a line of a command's output."""
+    return f"    {line}", "dim" if not line.startswith("$ ") else "cyan"
+
+
+def failure_lines(res: StepResult) -> List[Tuple[str, str]]:
+    """What the log shows after a step failed: its output, warnings, what happened."""
+    out: List[Tuple[str, str]] = []
+    details = res.output or "\n".join(res.error.splitlines()[1:])
+    out.extend((f"    {line}", "red") for line in details.splitlines())
+    out.extend((f"  warning: {w}", "yellow") for w in res.warnings)
+    out.append(("This run's changes of the step were undone. r rolls back what earlier "
+                "runs applied; a tries again.", "yellow"))
+    return out
 
 
 def why_text(sp: StepPlan) -> Text:
@@ -170,8 +205,7 @@ class StepScreen(Screen[None]):
 
     def _refresh_status(self) -> None:
         ctx = self.ctx
-        self.query_one(StepProgress).set_steps([ctx.status(sp) for sp in ctx.plans],
-                                               self.index)
+        self.query_one(StepProgress).set_steps(ctx.statuses(), self.index, ctx.dry_run)
         self.query_one("#step-status", Static).update(self._status_text())
         self.refresh_bindings()
 
@@ -180,8 +214,9 @@ class StepScreen(Screen[None]):
         state = ctx.state(sp.id)
         status = ctx.status(sp)
         busy = getattr(self.app, "busy", None)
-        if busy in ("apply", "rollback", "verify"):
-            words = {"apply": "Applying", "rollback": "Rolling back", "verify": "Checking"}
+        if busy in ("apply", "apply-all", "rollback", "verify"):
+            words = {"apply": "Applying", "apply-all": "Applying", "rollback": "Rolling back",
+                     "verify": "Checking"}
             return Text(f"{words[busy]}... (the Log tab shows each command; Ctrl+C stops "
                         "after the current change)", style="bold")
         if status == "off":
@@ -189,9 +224,8 @@ class StepScreen(Screen[None]):
         if status == "error":
             return Text(f"Cannot plan: {sp.error}", style="bold red")
         if ctx.dry_run:
-            reason = ctx.dry_run_reason or "nothing is changed"
-            return Text(f"Dry run: Apply is disabled ({reason}). {sp.changed} change(s) "
-                        "previewed; n for the next step.", style="yellow")
+            return Text(f"{ctx.apply_disabled()} {sp.changed} change(s) previewed; n for the "
+                        "next step.", style="yellow")
         if status == "failed":
             return Text(f"FAILED: {_first_line(state.error) or 'see the log'}. This run's "
                         "changes were undone. 3 shows the output, r rolls back, a retries.",
@@ -345,24 +379,12 @@ class StepScreen(Screen[None]):
 
     # ------------------------------------------------------------------ worker messages
     def on_engine_event(self, message: EngineEvent) -> None:
-        ev = message.event
-        if isinstance(ev, StepStarted):
-            self._log(f"==> {ev.title}", "bold")
-        elif isinstance(ev, ChangeDone):
-            mark = {"changed": "+", "unchanged": "=", "resumed": ">", "failed": "!"}
-            style = {"changed": "green", "failed": "red", "unchanged": "dim"}
-            self._log(f"  {mark.get(ev.outcome, '?')} {ev.description} ({ev.outcome})",
-                      style.get(ev.outcome, ""))
-        elif isinstance(ev, StepFinished):
-            if ev.status == "failed":
-                self._log(f"  FAILED: {_first_line(ev.error)}", "bold red")
-            else:
-                self._log(f"  {ev.changed} changed, {ev.unchanged} unchanged", "bold green")
-        elif isinstance(ev, LogLine):
-            self._log(f"  {ev.line}")
+        line = event_line(message.event)
+        if line is not None:
+            self._log(*line)
 
     def on_output_line(self, message: OutputLine) -> None:
-        self._log(f"    {message.line}", "dim" if not message.line.startswith("$ ") else "cyan")
+        self._log(*output_line(message.line))
 
     async def on_task_done(self, message: TaskDone) -> None:
         ctx = self.ctx
@@ -379,13 +401,8 @@ class StepScreen(Screen[None]):
                 self._focus_tab("checks")
             else:
                 state.error, state.output = res.error, res.output
-                details = res.output or "\n".join(res.error.splitlines()[1:])
-                for line in details.splitlines():
-                    self._log(f"    {line}", "red")
-                for w in res.warnings:
-                    self._log(f"  warning: {w}", "yellow")
-                self._log("This run's changes of the step were undone. r rolls back what "
-                          "earlier runs applied; a tries again.", "yellow")
+                for line in failure_lines(res):
+                    self._log(*line)
                 self._focus_tab("log")
         elif message.kind == "verify":
             state.checks = message.result

@@ -6,21 +6,25 @@ Plans the steps in a worker when shown. Dismisses with ``"answers"`` (edit the a
 
 from __future__ import annotations
 
-from typing import List, Optional
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, LoadingIndicator, OptionList, Static
+from textual.widgets import Footer, Header, LoadingIndicator, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
-from wizard.engine import StepPlan
+from wizard.checks import summarize
+from wizard.engine import StepPlan, StepResult, StepStarted
 
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
-from .messages import TaskDone, TaskFailed
-from .widgets import DryRunBanner, StepProgress, status_mark
+from .messages import EngineEvent, OutputLine, StepApplied, TaskDone, TaskFailed
+from .step import _first_line, event_line, failure_lines, output_line
+from .widgets import ConfirmModal, DryRunBanner, StepProgress, status_mark
 
 STATUS_WORDS = {
     "pending": "to do",
@@ -35,7 +39,8 @@ STATUS_WORDS = {
 }
 
 
-def step_line(ctx: WizardContext, n: int, sp: StepPlan, width: int = 76) -> Text:
+def step_line(ctx: WizardContext, n: int, sp: StepPlan, width: int = 76,
+              running: bool = False) -> Text:
     """``+  3. Postfix basics ........ applied, 4 changes`` for the list."""
     status = ctx.status(sp)
     mark, style = status_mark(status)
@@ -44,6 +49,11 @@ def step_line(ctx: WizardContext, n: int, sp: StepPlan, width: int = 76) -> Text
     if sp.enabled and not sp.error and status in ("pending", "previewed", "rolled-back",
                                                   "failed"):
         right += f", {sp.changed} change{'s' if sp.changed != 1 else ''}"
+    bad = sum(1 for c in ctx.state(sp.id).checks or [] if c.ok is False)
+    if status in ("applied", "verified") and bad:
+        right, style = f"applied, {bad} check{'s' if bad != 1 else ''} FAILED", "bold yellow"
+    if running:
+        mark, style, right = ">", "bold", "applying..."
     left = f" {n:2}. {title}"
     room = max(1, width - 2 - len(left) - len(right))
     text = Text()
@@ -54,14 +64,44 @@ def step_line(ctx: WizardContext, n: int, sp: StepPlan, width: int = 76) -> Text
     return text
 
 
+def _changes(sp: StepPlan) -> str:
+    if sp.error:
+        return f"cannot plan yet ({_first_line(sp.error)})"
+    return f"{sp.changed} change{'s' if sp.changed != 1 else ''}"
+
+
+@dataclass
+class ApplyAllRun:
+    """Progress of one "apply all": the steps in order and what happened so far."""
+
+    steps: List[str]
+    titles: Dict[str, str]
+    current: int = -1
+    """Index into ``steps`` of the step being applied (or the last one)."""
+    results: List[StepResult] = field(default_factory=list)
+    failed_checks: Dict[str, int] = field(default_factory=dict)
+    finished: bool = False
+    stopped: str = ""
+    """Why the run ended early (cancelled, an unexpected error), or ''."""
+
+    @property
+    def failed(self) -> Optional[StepResult]:
+        return next((r for r in self.results if r.status != "applied"), None)
+
+    @property
+    def step_id(self) -> str:
+        return self.steps[self.current] if 0 <= self.current < len(self.steps) else ""
+
+
 class StepListScreen(Screen[str]):
-    """All steps; Enter opens one."""
+    """All steps; Enter opens one, A applies every remaining step in order."""
 
     TITLE = "mailwizard"
     SUB_TITLE = "Steps"
 
     BINDINGS = [
         Binding("enter", "open", "Open step", priority=True),
+        Binding("A", "apply_all", "Apply all", tooltip="Apply every remaining step in order"),
         Binding("s", "summary", "Summary"),
         Binding("e", "export", "Export runbook"),
         Binding("a", "answers", "Answers"),
@@ -72,6 +112,9 @@ class StepListScreen(Screen[str]):
         super().__init__()
         self.ctx = ctx
         self.planned = bool(ctx.plans) and ctx.engine is not None
+        self.run: Optional[ApplyAllRun] = None
+        """The current or last "apply all" (its log is shown until the admin moves on)."""
+        self._todo: List[str] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -82,16 +125,50 @@ class StepListScreen(Screen[str]):
         yield LoadingIndicator(id="steps-loading")
         yield OptionList(id="steps-list")
         yield Static("", id="steps-detail")
+        yield RichLog(id="steps-log", wrap=True, markup=False, min_width=20)
         yield Footer(compact=True)
 
-    def _intro(self) -> str:
+    def _intro(self) -> Text:
         n = len(self.ctx.plans)
+        run = self.run
+        if run is not None:
+            return self._run_text(run)
         if self.ctx.dry_run:
-            return (f"{n} steps for {self.ctx.platform.name}. Open each to read why and "
-                    "preview its changes.")
-        return f"{n} steps for {self.ctx.platform.name}. Open a step to preview and apply it."
+            return Text(f"{n} steps for {self.ctx.platform.name}. Open each to read why and "
+                        "preview its changes.")
+        return Text(f"{n} steps for {self.ctx.platform.name}. Open a step to preview and "
+                    "apply it.")
+
+    def _run_text(self, run: ApplyAllRun) -> Text:
+        """Apply all's progress: step k of n and its title; at the end, the outcome."""
+        total = len(run.steps)
+        if not run.finished:
+            k = max(run.current, 0)
+            title = run.titles.get(run.step_id, "")
+            text = Text(f"Applying step {k + 1} of {total}: {title}", style="bold")
+            hint = " - Ctrl+C stops safely"
+            if len(text) + len(hint) <= max(40, self.size.width - 2):
+                text.append(hint, style="dim")
+            return text
+        applied = sum(1 for r in run.results if r.status == "applied")
+        failed = run.failed
+        if failed is not None:
+            n = run.steps.index(failed.step) + 1
+            return Text(f"Stopped at step {n} of {total}, {run.titles[failed.step]}: it failed "
+                        f"and was undone; the {applied} step(s) before it stay applied.",
+                        style="bold red")
+        if run.stopped:
+            return Text(f"Apply all stopped ({run.stopped}) after {applied} of {total} "
+                        "step(s).", style="bold yellow")
+        bad = sum(run.failed_checks.values())
+        if bad:
+            where = ", ".join(run.titles[s] for s in run.failed_checks)
+            return Text(f"Applied {applied} of {total} step(s), but {bad} check(s) failed "
+                        f"({where}): open the step, tab 4.", style="bold yellow")
+        return Text(f"Applied and checked all {applied} step(s).", style="bold green")
 
     def on_mount(self) -> None:
+        self.query_one("#steps-log").display = False
         if self.planned:
             self._show_plans()
         else:
@@ -113,6 +190,8 @@ class StepListScreen(Screen[str]):
         if message.kind == "plan":
             self.planned = True
             self._show_plans()
+        elif message.kind == "apply-all":
+            self._apply_all_done(*message.result)
         elif message.kind == "runbook":
             runbook_written(self, message.result)
 
@@ -121,18 +200,32 @@ class StepListScreen(Screen[str]):
             self.query_one("#steps-loading").display = False
             self.query_one("#steps-intro", Static).update(
                 Text("The steps could not be planned: " + str(message.error), style="red"))
+        elif message.kind == "apply-all" and self.run is not None:
+            self.run.finished = True
+            self.run.stopped = ("stopped by the admin" if message.cancelled
+                                else f"error: {message.error}")
+            self._log(f"Apply all did not finish: {self.run.stopped}", "bold red")
+            self._show_plans()
+            self.refresh_bindings()
         show_error(self, message)
 
     def _show_plans(self, highlight: Optional[int] = None) -> None:
         ctx = self.ctx
         self.query_one("#steps-loading").display = False
         self.query_one("#steps-intro", Static).update(self._intro())
+        running = self._running_index()
+        self.set_class(self.run is not None, "-running")
+        self.query_one("#steps-detail").display = self.run is None
+        self.query_one("#steps-log").display = self.run is not None
         ol = self.query_one("#steps-list", OptionList)
         ol.display = True
         old = ol.highlighted if highlight is None else highlight
+        if running >= 0:
+            old = running
         ol.clear_options()
         width = max(40, self.size.width - 4)
-        ol.add_options([Option(step_line(ctx, n, sp, width), id=sp.id)
+        ol.add_options([Option(step_line(ctx, n, sp, width, running=n - 1 == running),
+                               id=sp.id)
                         for n, sp in enumerate(ctx.plans, 1)])
         if ctx.plans:
             ol.highlighted = min(old or 0, len(ctx.plans) - 1)
@@ -140,11 +233,21 @@ class StepListScreen(Screen[str]):
         self._progress()
         self._detail()
 
+    def _running_index(self) -> int:
+        """Index in the plans of the step apply all is applying now, or -1."""
+        run = self.run
+        if run is None or run.finished or not run.step_id:
+            return -1
+        return self._index_of(run.step_id)
+
+    def _index_of(self, step_id: str) -> int:
+        return next((n for n, sp in enumerate(self.ctx.plans) if sp.id == step_id), -1)
+
     def _progress(self) -> None:
         ol = self.query_one("#steps-list", OptionList)
         self.query_one(StepProgress).set_steps(
-            [self.ctx.status(sp) for sp in self.ctx.plans],
-            ol.highlighted if ol.highlighted is not None else -1)
+            self.ctx.statuses(), ol.highlighted if ol.highlighted is not None else -1,
+            self.ctx.dry_run)
 
     def _detail(self) -> None:
         ol = self.query_one("#steps-list", OptionList)
@@ -166,25 +269,42 @@ class StepListScreen(Screen[str]):
         self._open(event.option_index)
 
     def on_screen_resume(self) -> None:
+        if self.run is not None and self.run.finished:
+            self.run = None  # the admin moved on: back to the step descriptions
         if self.planned:
             self._show_plans()
+        self.refresh_bindings()
 
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple) -> Optional[bool]:  # type: ignore[type-arg]
-        if action in ("open", "summary", "export") and not self.planned:
+        applying = getattr(self.app, "busy", None) == "apply-all"
+        if action in ("open", "summary", "export") and (not self.planned or applying):
             return None
+        if action == "apply_all":
+            if (not self.planned or self.ctx.apply_disabled() or getattr(self.app, "busy", None)
+                    or not self.ctx.remaining()):
+                return None
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        # a disabled binding does nothing: say why instead, like the step screen does
+        if event.key == "A" and self.planned and self.ctx.apply_disabled():
+            event.stop()
+            self.notify(f"{self.ctx.apply_disabled()} Nothing is changed on this machine.",
+                        title="Apply all", severity="warning")
 
     def action_open(self) -> None:
         ol = self.query_one("#steps-list", OptionList)
         if ol.highlighted is not None:
             self._open(ol.highlighted)
 
-    def _open(self, index: int) -> None:
+    def _open(self, index: int, tab: str = "why") -> None:
         from .step import StepScreen
 
+        if getattr(self.app, "busy", None) == "apply-all":
+            return
         if self.planned and self.ctx.plans:
-            self.app.push_screen(StepScreen(self.ctx, index))
+            self.app.push_screen(StepScreen(self.ctx, index, tab))
 
     def action_summary(self) -> None:
         from .summary import SummaryScreen
@@ -204,3 +324,138 @@ class StepListScreen(Screen[str]):
 
     def action_quit_app(self) -> None:
         self.app.action_request_quit()  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ apply all
+    def action_apply_all(self) -> None:
+        ctx = self.ctx
+        if ctx.apply_disabled():
+            self.notify(ctx.apply_disabled(), severity="warning")
+            return
+        todo = ctx.remaining()
+        if not todo:
+            self.notify("Every step is applied or skipped: nothing is left to apply.")
+            return
+        self._todo = [sp.id for sp in todo]
+        if getattr(self.app, "yes", False):
+            self._do_apply_all(True)
+            return
+        numbers = {sp.id: n for n, sp in enumerate(ctx.plans, 1)}
+        changes = sum(sp.changed for sp in todo)
+        lines = ["Each step is checked right after it is applied. The run stops at the first "
+                 "step that fails: its changes of this run are undone, the steps before it "
+                 "stay applied. Ctrl+C stops safely.", ""]
+        lines += [f"{numbers[sp.id]:2}. {sp.recipe.title}: {_changes(sp)}" for sp in todo]
+        skipped = [sp for sp in ctx.plans if ctx.status(sp) == "skipped"]
+        if skipped:
+            lines.append(f"Skipped, left alone: {', '.join(sp.recipe.title for sp in skipped)}")
+        self.app.push_screen(
+            ConfirmModal(f"Apply the {len(todo)} remaining step(s) now? {changes} change(s), "
+                         "in this order:", "\n".join(lines), yes="Apply all"),
+            callback=self._do_apply_all)
+
+    def _do_apply_all(self, yes: Optional[bool]) -> None:
+        if not yes or not self._todo:
+            return
+        ctx, app = self.ctx, self.app
+        engine = ctx.engine
+        assert engine is not None
+        steps = list(self._todo)
+        total = len(steps)
+        screen = self
+
+        def task() -> Tuple[List[StepResult], List[StepPlan]]:
+            ctx.bind_session()
+            results: List[StepResult] = []
+            for k, step_id in enumerate(steps, 1):
+                if engine.cancelled:  # Ctrl+C between two steps
+                    raise KeyboardInterrupt
+                res = engine.apply_step(step_id)
+                checks = None
+                if res.status == "applied":
+                    checks = engine.verify([step_id]).get(step_id, [])
+                results.append(res)
+                app.post_from_worker(  # type: ignore[attr-defined]
+                    screen, StepApplied(k, total, res, checks))
+                if res.status != "applied":
+                    break
+            return results, engine.plan()
+
+        run = ApplyAllRun(steps, {sp.id: sp.recipe.title for sp in ctx.plans})
+        previous, self.run = self.run, run
+        if not app.start_task("apply-all", task, self):  # type: ignore[attr-defined]
+            self.run = previous
+            return
+        for sp in ctx.plans:
+            if sp.id in steps:
+                ctx.state(sp.id).error = ctx.state(sp.id).output = ""
+        self.query_one("#steps-log", RichLog).clear()
+        self._log(f"--- apply all: {total} step(s)", "bold")
+        self._show_plans()
+        self.refresh_bindings()
+
+    def _log(self, line: str, style: str = "", step_id: str = "") -> None:
+        """The live log; a step's lines also go to its own log (its screen's tab 3)."""
+        if step_id:
+            self.ctx.state(step_id).log.append((line, style))
+        self.query_one("#steps-log", RichLog).write(Text(line, style=style))
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        run = self.run
+        if run is None or run.finished:
+            return
+        ev = message.event
+        if isinstance(ev, StepStarted) and ev.step in run.steps:
+            run.current = run.steps.index(ev.step)
+            self.ctx.state(ev.step).log.append(
+                (f"--- apply all: step {run.current + 1} of {len(run.steps)}", "bold"))
+            self._show_plans()
+        line = event_line(ev)
+        if line is not None:
+            self._log(*line, step_id=ev.step or run.step_id)
+
+    def on_output_line(self, message: OutputLine) -> None:
+        if self.run is not None and not self.run.finished:
+            self._log(*output_line(message.line), step_id=self.run.step_id)
+
+    def on_step_applied(self, message: StepApplied) -> None:
+        run = self.run
+        if run is None:
+            return
+        res = message.result
+        run.results.append(res)
+        state = self.ctx.state(res.step)
+        if res.status == "applied":
+            state.checks, state.error, state.output = message.checks, "", ""
+            checks = message.checks or []
+            bad = sum(1 for c in checks if c.ok is False)
+            if bad:
+                run.failed_checks[res.step] = bad
+            if checks:
+                self._log(f"  checks: {summarize(checks)}", "bold red" if bad else "green",
+                          step_id=res.step)
+            else:
+                self._log("  checks: none for this step", "dim", step_id=res.step)
+        else:
+            state.error, state.output = res.error, res.output
+            for line in failure_lines(res):
+                self._log(*line, step_id=res.step)
+        self._show_plans()
+
+    def _apply_all_done(self, results: List[StepResult], plans: List[StepPlan]) -> None:
+        run = self.run
+        self.ctx.plans = plans
+        if run is None:
+            return
+        run.finished = True
+        failed = run.failed
+        applied = sum(1 for r in results if r.status == "applied")
+        if failed is None:
+            self._log(f"Apply all: {applied} step(s) applied.", "bold green")
+        else:
+            self._log(f"Apply all stopped at {run.titles[failed.step]}; {applied} step(s) "
+                      "before it stay applied.", "bold red")
+        self._show_plans(highlight=self._index_of(failed.step) if failed else None)
+        self.refresh_bindings()
+        if failed is not None:
+            # show the failed step itself: its output (tab 3) and the one-key rollback
+            self._open(self._index_of(failed.step), tab="log")

@@ -80,7 +80,7 @@ class SummaryScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(StepProgress).set_steps([self.ctx.status(sp) for sp in self.ctx.plans])
+        self.query_one(StepProgress).set_steps(self.ctx.statuses(), dry_run=self.ctx.dry_run)
         self.query_one("#summary-body").focus()
 
     # ------------------------------------------------------------------ sections
@@ -181,8 +181,8 @@ class SummaryScreen(Screen[None]):
             for step, checks in message.result.items():
                 self.ctx.state(step).checks = checks
             self.query_one("#summary-checks", Static).update(self._checks_text())
-            self.query_one(StepProgress).set_steps(
-                [self.ctx.status(sp) for sp in self.ctx.plans])
+            self.query_one(StepProgress).set_steps(self.ctx.statuses(),
+                                                   dry_run=self.ctx.dry_run)
         elif message.kind == "runbook":
             runbook_written(self, message.result)
 

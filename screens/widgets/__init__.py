@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._banner import DryRunBanner
 from ._diff_view import DiffView, preview_renderables
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
-from ._progress import StepProgress, status_mark
+from ._progress import StepProgress, progress_counts, status_mark
 
 __all__ = [
     "ConfirmModal",
@@ -16,5 +16,6 @@ __all__ = [
     "PromptResult",
     "StepProgress",
     "preview_renderables",
+    "progress_counts",
     "status_mark",
 ]

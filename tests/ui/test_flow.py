@@ -6,11 +6,12 @@ from __future__ import annotations
 import stat
 import threading
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Dict, List
 
 import pytest
 from conftest import FROZEN_MACHINE, MAIN_CF, run_async, settle, text_of, walk_recipes
 from textual.widgets import Input, OptionList, RichLog
+from textual.widgets._footer import FooterKey
 from ui_recipes import MOTD, BrokenStep, GreylistStep, HostnameStep, test_recipes
 
 from screens.answers import AnswersScreen, UserRow, error_slot
@@ -19,10 +20,10 @@ from screens.step import StepScreen
 from screens.steps import StepListScreen
 from screens.summary import SummaryScreen
 from screens.welcome import WelcomeScreen
-from screens.widgets import ConfirmModal, DiffView, PromptModal
+from screens.widgets import ConfirmModal, DiffView, PromptModal, StepProgress, progress_counts
 from wizard.answers import parse_answers
 from wizard.errors import AnswersError
-from wizard.executor import FakeCommand, ScriptedExecutor
+from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
 from wizard.session import Session
 
@@ -31,6 +32,11 @@ SIZE = (80, 24)
 
 def log_text(screen: Any) -> str:
     return "\n".join(s.text for s in screen.query_one("#step-log", RichLog).lines)
+
+
+def log_text_of(screen: Any) -> str:
+    """The step list's live log (apply all)."""
+    return "\n".join(s.text for s in screen.query_one("#steps-log", RichLog).lines)
 
 
 async def to_step_list(pilot: Any) -> None:
@@ -405,3 +411,256 @@ async def test_resume_and_roll_back_everything(target_root: Path, tmp_path: Path
             assert app.screen.query_one("#f-hostname", Input).value == "mail.example.com"
     finally:
         session.close()
+
+
+# --------------------------------------------------------------------------- apply all
+def tree(root: Path) -> Dict[str, bytes]:
+    """Every file under ``root`` with its bytes (to compare before and after)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def footer_keys(screen: Any) -> List[Any]:
+    """(key, description) of every key the footer shows."""
+    return [(k.key_display, k.description) for k in screen.query(FooterKey)]
+
+
+def notifications(app: Any) -> str:
+    return "\n".join(n.message for n in app._notifications)
+
+
+def test_progress_counts_are_honest() -> None:
+    def words(statuses: List[str], dry_run: bool) -> str:
+        return ", ".join(t for t, _ in progress_counts(statuses, dry_run))
+
+    assert words(["previewed", "previewed", "pending", "off"], True) == "2/4 previewed, 1 off"
+    assert words(["applied", "verified", "failed", "skipped", "pending"], False) == \
+        "2/5 done, 1 failed, 1 skipped"
+    # a preview is never "done", and a failure or skip never counts as done
+    assert words(["previewed", "failed", "skipped"], False) == "0/3 done, 1 failed, 1 skipped"
+    assert words(["rolled-back", "error"], False) == "0/2 done, 1 rolled back, 1 cannot plan"
+
+
+@run_async
+async def test_dry_run_counts_previews_and_disables_apply_all(tmp_path: Path) -> None:
+    root = tmp_path / "empty-root"
+    root.mkdir()
+    app = make_app(answers="demo", platform="rocky9", executor=DryRunExecutor(root),
+                   recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_step_list(pilot)
+        steps = app.screen
+        assert isinstance(steps, StepListScreen)
+        assert "0/2 previewed" in text_of(steps.query_one(StepProgress))
+        assert steps.check_action("apply_all", ()) is None
+        assert "Apply all" not in [c.title for c in app.get_system_commands(steps)]
+        await pilot.press("A")
+        await pilot.pause()
+        assert app.screen is steps  # no confirmation: nothing can be applied
+        assert "Dry run: Apply is disabled (--dry-run)." in notifications(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "Dry run: Apply is disabled (--dry-run)." in text_of(
+            app.screen.query_one("#step-status"))
+        await pilot.press("escape")
+        await pilot.pause()
+        progress = text_of(steps.query_one(StepProgress))
+        assert "1/2 previewed" in progress and "done" not in progress
+        assert "previewed, 3 changes" in str(steps.query_one(OptionList).get_option_at_index(
+            0).prompt)
+
+
+@run_async
+async def test_apply_all_then_roll_back_everything(target_root: Path, tmp_path: Path) -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def newaliases(argv: List[str], ex: Any) -> FakeCommand:
+        started.set()
+        release.wait(10)
+        return FakeCommand(0, "done")
+
+    ex = ScriptedExecutor(target_root, script={"newaliases": newaliases})
+    session = _session(tmp_path)
+    before = tree(target_root)
+    app = make_app(answers="demo", platform="debian12", executor=ex, session=session,
+                   dry_run=False, recipes=test_recipes(), machine=FROZEN_MACHINE)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await to_step_list(pilot)
+            steps = app.screen
+            assert isinstance(steps, StepListScreen)
+            assert steps.check_action("apply_all", ()) is True
+            assert "Apply all" in [c.title for c in app.get_system_commands(steps)]
+            assert ("A", "Apply all") in footer_keys(steps)
+            await pilot.press("A")
+            await pilot.pause()
+            modal = app.screen
+            assert isinstance(modal, ConfirmModal)
+            assert "Apply the 2 remaining step(s) now? 4 change(s)" in modal.question
+            assert " 1. Name the server: 3 changes" in modal.detail
+            assert " 2. Greylisting: 1 change" in modal.detail
+            await pilot.press("y")
+            for _ in range(200):
+                if started.is_set():
+                    break
+                await pilot.pause(0.02)
+            await pilot.pause()
+            # in progress: step 1 of 2, its title, the live log
+            assert app.busy == "apply-all"
+            assert app.screen is steps
+            assert "Applying step 1 of 2: Name the server" in text_of(
+                steps.query_one("#steps-intro"))
+            assert "applying..." in str(steps.query_one(OptionList).get_option_at_index(
+                0).prompt)
+            assert steps.check_action("apply_all", ()) is None
+            assert steps.check_action("open", ()) is None
+            assert "==> Name the server" in log_text_of(steps)
+            release.set()
+            await settle(pilot)
+
+            assert not app.busy
+            assert session.step_status("test-hostname") == "verified"
+            assert session.step_status("test-greylist") == "verified"
+            assert "myhostname = mail.example.com" in (
+                target_root / "etc/postfix/main.cf").read_text()
+            assert (target_root / MOTD.lstrip("/")).exists()
+            assert (target_root / "etc/mailwizard-test/greylist.conf").read_text() == \
+                "delay = 300\n"
+            assert "Applied and checked all 2 step(s)." in text_of(
+                steps.query_one("#steps-intro"))
+            assert "2/2 done" in text_of(steps.query_one(StepProgress))
+            log = log_text_of(steps)
+            assert "==> Greylisting" in log and "checks: 1 passed" in log
+            assert steps.check_action("apply_all", ()) is None  # nothing is left
+            # each step's own screen has its part of the log and its checks
+            await pilot.press("home", "enter")
+            await pilot.pause()
+            step = app.screen
+            assert isinstance(step, StepScreen) and step.step_id == "test-hostname"
+            own_log = [line for line, _ in app.ctx.state("test-hostname").log]
+            assert own_log[:2] == ["--- apply all: step 1 of 2", "==> Name the server"]
+            assert "==> Greylisting" not in own_log
+            await pilot.press("3")
+            await pilot.pause()
+            assert "--- apply all: step 1 of 2" in log_text(step)
+            assert "PASS myhostname set" in text_of(step.query_one("#checks-text"))
+
+            # roll back everything from the welcome screen: the root is as it was
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.press("a")
+            await pilot.pause()
+            assert isinstance(app.screen, AnswersScreen)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, WelcomeScreen)
+            await pilot.press("r")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("y")
+            await settle(pilot)
+    finally:
+        release.set()
+        session.close()
+    assert tree(target_root) == before
+
+
+@run_async
+async def test_apply_all_stops_at_the_failing_step(target_root: Path, tmp_path: Path) -> None:
+    ex = ScriptedExecutor(target_root, script={
+        "postfix check": FakeCommand(1, "", "postfix/postfix-script: fatal: bad config")})
+    session = _session(tmp_path)
+    main_cf = target_root / "etc/postfix/main.cf"
+    app = make_app(answers="demo", platform="debian12", executor=ex, session=session,
+                   dry_run=False, recipes=[HostnameStep(), BrokenStep(), GreylistStep()],
+                   machine=FROZEN_MACHINE, yes=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await to_step_list(pilot)
+            steps = app.screen
+            await pilot.press("A")  # --yes: no confirmation
+            await settle(pilot)
+            # the first stays applied
+            assert session.step_status("test-hostname") == "verified"
+            assert "myhostname = mail.example.com" in main_cf.read_text()
+            # the failed one's changes are undone
+            assert session.step_status("test-broken") == "failed"
+            assert not (target_root / "etc/mailwizard-test/broken.conf").exists()
+            # the third is untouched
+            assert session.step_status("test-greylist") == "pending"
+            assert not (target_root / "etc/mailwizard-test/greylist.conf").exists()
+            # the failed step is shown: its output, the rollback key
+            step = app.screen
+            assert isinstance(step, StepScreen) and step.step_id == "test-broken"
+            assert step.query_one("TabbedContent").active == "log"  # type: ignore[attr-defined]
+            assert "fatal: bad config" in log_text(step)
+            status = text_of(step.query_one("#step-status"))
+            assert "FAILED" in status and "r rolls back" in status
+            assert "1/3 done, 1 failed" in text_of(step.query_one(StepProgress))
+            assert "Stopped at step 2 of 3" in text_of(steps.query_one("#steps-intro"))
+            assert "fatal: bad config" in log_text_of(steps)
+            assert "Traceback" not in log_text_of(steps) + log_text(step)
+            # back in the list, apply all offers what is left: the failed step and the third
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is steps
+            assert [sp.id for sp in app.ctx.remaining()] == ["test-broken", "test-greylist"]
+            assert steps.check_action("apply_all", ()) is True
+    finally:
+        session.close()
+
+
+@run_async
+async def test_ctrl_c_during_apply_all_stops_cleanly(target_root: Path,
+                                                     tmp_path: Path) -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(argv: List[str], ex: Any) -> FakeCommand:
+        started.set()
+        release.wait(10)
+        return FakeCommand(0)
+
+    class SlowStep(HostnameStep):
+        def plan(self, ctx: Any) -> Any:
+            from wizard.changes import Command, FileWrite
+
+            return [FileWrite("/etc/mailwizard-test/before", "x\n"),
+                    Command(["slow-command"], description="something slow"),
+                    FileWrite("/etc/mailwizard-test/after", "x\n")]
+
+    ex = ScriptedExecutor(target_root, script={"slow-command": slow})
+    session = _session(tmp_path)
+    before = tree(target_root)
+    app = make_app(answers="demo", platform="debian12", executor=ex, session=session,
+                   dry_run=False, recipes=[SlowStep(), GreylistStep()],
+                   machine=FROZEN_MACHINE, yes=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await to_step_list(pilot)
+            await pilot.press("A")
+            for _ in range(200):
+                if started.is_set():
+                    break
+                await pilot.pause(0.02)
+            assert app.busy == "apply-all"
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("y")
+            await pilot.pause()
+            assert app.ctx.engine is not None and app.ctx.engine.cancelled
+            release.set()
+            await settle(pilot)
+    finally:
+        release.set()
+        session.close()
+    assert app.return_code == 130
+    again = Session.open(tmp_path / "state", lock=False)
+    # stopped after the command in progress; the step's changes of this run were undone
+    # and the next step was not started
+    assert again.step_status("test-hostname") == "failed"
+    assert again.step_status("test-greylist") == "pending"
+    assert not again.unfinished()
+    assert tree(target_root) == before

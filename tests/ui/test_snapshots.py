@@ -69,3 +69,31 @@ def test_summary(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.pause()
 
     assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_apply_all_done(snap_compare: Any, tmp_path: Path) -> None:
+    """A real run on a temp root after A (apply all): statuses, outcome, the live log."""
+    from conftest import MAIN_CF
+
+    from wizard.executor import FakeCommand, ScriptedExecutor
+    from wizard.session import Session
+
+    root = tmp_path / "root"
+    (root / "etc/postfix").mkdir(parents=True)
+    (root / "etc/postfix/main.cf").write_text(MAIN_CF)
+    session = Session.open(tmp_path / "state")
+    app = make_app(answers="demo", platform="debian12",
+                   executor=ScriptedExecutor(root, script={"newaliases": FakeCommand(0)}),
+                   session=session, dry_run=False, recipes=test_recipes(),
+                   machine=FROZEN_MACHINE, yes=True)
+
+    async def run_before(pilot: Any) -> None:
+        await pilot.press("s", "ctrl+n")
+        await settle(pilot)
+        await pilot.press("A")
+        await settle(pilot)
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    finally:
+        session.close()
