@@ -44,6 +44,26 @@ def _lines_to_map(text: str) -> Dict[str, Any]:
     return out
 
 
+def _lines_to_actions(text: str) -> Dict[str, str]:
+    """``sender: ACTION [text]`` per line -> ``{sender: "ACTION [text]"}`` (text kept as is)."""
+    out: Dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, action = line.partition(":")
+        out[name.strip()] = action.strip()
+    return out
+
+
+def _int_or_text(text: str, default: int) -> Any:
+    """A number field: an int when it is one, else the text (the validator explains)."""
+    text = text.strip()
+    if not text:
+        return default
+    return int(text) if text.isdigit() else text
+
+
 def _map_to_lines(value: Any) -> str:
     if not isinstance(value, dict):
         return ""
@@ -71,9 +91,9 @@ def error_slot(field: str) -> str:
     if m:
         return f"users-{m.group(1)}"
     base = _INDEX.sub("", field)
-    for prefix in ("aliases", "virtual_aliases", "steps"):
+    for prefix in ("aliases", "virtual_aliases", "steps", "restrictions.sender_access"):
         if base == prefix or base.startswith(prefix + "."):
-            return prefix
+            return prefix.replace(".", "-")
     return base.replace(".", "-")
 
 
@@ -236,6 +256,18 @@ class AnswersScreen(Screen[Optional[Answers]]):
             yield from self._row("Import: key file", self._input(
                 "certificate-key_file", self._get("certificate", "key_file"),
                 "/path/key.pem (mode import)"), "certificate-key_file")
+            yield from self._row("Import: chain file", self._input(
+                "certificate-chain_file", self._get("certificate", "chain_file"),
+                "/path/chain.pem (optional)"), "certificate-chain_file",
+                "Intermediate certificates sent after yours (import mode).")
+            yield from self._row("Other names (SAN)", self._input(
+                "certificate-extra_names",
+                _list_to_text(self._get("certificate", "extra_names", default=[])),
+                "imap.example.com, smtp.example.com"), "certificate-extra_names",
+                "More host names the certificate must cover, besides the host name.")
+            yield self._check("certificate-csr", "Also write a signing request (CSR) for a CA",
+                              self._get("certificate", "csr", default=False))
+            yield Static("", id="err-certificate-csr", classes="field-error")
 
             yield Label("SASL authentication", classes="section")
             yield from self._row("Backend", self._select(
@@ -256,6 +288,31 @@ class AnswersScreen(Screen[Optional[Answers]]):
                               "Strict HELO: reject names without DNS (may lose mail)",
                               self._get("restrictions", "reject_unknown_helo", default=False))
             yield Static("", id="err-restrictions-reject_unknown_helo", classes="field-error")
+            yield Label(Text("Sender access, one per line: sender: REJECT|OK|DISCARD|HOLD "
+                             "[text]"), classes="hint")
+            yield TextArea(_map_to_lines(self._get("restrictions", "sender_access", default={})),
+                           id="f-restrictions-sender_access", compact=True, classes="map")
+            yield Static("", id="err-restrictions-sender_access", classes="field-error")
+            yield from self._row("Max message bytes", self._input(
+                "restrictions-message_size_limit",
+                self._get("restrictions", "message_size_limit", default=0),
+                "0 keeps Postfix's 10 MB"), "restrictions-message_size_limit",
+                "message_size_limit in bytes; 0 keeps Postfix's default.")
+            yield from self._row("Error sleep (s)", self._input(
+                "restrictions-smtpd_error_sleep_time",
+                self._get("restrictions", "smtpd_error_sleep_time", default=1), "1"),
+                "restrictions-smtpd_error_sleep_time",
+                "Pause after each client error (smtpd_error_sleep_time).")
+            yield from self._row("Soft error limit", self._input(
+                "restrictions-smtpd_soft_error_limit",
+                self._get("restrictions", "smtpd_soft_error_limit", default=10), "10"),
+                "restrictions-smtpd_soft_error_limit",
+                "Errors before each reply is delayed (smtpd_soft_error_limit).")
+            yield from self._row("Hard error limit", self._input(
+                "restrictions-smtpd_hard_error_limit",
+                self._get("restrictions", "smtpd_hard_error_limit", default=20), "20"),
+                "restrictions-smtpd_hard_error_limit",
+                "Errors before the client is disconnected (smtpd_hard_error_limit).")
 
             yield Label("Optional steps and access", classes="section")
             steps = self._get("steps", default={}) or {}
@@ -307,12 +364,22 @@ class AnswersScreen(Screen[Optional[Answers]]):
         cert["key_type"] = self._sel("certificate-key_type")
         days = self._val("certificate-days")
         cert["days"] = int(days) if days.isdigit() else (days or 825)
-        for key in ("organization", "country", "common_name", "cert_file", "key_file"):
+        for key in ("organization", "country", "common_name", "cert_file", "key_file",
+                    "chain_file"):
             value = self._val(f"certificate-{key}")
             if value:
                 cert[key] = value
             else:
                 cert.pop(key, None)
+        extra = _text_to_list(self._val("certificate-extra_names"))
+        if extra:
+            cert["extra_names"] = extra
+        else:
+            cert.pop("extra_names", None)
+        if self._bool("certificate-csr"):
+            cert["csr"] = True
+        else:
+            cert.pop("csr", None)
         data["certificate"] = cert
         data["sasl"] = {"backend": self._sel("sasl-backend"),
                         "pam_group": self._val("sasl-pam_group")}
@@ -320,6 +387,11 @@ class AnswersScreen(Screen[Optional[Answers]]):
         restr["rbl"] = _text_to_list(self._val("restrictions-rbl"))
         restr["helo_required"] = self._bool("restrictions-helo_required")
         restr["reject_unknown_helo"] = self._bool("restrictions-reject_unknown_helo")
+        restr["sender_access"] = _lines_to_actions(
+            self.query_one("#f-restrictions-sender_access", TextArea).text)
+        for key, default in (("message_size_limit", 0), ("smtpd_error_sleep_time", 1),
+                             ("smtpd_soft_error_limit", 10), ("smtpd_hard_error_limit", 20)):
+            restr[key] = _int_or_text(self._val(f"restrictions-{key}"), default)
         data["restrictions"] = restr
         steps = dict(data.get("steps") or {})
         for step in ("firewall", "postgrey", "virtual-aliases"):

@@ -10,7 +10,7 @@ from typing import Any, Dict, List
 
 import pytest
 from conftest import FROZEN_MACHINE, MAIN_CF, run_async, settle, text_of, walk_recipes
-from textual.widgets import Input, OptionList, RichLog
+from textual.widgets import Checkbox, Input, OptionList, RichLog, TextArea
 from textual.widgets._footer import FooterKey
 from ui_recipes import MOTD, BrokenStep, GreylistStep, HostnameStep, test_recipes
 
@@ -138,6 +138,56 @@ def test_error_slots() -> None:
     assert error_slot("certificate.country") == "certificate-country"
     assert error_slot("restrictions.rbl[0]") == "restrictions-rbl"
     assert error_slot("steps.firewall") == "steps"
+    assert error_slot("restrictions.sender_access.bad.example") == "restrictions-sender_access"
+    assert error_slot("certificate.extra_names[1]") == "certificate-extra_names"
+
+
+@run_async
+async def test_answers_form_restrictions_and_certificate_extras() -> None:
+    """Sender access, limits, extra certificate names and the CSR are edited in the form and
+    reach the answers; a bad entry is shown next to its field with the CLI's message."""
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, AnswersScreen)
+        sa = form.query_one("#f-restrictions-sender_access", TextArea)
+        # the demo's entries, action text kept whole
+        assert "bad.example: REJECT we do not accept mail from this domain" in sa.text
+        assert form.query_one("#f-restrictions-message_size_limit", Input).value == "26214400"
+
+        sa.text = "spam@example.org: REJECT go away\nfriend.example: OK\nweird.example: SHOUT"
+        form.query_one("#f-restrictions-smtpd_hard_error_limit", Input).value = "many"
+        form.query_one("#f-certificate-extra_names", Input).value = "imap.example.com, bad_name"
+        await pilot.pause()
+        sa_err = text_of(form.query_one("#err-restrictions-sender_access"))
+        assert "restrictions.sender_access.weird.example: action must start with one of" in sa_err
+        assert "hard_error_limit" in text_of(
+            form.query_one("#err-restrictions-smtpd_hard_error_limit"))
+        assert "certificate.extra_names[1]" in text_of(
+            form.query_one("#err-certificate-extra_names"))
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, AnswersScreen)  # refused while anything is wrong
+
+        sa.text = "spam@example.org: REJECT go away\nfriend.example: OK"
+        form.query_one("#f-restrictions-smtpd_hard_error_limit", Input).value = "30"
+        form.query_one("#f-restrictions-message_size_limit", Input).value = ""
+        form.query_one("#f-certificate-extra_names", Input).value = "imap.example.com"
+        form.query_one("#f-certificate-csr", Checkbox).value = True
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, StepListScreen)
+        answers = app.ctx.answers
+        assert answers is not None
+        r = answers.restrictions
+        assert r.sender_access == (("spam@example.org", "REJECT go away"),
+                                   ("friend.example", "OK"))
+        assert r.smtpd_hard_error_limit == 30 and r.message_size_limit == 0
+        assert answers.certificate.extra_names == ("imap.example.com",)
+        assert answers.certificate.csr is True
 
 
 @run_async
