@@ -677,9 +677,14 @@ def _change_section(d: _Doc, number: str, change: Change, pv: Preview,
     for item in rendered.items:
         out += _md_blocks([item]) if isinstance(item, _Block) else [item, ""]
     if isinstance(change, Service):
+        sysv = f"service {change.name} start"
         direct = "; ".join(_q(c) for c in change.direct.get("start", []))
         if direct:
-            out += [f"Without systemd (in a container), start it with {_code(direct)}.", ""]
+            out += [f"Without systemd, mailwizard runs {_code(sysv)} where the init script "
+                    f"/etc/init.d/{change.name} exists, else (a container with no init "
+                    f"system) {_code(direct)}.", ""]
+        else:
+            out += [f"Without systemd, mailwizard runs {_code(sysv)}.", ""]
     return out
 
 

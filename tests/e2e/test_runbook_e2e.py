@@ -9,8 +9,9 @@ Two fresh Debian 12 lab servers, nothing mail-related installed, the same answer
   its ``sh`` blocks (``extract_commands``) run in order as root with ``set -e``. The two
   ``sh-interactive`` blocks (``passwd USER``) are fed with ``chpasswd`` instead. The lab
   servers run no systemd, so the service blocks (``systemctl ...``) are replaced by what the
-  runbook says right below them for that case ("Without systemd (in a container), start it
-  with ...").
+  runbook says right below them for that case ("Without systemd, mailwizard runs
+  `service NAME start` where the init script /etc/init.d/NAME exists, else ...`"), as that
+  rule reads, in shell.
 
 Then the manifests of /etc (type, mode, owner, content hash) are compared. The only
 differences allowed, each for a reason:
@@ -60,7 +61,9 @@ RANDOM = {KEY, CERT, "/etc/ssl/certs/ssl-cert-snakeoil.pem",
           "/etc/ssl/private/ssl-cert-snakeoil.key"}
 SALTED = {"/etc/shadow", "/etc/shadow-"}      # salted password hashes
 LAB_HOSTS = "/etc/hosts"                      # the lab writes the server's own IP there
-NO_SYSTEMD = re.compile(r"Without systemd \(in a container\), start it with `([^`]+)`")
+NO_SYSTEMD = re.compile(r"Without systemd, mailwizard runs `([^`]+)`(?: where the init script\s+"
+                        r"(/etc/init\.d/\S+) exists, else \(a container with no init\s+"
+                        r"system\) `([^`]+)`)?\.")
 
 
 def runbook_for(answers_text: str, platform_id: str = "debian12") -> str:
@@ -91,7 +94,9 @@ def runnable_blocks(markdown: str) -> List[Tuple[str, str]]:
                         f"printf '%s:%s\\n' {user} '{mwlab.USERS[user]}' | chpasswd"))
         elif body.lstrip().startswith("systemctl "):
             assert no_systemd, "a systemctl block without the runbook's no-systemd command"
-            out.append(("service (no systemd)", no_systemd.pop(0)))
+            sysv, script, direct = no_systemd.pop(0)
+            shell = f"if [ -x {script} ]; then {sysv}; else {direct}; fi" if script else sysv
+            out.append(("service (no systemd)", shell + "\n"))
         else:
             out.append((body.strip().splitlines()[0][:70], body))
     assert not no_systemd, f"no-systemd commands without a service block: {no_systemd}"
