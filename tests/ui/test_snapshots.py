@@ -17,6 +17,18 @@ from wizard.executor import DryRunExecutor
 SIZE = (80, 24)
 
 
+async def steady(pilot: Any) -> None:
+    """Stop every cursor blinking (it then stays shown): a blinking cursor is drawn or not
+    depending on when the screenshot is taken, which made the SVGs flaky under load."""
+    from textual.widgets import Input, TextArea
+
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+    for area in pilot.app.screen.query(TextArea):
+        area.cursor_blink = False
+    await pilot.pause()
+
+
 def _app(tmp_path: Path, answers: Any = "demo") -> MailWizardApp:
     root = tmp_path / "empty-root"
     root.mkdir()
@@ -25,11 +37,16 @@ def _app(tmp_path: Path, answers: Any = "demo") -> MailWizardApp:
 
 
 def test_welcome(snap_compare: Any, tmp_path: Path) -> None:
-    assert snap_compare(_app(tmp_path), terminal_size=SIZE)
+    assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=steady)
 
 
 def test_answers_prefilled(snap_compare: Any, tmp_path: Path) -> None:
-    assert snap_compare(_app(tmp_path), press=["s"], terminal_size=SIZE)
+    async def run_before(pilot: Any) -> None:
+        await pilot.press("s")
+        await pilot.pause()
+        await steady(pilot)
+
+    assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
 
 def test_answers_defaults_with_errors(snap_compare: Any, tmp_path: Path) -> None:
@@ -38,6 +55,7 @@ def test_answers_defaults_with_errors(snap_compare: Any, tmp_path: Path) -> None
         await pilot.pause()
         pilot.app.clear_notifications()
         await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(_app(tmp_path, answers=None), terminal_size=SIZE,
                         run_before=run_before)
@@ -47,6 +65,7 @@ def test_step_list(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Any) -> None:
         await pilot.press("s", "ctrl+n")
         await settle(pilot)
+        await steady(pilot)
 
     assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
@@ -57,6 +76,7 @@ def test_step_preview(snap_compare: Any, tmp_path: Path) -> None:
         await settle(pilot)
         await pilot.press("enter", "2")
         await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
@@ -67,6 +87,7 @@ def test_summary(snap_compare: Any, tmp_path: Path) -> None:
         await settle(pilot)
         await pilot.press("s")
         await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
@@ -92,6 +113,7 @@ def test_apply_all_done(snap_compare: Any, tmp_path: Path) -> None:
         await settle(pilot)
         await pilot.press("A")
         await settle(pilot)
+        await steady(pilot)
 
     try:
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
