@@ -93,5 +93,5 @@ class TlsDovecotRecipe(Recipe):
         return [
             f"openssl s_client -connect {answers.hostname}:993 -quiet   # '* OK' greeting",
             f"openssl s_client -starttls imap -connect {answers.hostname}:143 </dev/null",
-            "doveconf -n | grep -E '^ssl|cleartext|plaintext'",
+            "doveconf -n | grep -E 'ssl|cert|key|cleartext|plaintext'   # 2.4 nests ssl_server { }",
         ]

@@ -88,10 +88,28 @@ def doveconf_check(ex: Executor) -> CheckResult:
                   "Dovecot would not start with this configuration")
 
 
+# Dovecot 2.4 named filters whose settings doveconf does not report globally: a top-level
+# ``ssl_server_cert_file = X`` lands in the ``ssl_server`` filter (``doveconf -n`` shows
+# ``ssl_server { cert_file = X }``), ``doveconf -h ssl_server_cert_file`` prints the empty
+# global default and ``doveconf -h ssl_server/ssl_server_cert_file`` the value Dovecot uses
+# (seen with 2.4.1 on Debian 13).  Earlier versions have no such setting names.
+DOVECOT_FILTER_PREFIXES = ("ssl_server",)
+
+
+def doveconf_query_key(key: str) -> str:
+    """The name to ask ``doveconf -h`` for setting ``key`` (``filter/key`` for the settings
+    of a Dovecot 2.4 named filter, see DOVECOT_FILTER_PREFIXES)."""
+    for prefix in DOVECOT_FILTER_PREFIXES:
+        if key.startswith(prefix + "_"):
+            return f"{prefix}/{key}"
+    return key
+
+
 def doveconf_values(ex: Executor, expected: Dict[str, str]) -> List[CheckResult]:
     if not ex.which("doveconf"):
         return [info(f"dovecot {k}", "dovecot is not installed") for k in expected]
-    res = ex.run(["doveconf", "-h", *expected.keys()], quiet=True, timeout=60)
+    res = ex.run(["doveconf", "-h", *(doveconf_query_key(k) for k in expected)], quiet=True,
+                 timeout=60)
     out: List[CheckResult] = []
     if not res.ok:
         return [failed("doveconf", res.output[-400:], "doveconf could not read the settings")]
