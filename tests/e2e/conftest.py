@@ -2,6 +2,7 @@
 
 Fixtures:
   lab_image       (session)  cached image: debootstrap base, offline apt repo, golden trees
+  trixie_image    (session)  the same for Debian 13 (trixie): lab.ensure_image("trixie")
   fresh_server    (function) booted bare server, offline repo attached, nothing mail-related
   server_factory  (function) factory(systemd=False, attach_debs=True) -> booted lab.Server;
                              every server it made is halted after the test
@@ -30,18 +31,28 @@ def _track(node: pytest.Item, srv: lab.Server) -> None:
     _SERVERS.setdefault(node.nodeid, []).append(srv)
 
 
-@pytest.fixture(scope="session")
-def lab_image() -> lab.Image:
-    """The cached lab image (built on first use: ~1-2 min, needs the Debian mirror)."""
+def _image(suite: str) -> lab.Image:
     reason = lab.missing_requirements()
     if reason:
         pytest.skip(reason)
     _STATE["used"] = True
     lab.cleanup_stale()                   # leftovers of crashed earlier runs
     try:
-        return lab.ensure_image()
+        return lab.ensure_image(suite)
     except lab.LabUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def lab_image() -> lab.Image:
+    """The cached lab image (built on first use: ~1-2 min, needs the Debian mirror)."""
+    return _image(lab.SUITE)
+
+
+@pytest.fixture(scope="session")
+def trixie_image() -> lab.Image:
+    """The Debian 13 (trixie) lab image: same packages, Python 3.13 (built on first use)."""
+    return _image("trixie")
 
 
 @pytest.fixture

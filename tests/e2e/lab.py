@@ -43,7 +43,12 @@ log = logging.getLogger("mailwizard.e2e")
 
 # Bump when the way images are built changes: it is part of the cache key.
 LAB_VERSION = "mwlab-2024.1"
-SUITE = "bookworm"
+SUITE = "bookworm"                 # the default suite (Debian 12)
+# per suite: the server's CPython (wheel tags) and glibc minor (manylinux_2_N)
+SUITES: Dict[str, Dict[str, str]] = {
+    "bookworm": {"python": "3.11", "glibc": "36"},     # Debian 12
+    "trixie": {"python": "3.13", "glibc": "41"},       # Debian 13
+}
 MIRROR = os.environ.get("MWLAB_MIRROR", "http://deb.debian.org/debian")
 SECURITY_MIRROR = os.environ.get(
     "MWLAB_SECURITY_MIRROR", re.sub(r"/debian/?$", "/debian-security", MIRROR)
@@ -313,32 +318,42 @@ def systemd_unavailable() -> Optional[str]:
 
 # ----------------------------------------------------------------------------- image -----
 
-def image_key() -> str:
+def _check_suite(suite: str) -> str:
+    if suite not in SUITES:
+        raise LabError(f"unknown suite {suite!r} (known: {', '.join(sorted(SUITES))})")
+    return suite
+
+
+def image_key(suite: str = SUITE) -> str:
+    """Cache key of the image of ``suite`` (the bookworm key is the same as before suites
+    were a parameter: the suite was always part of the blob)."""
     blob = json.dumps({
-        "version": LAB_VERSION, "suite": SUITE, "mirror": MIRROR, "security": SECURITY_MIRROR,
+        "version": LAB_VERSION, "suite": _check_suite(suite), "mirror": MIRROR,
+        "security": SECURITY_MIRROR,
         "base": BASE_PKGS, "base_norec": BASE_NORECOMMENDS_PKGS, "mail": MAIL_PKGS,
         "systemd": SYSTEMD_PKGS, "mask": SYSTEMD_MASK, "validators": VALIDATOR_PKGS,
     }, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _build_base_script() -> str:
+def _build_base_script(suite: str = SUITE) -> str:
     mail = " ".join(MAIL_PKGS)
     sd = " ".join(SYSTEMD_PKGS)
     extra = " ".join(VALIDATOR_PKGS)
     norec = " ".join(BASE_NORECOMMENDS_PKGS)
     return f"""
 T=$1; R=$T/rootfs
-debootstrap --variant=minbase --include={",".join(BASE_PKGS)} {SUITE} "$R" {MIRROR}
+debootstrap --variant=minbase --include={",".join(BASE_PKGS)} {suite} "$R" {MIRROR}
 printf '#!/bin/sh\\n# mailwizard e2e lab: maintainer scripts never start daemons\\nexit 101\\n' \
   > "$R/usr/sbin/policy-rc.d"
 chmod 755 "$R/usr/sbin/policy-rc.d"
 printf '127.0.0.1\\tlocalhost\\n::1\\tlocalhost ip6-localhost ip6-loopback\\n' > "$R/etc/hosts"
 echo {HOSTNAME} > "$R/etc/hostname"
+rm -f "$R/etc/apt/sources.list.d/debian.sources"    # deb822 (newer debootstrap)
 cat > "$R/etc/apt/sources.list" <<EOS
-deb {MIRROR} {SUITE} main
-deb {MIRROR} {SUITE}-updates main
-deb {SECURITY_MIRROR} {SUITE}-security main
+deb {MIRROR} {suite} main
+deb {MIRROR} {suite}-updates main
+deb {SECURITY_MIRROR} {suite}-security main
 EOS
 mountpoint -q "$R/proc" || mount -t proc proc "$R/proc"
 mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"
@@ -397,8 +412,15 @@ for u in {" ".join(SYSTEMD_MASK)}; do ln -sf /dev/null "$S/etc/systemd/system/$u
 class Image:
     """A built image cache directory (see module doc)."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, suite: Optional[str] = None):
+        """``suite``: default from the cache's BUILD-INFO.json, else :data:`SUITE`."""
         self.dir = Path(directory)
+        if suite is None:
+            try:
+                suite = json.loads((self.dir / "BUILD-INFO.json").read_text())["suite"]
+            except (OSError, ValueError, KeyError, TypeError):
+                suite = SUITE
+        self.suite = _check_suite(str(suite))
         self.key = self.dir.name
         self.base_tar = self.dir / "base.tar.zst"
         self.debs = self.dir / "debs"
@@ -407,7 +429,9 @@ class Image:
         self._wheels: Optional[Path] = None
 
     def __repr__(self) -> str:
-        return f"Image({str(self.dir)!r})"
+        if self.suite == SUITE:
+            return f"Image({str(self.dir)!r})"
+        return f"Image({str(self.dir)!r}, suite={self.suite!r})"
 
     @property
     def golden_systemd(self) -> Path:
@@ -439,19 +463,22 @@ class Image:
         return target
 
     def wheels(self) -> Path:
-        """Wheelhouse of the current checkout + dependencies, for the server's Python 3.11."""
+        """Wheelhouse of the current checkout + dependencies, for the server's Python
+        (3.11 on bookworm, 3.13 on trixie) and glibc."""
         if self._wheels is None:
-            self._wheels = ensure_wheels()
+            info = SUITES[self.suite]
+            self._wheels = ensure_wheels(python=info["python"], glibc=int(info["glibc"]))
         return self._wheels
 
 
-def ensure_image() -> Image:
-    """Build (cold, ~1-2 min, needs the Debian mirror) or reuse the cached image."""
+def ensure_image(suite: str = SUITE) -> Image:
+    """Build (cold, ~1-2 min, needs the Debian mirror) or reuse the cached image of
+    ``suite`` (``bookworm`` = Debian 12, the default; ``trixie`` = Debian 13)."""
     reason = missing_requirements()
     if reason:
         raise LabUnavailable(reason)
-    key = image_key()
-    img = Image(CACHE_ROOT / key)
+    key = image_key(suite)
+    img = Image(CACHE_ROOT / key, suite)
     if (img.golden / "etc").is_dir() and (img.debs / "Packages").is_file():
         return img
     missing = [t for t in BUILD_TOOLS if shutil.which(t) is None]
@@ -475,10 +502,10 @@ def ensure_image() -> Image:
         log.warning("building e2e image %s (log: %s)", img.dir, logfile)
         t0 = time.monotonic()
         try:
-            _sh(_isolated_argv(_build_base_script(), str(tmp)), timeout=1800, logfile=logfile,
-                env=_host_env())
+            _sh(_isolated_argv(_build_base_script(suite), str(tmp)), timeout=1800,
+                logfile=logfile, env=_host_env())
             (tmp / "BUILD-INFO.json").write_text(json.dumps({
-                "key": key, "version": LAB_VERSION, "suite": SUITE, "mirror": MIRROR,
+                "key": key, "version": LAB_VERSION, "suite": suite, "mirror": MIRROR,
                 "base": BASE_PKGS + BASE_NORECOMMENDS_PKGS,
                 "repo": MAIL_PKGS + SYSTEMD_PKGS + VALIDATOR_PKGS,
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -487,7 +514,8 @@ def ensure_image() -> Image:
         except BaseException:
             _safe_rmtree(tmp)
             raise
-        _record("image_build", time.monotonic() - t0)
+        _record("image_build" if suite == SUITE else f"image_build_{suite}",
+                time.monotonic() - t0)
     return img
 
 
@@ -526,20 +554,37 @@ def source_hash(repo: Path = REPO_DIR) -> str:
     return h.hexdigest()[:12]
 
 
-def _target_tag_args() -> List[str]:
-    """pip download options selecting wheels for Debian 12's CPython 3.11 on this arch."""
+_DEFAULT_PY = SUITES[SUITE]["python"]
+_DEFAULT_GLIBC = int(SUITES[SUITE]["glibc"])
+
+
+def _target_tag_args(python: str = _DEFAULT_PY, glibc: int = _DEFAULT_GLIBC) -> List[str]:
+    """pip download options selecting wheels for the server's CPython ``python`` and glibc
+    2.``glibc`` on this arch (default: Debian 12's CPython 3.11 and glibc 2.36)."""
     machine = os.uname().machine
-    args = ["--only-binary=:all:", "--implementation", "cp", "--python-version", "3.11",
-            "--abi", "cp311", "--abi", "abi3", "--abi", "none"]
-    for minor in range(36, 16, -1):                       # bookworm has glibc 2.36
+    cp = "cp" + python.replace(".", "")
+    args = ["--only-binary=:all:", "--implementation", "cp", "--python-version", python,
+            "--abi", cp, "--abi", "abi3", "--abi", "none"]
+    for minor in range(glibc, 16, -1):
         args += ["--platform", f"manylinux_2_{minor}_{machine}"]
     args += ["--platform", f"manylinux2014_{machine}", "--platform", f"linux_{machine}"]
     return args
 
 
-def ensure_wheels(repo: Path = REPO_DIR) -> Path:
-    """Wheelhouse for the checkout at ``repo``, cached by a hash of its source files."""
-    key = source_hash(repo)
+def _wheels_suffix(python: str, glibc: int) -> str:
+    """Cache dir suffix of a wheelhouse target ("" for the default, bookworm's)."""
+    if (python, glibc) == (_DEFAULT_PY, _DEFAULT_GLIBC):
+        return ""
+    return f"-cp{python.replace('.', '')}-glibc2.{glibc}"
+
+
+def ensure_wheels(repo: Path = REPO_DIR, python: str = _DEFAULT_PY,
+                  glibc: int = _DEFAULT_GLIBC) -> Path:
+    """Wheelhouse for the checkout at ``repo``, cached by a hash of its source files, with
+    the dependencies for a server running CPython ``python`` on glibc 2.``glibc``
+    (``wheels/<hash>`` for bookworm's 3.11/2.36, ``wheels/<hash>-cp313-glibc2.41`` ...)."""
+    suffix = _wheels_suffix(python, glibc)
+    key = source_hash(repo) + suffix
     root = CACHE_ROOT / "wheels"
     target = root / key
     if (target / ".complete").is_file():
@@ -570,9 +615,9 @@ def ensure_wheels(repo: Path = REPO_DIR) -> Path:
             built = sorted(wh.glob("*.whl"))
             if len(built) != 1:
                 raise LabError(f"expected one wheel from {repo}, got {built}")
-            # deps for the SERVER's python (cp311, glibc 2.36), whatever the host python is
-            _sh(pip + ["download", "-d", wh, *_target_tag_args(), built[0]], timeout=600,
-                logfile=logfile, env=env)
+            # deps for the SERVER's python (e.g. cp311, glibc 2.36), whatever the host's is
+            _sh(pip + ["download", "-d", wh, *_target_tag_args(python, glibc), built[0]],
+                timeout=600, logfile=logfile, env=env)
             shutil.rmtree(src)
             (tmp / ".complete").write_text(f"{repo}\n")
             if target.exists():
@@ -581,9 +626,11 @@ def ensure_wheels(repo: Path = REPO_DIR) -> Path:
         except BaseException:
             _safe_rmtree(tmp)
             raise
-        _record("wheels_build", time.monotonic() - t0)
-        # keep the 5 newest wheelhouses
-        done = sorted((d for d in root.iterdir() if (d / ".complete").is_file()),
+        _record("wheels_build" + suffix.split("-glibc")[0].replace("-", "_"),
+                time.monotonic() - t0)
+        # keep the 5 newest wheelhouses of this target
+        done = sorted((d for d in root.iterdir() if (d / ".complete").is_file()
+                       and d.name[12:] == suffix),
                       key=lambda d: d.stat().st_mtime, reverse=True)
         for old in done[5:]:
             shutil.rmtree(old, ignore_errors=True)

@@ -12,6 +12,7 @@ import hashlib
 import imaplib
 import os
 import poplib
+import re
 import smtplib
 import ssl
 import stat
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+import lab
 import yaml
 
 HOSTNAME = "mail.example.test"
@@ -156,3 +158,120 @@ def host_run(argv: List[str], timeout: float = 60, input: Optional[str] = None
     """Run a client on the host (never a daemon), output captured."""
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                           input=input, stdin=None if input is not None else subprocess.DEVNULL)
+
+
+# --------------------------------------------------------------------------- deploy
+@dataclass
+class Deployed:
+    """A lab server after ``mailwizard apply`` (see :func:`deploy`)."""
+
+    srv: lab.Server
+    apply_rc: int
+    apply_out: str
+    before: Manifest
+    box: Mailbox
+    apply_seconds: float
+
+
+def deploy(srv: lab.Server, backend: str = "dovecot", record: Optional[str] = None
+           ) -> Deployed:
+    """Install mailwizard the README way (venv + pip from the wheelhouse), write
+    /root/answers.yaml for ``backend``, take the /etc manifest and run
+    ``mailwizard apply --answers /root/answers.yaml --yes`` once (not checked: the caller
+    asserts on ``apply_rc``).  ``record``: name of the apply wall time in ``lab.TIMINGS``."""
+    srv.install_wheels()
+    srv.path("/root/answers.yaml").write_text(answers_for(srv.ip, backend=backend))
+    before = manifest(srv.path("/"))
+    t0 = time.monotonic()
+    res = srv.run("mailwizard apply --answers /root/answers.yaml --yes 2>&1", check=False,
+                  timeout=1200)
+    seconds = time.monotonic() - t0
+    if record:
+        lab._record(record, seconds)
+    cert = srv.path(f"/etc/ssl/certs/{HOSTNAME}.crt")
+    box = Mailbox(srv.ip, str(cert), srv.host_ip, srv.host_ip2,
+                  {u: srv.path(f"/home/{u}/Maildir") for u in USERS})
+    return Deployed(srv, res.returncode, res.stdout, before, box, seconds)
+
+
+def changed_lines(apply_out: str) -> List[str]:
+    """The step lines of ``mailwizard apply`` output that report a change."""
+    return [line for line in apply_out.splitlines() if line.strip().startswith("+ ")
+            and line.rstrip().endswith("(changed)")]
+
+
+# --------------------------------------------------------------------------- probes
+# Black-box checks shared by the scenarios; each raises AssertionError with the evidence.
+
+def check_starttls_and_no_auth_before_tls(box: Mailbox) -> None:
+    """Port 25 offers STARTTLS and no AUTH (swaks); 587 offers no AUTH before STARTTLS."""
+    r = host_run(["swaks", "--server", box.ip, "--port", "25", "--quit-after", "EHLO",
+                  "--ehlo", "client.example.org"])
+    assert "250-STARTTLS" in r.stdout or "250 STARTTLS" in r.stdout, r.stdout
+    assert "AUTH" not in r.stdout.split("EHLO client.example.org", 1)[1], r.stdout
+    with box.smtp(587) as s:
+        s.ehlo()
+        assert "auth" not in s.esmtp_features
+        assert "starttls" in s.esmtp_features
+
+
+def check_swaks_submission_delivers(box: Mailbox, user: str = "alice") -> Path:
+    """swaks on 587: STARTTLS (cert verified), AUTH PLAIN as ``user``, to ``user``; the
+    message lands in ``user``'s Maildir/new.  Returns the message file."""
+    t = token()
+    r = host_run(["swaks", "--server", box.ip, "--port", "587", "--tls",
+                  "--tls-verify", "--tls-ca-path", box.cafile, "--auth", "PLAIN",
+                  "--auth-user", user, "--auth-password", USERS[user],
+                  "--from", f"{user}@{DOMAIN}", "--to", f"{user}@{DOMAIN}",
+                  "--header", f"Subject: swaks {t}", "--body", "delivered by swaks"],
+                 timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "235 2.7.0 Authentication successful" in r.stdout, r.stdout
+    f = box.wait_for(user, t)
+    assert "/new/" in str(f), f
+    return f
+
+
+def check_not_an_open_relay(box: Mailbox) -> None:
+    """Unauthenticated mail from outside mynetworks to an external domain: 554 5.7.1."""
+    r = host_run(["swaks", "--server", box.ip, "--port", "25", "--ehlo",
+                  "client.example.org", "--from", "spammer@elsewhere.invalid", "--to",
+                  "victim@external.invalid", "--quit-after", "RCPT"])
+    assert "554 5.7.1" in r.stdout and "Relay access denied" in r.stdout, r.stdout
+    assert r.returncode == 24, r.returncode
+
+
+def check_openssl_starttls_verifies(box: Mailbox) -> None:
+    """``openssl s_client -starttls smtp`` verifies our cert and name with TLS >= 1.2; a
+    wrong name fails; TLS 1.1 on 993 is refused."""
+    r = host_run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                  f"{box.ip}:25", "-CAfile", box.cafile, "-verify_return_error",
+                  "-verify_hostname", HOSTNAME, "-brief"], input="QUIT\n", timeout=30)
+    text = r.stdout + r.stderr
+    assert r.returncode == 0, text
+    assert "Verification: OK" in text, text
+    m = re.search(r"Protocol version: TLSv1\.(\d)", text)
+    assert m and int(m.group(1)) >= 2, text
+    bad = host_run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                    f"{box.ip}:25", "-CAfile", box.cafile, "-verify_return_error",
+                    "-verify_hostname", "wrong.example.test", "-brief"], input="QUIT\n",
+                   timeout=30)
+    assert bad.returncode != 0
+    old = host_run(["openssl", "s_client", "-connect", f"{box.ip}:993", "-tls1_1",
+                    "-brief"], input="", timeout=30)
+    assert old.returncode != 0, "TLS 1.1 must be refused"
+
+
+def check_imaps_reads(box: Mailbox, user: str = "bob") -> None:
+    """Send ``user`` a message over 587, then log in over IMAPS 993 and fetch it."""
+    t = token()
+    box.send_authenticated(user, f"{user}@{DOMAIN}", f"imap {t}", "read me over IMAP\n")
+    box.wait_for(user, t)
+    with box.imaps() as m:
+        m.login(user, USERS[user])
+        m.select("INBOX")
+        typ, data = m.search(None, "SUBJECT", f'"imap {t}"')
+        assert typ == "OK" and data[0], data
+        typ, msg = m.fetch(data[0].split()[0], "(RFC822)")
+        assert b"read me over IMAP" in msg[0][1]  # type: ignore[index]
+        m.logout()

@@ -42,6 +42,19 @@ def _host_pgrep(name: str) -> str:
     return r.stdout.strip()
 
 
+def test_suite_is_a_parameter_and_bookworm_stays_the_default() -> None:
+    """Adding suites left bookworm's cache key and wheel tags as they were."""
+    assert lab.image_key() == lab.image_key("bookworm") != lab.image_key("trixie")
+    assert lab._target_tag_args() == lab._target_tag_args("3.11", 36)
+    assert lab._wheels_suffix("3.11", 36) == ""
+    tri = lab._target_tag_args("3.13", 41)
+    assert tri[tri.index("--python-version") + 1] == "3.13" and "cp313" in tri
+    assert any(a.startswith("manylinux_2_41_") for a in tri)
+    assert not any(a.startswith("manylinux_2_42_") for a in tri)
+    with pytest.raises(lab.LabError):
+        lab.image_key("sid")
+
+
 def test_image_cache_layout(lab_image: lab.Image) -> None:
     assert not str(lab_image.dir).startswith(str(lab.REPO_DIR)), "cache must be outside the tree"
     assert lab_image.dir.parent == lab.CACHE_ROOT and lab_image.key == lab.image_key()

@@ -13,40 +13,14 @@ from __future__ import annotations
 
 import re
 import smtplib
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import lab
 import mwlab
 import pytest
-from mwlab import DOMAIN, HOSTNAME, Mailbox, host_run, token
+from mwlab import DOMAIN, Deployed, deploy, token
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Deployed:
-    srv: lab.Server
-    apply_rc: int
-    apply_out: str
-    before: mwlab.Manifest
-    box: Mailbox
-    apply_seconds: float
-
-
-def deploy(srv: lab.Server, backend: str) -> Deployed:
-    srv.install_wheels()
-    srv.path("/root/answers.yaml").write_text(mwlab.answers_for(srv.ip, backend=backend))
-    before = mwlab.manifest(srv.path("/"))
-    t0 = time.monotonic()
-    res = srv.run("mailwizard apply --answers /root/answers.yaml --yes 2>&1", check=False,
-                  timeout=1200)
-    seconds = time.monotonic() - t0
-    cert = srv.path(f"/etc/ssl/certs/{HOSTNAME}.crt")
-    box = Mailbox(srv.ip, str(cert), srv.host_ip, srv.host_ip2,
-                  {u: srv.path(f"/home/{u}/Maildir") for u in mwlab.USERS})
-    return Deployed(srv, res.returncode, res.stdout, before, box, seconds)
 
 
 @pytest.fixture(scope="module")
@@ -71,28 +45,11 @@ def test_apply_installs_configures_and_verifies(dep: Deployed):
 
 
 def test_ehlo_25_offers_starttls_but_no_auth_before_it(dep: Deployed):
-    r = host_run(["swaks", "--server", dep.box.ip, "--port", "25", "--quit-after", "EHLO",
-                  "--ehlo", "client.example.org"])
-    assert "250-STARTTLS" in r.stdout or "250 STARTTLS" in r.stdout, r.stdout
-    assert "AUTH" not in r.stdout.split("EHLO client.example.org", 1)[1], r.stdout
-    with dep.box.smtp(587) as s:
-        s.ehlo()
-        assert "auth" not in s.esmtp_features
-        assert "starttls" in s.esmtp_features
+    mwlab.check_starttls_and_no_auth_before_tls(dep.box)
 
 
 def test_submission_with_swaks_auth_plain_delivers_to_maildir(dep: Deployed):
-    t = token()
-    r = host_run(["swaks", "--server", dep.box.ip, "--port", "587", "--tls",
-                  "--tls-verify", "--tls-ca-path", dep.box.cafile, "--auth", "PLAIN",
-                  "--auth-user", "alice", "--auth-password", mwlab.USERS["alice"],
-                  "--from", f"alice@{DOMAIN}", "--to", f"alice@{DOMAIN}",
-                  "--header", f"Subject: swaks {t}", "--body", "delivered by swaks"],
-                 timeout=60)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "235 2.7.0 Authentication successful" in r.stdout
-    f = dep.box.wait_for("alice", t)
-    assert "/new/" in str(f)
+    mwlab.check_swaks_submission_delivers(dep.box, "alice")
 
 
 def test_submission_refuses_mail_without_tls_and_without_auth(dep: Deployed):
@@ -110,11 +67,7 @@ def test_submission_refuses_mail_without_tls_and_without_auth(dep: Deployed):
 
 
 def test_not_an_open_relay(dep: Deployed):
-    r = host_run(["swaks", "--server", dep.box.ip, "--port", "25", "--ehlo",
-                  "client.example.org", "--from", "spammer@elsewhere.invalid", "--to",
-                  "victim@external.invalid", "--quit-after", "RCPT"])
-    assert "554 5.7.1" in r.stdout and "Relay access denied" in r.stdout, r.stdout
-    assert r.returncode == 24, r.returncode
+    mwlab.check_not_an_open_relay(dep.box)
 
 
 def test_aliases_deliver_to_the_right_maildirs(dep: Deployed):
@@ -134,36 +87,11 @@ def test_aliases_deliver_to_the_right_maildirs(dep: Deployed):
 
 
 def test_openssl_verifies_certificate_and_hostname_tls12_plus(dep: Deployed):
-    r = host_run(["openssl", "s_client", "-starttls", "smtp", "-connect",
-                  f"{dep.box.ip}:25", "-CAfile", dep.box.cafile, "-verify_return_error",
-                  "-verify_hostname", HOSTNAME, "-brief"], input="QUIT\n", timeout=30)
-    text = r.stdout + r.stderr
-    assert r.returncode == 0, text
-    assert "Verification: OK" in text
-    m = re.search(r"Protocol version: TLSv1\.(\d)", text)
-    assert m and int(m.group(1)) >= 2, text
-    bad = host_run(["openssl", "s_client", "-starttls", "smtp", "-connect",
-                    f"{dep.box.ip}:25", "-CAfile", dep.box.cafile, "-verify_return_error",
-                    "-verify_hostname", "wrong.example.test", "-brief"], input="QUIT\n",
-                   timeout=30)
-    assert bad.returncode != 0
-    old = host_run(["openssl", "s_client", "-connect", f"{dep.box.ip}:993", "-tls1_1",
-                    "-brief"], input="", timeout=30)
-    assert old.returncode != 0, "TLS 1.1 must be refused"
+    mwlab.check_openssl_starttls_verifies(dep.box)
 
 
 def test_imaps_and_pop3s_read_the_message(dep: Deployed):
-    t = token()
-    dep.box.send_authenticated("bob", f"bob@{DOMAIN}", f"imap {t}", "read me over IMAP\n")
-    dep.box.wait_for("bob", t)
-    with dep.box.imaps() as m:
-        m.login("bob", mwlab.USERS["bob"])
-        m.select("INBOX")
-        typ, data = m.search(None, "SUBJECT", f'"imap {t}"')
-        assert typ == "OK" and data[0], data
-        typ, msg = m.fetch(data[0].split()[0], "(RFC822)")
-        assert b"read me over IMAP" in msg[0][1]  # type: ignore[index]
-        m.logout()
+    mwlab.check_imaps_reads(dep.box, "bob")
     p = dep.box.pop3s()
     try:
         p.user("bob")
@@ -211,8 +139,7 @@ def test_second_apply_changes_nothing(dep: Deployed):
     r = dep.srv.run("mailwizard apply --answers /root/answers.yaml --yes 2>&1", check=False,
                     timeout=600)
     assert r.returncode == 0, r.stdout[-4000:]
-    changed = [line for line in r.stdout.splitlines() if line.strip().startswith("+ ")
-               and line.rstrip().endswith("(changed)")]
+    changed = mwlab.changed_lines(r.stdout)
     assert not changed, "\n".join(changed)
     assert re.findall(r"0 changed, \d+ unchanged", r.stdout)
 
