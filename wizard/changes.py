@@ -921,6 +921,7 @@ class Packages(Change):
         self = cls(rec["manager"])
         env = {"DEBIAN_FRONTEND": "noninteractive"}
         if rec.get("to_install"):
+            warnings.extend(cls._stop_package_units(ex, rec))
             cmd = (["apt-get", "purge", "-y", "-q", "--auto-remove", *rec["to_install"]]
                    if self.manager == "apt" else [self.manager, "remove", "-y",
                                                    *rec["to_install"]])
@@ -935,6 +936,28 @@ class Packages(Change):
             if not res.ok:
                 warnings.append(f"could not reinstall {' '.join(rec['to_remove'])}")
         return warnings
+
+    @staticmethod
+    def _stop_package_units(ex: Executor, rec: Record) -> List[str]:
+        """Under systemd, stop the active services the packages about to be removed ship.
+
+        Maintainer scripts usually do this, but Debian 13's postfix prerm does not: after the
+        purge its master kept running from a unit file that no longer exists."""
+        if service_manager(ex) != "systemd":
+            return []
+        names = list(rec["to_install"])
+        res = ex.run(["dpkg-query", "-L", *names] if rec["manager"] == "apt"
+                     else ["rpm", "-ql", *names], quiet=True, timeout=120)
+        units = sorted({os.path.basename(line.strip()) for line in res.stdout.splitlines()
+                        if re.match(r"^(/usr)?/lib/systemd/system/[^/@]+\.service$",
+                                    line.strip())})
+        active = [u for u in units
+                  if ex.run(["systemctl", "is-active", "--quiet", u], quiet=True,
+                            timeout=60).ok]
+        if not active:
+            return []
+        stop = ex.run(["systemctl", "stop", *active], timeout=300)
+        return [] if stop.ok else [f"could not stop {' '.join(active)}: {stop.output}"]
 
     @staticmethod
     def _remove_leftovers(ex: Executor, rec: Record) -> List[str]:

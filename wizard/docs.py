@@ -834,7 +834,7 @@ def _final_tests(d: _Doc) -> List[str]:
     a, p = d.answers, d.platform
     h = a.hostname
     user = a.users[0].name if a.users else a.admin_user
-    log = "journalctl -u postfix@- -n 50" if p.is_debian else "journalctl -u postfix -n 50"
+    log = f"journalctl -u {p.postfix_unit} -n 50"
     remote = [
         "# the certificate each port presents (compare the fingerprint in your mail client)",
         f"openssl s_client -connect {h}:587 -starttls smtp -servername {h} </dev/null "

@@ -79,6 +79,18 @@ class Platform:
         return "2.2"
 
     @property
+    def postfix_unit(self) -> str:
+        """The systemd unit the Postfix master runs in.
+
+        Debian's postfix up to 3.9.1-7 (Debian 12, Ubuntu 22.04/24.04) runs the master in the
+        instance ``postfix@-``; ``postfix.service`` is a oneshot wrapper that stays "active"
+        even when the master is gone. Since then (Debian 13, Postfix 3.10) ``postfix.service``
+        is the instance itself and ``postfix@-`` stays inactive. RHEL has only ``postfix``."""
+        if self.is_debian and self.postfix_version < (3, 9):
+            return "postfix@-"
+        return "postfix"
+
+    @property
     def has_relay_restrictions(self) -> bool:
         return self.postfix_version >= (2, 10)
 

@@ -791,3 +791,37 @@ def test_tls_dovecot_verify_reads_what_dovecot_uses(pid: str, version: str,
     if version == "2.4":
         assert got["dovecot ssl_server_cert_file"].detail == f"ssl_server_cert_file = {cert}"
         assert got["dovecot ssl_server_key_file"].detail == f"ssl_server_key_file = {key}"
+
+
+@pytest.mark.parametrize("pid, unit", [("debian12", "postfix@-"), ("ubuntu24.04", "postfix@-"),
+                                       ("debian13", "postfix"), ("rocky9", "postfix")])
+def test_postfix_restart_under_systemd_asks_the_unit_that_runs_the_master(
+        pid: str, unit: str, tmp_path: Path) -> None:
+    """Debian 12's postfix.service is a oneshot wrapper around postfix@-; Debian 13's (Postfix
+    3.10) is the instance itself and postfix@- stays inactive.  Asking postfix@- there made
+    mailwizard believe Postfix was stopped: its restart became a no-op ``systemctl start`` and
+    the new master.cf (submission, 587) never loaded (tests/e2e/test_trixie_systemd.py)."""
+    p = get_platform(pid)
+    root = stock_root(tmp_path, p)
+    (root / "run/systemd/system").mkdir(parents=True)
+    ex = ScriptedExecutor(root, {
+        # only the unit that runs the master is active
+        "systemctl is-active --quiet postfix@-": FakeCommand(0 if unit == "postfix@-" else 3),
+        "systemctl is-active --quiet postfix": FakeCommand(0 if unit == "postfix" else 3),
+        "systemctl is-enabled": FakeCommand(0)})
+    _proc_tcp(root, "00000000")  # 0.0.0.0:25
+    (root / "proc/net/tcp6").write_text(
+        "  sl  local_address                         remote_address                        st\n"
+        "   0: 00000000000000000000000000000000:0019 00000000000000000000000000000000:0000 0A\n")
+    main = root / "etc/postfix/main.cf"
+    main.write_text(confedit.edit_main_cf(main.read_text(), {"inet_interfaces": "all",
+                                                              "inet_protocols": "ipv4"}))
+    changes = ServicesRecipe().plan(PlanContext(DEMO, p, Facts(), ch.View(ex, p)))
+    svc = [c for c in changes if getattr(c, "name", "") == "postfix"][0]
+    assert svc.must_restart  # type: ignore[attr-defined]
+    ctx = ch.ChangeContext(ex, p, ch.BackupStore(tmp_path / "bk"))
+    rec = svc.prepare(ctx)
+    assert rec is not None and rec["was_running"], rec
+    svc.commit(ctx, rec)
+    assert ["systemctl", "restart", "postfix"] in ex.calls, ex.calls
+    assert ["systemctl", "start", "postfix"] not in ex.calls, ex.calls

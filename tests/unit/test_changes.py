@@ -348,3 +348,27 @@ def test_userdel_restores_the_account_backup_copies(target_root, tmp_path, tree)
     assert "accounts_before" in rec and "backup" in rec["accounts_before"]["/etc/passwd"]
     ch.UserGroup.undo_record(ctx, rec)
     assert tree(target_root) == before
+
+
+def test_package_undo_stops_the_services_the_packages_ship_before_the_purge(
+        target_root, tmp_path):
+    """Debian 13's postfix prerm does not stop postfix.service: after the purge the master
+    kept running from a unit file that no longer existed (tests/e2e/test_trixie_systemd.py).
+    Under systemd the undo stops the active services of the packages it removes first."""
+    (target_root / "run/systemd/system").mkdir(parents=True)
+    ex = ScriptedExecutor(target_root, {
+        "dpkg-query -L": FakeCommand(0, "/usr/lib/systemd/system/postfix.service\n"
+                                        "/usr/lib/systemd/system/postfix@.service\n"
+                                        "/lib/systemd/system/saslauthd.service\n"
+                                        "/usr/sbin/postfix\n"),
+        "systemctl is-active --quiet postfix.service": FakeCommand(0),
+        "systemctl is-active --quiet saslauthd.service": FakeCommand(3),
+        "dpkg-query -S": FakeCommand(1, "")})
+    rec = {"to_install": ["postfix", "sasl2-bin"], "to_remove": [], "manager": "apt"}
+    assert ch.Packages.undo_record(ctx_for(ex, tmp_path), rec) == []
+    stop = ex.calls.index(["systemctl", "stop", "postfix.service"])
+    purge = ex.calls.index(["apt-get", "purge", "-y", "-q", "--auto-remove", "postfix",
+                            "sasl2-bin"])
+    assert stop < purge
+    assert not any(c[:2] == ["systemctl", "stop"] and "saslauthd.service" in c
+                   for c in ex.calls)

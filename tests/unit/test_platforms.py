@@ -70,3 +70,14 @@ def test_profiles_facts():
     assert get_platform("rocky9").with_versions(dovecot=(2, 4, 1)).dovecot_syntax == "2.4"
     with pytest.raises(PlatformError, match="unknown platform 'slackware'"):
         get_platform("slackware")
+
+
+@pytest.mark.parametrize("pid, unit", [
+    ("debian12", "postfix@-"), ("ubuntu22.04", "postfix@-"), ("ubuntu24.04", "postfix@-"),
+    ("debian13", "postfix"), ("rocky9", "postfix"), ("centos7", "postfix"),
+    ("almalinux10", "postfix"),
+])
+def test_postfix_unit_is_where_the_master_runs(pid: str, unit: str) -> None:
+    assert get_platform(pid).postfix_unit == unit
+    # the installed version decides, not the name: a Debian 12 with a backported 3.10
+    assert get_platform("debian12").with_versions(postfix=(3, 10)).postfix_unit == "postfix"
