@@ -19,11 +19,13 @@ import stat
 import subprocess
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import lab
+import pytest
 import yaml
 
 HOSTNAME = "mail.example.test"
@@ -275,3 +277,29 @@ def check_imaps_reads(box: Mailbox, user: str = "bob") -> None:
         typ, msg = m.fetch(data[0].split()[0], "(RFC822)")
         assert b"read me over IMAP" in msg[0][1]  # type: ignore[index]
         m.logout()
+
+
+@contextmanager
+def systemd_server(image: lab.Image) -> Iterator[lab.Server]:
+    """A booted lab server with systemd as PID 1 and the offline repo attached (the test is
+    skipped when systemd cannot run here); halted on exit."""
+    reason = lab.systemd_unavailable()
+    if reason:
+        pytest.skip(f"systemd variant: {reason}")
+    srv = lab.track_module_server(lab.Server(image, systemd=True))
+    try:
+        srv.boot()
+        srv.attach_debs()
+        yield srv
+    finally:
+        srv.halt()
+
+
+def unit_state(srv: lab.Server, units: Tuple[str, ...]) -> Dict[str, str]:
+    """unit -> "<is-active>/<is-enabled>" (e.g. "active/enabled", "inactive/not-found")."""
+    out = {}
+    for u in units:
+        a = srv.run(["systemctl", "is-active", u], check=False, timeout=60).stdout.strip()
+        e = srv.run(["systemctl", "is-enabled", u], check=False, timeout=60)
+        out[u] = f"{a}/{(e.stdout.strip() or 'not-found')}"
+    return out

@@ -36,13 +36,7 @@ class SystemdDeployed:
 
 
 def unit_state(srv: lab.Server, units=UNITS) -> Dict[str, str]:
-    """unit -> "<is-active>/<is-enabled>" (e.g. "active/enabled", "inactive/not-found")."""
-    out = {}
-    for u in units:
-        a = srv.run(["systemctl", "is-active", u], check=False, timeout=60).stdout.strip()
-        e = srv.run(["systemctl", "is-enabled", u], check=False, timeout=60)
-        out[u] = f"{a}/{(e.stdout.strip() or 'not-found')}"
-    return out
+    return mwlab.unit_state(srv, tuple(units))
 
 
 def mail_processes(srv: lab.Server) -> List[str]:
@@ -61,13 +55,7 @@ def main_pids(srv: lab.Server) -> Dict[str, str]:
 
 @pytest.fixture(scope="module")
 def sd(lab_image: lab.Image):
-    reason = lab.systemd_unavailable()
-    if reason:
-        pytest.skip(f"systemd variant: {reason}")
-    srv = lab.track_module_server(lab.Server(lab_image, systemd=True))
-    try:
-        srv.boot()
-        srv.attach_debs()
+    with mwlab.systemd_server(lab_image) as srv:
         srv.install_wheels()
         srv.path("/root/answers.yaml").write_text(mwlab.answers_for(srv.ip))
         before = unit_state(srv)
@@ -79,8 +67,6 @@ def sd(lab_image: lab.Image):
         box = Mailbox(srv.ip, str(cert), srv.host_ip, srv.host_ip2,
                       {u: srv.path(f"/home/{u}/Maildir") for u in mwlab.USERS})
         yield SystemdDeployed(srv, before, res.returncode, res.stdout, box, seconds)
-    finally:
-        srv.halt()
 
 
 def test_fresh_systemd_server_has_no_mail_units(sd: SystemdDeployed):
