@@ -176,7 +176,8 @@ def test_tui_over_ssh_welcome_answers_steps_diff_and_ctrl_c(ssh_srv: SshServer, 
 
     # the step list (planned on the server)
     tmux.keys("C-n")
-    screen = tmux.wait_for("steps for Debian 12", "Postfix", timeout=60)
+    screen = tmux.wait_for("steps for Debian 12", "Postfix", "Open step", "applied, checked",
+                           timeout=60)
     assert "Open step" in screen, screen
     assert "applied, checked" in screen, screen          # preflight, from the session
 
@@ -188,9 +189,10 @@ def test_tui_over_ssh_welcome_answers_steps_diff_and_ctrl_c(ssh_srv: SshServer, 
     screen = tmux.wait_for("Step 3 of", "2 Changes")
     tmux.keys("2")
     # a diff line of main.cf (against Debian's stock file: no package is installed yet)
-    screen = tmux.wait_for("+++ /etc/postfix/main.cf", "+smtpd_banner = $myhostname ESMTP")
+    # (over ssh a screen arrives in chunks: wait for the footer too before asserting)
+    screen = tmux.wait_for("+++ /etc/postfix/main.cf", "+smtpd_banner = $myhostname ESMTP",
+                           "esc Steps")
     assert "'myhostname = mail.example.test'" in flat(screen), screen   # the by-hand command
-    assert "esc Steps" in screen, screen
 
     # back to the list with Esc, then quit with Ctrl+C
     tmux.keys("Escape")
