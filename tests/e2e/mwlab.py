@@ -303,3 +303,21 @@ def unit_state(srv: lab.Server, units: Tuple[str, ...]) -> Dict[str, str]:
         e = srv.run(["systemctl", "is-enabled", u], check=False, timeout=60)
         out[u] = f"{a}/{(e.stdout.strip() or 'not-found')}"
     return out
+
+
+def mailwizard(srv: lab.Server, verb: str, timing: str, timeout: float = 600):  # type: ignore[no-untyped-def]
+    """``mailwizard VERB --answers /root/answers.yaml`` inside ``srv``, timed as ``timing``
+    in the lab's timings table; it must exit 0."""
+    t0 = time.monotonic()
+    r = srv.run(f"mailwizard {verb} --answers /root/answers.yaml 2>&1", check=False,
+                timeout=timeout)
+    lab._record(timing, time.monotonic() - t0)
+    assert r.returncode == 0, r.stdout[-4000:]
+    return r
+
+
+def check_converged(out: str) -> None:
+    """A second apply's output: every step unchanged."""
+    changed = changed_lines(out)
+    assert not changed, "\n".join(changed)
+    assert re.findall(r"0 changed, \d+ unchanged", out), out[-3000:]
