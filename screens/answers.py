@@ -11,7 +11,7 @@ import copy
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import yaml
 from rich.text import Text
@@ -31,29 +31,27 @@ from .widgets import DryRunBanner, ErrorModal, PromptModal, PromptResult
 _INDEX = re.compile(r"\[\d+\]")
 
 
+def _entries(text: str) -> Iterator[Tuple[str, str]]:
+    """``name: rest`` per line -> (name, rest), blank lines and ``#`` comments skipped."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, rest = line.partition(":")
+            yield name.strip(), rest.strip()
+
+
 def _lines_to_map(text: str) -> Dict[str, Any]:
     """``name: a, b`` per line -> ``{name: [a, b]}`` (one target stays a string)."""
     out: Dict[str, Any] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, _, targets = line.partition(":")
-        items = [t for t in re.split(r"[,\s]+", targets.strip()) if t]
-        out[name.strip()] = items[0] if len(items) == 1 else items
+    for name, targets in _entries(text):
+        items = [t for t in re.split(r"[,\s]+", targets) if t]
+        out[name] = items[0] if len(items) == 1 else items
     return out
 
 
 def _lines_to_actions(text: str) -> Dict[str, str]:
     """``sender: ACTION [text]`` per line -> ``{sender: "ACTION [text]"}`` (text kept as is)."""
-    out: Dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, _, action = line.partition(":")
-        out[name.strip()] = action.strip()
-    return out
+    return dict(_entries(text))
 
 
 def _int_or_text(text: str, default: int) -> Any:

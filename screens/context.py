@@ -21,9 +21,6 @@ from wizard.platforms import Platform
 from wizard.recipe import Recipe
 from wizard.session import Session
 
-#: A step is done only when it is applied (and maybe checked); a preview changes nothing.
-DONE_STATES = ("applied", "verified")
-
 #: Statuses apply-all leaves alone: already applied, or skipped by the admin.
 NOT_REMAINING = ("applied", "verified", "skipped", "off")
 
@@ -174,20 +171,9 @@ class WizardContext:
                 return status
         return st.local_status or "pending"
 
-    def counts(self) -> Dict[str, int]:
-        out: Dict[str, int] = {}
-        for sp in self.plans:
-            s = self.status(sp)
-            out[s] = out.get(s, 0) + 1
-        return out
-
     def statuses(self) -> List[str]:
         """Every step's status, in order (for :class:`screens.widgets.StepProgress`)."""
         return [self.status(sp) for sp in self.plans]
-
-    def done_count(self) -> int:
-        """Steps applied in a real run (a dry run never has any)."""
-        return sum(1 for sp in self.plans if self.status(sp) in DONE_STATES)
 
     def remaining(self) -> List[StepPlan]:
         """What "apply all" applies, in order: every enabled step not applied or skipped yet

@@ -16,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabPane
 
-from wizard.checks import CheckResult, summarize
+from wizard.checks import CheckResult, failed_count, summarize
 from wizard.engine import (
     ChangeDone,
     Event,
@@ -231,7 +231,7 @@ class StepScreen(Screen[None]):
                         "changes were undone. 3 shows the output, r rolls back, a retries.",
                         style="bold red")
         if status in ("applied", "verified"):
-            bad = sum(1 for c in state.checks or [] if c.ok is False)
+            bad = failed_count(state.checks)
             if bad:
                 return Text(f"Applied, but {bad} check(s) failed (tab 4). r rolls the step "
                             "back.", style="bold red")

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, LoadingIndicator, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
-from wizard.checks import summarize
+from wizard.checks import failed_count, summarize
 from wizard.engine import StepPlan, StepResult, StepStarted
 
 from .common import export_runbook, runbook_written, show_error
@@ -39,6 +39,11 @@ STATUS_WORDS = {
 }
 
 
+def _count(n: int, word: str) -> str:
+    """``1 change``, ``4 changes``."""
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
 def step_line(ctx: WizardContext, n: int, sp: StepPlan, width: int = 76,
               running: bool = False) -> Text:
     """``+  3. Postfix basics ........ applied, 4 changes`` for the list."""
@@ -48,10 +53,10 @@ def step_line(ctx: WizardContext, n: int, sp: StepPlan, width: int = 76,
     right = STATUS_WORDS.get(status, status)
     if sp.enabled and not sp.error and status in ("pending", "previewed", "rolled-back",
                                                   "failed"):
-        right += f", {sp.changed} change{'s' if sp.changed != 1 else ''}"
-    bad = sum(1 for c in ctx.state(sp.id).checks or [] if c.ok is False)
+        right += f", {_count(sp.changed, 'change')}"
+    bad = failed_count(ctx.state(sp.id).checks)
     if status in ("applied", "verified") and bad:
-        right, style = f"applied, {bad} check{'s' if bad != 1 else ''} FAILED", "bold yellow"
+        right, style = f"applied, {_count(bad, 'check')} FAILED", "bold yellow"
     if running:
         mark, style, right = ">", "bold", "applying..."
     left = f" {n:2}. {title}"
@@ -67,7 +72,7 @@ def step_line(ctx: WizardContext, n: int, sp: StepPlan, width: int = 76,
 def _changes(sp: StepPlan) -> str:
     if sp.error:
         return f"cannot plan yet ({_first_line(sp.error)})"
-    return f"{sp.changed} change{'s' if sp.changed != 1 else ''}"
+    return _count(sp.changed, "change")
 
 
 @dataclass
@@ -427,7 +432,7 @@ class StepListScreen(Screen[str]):
         if res.status == "applied":
             state.checks, state.error, state.output = message.checks, "", ""
             checks = message.checks or []
-            bad = sum(1 for c in checks if c.ok is False)
+            bad = failed_count(checks)
             if bad:
                 run.failed_checks[res.step] = bad
             if checks:

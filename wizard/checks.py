@@ -313,10 +313,15 @@ def dns_records(hostname: str, domain: str, addresses: Sequence[str] = (),
     return out
 
 
+def failed_count(results: Optional[Iterable[CheckResult]]) -> int:
+    """How many of ``results`` failed (informational ones never count)."""
+    return sum(1 for r in results or () if r.ok is False)
+
+
 def summarize(results: Iterable[CheckResult]) -> str:
     results = list(results)
     p = sum(1 for r in results if r.ok is True)
-    f = sum(1 for r in results if r.ok is False)
+    f = failed_count(results)
     i = sum(1 for r in results if r.ok is None)
     return f"{p} passed, {f} failed" + (f", {i} informational" if i else "")
 

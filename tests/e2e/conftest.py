@@ -21,6 +21,7 @@ if str(HERE) not in sys.path:          # works with --import-mode=importlib too
     sys.path.insert(0, str(HERE))
 
 import lab  # noqa: E402
+import mwlab  # noqa: E402
 
 # nodeid -> servers used by that test (for failure reports)
 _SERVERS: Dict[str, List[lab.Server]] = {}
@@ -58,14 +59,10 @@ def trixie_image() -> lab.Image:
 @pytest.fixture
 def fresh_server(request: pytest.FixtureRequest, lab_image: lab.Image):
     """A brand-new bare server: booted, /srv/debs attached, no mail packages installed."""
-    srv = lab.Server(lab_image)
-    _track(request.node, srv)
     try:
-        srv.boot()
-        srv.attach_debs()
-        yield srv
+        with mwlab.booted_server(lab_image, track=lambda srv: _track(request.node, srv)) as srv:
+            yield srv
     finally:
-        srv.halt()
         _SERVERS.pop(request.node.nodeid, None)
 
 

@@ -45,9 +45,9 @@ log = logging.getLogger("mailwizard.e2e")
 LAB_VERSION = "mwlab-2024.1"
 SUITE = "bookworm"                 # the default suite (Debian 12)
 # per suite: the server's CPython (wheel tags) and glibc minor (manylinux_2_N)
-SUITES: Dict[str, Dict[str, str]] = {
-    "bookworm": {"python": "3.11", "glibc": "36"},     # Debian 12
-    "trixie": {"python": "3.13", "glibc": "41"},       # Debian 13
+SUITES: Dict[str, Tuple[str, int]] = {
+    "bookworm": ("3.11", 36),     # Debian 12
+    "trixie": ("3.13", 41),       # Debian 13
 }
 MIRROR = os.environ.get("MWLAB_MIRROR", "http://deb.debian.org/debian")
 SECURITY_MIRROR = os.environ.get(
@@ -466,8 +466,8 @@ class Image:
         """Wheelhouse of the current checkout + dependencies, for the server's Python
         (3.11 on bookworm, 3.13 on trixie) and glibc."""
         if self._wheels is None:
-            info = SUITES[self.suite]
-            self._wheels = ensure_wheels(python=info["python"], glibc=int(info["glibc"]))
+            python, glibc = SUITES[self.suite]
+            self._wheels = ensure_wheels(python=python, glibc=glibc)
         return self._wheels
 
 
@@ -554,8 +554,7 @@ def source_hash(repo: Path = REPO_DIR) -> str:
     return h.hexdigest()[:12]
 
 
-_DEFAULT_PY = SUITES[SUITE]["python"]
-_DEFAULT_GLIBC = int(SUITES[SUITE]["glibc"])
+_DEFAULT_PY, _DEFAULT_GLIBC = SUITES[SUITE]
 
 
 def _target_tag_args(python: str = _DEFAULT_PY, glibc: int = _DEFAULT_GLIBC) -> List[str]:
@@ -576,6 +575,14 @@ def _wheels_suffix(python: str, glibc: int) -> str:
     if (python, glibc) == (_DEFAULT_PY, _DEFAULT_GLIBC):
         return ""
     return f"-cp{python.replace('.', '')}-glibc2.{glibc}"
+
+
+def _project_wheel(wheels: Path) -> Path:
+    """The one wheel of the project itself in a wheelhouse directory."""
+    built = sorted(wheels.glob("mailwizard-*.whl"))
+    if len(built) != 1:
+        raise LabError(f"expected one mailwizard wheel in {wheels}, got {built}")
+    return built[0]
 
 
 def ensure_wheels(repo: Path = REPO_DIR, python: str = _DEFAULT_PY,
@@ -600,25 +607,27 @@ def ensure_wheels(repo: Path = REPO_DIR, python: str = _DEFAULT_PY,
         logfile = tmp / "build.log"
         t0 = time.monotonic()
         try:
-            src = tmp / "src"
-            for rel in _source_files(repo):        # build from a copy: no build/ in the tree
-                dst = src / rel
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(repo / rel, dst)
             wh = tmp / "wheels"
             wh.mkdir(mode=0o755)
             env = dict(os.environ)
             env.pop("PIP_REQUIRE_VIRTUALENV", None)
             pip = [sys.executable, "-m", "pip", "--no-input", "--disable-pip-version-check"]
-            _sh(pip + ["wheel", "--no-deps", "-w", wh, src], timeout=600, logfile=logfile,
-                env=env)
-            built = sorted(wh.glob("*.whl"))
-            if len(built) != 1:
-                raise LabError(f"expected one wheel from {repo}, got {built}")
+            if suffix:       # the project's wheel is pure Python: reuse the default target's
+                project = _project_wheel(ensure_wheels(repo) / "wheels")
+                shutil.copy2(project, wh)
+            else:
+                src = tmp / "src"
+                for rel in _source_files(repo):    # build from a copy: no build/ in the tree
+                    dst = src / rel
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(repo / rel, dst)
+                _sh(pip + ["wheel", "--no-deps", "-w", wh, src], timeout=600, logfile=logfile,
+                    env=env)
+                shutil.rmtree(src)
+                project = _project_wheel(wh)
             # deps for the SERVER's python (e.g. cp311, glibc 2.36), whatever the host's is
-            _sh(pip + ["download", "-d", wh, *_target_tag_args(python, glibc), built[0]],
+            _sh(pip + ["download", "-d", wh, *_target_tag_args(python, glibc), project],
                 timeout=600, logfile=logfile, env=env)
-            shutil.rmtree(src)
             (tmp / ".complete").write_text(f"{repo}\n")
             if target.exists():
                 _safe_rmtree(target)
@@ -626,7 +635,7 @@ def ensure_wheels(repo: Path = REPO_DIR, python: str = _DEFAULT_PY,
         except BaseException:
             _safe_rmtree(tmp)
             raise
-        _record("wheels_build" + suffix.split("-glibc")[0].replace("-", "_"),
+        _record("wheels_build" + (f"_cp{python.replace('.', '')}" if suffix else ""),
                 time.monotonic() - t0)
         # keep the 5 newest wheelhouses of this target
         done = sorted((d for d in root.iterdir() if (d / ".complete").is_file()

@@ -22,7 +22,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import lab
 import pytest
@@ -280,13 +280,18 @@ def check_imaps_reads(box: Mailbox, user: str = "bob") -> None:
 
 
 @contextmanager
-def systemd_server(image: lab.Image) -> Iterator[lab.Server]:
-    """A booted lab server with systemd as PID 1 and the offline repo attached (the test is
-    skipped when systemd cannot run here); halted on exit."""
-    reason = lab.systemd_unavailable()
-    if reason:
-        pytest.skip(f"systemd variant: {reason}")
-    srv = lab.track_module_server(lab.Server(image, systemd=True))
+def booted_server(image: lab.Image, systemd: bool = False,
+                  track: Callable[[lab.Server], Any] = lab.track_module_server,
+                  ) -> Iterator[lab.Server]:
+    """A booted lab server with the offline repo attached, halted on exit; ``track`` registers
+    it for failure reports. With ``systemd``, systemd is PID 1 (the test is skipped when
+    systemd cannot run here)."""
+    if systemd:
+        reason = lab.systemd_unavailable()
+        if reason:
+            pytest.skip(f"systemd variant: {reason}")
+    srv = lab.Server(image, systemd=systemd)
+    track(srv)
     try:
         srv.boot()
         srv.attach_debs()

@@ -370,15 +370,45 @@ async def test_failed_step_shows_output_and_undoes(target_root: Path, tmp_path: 
         session.close()
 
 
+class SlowCommand:
+    """A scripted ``slow-command`` that blocks until released (to press Ctrl+C during it)."""
+
+    def __init__(self, output: str = "") -> None:
+        self.output = output
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, argv: List[str], ex: Any) -> FakeCommand:
+        self.started.set()
+        self.release.wait(10)
+        return FakeCommand(0, self.output)
+
+    async def running(self, pilot: Any) -> None:
+        """Wait (a few seconds at most) until the command has started."""
+        for _ in range(200):
+            if self.started.is_set():
+                return
+            await pilot.pause(0.02)
+
+
+async def stop_with_ctrl_c(pilot: Any, slow: SlowCommand, busy: str) -> None:
+    """Once ``slow`` runs inside task ``busy``: Ctrl+C, confirm, let the command finish."""
+    app = pilot.app
+    await slow.running(pilot)
+    assert app.busy == busy
+    await pilot.press("ctrl+c")
+    await pilot.pause()
+    assert isinstance(app.screen, ConfirmModal)
+    await pilot.press("y")
+    await pilot.pause()
+    assert app.ctx.engine is not None and app.ctx.engine.cancelled
+    slow.release.set()
+    await settle(pilot)
+
+
 @run_async
 async def test_ctrl_c_during_apply_stops_cleanly(target_root: Path, tmp_path: Path) -> None:
-    release = threading.Event()
-    started = threading.Event()
-
-    def slow(argv: List[str], ex: Any) -> FakeCommand:
-        started.set()
-        release.wait(10)
-        return FakeCommand(0)
+    slow = SlowCommand()
 
     class SlowStep(HostnameStep):
         def plan(self, ctx: Any) -> Any:
@@ -397,21 +427,9 @@ async def test_ctrl_c_during_apply_stops_cleanly(target_root: Path, tmp_path: Pa
             await pilot.press("enter")
             await pilot.pause()
             await pilot.press("a")
-            for _ in range(100):
-                if started.is_set():
-                    break
-                await pilot.pause(0.02)
-            assert app.busy == "apply"
-            await pilot.press("ctrl+c")
-            await pilot.pause()
-            assert isinstance(app.screen, ConfirmModal)
-            await pilot.press("y")
-            await pilot.pause()
-            assert app.ctx.engine is not None and app.ctx.engine.cancelled
-            release.set()
-            await settle(pilot)
+            await stop_with_ctrl_c(pilot, slow, "apply")
     finally:
-        release.set()
+        slow.release.set()
         session.close()
     assert app.return_code == 130
     assert not (target_root / "etc/mailwizard-test/after").exists()
@@ -522,14 +540,7 @@ async def test_dry_run_counts_previews_and_disables_apply_all(tmp_path: Path) ->
 
 @run_async
 async def test_apply_all_then_roll_back_everything(target_root: Path, tmp_path: Path) -> None:
-    release = threading.Event()
-    started = threading.Event()
-
-    def newaliases(argv: List[str], ex: Any) -> FakeCommand:
-        started.set()
-        release.wait(10)
-        return FakeCommand(0, "done")
-
+    newaliases = SlowCommand("done")
     ex = ScriptedExecutor(target_root, script={"newaliases": newaliases})
     session = _session(tmp_path)
     before = tree(target_root)
@@ -551,10 +562,7 @@ async def test_apply_all_then_roll_back_everything(target_root: Path, tmp_path: 
             assert " 1. Name the server: 3 changes" in modal.detail
             assert " 2. Greylisting: 1 change" in modal.detail
             await pilot.press("y")
-            for _ in range(200):
-                if started.is_set():
-                    break
-                await pilot.pause(0.02)
+            await newaliases.running(pilot)
             await pilot.pause()
             # in progress: step 1 of 2, its title, the live log
             assert app.busy == "apply-all"
@@ -566,7 +574,7 @@ async def test_apply_all_then_roll_back_everything(target_root: Path, tmp_path: 
             assert steps.check_action("apply_all", ()) is None
             assert steps.check_action("open", ()) is None
             assert "==> Name the server" in log_text_of(steps)
-            release.set()
+            newaliases.release.set()
             await settle(pilot)
 
             assert not app.busy
@@ -611,7 +619,7 @@ async def test_apply_all_then_roll_back_everything(target_root: Path, tmp_path: 
             await pilot.press("y")
             await settle(pilot)
     finally:
-        release.set()
+        newaliases.release.set()
         session.close()
     assert tree(target_root) == before
 
@@ -664,13 +672,7 @@ async def test_apply_all_stops_at_the_failing_step(target_root: Path, tmp_path: 
 @run_async
 async def test_ctrl_c_during_apply_all_stops_cleanly(target_root: Path,
                                                      tmp_path: Path) -> None:
-    release = threading.Event()
-    started = threading.Event()
-
-    def slow(argv: List[str], ex: Any) -> FakeCommand:
-        started.set()
-        release.wait(10)
-        return FakeCommand(0)
+    slow = SlowCommand()
 
     class SlowStep(HostnameStep):
         def plan(self, ctx: Any) -> Any:
@@ -690,21 +692,9 @@ async def test_ctrl_c_during_apply_all_stops_cleanly(target_root: Path,
         async with app.run_test(size=SIZE) as pilot:
             await to_step_list(pilot)
             await pilot.press("A")
-            for _ in range(200):
-                if started.is_set():
-                    break
-                await pilot.pause(0.02)
-            assert app.busy == "apply-all"
-            await pilot.press("ctrl+c")
-            await pilot.pause()
-            assert isinstance(app.screen, ConfirmModal)
-            await pilot.press("y")
-            await pilot.pause()
-            assert app.ctx.engine is not None and app.ctx.engine.cancelled
-            release.set()
-            await settle(pilot)
+            await stop_with_ctrl_c(pilot, slow, "apply-all")
     finally:
-        release.set()
+        slow.release.set()
         session.close()
     assert app.return_code == 130
     again = Session.open(tmp_path / "state", lock=False)
