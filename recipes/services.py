@@ -167,16 +167,6 @@ class ConfiguredService(Service):
         return warnings
 
 
-def postfix_status_unit(platform: Platform) -> Optional[str]:
-    """The unit whose state says whether Postfix's master runs (None: the ``postfix`` unit).
-
-    Asking ``postfix@-`` on Debian 13 (where it stays inactive) made mailwizard think Postfix
-    was stopped, so its restart became a no-op ``systemctl start`` and the new master.cf
-    (submission on 587) was never loaded; see ``Platform.postfix_unit``."""
-    unit = platform.postfix_unit
-    return None if unit == "postfix" else unit
-
-
 def _postfix_listen_changed(ctx: PlanContext) -> Optional[str]:
     """Why postfix needs a full restart (inet_interfaces changes are not applied by reload)."""
     wanted = main_cf(ctx.view).get("inet_interfaces", "all").strip()
@@ -249,7 +239,7 @@ class ServicesRecipe(Recipe):
         why = _postfix_listen_changed(ctx)
         changes.append(ConfiguredService(
             "postfix", action="reload", config=postfix_conf,
-            status_unit=postfix_status_unit(p),
+            status_unit=p.postfix_unit,  # postfix@- up to Debian's 3.9, see Platform
             must_restart=why is not None, why=why or ""))
         changes.append(ConfiguredService("dovecot", action="reload", config=dovecot_conf))
         return changes
