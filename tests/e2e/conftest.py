@@ -21,7 +21,6 @@ if str(HERE) not in sys.path:          # works with --import-mode=importlib too
     sys.path.insert(0, str(HERE))
 
 import lab  # noqa: E402
-import mwlab  # noqa: E402
 
 # nodeid -> servers used by that test (for failure reports)
 _SERVERS: Dict[str, List[lab.Server]] = {}
@@ -60,7 +59,7 @@ def trixie_image() -> lab.Image:
 def fresh_server(request: pytest.FixtureRequest, lab_image: lab.Image):
     """A brand-new bare server: booted, /srv/debs attached, no mail packages installed."""
     try:
-        with mwlab.booted_server(lab_image, track=lambda srv: _track(request.node, srv)) as srv:
+        with lab.booted(lab_image, track=lambda srv: _track(request.node, srv)) as srv:
             yield srv
     finally:
         _SERVERS.pop(request.node.nodeid, None)

@@ -36,8 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 log = logging.getLogger("mailwizard.e2e")
 
@@ -1110,13 +1111,31 @@ def _rmdir_cgroup(cg: Path, timeout: float = 10) -> bool:
 _TRACKED: List[Tuple[Server, Optional[str]]] = []
 
 
-def track_module_server(srv: Server) -> Server:
+def track_module_server(srv: Server, module: Optional[str] = None) -> Server:
     """Register a server made outside the ``fresh_server``/``server_factory`` fixtures (e.g.
-    by a module-scoped fixture): while it is alive, failing tests of the calling module get
-    its logs and configs in their report (conftest's ``pytest_runtest_makereport``)."""
-    caller = sys._getframe(1).f_globals.get("__file__")
-    _TRACKED.append((srv, str(Path(caller).resolve()) if caller else None))
+    by a module-scoped fixture): while it is alive, failing tests of ``module`` (default: the
+    calling module) get its logs and configs in their report (conftest's
+    ``pytest_runtest_makereport``)."""
+    if module is None:
+        module = sys._getframe(1).f_globals.get("__file__")
+    _TRACKED.append((srv, str(Path(module).resolve()) if module else None))
     return srv
+
+
+@contextmanager
+def booted(image: Image, systemd: bool = False,
+           track: Optional[Callable[[Server], Any]] = None) -> Iterator[Server]:
+    """A server of ``image``, registered with ``track`` first, booted with the offline repo
+    attached; halted on exit."""
+    srv = Server(image, systemd=systemd)
+    if track is not None:
+        track(srv)
+    try:
+        srv.boot()
+        srv.attach_debs()
+        yield srv
+    finally:
+        srv.halt()
 
 
 def tracked_servers(module_file: Optional[str] = None) -> List[Server]:

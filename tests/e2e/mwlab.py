@@ -22,7 +22,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import lab
 import pytest
@@ -280,24 +280,16 @@ def check_imaps_reads(box: Mailbox, user: str = "bob") -> None:
 
 
 @contextmanager
-def booted_server(image: lab.Image, systemd: bool = False,
-                  track: Callable[[lab.Server], Any] = lab.track_module_server,
-                  ) -> Iterator[lab.Server]:
-    """A booted lab server with the offline repo attached, halted on exit; ``track`` registers
-    it for failure reports. With ``systemd``, systemd is PID 1 (the test is skipped when
-    systemd cannot run here)."""
-    if systemd:
-        reason = lab.systemd_unavailable()
-        if reason:
-            pytest.skip(f"systemd variant: {reason}")
-    srv = lab.Server(image, systemd=systemd)
-    track(srv)
-    try:
-        srv.boot()
-        srv.attach_debs()
+def systemd_server(image: lab.Image, module: str) -> Iterator[lab.Server]:
+    """A booted lab server with systemd as PID 1 and the offline repo attached, tracked for
+    the failure reports of test module ``module``; the test is skipped when systemd cannot
+    run here."""
+    reason = lab.systemd_unavailable()
+    if reason:
+        pytest.skip(f"systemd variant: {reason}")
+    with lab.booted(image, systemd=True,
+                    track=lambda srv: lab.track_module_server(srv, module)) as srv:
         yield srv
-    finally:
-        srv.halt()
 
 
 def unit_state(srv: lab.Server, units: Tuple[str, ...]) -> Dict[str, str]:

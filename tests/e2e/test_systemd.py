@@ -55,7 +55,7 @@ def main_pids(srv: lab.Server) -> Dict[str, str]:
 
 @pytest.fixture(scope="module")
 def sd(lab_image: lab.Image):
-    with mwlab.booted_server(lab_image, systemd=True) as srv:
+    with mwlab.systemd_server(lab_image, __file__) as srv:
         srv.install_wheels()
         srv.path("/root/answers.yaml").write_text(mwlab.answers_for(srv.ip))
         before = unit_state(srv)

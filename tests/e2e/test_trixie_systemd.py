@@ -56,7 +56,7 @@ def show(srv: lab.Server, unit: str, *props: str) -> Dict[str, str]:
 
 @pytest.fixture(scope="module")
 def ts(trixie_image: lab.Image):
-    with mwlab.booted_server(trixie_image, systemd=True) as srv:
+    with mwlab.systemd_server(trixie_image, __file__) as srv:
         before = unit_state(srv)
         yield TrixieSystemd(deploy(srv, "cyrus", record="trixie_systemd_apply"), before)
 
