@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import fcntl
 import os
+import signal
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -28,6 +29,28 @@ DEFAULT_STATE_DIR = "/var/lib/mailwizard"
 FORMAT = 1
 
 STEP_STATES = ("pending", "applied", "verified", "failed", "rolled-back", "skipped")
+
+
+_FAULT = {"saves": 0}
+
+
+def _fault_point() -> None:
+    """Fault injection for the crash-safety tests (``tests/e2e``), inert unless asked for.
+
+    With ``MAILWIZARD_FAULT_AT=N`` in the environment, the N-th durable session write of this
+    process (counting from 1) is followed by the signal ``MAILWIZARD_FAULT_SIGNAL`` (``KILL``,
+    ``TERM``, ``INT`` or ``HUP``; default ``KILL``) sent to the process itself: the session
+    file is then exactly as a crash at that point would leave it."""
+    at = os.environ.get("MAILWIZARD_FAULT_AT")
+    if not at:
+        return
+    _FAULT["saves"] += 1
+    if str(_FAULT["saves"]) != at.strip():
+        return
+    name = os.environ.get("MAILWIZARD_FAULT_SIGNAL", "KILL").strip().upper()
+    if name not in ("KILL", "TERM", "INT", "HUP"):
+        return
+    os.kill(os.getpid(), getattr(signal, "SIG" + name))
 
 
 def _now() -> str:
@@ -123,6 +146,7 @@ class Session:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+        _fault_point()
 
     # ------------------------------------------------------------------ metadata
     def bind(self, platform_id: str, root: str, answers: Dict[str, Any]) -> None:
