@@ -3,6 +3,7 @@
 Fixtures:
   lab_image       (session)  cached image: debootstrap base, offline apt repo, golden trees
   trixie_image    (session)  the same for Debian 13 (trixie): lab.ensure_image("trixie")
+  minimal_image   (session)  Debian 12 minbase + python3/python3-venv only (no procps ...)
   fresh_server    (function) booted bare server, offline repo attached, nothing mail-related
   server_factory  (function) factory(systemd=False, attach_debs=True) -> booted lab.Server;
                              every server it made is halted after the test
@@ -31,14 +32,14 @@ def _track(node: pytest.Item, srv: lab.Server) -> None:
     _SERVERS.setdefault(node.nodeid, []).append(srv)
 
 
-def _image(suite: str) -> lab.Image:
+def _image(suite: str, variant: str = "default") -> lab.Image:
     reason = lab.missing_requirements()
     if reason:
         pytest.skip(reason)
     _STATE["used"] = True
     lab.cleanup_stale()                   # leftovers of crashed earlier runs
     try:
-        return lab.ensure_image(suite)
+        return lab.ensure_image(suite, variant)
     except lab.LabUnavailable as exc:
         pytest.skip(str(exc))
 
@@ -53,6 +54,13 @@ def lab_image() -> lab.Image:
 def trixie_image() -> lab.Image:
     """The Debian 13 (trixie) lab image: same packages, Python 3.13 (built on first use)."""
     return _image("trixie")
+
+
+@pytest.fixture(scope="session")
+def minimal_image() -> lab.Image:
+    """Debian 12 debootstrap minbase plus only what mailwizard's README asks of a target
+    (python3 with venv): no procps, iproute2, ssh, systemd or cron (built on first use)."""
+    return _image(lab.SUITE, "minimal")
 
 
 @pytest.fixture
@@ -128,6 +136,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    faults = sys.modules.get("faultlab")       # test_faults.py: injected / resumed / exact
+    if faults is not None and faults.TOTALS.points:
+        terminalreporter.write_sep("-", "fault injection totals")
+        for line in faults.TOTALS.lines():
+            terminalreporter.write_line(line)
     if not lab.TIMINGS:
         return
     terminalreporter.write_sep("-", "e2e lab timings (s)")

@@ -56,6 +56,11 @@ SECURITY_MIRROR = os.environ.get(
 )
 # preinstalled in the base image (debootstrap --include resolves their Depends)
 BASE_PKGS = ("procps", "iproute2", "python3", "python3-venv")
+# image variants: "default" (above) and "minimal": debootstrap minbase plus only what
+# mailwizard's README asks of a target (python3 with venv) -- no procps, iproute2,
+# openssh-server, systemd or cron.  Its own cache key; the default keys are unchanged.
+VARIANTS = ("default", "minimal")
+MINIMAL_BASE_PKGS = ("python3", "python3-venv")
 # preinstalled too, but through apt with --no-install-recommends (its Recommends pull systemd)
 BASE_NORECOMMENDS_PKGS = ("openssh-server",)
 # what the tool under test installs: only in the offline repo, NOT in the image
@@ -325,26 +330,58 @@ def _check_suite(suite: str) -> str:
     return suite
 
 
-def image_key(suite: str = SUITE) -> str:
+def _check_variant(variant: str) -> str:
+    if variant not in VARIANTS:
+        raise LabError(f"unknown image variant {variant!r} (known: {', '.join(VARIANTS)})")
+    return variant
+
+
+def _base_pkgs(variant: str) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    """(debootstrap --include packages, apt --no-install-recommends packages) of a variant."""
+    if _check_variant(variant) == "minimal":
+        return MINIMAL_BASE_PKGS, ()
+    return BASE_PKGS, BASE_NORECOMMENDS_PKGS
+
+
+def image_key(suite: str = SUITE, variant: str = "default") -> str:
     """Cache key of the image of ``suite`` (the bookworm key is the same as before suites
-    were a parameter: the suite was always part of the blob)."""
-    blob = json.dumps({
+    were a parameter: the suite was always part of the blob; likewise the default variant's
+    key is the same as before variants existed)."""
+    data: Dict[str, Any] = {
         "version": LAB_VERSION, "suite": _check_suite(suite), "mirror": MIRROR,
         "security": SECURITY_MIRROR,
         "base": BASE_PKGS, "base_norec": BASE_NORECOMMENDS_PKGS, "mail": MAIL_PKGS,
         "systemd": SYSTEMD_PKGS, "mask": SYSTEMD_MASK, "validators": VALIDATOR_PKGS,
-    }, sort_keys=True)
+    }
+    if _check_variant(variant) != "default":
+        data["variant"] = variant
+        data["base"], data["base_norec"] = _base_pkgs(variant)
+    blob = json.dumps(data, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _build_base_script(suite: str = SUITE) -> str:
+def _build_base_script(suite: str = SUITE, variant: str = "default") -> str:
     mail = " ".join(MAIL_PKGS)
     sd = " ".join(SYSTEMD_PKGS)
     extra = " ".join(VALIDATOR_PKGS)
-    norec = " ".join(BASE_NORECOMMENDS_PKGS)
+    base, norec_pkgs = _base_pkgs(variant)
+    norec = " ".join(norec_pkgs)
+    if variant == "minimal":     # only what the tool installs (no systemd layer, no validators)
+        install = f"""  apt-get update -q
+  apt-get install -y -q --download-only {mail}"""
+    else:
+        install = f"""  apt-get update -q
+  apt-get install -y -q --no-install-recommends {norec}
+  apt-get clean
+  # resolution against the base image, exactly like the tool will do (with Recommends);
+  # three passes so every combination (plain, systemd, systemd + mail) is covered
+  apt-get install -y -q --download-only {mail}
+  apt-get install -y -q --download-only {sd}
+  apt-get install -y -q --download-only {mail} {sd}
+  apt-get install -y -q --download-only {mail} {extra}"""
     return f"""
 T=$1; R=$T/rootfs
-debootstrap --variant=minbase --include={",".join(BASE_PKGS)} {suite} "$R" {MIRROR}
+debootstrap --variant=minbase --include={",".join(base)} {suite} "$R" {MIRROR}
 printf '#!/bin/sh\\n# mailwizard e2e lab: maintainer scripts never start daemons\\nexit 101\\n' \
   > "$R/usr/sbin/policy-rc.d"
 chmod 755 "$R/usr/sbin/policy-rc.d"
@@ -360,15 +397,7 @@ mountpoint -q "$R/proc" || mount -t proc proc "$R/proc"
 mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"
 chroot "$R" /usr/bin/env -i PATH={SERVER_PATH} HOME=/root LANG=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive bash -euc '
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends {norec}
-  apt-get clean
-  # resolution against the base image, exactly like the tool will do (with Recommends);
-  # three passes so every combination (plain, systemd, systemd + mail) is covered
-  apt-get install -y -q --download-only {mail}
-  apt-get install -y -q --download-only {sd}
-  apt-get install -y -q --download-only {mail} {sd}
-  apt-get install -y -q --download-only {mail} {extra}
+{install}
 '
 mkdir -m 755 "$T/debs"
 mv "$R"/var/cache/apt/archives/*.deb "$T/debs/"
@@ -413,15 +442,23 @@ for u in {" ".join(SYSTEMD_MASK)}; do ln -sf /dev/null "$S/etc/systemd/system/$u
 class Image:
     """A built image cache directory (see module doc)."""
 
-    def __init__(self, directory: Path, suite: Optional[str] = None):
-        """``suite``: default from the cache's BUILD-INFO.json, else :data:`SUITE`."""
+    def __init__(self, directory: Path, suite: Optional[str] = None,
+                 variant: Optional[str] = None):
+        """``suite``/``variant``: default from the cache's BUILD-INFO.json, else
+        :data:`SUITE` / ``"default"``."""
         self.dir = Path(directory)
+        try:
+            info = json.loads((self.dir / "BUILD-INFO.json").read_text())
+        except (OSError, ValueError):
+            info = {}
+        if not isinstance(info, dict):
+            info = {}
         if suite is None:
-            try:
-                suite = json.loads((self.dir / "BUILD-INFO.json").read_text())["suite"]
-            except (OSError, ValueError, KeyError, TypeError):
-                suite = SUITE
+            suite = info.get("suite") or SUITE
+        if variant is None:
+            variant = info.get("variant") or "default"
         self.suite = _check_suite(str(suite))
+        self.variant = _check_variant(str(variant))
         self.key = self.dir.name
         self.base_tar = self.dir / "base.tar.zst"
         self.debs = self.dir / "debs"
@@ -430,9 +467,10 @@ class Image:
         self._wheels: Optional[Path] = None
 
     def __repr__(self) -> str:
-        if self.suite == SUITE:
-            return f"Image({str(self.dir)!r})"
-        return f"Image({str(self.dir)!r}, suite={self.suite!r})"
+        extra = "" if self.suite == SUITE else f", suite={self.suite!r}"
+        if self.variant != "default":
+            extra += f", variant={self.variant!r}"
+        return f"Image({str(self.dir)!r}{extra})"
 
     @property
     def golden_systemd(self) -> Path:
@@ -472,14 +510,15 @@ class Image:
         return self._wheels
 
 
-def ensure_image(suite: str = SUITE) -> Image:
+def ensure_image(suite: str = SUITE, variant: str = "default") -> Image:
     """Build (cold, ~1-2 min, needs the Debian mirror) or reuse the cached image of
-    ``suite`` (``bookworm`` = Debian 12, the default; ``trixie`` = Debian 13)."""
+    ``suite`` (``bookworm`` = Debian 12, the default; ``trixie`` = Debian 13).
+    ``variant="minimal"``: minbase + python3/python3-venv only (see :data:`VARIANTS`)."""
     reason = missing_requirements()
     if reason:
         raise LabUnavailable(reason)
-    key = image_key(suite)
-    img = Image(CACHE_ROOT / key, suite)
+    key = image_key(suite, variant)
+    img = Image(CACHE_ROOT / key, suite, variant)
     if (img.golden / "etc").is_dir() and (img.debs / "Packages").is_file():
         return img
     missing = [t for t in BUILD_TOOLS if shutil.which(t) is None]
@@ -503,11 +542,12 @@ def ensure_image(suite: str = SUITE) -> Image:
         log.warning("building e2e image %s (log: %s)", img.dir, logfile)
         t0 = time.monotonic()
         try:
-            _sh(_isolated_argv(_build_base_script(suite), str(tmp)), timeout=1800,
+            _sh(_isolated_argv(_build_base_script(suite, variant), str(tmp)), timeout=1800,
                 logfile=logfile, env=_host_env())
+            base, norec = _base_pkgs(variant)
             (tmp / "BUILD-INFO.json").write_text(json.dumps({
                 "key": key, "version": LAB_VERSION, "suite": suite, "mirror": MIRROR,
-                "base": BASE_PKGS + BASE_NORECOMMENDS_PKGS,
+                "variant": variant, "base": base + norec,
                 "repo": MAIL_PKGS + SYSTEMD_PKGS + VALIDATOR_PKGS,
                 "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }, indent=1))
@@ -515,8 +555,8 @@ def ensure_image(suite: str = SUITE) -> Image:
         except BaseException:
             _safe_rmtree(tmp)
             raise
-        _record("image_build" if suite == SUITE else f"image_build_{suite}",
-                time.monotonic() - t0)
+        name = "image_build" if suite == SUITE else f"image_build_{suite}"
+        _record(name if variant == "default" else f"{name}_{variant}", time.monotonic() - t0)
     return img
 
 
@@ -723,11 +763,14 @@ class Server:
     """
 
     def __init__(self, image: Image, systemd: bool = False, boot_timeout: float = 120,
-                 owner: Optional[int] = None):
+                 owner: Optional[int] = None, layers: Sequence[Path] = ()):
         """``owner``: pid the server's names and marker are attributed to (default: this
-        process); only tests of the lab itself need another (live) one."""
+        process); only tests of the lab itself need another (live) one.  ``layers``: extra
+        read-only overlay lower dirs above the golden tree, topmost first (e.g. a
+        :meth:`snapshot` of another server: the new server starts as a copy of it)."""
         self.image = image
         self.systemd = systemd
+        self.layers = tuple(Path(p) for p in layers)
         self.boot_timeout = boot_timeout
         self.hostname = HOSTNAME
         self.owner = os.getpid() if owner is None else owner
@@ -783,7 +826,8 @@ class Server:
         return self
 
     def _boot(self) -> None:
-        lower = self.image.golden_systemd if self.systemd else self.image.golden
+        lower = ":".join(str(p) for p in (
+            *self.layers, self.image.golden_systemd if self.systemd else self.image.golden))
         if self.systemd:
             cg_root = _cgroup2_root()
             if cg_root is None:
@@ -983,6 +1027,56 @@ exec setpriv --bounding-set {_DROP_CAPS} chroot "$R" {init}
         if check and p.returncode != 0:
             raise ServerCommandError(p.returncode, cmd, so, se)
         return res
+
+    def popen(self, cmd: Union[str, Sequence[str]], env: Optional[Dict[str, str]] = None,
+              **kwargs: Any) -> subprocess.Popen:
+        """Start ``cmd`` on the server like :meth:`run` (clean environment, root) but return
+        the host-side ``Popen`` of its ``nsenter``; ``kwargs`` go to ``Popen`` (stdio, a
+        controlling terminal ...).  The caller waits for it (and kills it on failure)."""
+        envv = ["/usr/bin/env", "-i", f"PATH={SERVER_PATH}", "HOME=/root", "LANG=C.UTF-8",
+                "TERM=dumb", f"{MARKER}={self.owner}:{self.n}"]
+        envv += [f"{k}={v}" for k, v in (env or {}).items()]
+        body = ["/bin/bash", "-c", cmd] if isinstance(cmd, str) else [str(c) for c in cmd]
+        return subprocess.Popen(self._nsenter() + envv + body, **kwargs)
+
+    def processes(self) -> List[Tuple[int, str]]:
+        """(host pid, command line) of every process in the server's pid namespace."""
+        if self.pid is None:
+            return []
+        try:
+            ns = os.readlink(f"/proc/{self.pid}/ns/pid")
+        except OSError:
+            return []
+        out = []
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.readlink(f"/proc/{entry.name}/ns/pid") != ns:
+                    continue
+                cmd = Path(f"/proc/{entry.name}/cmdline").read_bytes()
+            except OSError:
+                continue
+            out.append((int(entry.name), cmd.replace(b"\0", b" ").decode(errors="replace")
+                        .strip()))
+        return out
+
+    def snapshot(self, dest: Path) -> Path:
+        """Copy the server's writable layer (everything it changed since boot, overlay
+        whiteouts and xattrs included) into the new directory ``dest`` on the host; boot
+        ``Server(image, layers=(dest, *srv.layers))`` to get a copy of this server as it is
+        now (mounts and processes are not copied).  Quiesce what writes first."""
+        if not self.alive:
+            raise LabError("server not running")
+        dest = Path(dest)
+        if dest.exists():
+            raise LabError(f"{dest} exists")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        _sh(["nsenter", "-t", str(self.pid), "-m", "--", "cp", "-a", "--",
+             f"{self.dir}/ovl/u", str(dest)], timeout=600)
+        _record("snapshot", time.monotonic() - t0)
+        return dest
 
     def _bind_ro(self, host_dir: Path, inside: str) -> None:
         """Read-only bind mount of a host dir at ``inside``, done in the server's own mount
