@@ -18,11 +18,12 @@ declare -A PROVIDES=(
   [zstd]=/usr/bin/zstd
   [iproute2]=/usr/sbin/ip
   [util-linux]=/usr/bin/unshare
+  [strace]=/usr/bin/strace
   [libnet-ssleay-perl]=/usr/lib/x86_64-linux-gnu/perl5/5.36/Net/SSLeay.pm
 )
 
 missing=()
-for pkg in debootstrap swaks tmux openssh-client dpkg-dev zstd iproute2 util-linux libnet-ssleay-perl; do
+for pkg in debootstrap swaks tmux openssh-client dpkg-dev zstd iproute2 util-linux strace libnet-ssleay-perl; do
   f=${PROVIDES[$pkg]}
   if [ ! -e "$f" ] && ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
     missing+=("$pkg")

@@ -1,0 +1,483 @@
+"""Fault injection for ``test_faults.py``: kill ``mailwizard apply`` at its change boundaries
+(the product's ``MAILWIZARD_FAULT_AT`` hook, see wizard/session.py ``_fault_point``), inside
+long changes (found from outside: apt-get/dpkg in the server's pid namespace), or by closing
+its terminal (a real hangup); then check (a) resume and (b) rollback on a copy.
+
+Costs are kept down by *chaining*: the process killed at boundary k is resumed with a kill at
+the next boundary, so one server crosses every boundary for about the price of one apply; the
+rollback check of each point runs on a copy of the server (its overlay's writable layer
+copied with ``Server.snapshot``) in a worker thread while the chain goes on.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import queue
+import re
+import select
+import shutil
+import signal
+import subprocess
+import termios
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import lab
+import mwlab
+import yaml
+
+STATE_DIR = "/var/lib/mailwizard"
+APPLY = ["mailwizard", "apply", "--answers", "/root/answers.yaml", "--yes"]
+EXIT_INTERRUPTED = 130
+SNAP_ROOT = Path(os.environ.get("MWLAB_SNAPSHOTS", "/dev/shm"))
+
+
+# --------------------------------------------------------------------------- totals
+@dataclass
+class Point:
+    """One injected fault and what came of it."""
+
+    label: str                     # e.g. "KILL@save 17 (run 12)"
+    kind: str                      # KILL / TERM / INT / HUP-pty / KILL-apt ...
+    state: str = ""                # where it stopped (last journal entry / step)
+    rc: Optional[int] = None       # exit status of the interrupted process
+    problems: List[str] = field(default_factory=list)   # of the interrupted run itself
+    resumed: Optional[bool] = None     # full resume + verify + probes checked: passed?
+    resume_detail: str = ""
+    byte_exact: Optional[bool] = None  # rollback on a copy: /etc byte for byte?
+    rollback_detail: str = ""
+
+
+class Totals:
+    """Every point of the session, for the summary (conftest prints it at the end)."""
+
+    def __init__(self) -> None:
+        self.points: List[Point] = []
+        self.lock = threading.Lock()
+        self.boundaries: Optional[int] = None
+
+    def add(self, p: Point) -> Point:
+        with self.lock:
+            self.points.append(p)
+        return p
+
+    def lines(self) -> List[str]:
+        pts = list(self.points)
+        res = [p for p in pts if p.resumed is not None]
+        rb = [p for p in pts if p.byte_exact is not None]
+        out = [f"boundaries of an uninterrupted apply (session writes): {self.boundaries}",
+               f"injected {len(pts)} / resumed {sum(bool(p.resumed) for p in res)} of "
+               f"{len(res)} checked / byte-exact {sum(bool(p.byte_exact) for p in rb)} of "
+               f"{len(rb)} rollbacks / interrupted-run problems "
+               f"{sum(bool(p.problems) for p in pts)}"]
+        kinds = sorted({p.kind for p in pts})
+        for k in kinds:
+            kp = [p for p in pts if p.kind == k]
+            out.append(f"  {k:10s} injected {len(kp):3d}  resumed "
+                       f"{sum(bool(p.resumed) for p in kp if p.resumed is not None)}/"
+                       f"{sum(p.resumed is not None for p in kp)}  byte-exact "
+                       f"{sum(bool(p.byte_exact) for p in kp if p.byte_exact is not None)}/"
+                       f"{sum(p.byte_exact is not None for p in kp)}")
+        for p in pts:
+            bad = []
+            if p.problems:
+                bad.append("run: " + "; ".join(p.problems))
+            if p.resumed is False:
+                bad.append("resume: " + p.resume_detail)
+            if p.byte_exact is False:
+                bad.append("rollback: " + p.rollback_detail)
+            if bad:
+                out.append(f"  FAIL {p.label} [{p.state}]: " + " | ".join(bad)[:600])
+        return out
+
+
+TOTALS = Totals()
+
+
+def write_report(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(TOTALS.lines()) + "\n")
+
+
+# --------------------------------------------------------------------------- session
+def session_state(srv: lab.Server) -> Optional[Tuple[Any, ...]]:
+    """The session without timestamps: (journal (key, step, change, state), step statuses);
+    None without a session file; ("unreadable", text) when it does not parse."""
+    p = srv.path(f"{STATE_DIR}/session.yaml")
+    if not p.exists():
+        return None
+    try:
+        data = yaml.safe_load(p.read_text())
+        journal = tuple((e.get("key"), e.get("step"), e.get("change"), e.get("state"))
+                        for e in data.get("journal", []))
+        steps = tuple(sorted((k, v.get("status")) for k, v in data.get("steps", {}).items()))
+        return (journal, steps)
+    except Exception as exc:  # noqa: BLE001 - a damaged file is a state too
+        return ("unreadable", repr(exc))
+
+
+def describe_state(st: Optional[Tuple[Any, ...]]) -> str:
+    if st is None:
+        return "no session"
+    if st[0] == "unreadable":
+        return f"unreadable session: {st[1]}"
+    journal, steps = st
+    last = journal[-1] if journal else None
+    done = [s for s, v in steps if v in ("applied", "verified", "skipped")]
+    where = f"{last[1]}#{last[2]} {last[3]}" if last else "no change yet"
+    return f"{len(journal)} entries, last {where}, {len(done)} steps finished"
+
+
+def verify_phase(st: Optional[Tuple[Any, ...]]) -> bool:
+    """True once a step was verified (apply is past its last change)."""
+    return bool(st and st[0] != "unreadable" and any(v == "verified" for _, v in st[1]))
+
+
+# --------------------------------------------------------------------------- counting
+def count_boundaries(srv: lab.Server, timeout: float = 1200
+                     ) -> Tuple[int, subprocess.CompletedProcess]:
+    """Run an uninterrupted ``apply --yes`` on a server without a session and count its
+    durable session writes: the renames onto session.yaml, traced from the host with
+    ``strace -f`` (inotify through the overlay missed some)."""
+    assert not srv.path(STATE_DIR).exists(), "count_boundaries needs a server without a session"
+    trace = Path(srv.dir) / "count.strace"
+    out = Path(srv.dir) / "count.out"
+    envv = ["/usr/bin/env", "-i", f"PATH={lab.SERVER_PATH}", "HOME=/root", "LANG=C.UTF-8",
+            "TERM=dumb", f"{lab.MARKER}={srv.owner}:{srv.n}"]
+    argv = ["strace", "-ff", "-qq", "--seccomp-bpf", "-e", "trace=rename,renameat,renameat2",
+            "-o", str(trace), *srv._nsenter(), *envv, *APPLY]
+    with open(out, "wb") as fo:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fo,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            lab._kill_command_group(p)
+            raise
+    n = 0
+    for f in trace.parent.glob(trace.name + ".*"):      # -ff: one file per process
+        n += sum(1 for line in f.read_text(errors="replace").splitlines()
+                 if re.search(r'rename\w*\(.*"[^"]*/session\.yaml".*\) = 0\Z', line))
+    return n, subprocess.CompletedProcess(APPLY, rc, out.read_text(errors="replace"), "")
+
+
+# --------------------------------------------------------------------------- running
+def run_apply(srv: lab.Server, env: Optional[Dict[str, str]] = None, timeout: float = 1200
+              ) -> subprocess.CompletedProcess:
+    return srv.run(APPLY, check=False, timeout=timeout, env=env)
+
+
+def killed_by(rc: Optional[int], sig: int) -> bool:
+    return rc in (-sig, 128 + sig)
+
+
+def has_traceback(text: str) -> bool:
+    return "Traceback (most recent call last)" in text
+
+
+def wizard_pids(srv: lab.Server) -> List[int]:
+    """Host pids of running ``mailwizard`` processes in the server (the Python ones)."""
+    return [pid for pid, cmd in srv.processes()
+            if re.search(r"python[0-9.]* \S*mailwizard( |$)", cmd) or
+            cmd.startswith("/opt/mw/bin/python")]
+
+
+def apt_pids(srv: lab.Server, names: Tuple[str, ...] = ("apt-get", "dpkg", "apt")
+             ) -> List[int]:
+    out = []
+    for pid, _cmd in srv.processes():
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in names or comm.startswith("dpkg"):
+            out.append(pid)
+    return out
+
+
+def wait_until(cond: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+class PtyRun:
+    """``mailwizard apply --yes`` on a pseudo-terminal whose master we hold, as under sshd:
+    the process is the session leader's foreground group; closing the master is the
+    hangup an SSH drop gives (SIGHUP from the kernel, then EIO on the terminal)."""
+
+    def __init__(self, srv: lab.Server, env: Optional[Dict[str, str]] = None) -> None:
+        self.master, slave = os.openpty()
+        attrs = termios.tcgetattr(slave)
+        attrs[3] &= ~termios.ECHO
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+
+        def ctty() -> None:        # runs in the child after setsid (start_new_session)
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.proc = srv.popen(APPLY, env=dict(env or {}, TERM="xterm"), stdin=slave,
+                              stdout=slave, stderr=slave, start_new_session=True,
+                              preexec_fn=ctty)
+        os.close(slave)
+        self.out = b""
+        self.closed = False
+
+    def read_until(self, cond: Callable[[str], bool], timeout: float,
+                   also: Optional[Callable[[], bool]] = None) -> bool:
+        """Read output until ``cond(text)`` or ``also()`` holds; False on timeout/EOF."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond(self.text) or (also is not None and also()):
+                return True
+            r, _, _ = select.select([self.master], [], [], 0.02)
+            if r:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:
+                    return False
+                if not chunk:
+                    return False
+                self.out += chunk
+        return False
+
+    @property
+    def text(self) -> str:
+        return self.out.decode(errors="replace").replace("\r\n", "\n")
+
+    def hangup(self) -> None:
+        if not self.closed:
+            os.close(self.master)
+            self.closed = True
+
+    def wait(self, timeout: float) -> Optional[int]:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            lab._kill_command_group(self.proc)
+        self.hangup()
+
+
+# --------------------------------------------------------------------------- checks
+def full_resume_check(srv: lab.Server, point: Point, timeout: float = 1200,
+                      first: Optional[subprocess.CompletedProcess] = None) -> None:
+    """(a): a resumed ``apply --yes`` exits 0, ``verify`` passes, the clients get through.
+    ``first``: the resumed run already made (e.g. the last run of a chain)."""
+    problems = []
+    r = first if first is not None else run_apply(srv, timeout=timeout)
+    text = r.stdout + r.stderr
+    if r.returncode != 0:
+        problems.append(f"resumed apply exited {r.returncode}: {_tail(text)}")
+    if has_traceback(text):
+        problems.append("traceback in resumed apply")
+    if not problems:
+        v = srv.run("mailwizard verify --answers /root/answers.yaml 2>&1", check=False,
+                    timeout=600)
+        if v.returncode != 0:
+            problems.append(f"verify exited {v.returncode}: {_tail(v.stdout)}")
+    if not problems:
+        box = mailbox(srv)
+        for name, probe in (("submission", lambda: mwlab.check_swaks_submission_delivers(
+                box, "alice")), ("relay", lambda: mwlab.check_not_an_open_relay(box)),
+                            ("imaps", lambda: mwlab.check_imaps_reads(box, "bob"))):
+            try:
+                probe()
+            except Exception as exc:  # noqa: BLE001 - record, keep going
+                problems.append(f"probe {name}: {str(exc)[-500:]}")
+    if not problems:
+        a = srv.run("dpkg --audit 2>&1", check=False, timeout=120)
+        if a.stdout.strip():
+            problems.append(f"dpkg --audit: {a.stdout[-500:]}")
+    point.resumed = not problems
+    point.resume_detail = "; ".join(problems)
+
+
+def mailbox(srv: lab.Server) -> mwlab.Mailbox:
+    cert = srv.path(f"/etc/ssl/certs/{mwlab.HOSTNAME}.crt")
+    return mwlab.Mailbox(srv.ip, str(cert), srv.host_ip, srv.host_ip2,
+                         {u: srv.path(f"/home/{u}/Maildir") for u in mwlab.USERS})
+
+
+def _tail(text: str, n: int = 1500) -> str:
+    return text[-n:].replace("\n", " / ")
+
+
+def etc_expected(before: mwlab.Manifest, copy: lab.Server) -> mwlab.Manifest:
+    """The pre-apply /etc manifest as it must read on a copy: the copy booted with its own
+    address, so the lab's /etc/hosts is the copy's (mailwizard never writes it)."""
+    exp = dict(before)
+    now = mwlab.manifest(copy.path("/"))
+    for k in ("/etc/hosts", "/etc/hostname"):
+        if k in now:
+            exp[k] = now[k]
+    return exp
+
+
+def rollback_check(image: lab.Image, snap: Path, before: mwlab.Manifest, point: Point,
+                   layers: Tuple[Path, ...] = ()) -> None:
+    """(b): on a fresh copy of the server as it was at the fault, ``rollback --yes`` exits
+    0 and /etc is byte for byte (modes, owners, links) what it was before the first apply."""
+    copy = lab.Server(image, layers=(snap, *layers))
+    try:
+        copy.boot()
+        copy.attach_debs()
+        expected = etc_expected(before, copy)
+        r = copy.run("mailwizard rollback --yes 2>&1", check=False, timeout=900)
+        diff = mwlab.manifest_diff(expected, mwlab.manifest(copy.path("/")))
+        problems = []
+        if r.returncode != 0:
+            problems.append(f"rollback exited {r.returncode}: {_tail(r.stdout, 800)}")
+        if has_traceback(r.stdout):
+            problems.append("traceback in rollback")
+        if diff:
+            problems.append(f"{len(diff)} /etc differences: " + "; ".join(diff[:8]))
+        left = sorted(str(p.relative_to(copy.path("/")))
+                      for p in copy.path("/etc/ssl/private").glob(".mw-*"))
+        if left:
+            problems.append(f"temp files left: {left}")
+        point.byte_exact = not problems
+        point.rollback_detail = "; ".join(problems)
+    except Exception as exc:  # noqa: BLE001 - a broken check is a failed check
+        point.byte_exact = False
+        point.rollback_detail = f"check crashed: {exc!r}"[-1500:]
+    finally:
+        copy.halt()
+
+
+def resume_on_copy(image: lab.Image, snap: Path, point: Point,
+                   layers: Tuple[Path, ...] = ()) -> None:
+    """(a) on a fresh copy of the server as it was at the fault (a copy has no daemons
+    running, like a server that rebooted after the crash)."""
+    copy = lab.Server(image, layers=(snap, *layers))
+    try:
+        copy.boot()
+        copy.attach_debs()
+        full_resume_check(copy, point)
+    except Exception as exc:  # noqa: BLE001 - a broken check is a failed check
+        point.resumed = False
+        point.resume_detail = f"check crashed: {exc!r}"[-1500:]
+    finally:
+        copy.halt()
+
+
+class RollbackWorker:
+    """Runs :func:`rollback_check` on snapshots in a background thread (bounded queue, so
+    the snapshots waiting in /dev/shm stay few)."""
+
+    def __init__(self, image: lab.Image, before: mwlab.Manifest, maxsize: int = 6) -> None:
+        self.image, self.before = image, before
+        self.q: queue.Queue = queue.Queue(maxsize=maxsize)
+        self.dir = SNAP_ROOT / f"mwlab-snap-{os.getpid()}-{id(self)}"
+        self.dir.mkdir(parents=True)
+        self.n = 0
+        self.t = threading.Thread(target=self._loop, daemon=True)
+        self.t.start()
+
+    def submit(self, srv: lab.Server, point: Point, resume: bool = False) -> None:
+        """Snapshot ``srv`` now; later check rollback on a copy (and with ``resume``, a full
+        resume on a second copy of the same snapshot)."""
+        self.n += 1
+        snap = srv.snapshot(self.dir / f"{self.n:03d}")
+        self.q.put((snap, point, srv.layers, resume))
+
+    def _loop(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is None:
+                return
+            snap, point, layers, resume = item
+            try:
+                rollback_check(self.image, snap, self.before, point, layers)
+                if resume:
+                    resume_on_copy(self.image, snap, point, layers)
+            finally:
+                shutil.rmtree(snap, ignore_errors=True)
+
+    def close(self) -> None:
+        self.q.put(None)
+        self.t.join(timeout=3600)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- chains
+@dataclass
+class ChainResult:
+    points: List[Point]
+    final: Optional[subprocess.CompletedProcess]
+    processes: int
+    seconds: float
+
+
+def interrupted_ok(kind: str, rc: Optional[int], text: str) -> List[str]:
+    """What is wrong with how an interrupted run ended."""
+    problems = []
+    if kind == "KILL":
+        if not killed_by(rc, signal.SIGKILL):
+            problems.append(f"expected death by SIGKILL, rc {rc}")
+        return problems
+    if rc is None:
+        problems.append("did not stop within the time limit after the signal")
+    elif rc != EXIT_INTERRUPTED:
+        problems.append(f"exit status {rc}, not {EXIT_INTERRUPTED} (stop at the next change "
+                        "boundary with the session saved)")
+    if has_traceback(text):
+        problems.append("traceback: " + _tail(text[text.find("Traceback"):], 600))
+    return problems
+
+
+def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWorker],
+               stride: int = 1, resume_every: int = 0, max_points: int = 10_000,
+               max_runs: int = 600,
+               stop_in_verify: bool = True, log: Callable[[str], None] = print
+               ) -> ChainResult:
+    """Interrupt ``apply --yes`` again and again through the fault hook until a run finishes.
+
+    Run i gets ``MAILWIZARD_FAULT_AT=j``, ``MAILWIZARD_FAULT_SIGNAL=signals[i % len]``. A
+    resumed run first re-writes what it finds (the binding, the steps already applied), so
+    when the session (without timestamps) is unchanged by a kill, the kill hit such a
+    re-write: j grows by one and the point does not count. When it changed, it is a new
+    boundary: it is recorded, the server is snapshotted for the rollback check, and the next
+    run is killed at j + stride - 1 (stride 1: at the very next boundary)."""
+    t0 = time.monotonic()
+    j, runs, points = 1, 0, []
+    prev = session_state(srv)
+    final = None
+    while True:
+        runs += 1
+        if runs > max_runs:
+            raise AssertionError(f"chain did not finish within {max_runs} runs")
+        sig = signals[len(points) % len(signals)]
+        inject = len(points) < max_points and not (stop_in_verify and verify_phase(prev))
+        env = {"MAILWIZARD_FAULT_AT": str(j), "MAILWIZARD_FAULT_SIGNAL": sig} if inject else {}
+        r = run_apply(srv, env=env, timeout=900)
+        text = r.stdout + r.stderr
+        cur = session_state(srv)
+        rc = r.returncode
+        stopped = killed_by(rc, signal.SIGKILL) if sig == "KILL" else (
+            rc == EXIT_INTERRUPTED or rc < 0 or rc > 128)
+        if not inject or not stopped:
+            final = r                   # ran to its end: the j-th write never came
+            break
+        if cur == prev:
+            j += 1                      # hit a re-write: no new boundary
+            continue
+        p = TOTALS.add(Point(f"{sig}@write {j} of run {runs}", sig, describe_state(cur),
+                             r.returncode))
+        p.problems = interrupted_ok(sig, r.returncode, text)
+        points.append(p)
+        log(f"  {p.label}: rc {r.returncode}, {p.state}")
+        if worker is not None:
+            worker.submit(srv, p, resume=bool(resume_every) and len(points) % resume_every == 0)
+        prev = cur
+        j += stride - 1
+    return ChainResult(points, final, runs, time.monotonic() - t0)
