@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shlex import quote as q
 from typing import Dict, List
 
 from wizard import checks, confedit
@@ -133,13 +134,13 @@ class AliasesRecipe(Recipe):
 
     def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
         db = platform.default_database_type
-        cmds = [f"postalias -q root {map_ref(db, ALIASES)}   # expect {answers.admin_user}",
-                f"ls -l {map_output(db, ALIASES)}"]
+        cmds = [f"postalias -q root {q(map_ref(db, ALIASES))}   # expect {answers.admin_user}",
+                f"ls -l {q(map_output(db, ALIASES))}"]
         if virtual_enabled(answers):
             first = answers.virtual_aliases[0][0]
-            cmds += [f"postmap -q {first} {map_ref(db, VIRTUAL)}",
+            cmds += [f"postmap -q {q(first)} {q(map_ref(db, VIRTUAL))}",
                      "postconf -n virtual_alias_domains virtual_alias_maps",
-                     f"swaks --to {first} --server localhost"]
-        cmds.append(f"swaks --to root@{answers.domain} --server localhost   # lands in "
+                     f"swaks --to {q(first)} --server localhost"]
+        cmds.append(f"swaks --to {q('root@' + answers.domain)} --server localhost   # lands in "
                     f"~{answers.admin_user}/Maildir/new")
         return cmds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import shlex
+from shlex import quote as q
 from typing import Any, List, Optional, Tuple, Union
 
 from cryptography import x509
@@ -357,11 +358,11 @@ class CertificateRecipe(Recipe):
     def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
         cert_file, key_file = cert_paths(answers, platform)
         return [
-            f"openssl x509 -in {cert_file} -noout -subject -enddate -text | "
+            f"openssl x509 -in {q(cert_file)} -noout -subject -enddate -text | "
             "grep -A1 'Subject Alternative Name'",
-            f"openssl x509 -in {cert_file} -noout -pubkey | sha256sum; "
-            f"openssl pkey -in {key_file} -pubout | sha256sum   # the two sums must match",
-            f"ls -l {key_file}   # -rw------- root root",
+            f"openssl x509 -in {q(cert_file)} -noout -pubkey | sha256sum; "
+            f"openssl pkey -in {q(key_file)} -pubout | sha256sum   # the two sums must match",
+            f"ls -l {q(key_file)}   # -rw------- root root",
         ]
 
 

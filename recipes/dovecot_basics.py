@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shlex import quote as q
 from typing import Dict, List, Mapping, Optional, cast
 
 from wizard import checks
@@ -103,5 +104,5 @@ class DovecotBasicsRecipe(Recipe):
     def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
         keys = " ".join(["protocols", *expected_values(answers, platform)])
         return ["doveconf -n", f"doveconf -h {keys}",
-                f"doveadm user {answers.admin_user}   # home and mail location",
-                f"doveadm mailbox list -u {answers.admin_user}   # INBOX is the Maildir"]
+                f"doveadm user {q(answers.admin_user)}   # home and mail location",
+                f"doveadm mailbox list -u {q(answers.admin_user)}   # INBOX is the Maildir"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from shlex import quote as q
 from typing import Dict, List
 
 from wizard import checks
@@ -212,8 +213,8 @@ class PreflightRecipe(Recipe):
         return [
             "id -u   # 0 = root",
             "cat /etc/os-release",
-            "hostname -f   # expect " + answers.hostname,
+            "hostname -f   # expect " + q(answers.hostname),
             "ss -ltnp | grep -E ':(25|587|993|995)\\b'",
             "df -h /var",
-            f"dig +short MX {answers.domain}; dig +short A {answers.hostname}",
-        ] + [f"getent passwd {u.name}" for u in answers.users if not u.create]
+            f"dig +short MX {q(answers.domain)}; dig +short A {q(answers.hostname)}",
+        ] + [f"getent passwd {q(u.name)}" for u in answers.users if not u.create]

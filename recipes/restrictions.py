@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from shlex import quote as q
 from typing import Dict, List, Optional
 
 from recipes.common import map_build
@@ -184,9 +185,10 @@ class RestrictionsRecipe(Recipe):
                 "smtpd_helo_restrictions smtpd_sender_restrictions"]
         if answers.restrictions.sender_access:
             key = answers.restrictions.sender_access[0][0]
-            cmds.append(f"postmap -q '{key}' {platform.default_database_type}:{SENDER_ACCESS}")
+            ref = q(f"{platform.default_database_type}:{SENDER_ACCESS}")
+            cmds.append(f"postmap -q {q(key)} {ref}")
         cmds.append("# from a machine outside mynetworks: swaks --to someone@example.org "
-                    f"--server {answers.hostname}   # expect 'Relay access denied'")
+                    f"--server {q(answers.hostname)}   # expect 'Relay access denied'")
         return cmds
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from shlex import quote as q
 from typing import List
 
 from wizard import checks
@@ -253,6 +254,7 @@ class SaslRecipe(Recipe):
     def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
         if answers.sasl.backend == "dovecot":
             return [f"ls -l {AUTH_SOCKET}   # srw-rw---- postfix postfix",
-                    f"doveadm auth test {answers.admin_user}   # asks for the password"]
+                    f"doveadm auth test {q(answers.admin_user)}   # asks for the password"]
         run = DEB_SASL_RUN if platform.is_debian else EL_SASL_RUN
-        return [f"testsaslauthd -u {answers.admin_user} -p PASSWORD -s smtp -f {run}/mux"]
+        return [f"testsaslauthd -u {q(answers.admin_user)} -p PASSWORD -s smtp "
+                f"-f {q(run + '/mux')}"]

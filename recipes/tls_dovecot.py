@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shlex import quote as q
 from typing import Dict, List
 
 from wizard import checks
@@ -91,7 +92,7 @@ class TlsDovecotRecipe(Recipe):
 
     def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
         return [
-            f"openssl s_client -connect {answers.hostname}:993 -quiet   # '* OK' greeting",
-            f"openssl s_client -starttls imap -connect {answers.hostname}:143 </dev/null",
+            f"openssl s_client -connect {q(answers.hostname + ':993')} -quiet   # '* OK' greeting",
+            f"openssl s_client -starttls imap -connect {q(answers.hostname + ':143')} </dev/null",
             "doveconf -n | grep -E 'ssl|cert|key|cleartext|plaintext'   # 2.4 nests ssl_server { }",
         ]

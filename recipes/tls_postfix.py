@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shlex import quote as q
 from typing import Dict, List, Tuple
 
 from wizard import checks, confedit
@@ -129,9 +130,11 @@ class TlsPostfixRecipe(Recipe):
     def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
         cert, _ = cert_paths(answers, platform)
         return [
-            f"openssl s_client -starttls smtp -connect {answers.hostname}:25 -CAfile {cert} "
+            f"openssl s_client -starttls smtp -connect {q(answers.hostname + ':25')} "
+            f"-CAfile {q(cert)} "
             "</dev/null | grep -E 'Verify return code|Protocol'",
-            f"openssl s_client -starttls smtp -connect {answers.hostname}:587 -CAfile {cert} "
+            f"openssl s_client -starttls smtp -connect {q(answers.hostname + ':587')} "
+            f"-CAfile {q(cert)} "
             "-quiet   # then: EHLO test  -> AUTH PLAIN LOGIN listed",
             "grep -A9 '^submission' /etc/postfix/master.cf",
         ]

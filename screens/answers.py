@@ -23,7 +23,15 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Checkbox, Footer, Header, Input, Label, Select, Static, TextArea
 
-from wizard.answers import CERT_MODES, INET_PROTOCOLS, KEY_TYPES, SASL_BACKENDS, Answers
+from wizard.answers import (
+    CERT_MODES,
+    INET_PROTOCOLS,
+    KEY_TYPES,
+    SASL_BACKENDS,
+    Answers,
+    read_answers_file,
+)
+from wizard.errors import AnswersError
 
 from .context import WizardContext
 from .widgets import DryRunBanner, ErrorModal, PromptModal, PromptResult
@@ -413,7 +421,7 @@ class AnswersScreen(Screen[Optional[Answers]]):
         for slot, messages in by_slot.items():
             if not (self.show_all or self._touched(slot)):
                 continue
-            m = re.match(r"^users-(\d+)$", slot)
+            m = re.fullmatch(r"users-(\d+)", slot)
             if (m and int(m.group(1)) < len(rows)) or self.query(f"#err-{slot}"):
                 shown_slots.add(slot)
             else:
@@ -557,9 +565,10 @@ class AnswersScreen(Screen[Optional[Answers]]):
             return
         path = Path(result.value).expanduser()
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            self.app.push_screen(ErrorModal("Cannot load the answers", f"{path}: {exc}"))
+            data = read_answers_file(path)
+        except AnswersError as exc:
+            self.app.push_screen(ErrorModal("Cannot load the answers",
+                                            "; ".join(msg for _, msg in exc.errors)))
             return
         if not isinstance(data, dict):
             self.app.push_screen(ErrorModal("Cannot load the answers",

@@ -19,7 +19,6 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Union
 
-import yaml
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -27,7 +26,7 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.screen import Screen
 
-from wizard.answers import Answers, demo_answers_path, load_answers
+from wizard.answers import Answers, demo_answers_path, load_answers, read_answers_file
 from wizard.engine import Event
 from wizard.errors import AnswersError, SessionError
 from wizard.executor import DryRunExecutor, Executor
@@ -294,8 +293,8 @@ def _load_raw(path: str) -> Dict[str, Any]:
     if path == "demo":
         path = str(demo_answers_path())
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data = read_answers_file(Path(path))
+    except AnswersError:
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
@@ -25,9 +26,18 @@ CERT_MODES = ("self-signed", "import")
 INET_PROTOCOLS = ("all", "ipv4", "ipv6")
 OPTIONAL_STEPS = ("firewall", "postgrey", "virtual-aliases")
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
-_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-_LOCALPART = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+$", re.IGNORECASE)
+# ASCII only (re.ASCII: no case folding of "\u017f" or "\u212a" into [a-z]); always fullmatch
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)", re.ASCII)
+_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}", re.ASCII)
+_LOCALPART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}", re.ASCII)
+_ALIAS_NAME = re.compile(r"[a-z0-9][a-z0-9._+-]{0,63}", re.ASCII)
+_PATH = re.compile(r"/[A-Za-z0-9._+@/-]{0,4095}", re.ASCII)
+_COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
+_NETWORK_CHARS = re.compile(r"[0-9A-Fa-f:./\[\]]{1,64}", re.ASCII)
+_ACTION_TEXT = re.compile(r"[ -~]{1,200}", re.ASCII)
+MAX_YAML_BYTES = 1_000_000
+MAX_YAML_DEPTH = 16
+MAX_YAML_NODES = 50_000
 _ACCESS_ACTIONS = ("REJECT", "OK", "DISCARD", "HOLD", "DUNNO")
 
 Errors = List[Tuple[str, str]]
@@ -43,7 +53,7 @@ def check_hostname(value: Any, *, fqdn: bool = True) -> Optional[str]:
         return "is longer than 253 characters"
     labels = name.split(".")
     for label in labels:
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             return (
                 f"label {label!r} is not valid (letters, digits and inner hyphens, "
                 "1 to 63 characters)"
@@ -67,7 +77,10 @@ def normalize_network(value: Any) -> Tuple[Optional[str], Optional[str]]:
     if not isinstance(value, str) or not value.strip():
         return None, "must be a network in CIDR form, e.g. 192.0.2.0/24 or [2001:db8::]/32"
     text = value.strip()
-    bracketed = re.match(r"^\[([0-9a-fA-F:.]+)\](/\d+)?$", text)
+    if not _NETWORK_CHARS.fullmatch(text):
+        return None, (f"{value!r} is not a network: only digits, hex letters, ':', '.', '/' "
+                      "and brackets are allowed (no zone index, no spaces)")
+    bracketed = re.fullmatch(r"\[([0-9a-fA-F:.]+)\](/\d+)?", text, re.ASCII)
     if bracketed:
         text = bracketed.group(1) + (bracketed.group(2) or "")
     if "/" not in text:
@@ -92,7 +105,7 @@ def normalize_network(value: Any) -> Tuple[Optional[str], Optional[str]]:
 
 
 def check_user(value: Any) -> Optional[str]:
-    if not isinstance(value, str) or not _USER.match(value):
+    if not isinstance(value, str) or not _USER.fullmatch(value):
         return (
             f"{value!r} is not a valid user name (lower-case letter or _ first, then letters, "
             "digits, _ or -, at most 32 characters)"
@@ -105,7 +118,7 @@ def check_address(value: Any) -> Optional[str]:
     if not isinstance(value, str) or value.count("@") != 1:
         return f"{value!r} is not an e-mail address"
     local, dom = value.split("@")
-    if not local or not _LOCALPART.match(local):
+    if not _LOCALPART.fullmatch(local):
         return f"{value!r} has an invalid local part"
     err = check_domain(dom)
     return f"{value!r}: domain {err}" if err else None
@@ -114,8 +127,9 @@ def check_address(value: Any) -> Optional[str]:
 def check_path(value: Any) -> Optional[str]:
     if not isinstance(value, str) or not value.startswith("/"):
         return f"{value!r} must be an absolute path"
-    if "\x00" in value or "\n" in value or ".." in Path(value).parts:
-        return f"{value!r} is not an acceptable path"
+    if not _PATH.fullmatch(value) or ".." in value.split("/"):
+        return (f"{value!r} is not an acceptable path (letters, digits and . _ + @ - / only, "
+                "no '..', no spaces)")
     return None
 
 
@@ -127,6 +141,52 @@ def _as_list(value: Any) -> List[Any]:
     if isinstance(value, str):
         return [v.strip() for v in re.split(r"[,\s]+", value) if v.strip()]
     return [value]
+
+
+_BAD_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
+
+
+def text_problem(value: str) -> Optional[str]:
+    """Why ``value`` cannot be an answer at all, or None.
+
+    Control characters (newlines above all: every answer ends up in a config line, a map
+    entry or a command's input), format characters such as bidi overrides, lone surrogates,
+    private-use and unassigned code points and the Unicode line separators are refused
+    everywhere. The field validators then narrow each field further (most to ASCII)."""
+    for ch in value:
+        if unicodedata.category(ch) in _BAD_CATEGORIES:
+            return f"contains the character U+{ord(ch):04X}, which is not allowed in an answer"
+    return None
+
+
+def _printable(text: str) -> str:
+    """``text`` with anything :func:`text_problem` refuses replaced, for error messages."""
+    return "".join("?" if unicodedata.category(ch) in _BAD_CATEGORIES and ch != "\n" else ch
+                   for ch in text)
+
+
+def _text_errors(data: Any) -> Errors:
+    """Every string (key or value) in ``data`` that :func:`text_problem` refuses, by field.
+
+    Iterative, so any nesting depth is safe (the TUI and callers may pass built data)."""
+    errors: Errors = []
+    todo: List[Tuple[str, Any]] = [("", data)]
+    while todo:
+        where, value = todo.pop()
+        if isinstance(value, str):
+            msg = text_problem(value)
+            if msg:
+                errors.append((where or "(file)", msg))
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                if isinstance(k, str) and (msg := text_problem(k)):
+                    errors.append((f"{where}.{ascii(k)}" if where else ascii(k), msg))
+                    continue
+                todo.append((f"{where}.{k}" if where else str(k), v))
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            for i, v in enumerate(value):
+                todo.append((f"{where}[{i}]", v))
+    return sorted(errors)
 
 
 # --------------------------------------------------------------------------- model
@@ -317,6 +377,9 @@ def parse_answers(
     errors: Errors = []
     if not isinstance(data, Mapping):
         raise AnswersError([("(file)", "must be a mapping of answer names to values")])
+    text_errors = _text_errors(data)
+    if text_errors:
+        raise AnswersError(text_errors)
 
     for key in data:
         if key not in _TOP_KEYS:
@@ -380,6 +443,8 @@ def parse_answers(
     if inet_interfaces not in ("all", "loopback-only", "localhost"):
         for i, addr in enumerate(_as_list(inet_interfaces)):
             try:
+                if "%" in str(addr):
+                    raise ValueError("zone index")
                 ipaddress.ip_address(str(addr))
             except ValueError:
                 errors.append((f"inet_interfaces[{i}]",
@@ -420,6 +485,10 @@ def parse_answers(
         if pw is not None:
             if not isinstance(pw, str) or len(pw) < 8:
                 errors.append((f"{where}.password", "must be at least 8 characters"))
+            elif len(pw) > 1024:
+                errors.append((f"{where}.password", "must be at most 1024 characters"))
+            elif any(ch in pw for ch in "\n\r\x00"):
+                errors.append((f"{where}.password", "must be one line (no line breaks or NUL)"))
             elif not create:
                 errors.append((f"{where}.password", "only used for a user created here "
                                                     "(set create: true or drop it)"))
@@ -459,7 +528,7 @@ def parse_answers(
                 elif (msg := check_address(name)):
                     errors.append((where, msg))
                     continue
-            elif not re.match(r"^[a-z0-9][a-z0-9._+-]*$", name):
+            elif not _ALIAS_NAME.fullmatch(name):
                 errors.append((where, f"{name!r} is not a valid alias name"))
                 continue
             tlist = [str(t).strip() for t in _as_list(targets)]
@@ -468,13 +537,16 @@ def parse_answers(
                 continue
             good = []
             for t in tlist:
+                if t.startswith(("|", "/", ":include:", '"')) or "|" in t:
+                    errors.append((where, f"target {t!r}: commands and files are not "
+                                          "allowed as alias targets here"))
+                    continue
                 if "@" in t:
                     if (msg := check_address(t)):
                         errors.append((where, msg))
                         continue
-                elif t.startswith(("|", "/", ":include:")):
-                    errors.append((where, f"target {t!r}: commands and files are not "
-                                          "allowed as alias targets here"))
+                elif not (_ALIAS_NAME.fullmatch(t) or _USER.fullmatch(t)):
+                    errors.append((where, f"target {t!r} is not a user, alias or address"))
                     continue
                 good.append(t)
             out.append((name, tuple(good)))
@@ -531,10 +603,11 @@ def parse_answers(
     if cn and (msg := check_hostname(cn, fqdn=True)):
         errors.append(("certificate.common_name", msg))
     org = str(c.get("organization", "") or "")
-    if any(ch in org for ch in "/\n\r\x00") or len(org) > 64:
-        errors.append(("certificate.organization", "must be at most 64 characters, no '/'"))
+    if any(ch in org for ch in "/\\=,+\"<>;#") or len(org) > 64 or not org.isprintable():
+        errors.append(("certificate.organization",
+                       "must be at most 64 printable characters, without / \\ = , + \" < > ; #"))
     country = str(c.get("country", "") or "")
-    if country and not re.match(r"^[A-Z]{2}$", country):
+    if country and not _COUNTRY.fullmatch(country):
         errors.append(("certificate.country", "must be a two-letter code such as DE or US"))
     days = opt_int(c, "days", 825, "certificate.days", 1, 3650)
     key_type = str(c.get("key_type", "rsa2048"))
@@ -545,6 +618,8 @@ def parse_answers(
     for i, n in enumerate(_as_list(c.get("extra_names"))):
         n = str(n)
         try:
+            if "%" in n:
+                raise ValueError("zone index")
             ipaddress.ip_address(n)
         except ValueError:
             if (msg := check_hostname(n, fqdn=False)):
@@ -608,12 +683,13 @@ def parse_answers(
                 errors.append((where, msg))
                 continue
             act = str(action).strip()
+            if not _ACTION_TEXT.fullmatch(act):
+                errors.append((where, "action must be one line of printable ASCII "
+                                      "(at most 200 characters)"))
+                continue
             if act.split(" ", 1)[0].upper() not in _ACCESS_ACTIONS:
                 errors.append((where, "action must start with one of "
                                       + ", ".join(_ACCESS_ACTIONS)))
-                continue
-            if "\n" in act:
-                errors.append((where, "action must be one line"))
                 continue
             sender_access.append((key, act))
     restrictions = Restrictions(
@@ -663,44 +739,92 @@ def parse_answers(
 
 
 def _find_loop(graph: Mapping[str, Sequence[str]]) -> Optional[List[str]]:
-    """Return one cycle in ``graph`` (name -> names) as a path, or None."""
+    """Return one cycle in ``graph`` (name -> names) as a path, or None.
+
+    Iterative depth-first search: a chain of thousands of aliases is fine."""
     state: Dict[str, int] = {}
-    stack: List[str] = []
-
-    def visit(node: str) -> Optional[List[str]]:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, ()):
-            if nxt not in graph:
+    for start in graph:
+        if state.get(start) is not None:
+            continue
+        stack: List[Tuple[str, int]] = [(start, 0)]
+        path: List[str] = [start]
+        state[start] = 1
+        while stack:
+            node, i = stack[-1]
+            nexts = [n for n in graph.get(node, ()) if n in graph]
+            if i >= len(nexts):
+                stack.pop()
+                path.pop()
+                state[node] = 2
                 continue
+            stack[-1] = (node, i + 1)
+            nxt = nexts[i]
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return path[path.index(nxt):] + [nxt]
             if state.get(nxt) is None:
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for n in graph:
-        if state.get(n) is None:
-            found = visit(n)
-            if found:
-                return found
+                state[nxt] = 1
+                stack.append((nxt, 0))
+                path.append(nxt)
     return None
+
+
+def _check_yaml_shape(text: str, where: str) -> None:
+    """Refuse YAML that could exhaust memory or the stack before it is built into objects.
+
+    The event parser is iterative, so this scan is safe on any input; building the objects
+    (the composer) recurses and expands aliases, hence the limits: no anchors or aliases
+    (an answers file never needs them, and they are how an "alias bomb" multiplies), nesting
+    at most :data:`MAX_YAML_DEPTH` deep, at most :data:`MAX_YAML_NODES` values."""
+    depth = nodes = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise AnswersError([("(file)", f"{where}: YAML anchors and aliases (& and *) "
+                                               "are not accepted in an answers file")])
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise AnswersError([("(file)", f"{where}: nested more than "
+                                                   f"{MAX_YAML_DEPTH} levels deep")])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > MAX_YAML_NODES:
+                    raise AnswersError([("(file)", f"{where}: more than {MAX_YAML_NODES} "
+                                                   "values")])
+    except yaml.YAMLError as exc:
+        raise AnswersError([("(file)", f"{where} is not valid YAML: "
+                                       f"{_printable(str(exc))}")]) from exc
+
+
+def read_answers_file(path: Path) -> Any:
+    """The raw data of an answers YAML file, with size, nesting and alias limits.
+
+    Raises:
+        AnswersError: unreadable, too large, not UTF-8, not YAML or shaped to hurt."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise AnswersError([("(file)", f"cannot read {path}: {exc.strerror}")]) from exc
+    if len(raw) > MAX_YAML_BYTES:
+        raise AnswersError([("(file)", f"{path} is larger than {MAX_YAML_BYTES} bytes")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AnswersError([("(file)", f"{path} is not UTF-8 text (byte {exc.start})")]
+                           ) from exc
+    _check_yaml_shape(text, str(path))
+    try:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise AnswersError([("(file)", f"{path} is not valid YAML: "
+                                       f"{_printable(str(exc))}")]) from exc
 
 
 def load_answers(path: Path, existing_users: Optional[Iterable[str]] = None) -> Answers:
     """Read and validate an answers YAML file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AnswersError([("(file)", f"cannot read {path}: {exc.strerror}")]) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise AnswersError([("(file)", f"{path} is not valid YAML: {exc}")]) from exc
+    data = read_answers_file(path)
     return parse_answers(data, set(existing_users) if existing_users is not None else None)
 
 

@@ -286,13 +286,13 @@ class FileChange(Change):
         path = shlex.quote(self.path)
         heredoc = f"{writer} > {path} <<'{marker}'\n{body}{marker}"
         if not exists:
-            return (f"install -D -m {mode:04o} -o {self.owner} -g {self.group} /dev/null "
-                    f"{path}\n{heredoc}")
+            return (f"install -D -m {mode:04o} -o {shlex.quote(self.owner)} "
+                    f"-g {shlex.quote(self.group)} /dev/null {path}\n{heredoc}")
         lines = [heredoc]
         if self.mode is not None:
             lines.append(f"chmod {mode:04o} {path}")
         if (self.owner, self.group) != ("root", "root"):
-            lines.append(f"chown {self.owner}:{self.group} {path}")
+            lines.append(f"chown {shlex.quote(self.owner + ':' + self.group)} {path}")
         return "\n".join(lines)
 
     def _target_meta(self, ctx: ChangeContext, current_mode: Optional[int]) -> Tuple[int, int, int]:

@@ -22,6 +22,29 @@ import shlex
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+# --------------------------------------------------------------------------- guard
+# Everything str.splitlines() breaks on, plus NUL: none may reach a configuration line.
+_LINE_BREAKS = frozenset("\n\r\v\f\x00\x1c\x1d\x1e\x85\u2028\u2029")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+", re.ASCII)
+
+
+class UnsafeValue(ValueError):
+    """A value or name that would break out of its configuration line. Answers are validated
+    long before this; reaching it means a bug, so the edit is refused instead of written."""
+
+
+def _one_line(what: str, value: str) -> str:
+    if any(ch in _LINE_BREAKS for ch in value):
+        raise UnsafeValue(f"refusing to write {what}: {value!r} contains a line break")
+    return value
+
+
+def _name(what: str, name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise UnsafeValue(f"refusing to write {what} named {name!r}")
+    return name
+
+
 # --------------------------------------------------------------------------- main.cf
 
 
@@ -104,6 +127,7 @@ def edit_main_cf(
     lines = _split_lines(text or "")
     remove_set = set(remove)
     for name, value in set_params.items():
+        _one_line(f"main.cf parameter {_name('a main.cf parameter', name)}", value)
         new_line = f"{name} = {value}\n" if value != "" else f"{name} =\n"
         items = _main_cf_logical(lines)
         active = [it for it in items if it.kind == "param" and it.name == name]
@@ -153,6 +177,13 @@ class MasterEntry:
     options: Tuple[Tuple[str, str], ...] = ()
 
     def render(self) -> str:
+        for field_value in (self.name, self.type, self.private, self.unpriv, self.chroot,
+                            self.wakeup, self.maxproc):
+            if not re.fullmatch(r"[^\s#]+", field_value):
+                raise UnsafeValue(f"refusing to write master.cf field {field_value!r}")
+        _one_line(f"master.cf command of {self.name}", self.command)
+        for k, v in self.options:
+            _one_line(f"master.cf option {_name('a master.cf option', k)}", v)
         head = (f"{self.name:<10} {self.type:<5} {self.private:<7} {self.unpriv:<7} "
                 f"{self.chroot:<7} {self.wakeup:<7} {self.maxproc:<7} {self.command}").rstrip()
         out = [head + "\n"]
@@ -262,6 +293,7 @@ def edit_dovecot_conf(text: Optional[str], settings: Mapping[str, str],
     commented default (``#key = ...``), else append."""
     lines = _split_lines(text or "")
     for key, value in settings.items():
+        _one_line(f"Dovecot setting {_name('a Dovecot setting', key)}", value)
         new_line = f"{key} = {value}\n"
         active = [x for x in _dovecot_top_level(lines) if x[1] == key]
         if active:
@@ -307,7 +339,7 @@ def read_shell_vars(text: Optional[str]) -> Dict[str, str]:
 
 
 def _shell_quote(value: str) -> str:
-    if re.match(r"^[A-Za-z0-9_./:@%+-]*$", value) and value:
+    if re.fullmatch(r"[A-Za-z0-9_./:@%+-]+", value, re.ASCII):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
 
@@ -316,6 +348,7 @@ def edit_shell_vars(text: Optional[str], values: Mapping[str, str]) -> str:
     """Set ``KEY=value`` lines (replace the last, else after ``#KEY=``, else append)."""
     lines = _split_lines(text or "")
     for key, value in values.items():
+        _one_line(f"shell variable {_name('a shell variable', key)}", value)
         new_line = f"{key}={_shell_quote(value)}\n"
         active = [i for i, line in enumerate(lines)
                   if (m := _SHVAR.match(line)) and m.group(1) == key]
@@ -371,6 +404,12 @@ def edit_aliases(text: Optional[str], entries: Mapping[str, Sequence[str]]) -> s
     """Set alias entries: replace the last definition, else after ``#name:``, else append."""
     lines = _split_lines(text or "")
     for name, targets in entries.items():
+        if not re.fullmatch(r"[^\s:#\"|/][^\s:]*", name):
+            raise UnsafeValue(f"refusing to write the alias name {name!r}")
+        for target in targets:
+            if target.startswith(("|", "/", ":include:", '"')) or "," in target:
+                raise UnsafeValue(f"refusing to write the alias target {target!r}")
+            _one_line(f"alias {name}", target)
         new_line = f"{name}:{' ' * max(1, 15 - len(name))}{', '.join(targets)}\n"
         active = [x for x in _alias_entries(lines) if x[2] == name.lower()]
         if active:

@@ -25,6 +25,7 @@ person and executed by a program alike:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -195,6 +196,15 @@ def _guarded(cmd: str, condition: str, why: str) -> str:
     return f"# {why}\nif {condition}; then\n  {cmd}\nfi"
 
 
+def _san_kind(name: str) -> str:
+    """``IP`` for an address, ``DNS`` for a name (openssl's subjectAltName syntax)."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return "DNS"
+    return "IP"
+
+
 def _is_key(content: str) -> bool:
     low = content.lower()
     return "private key" in low and "certificate" not in low
@@ -276,8 +286,8 @@ class _Doc:
             self.last_key = change.path
         if cmds:
             path = shlex.quote(change.path)
-            body = "\n".join([*cmds, f"chmod {mode} {path}",
-                              f"chown {change.owner}:{change.group} {path}"])
+            owner = shlex.quote(f"{change.owner}:{change.group}")
+            body = "\n".join([*cmds, f"chmod {mode} {path}", f"chown {owner} {path}"])
             items += ["By hand, this makes an equivalent file (the bytes differ from what "
                       "mailwizard would write: a new random key, serial number or signature):",
                       _Block(APPLY, [_guarded(body, f"[ ! -e {path} ]",
@@ -307,15 +317,17 @@ class _Doc:
         if cert.country:
             subj += f"/C={cert.country}"
         key = shlex.quote(self.last_key)
+        utf8 = "" if subj.isascii() else " -utf8"
         if "certificate request" in low or "signing request" in low:
-            return [f"openssl req -new -sha256 -key {key} -subj {shlex.quote(subj)} -out {path}"]
-        cmd = (f"openssl req -new -x509 -sha256 -days {cert.days} -key {key} "
+            return [f"openssl req -new -sha256 -key {key}{utf8} -subj {shlex.quote(subj)} "
+                    f"-out {path}"]
+        cmd = (f"openssl req -new -x509 -sha256 -days {int(cert.days)} -key {key}{utf8} "
                f"-subj {shlex.quote(subj)}")
         if not (self.platform.is_el and self.platform.major <= 7):  # OpenSSL >= 1.1.1
             names = [self.answers.cert_cn, *[n for n in cert.extra_names
                                              if n != self.answers.cert_cn]]
-            cmd += " -addext " + shlex.quote(
-                "subjectAltName=" + ",".join(f"DNS:{n}" for n in names))
+            cmd += " -addext " + shlex.quote("subjectAltName=" + ",".join(
+                f"{_san_kind(n)}:{n}" for n in names))
         return [cmd + f" -out {path}"]
 
     def _command(self, change: Command, pv: Preview, changed_here: Set[str]) -> _Rendered:
@@ -507,19 +519,22 @@ class _Doc:
             if isinstance(change, PostfixParams):
                 postfix = True
                 if change.params:
-                    out.append("postconf " + " ".join(change.params))
+                    out.append("postconf " + " ".join(shlex.quote(k) for k in change.params))
             elif isinstance(change, MasterService):
                 postfix = True
                 for e in change.entries:
-                    out.append(f"postconf -M {e.name}/{e.type}" if p.has_postconf_master else
-                               f"grep -E '^{e.name}[[:space:]]+{e.type}' {change.path}")
+                    pattern = f"^{re.escape(e.name)}[[:space:]]+{re.escape(e.type)}"
+                    out.append(f"postconf -M {shlex.quote(e.name + '/' + e.type)}"
+                               if p.has_postconf_master else
+                               f"grep -E {shlex.quote(pattern)} {shlex.quote(change.path)}")
             elif isinstance(change, DovecotSettings):
-                out.append("doveconf " + " ".join(change.settings))
+                out.append("doveconf " + " ".join(shlex.quote(k) for k in change.settings))
             elif isinstance(change, ShellVars):
-                out.append(f"grep -E '^({'|'.join(change.values)})=' {change.path}")
+                pattern = f"^({'|'.join(re.escape(k) for k in change.values)})="
+                out.append(f"grep -E {shlex.quote(pattern)} {shlex.quote(change.path)}")
             elif isinstance(change, AliasEntries):
                 out += [f"postalias -q {shlex.quote(n)} "
-                        f"$(postconf -h default_database_type):{change.path}"
+                        f"\"$(postconf -h default_database_type)\":{shlex.quote(change.path)}"
                         for n in change.entries]
             elif isinstance(change, FileChange) and pv.path:
                 out.append(f"ls -l {shlex.quote(pv.path)}")
@@ -531,17 +546,17 @@ class _Doc:
                     postfix = True
             elif isinstance(change, Packages) and change.install:
                 out.append(("dpkg-query -W " if change.manager == "apt" else "rpm -q ")
-                           + " ".join(change.install))
+                           + " ".join(shlex.quote(n) for n in change.install))
             elif isinstance(change, Service):
-                out.append(f"systemctl is-enabled {change.unit}")
-                out.append(f"systemctl is-active {change.status_unit}")
+                out.append(f"systemctl is-enabled {shlex.quote(change.unit)}")
+                out.append(f"systemctl is-active {shlex.quote(change.status_unit)}")
             elif isinstance(change, UserGroup):
                 if change.member_of:
-                    out.append(f"id -nG {change.user}")
+                    out.append(f"id -nG {shlex.quote(change.user)}")
                 elif change.user:
-                    out.append(f"id {change.user}")
+                    out.append(f"id {shlex.quote(change.user)}")
                 else:
-                    out.append(f"getent group {change.group}")
+                    out.append(f"getent group {shlex.quote(change.group)}")
             elif isinstance(change, Directory):
                 out.append(f"ls -ld {shlex.quote(change.path)}")
             elif isinstance(change, Command) and change.creates:

@@ -151,7 +151,7 @@ def test_certificate_errors():
         "cert_file": "relative.pem", "csr": "yes", "colour": 1}))
     assert "must be one of self-signed, import" in errs["certificate.mode"]
     assert "fully qualified" in errs["certificate.common_name"]
-    assert "no '/'" in errs["certificate.organization"]
+    assert "without /" in errs["certificate.organization"]
     assert "two-letter" in errs["certificate.country"]
     assert "1 to 3650" in errs["certificate.days"]
     assert "1024-bit RSA is refused" in errs["certificate.key_type"]
