@@ -132,6 +132,16 @@ def describe_state(st: Optional[Tuple[Any, ...]]) -> str:
     return f"{len(journal)} entries, last {where}, {len(done)} steps finished"
 
 
+def progress_key(st: Optional[Tuple[Any, ...]]) -> Any:
+    """What a run has achieved, whatever the path: the set of (step, change, state) of the
+    journal and the step statuses.  A resumed run that redoes a change it already did (a new
+    journal entry for the same change) comes back to a key seen before."""
+    if st is None or st[0] == "unreadable":
+        return st
+    journal, steps = st
+    return (frozenset((e[1], e[2], e[3]) for e in journal), steps)
+
+
 def verify_phase(st: Optional[Tuple[Any, ...]]) -> bool:
     """True once a step was verified (apply is past its last change)."""
     return bool(st and st[0] != "unreadable" and any(v == "verified" for _, v in st[1]))
@@ -374,14 +384,17 @@ class RollbackWorker:
     """Runs :func:`rollback_check` on snapshots in a background thread (bounded queue, so
     the snapshots waiting in /dev/shm stay few)."""
 
-    def __init__(self, image: lab.Image, before: mwlab.Manifest, maxsize: int = 6) -> None:
+    def __init__(self, image: lab.Image, before: mwlab.Manifest, maxsize: int = 8,
+                 threads: int = 2) -> None:
         self.image, self.before = image, before
         self.q: queue.Queue = queue.Queue(maxsize=maxsize)
         self.dir = SNAP_ROOT / f"mwlab-snap-{os.getpid()}-{id(self)}"
         self.dir.mkdir(parents=True)
         self.n = 0
-        self.t = threading.Thread(target=self._loop, daemon=True)
-        self.t.start()
+        self.threads = [threading.Thread(target=self._loop, daemon=True)
+                        for _ in range(threads)]
+        for t in self.threads:
+            t.start()
 
     def submit(self, srv: lab.Server, point: Point, resume: bool = False) -> None:
         """Snapshot ``srv`` now; later check rollback on a copy (and with ``resume``, a full
@@ -404,8 +417,10 @@ class RollbackWorker:
                 shutil.rmtree(snap, ignore_errors=True)
 
     def close(self) -> None:
-        self.q.put(None)
-        self.t.join(timeout=3600)
+        for _ in self.threads:
+            self.q.put(None)
+        for t in self.threads:
+            t.join(timeout=3600)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -437,20 +452,22 @@ def interrupted_ok(kind: str, rc: Optional[int], text: str) -> List[str]:
 
 def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWorker],
                stride: int = 1, resume_every: int = 0, max_points: int = 10_000,
-               max_runs: int = 600,
+               max_runs: int = 600, run_timeout: float = 600,
                stop_in_verify: bool = True, log: Callable[[str], None] = print
                ) -> ChainResult:
     """Interrupt ``apply --yes`` again and again through the fault hook until a run finishes.
 
     Run i gets ``MAILWIZARD_FAULT_AT=j``, ``MAILWIZARD_FAULT_SIGNAL=signals[i % len]``. A
-    resumed run first re-writes what it finds (the binding, the steps already applied), so
-    when the session (without timestamps) is unchanged by a kill, the kill hit such a
-    re-write: j grows by one and the point does not count. When it changed, it is a new
+    resumed run first re-writes what it finds (the binding, the steps already applied) and
+    may redo changes it had done, so when a kill leaves the session in a state seen before
+    (:func:`progress_key`), it hit such a re-write: j grows by one and the point does not
+    count. When it changed, it is a new
     boundary: it is recorded, the server is snapshotted for the rollback check, and the next
     run is killed at j + stride - 1 (stride 1: at the very next boundary)."""
     t0 = time.monotonic()
     j, runs, points = 1, 0, []
     prev = session_state(srv)
+    seen = {progress_key(prev)}
     final = None
     while True:
         runs += 1
@@ -459,21 +476,25 @@ def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWor
         sig = signals[len(points) % len(signals)]
         inject = len(points) < max_points and not (stop_in_verify and verify_phase(prev))
         env = {"MAILWIZARD_FAULT_AT": str(j), "MAILWIZARD_FAULT_SIGNAL": sig} if inject else {}
-        r = run_apply(srv, env=env, timeout=900)
-        text = r.stdout + r.stderr
+        try:
+            r = run_apply(srv, env=env, timeout=run_timeout)
+            text, rc = r.stdout + r.stderr, r.returncode
+        except subprocess.TimeoutExpired as exc:       # e.g. hung after the signal
+            text, rc = (exc.stdout or b"").decode(errors="replace"), None
+            r = subprocess.CompletedProcess(APPLY, -1, text, "")
         cur = session_state(srv)
-        rc = r.returncode
-        stopped = killed_by(rc, signal.SIGKILL) if sig == "KILL" else (
-            rc == EXIT_INTERRUPTED or rc < 0 or rc > 128)
+        stopped = rc is None or (killed_by(rc, signal.SIGKILL) if sig == "KILL" else (
+            rc == EXIT_INTERRUPTED or rc < 0 or rc > 128))
         if not inject or not stopped:
             final = r                   # ran to its end: the j-th write never came
             break
-        if cur == prev:
-            j += 1                      # hit a re-write: no new boundary
+        key = progress_key(cur)
+        if key in seen:
+            j += 1                      # hit a re-write or a redo: no new boundary
             continue
-        p = TOTALS.add(Point(f"{sig}@write {j} of run {runs}", sig, describe_state(cur),
-                             r.returncode))
-        p.problems = interrupted_ok(sig, r.returncode, text)
+        seen.add(key)
+        p = TOTALS.add(Point(f"{sig}@write {j} of run {runs}", sig, describe_state(cur), rc))
+        p.problems = interrupted_ok(sig, rc, text)
         points.append(p)
         log(f"  {p.label}: rc {r.returncode}, {p.state}")
         if worker is not None:

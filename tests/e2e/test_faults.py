@@ -306,29 +306,47 @@ def test_hangup_rollback_on_a_copy_is_byte_exact(hup_chain: HupChain):
 
 
 # --------------------------------------------------------------------------- inside apt
-@pytest.mark.parametrize("target", ["apt-get", "dpkg"])
-def test_sigkill_of_the_wizard_inside_the_package_transaction(lab_image: lab.Image,
-                                                              target: str):
-    """The wizard alone is SIGKILLed while ``target`` runs (found in the server's pid
-    namespace); the orphaned apt finishes.  Then (b) rollback on a copy is byte-exact and
-    (a) a resumed apply exits 0, verify passes and the clients get through."""
+@pytest.mark.parametrize("target", ["apt-get", "dpkg", "dpkg-ctrl-c"])
+def test_fault_inside_the_package_transaction(lab_image: lab.Image, target: str):
+    """While apt-get (before dpkg) or dpkg runs (found in the server's pid namespace), the
+    wizard alone is SIGKILLed -- or, ``dpkg-ctrl-c``, Ctrl-C is typed on its terminal (SIGINT
+    to the foreground group): it must stop within 2 minutes without a traceback.  The
+    (orphaned) apt finishes.  Then (b) rollback on a copy is byte-exact and (a) a resumed
+    apply exits 0, verify passes and the clients get through."""
     with _server(lab_image) as srv:
         before = _prepare(srv)
-        p = TOTALS.add(Point(f"KILL of the wizard while {target} runs", "KILL-apt"))
-        proc = srv.popen(faultlab.APPLY, stdin=faultlab.subprocess.DEVNULL,
-                         stdout=faultlab.subprocess.DEVNULL,
-                         stderr=faultlab.subprocess.DEVNULL, start_new_session=True)
-        try:
-            names = ("apt-get",) if target == "apt-get" else ("dpkg",)
-            seen = faultlab.wait_until(lambda: bool(faultlab.apt_pids(srv, names)), 600,
-                                       0.005)
-            assert seen, f"{target} never ran"
-            for pid in faultlab.wizard_pids(srv):
-                os.kill(pid, signal.SIGKILL)
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                lab._kill_command_group(proc)
+        kind = "INT-pty-dpkg" if target == "dpkg-ctrl-c" else "KILL-apt"
+        p = TOTALS.add(Point(f"{kind}: fault while {target.split('-')[0]} runs", kind))
+        dpkg = ("dpkg",) if target.startswith("dpkg") else ("apt-get",)
+        if target == "dpkg-ctrl-c":
+            pr = faultlab.PtyRun(srv)
+            try:
+                assert pr.read_until(lambda t: False, 600, also=lambda: bool(
+                    faultlab.apt_pids(srv, dpkg))), "dpkg never ran"
+                os.write(pr.master, b"\x03")
+                gone = faultlab.wait_until(lambda: not faultlab.wizard_pids(srv), 120, 0.1)
+                pr.read_until(lambda t: False, 1)
+                if not gone:
+                    p.problems.append("mailwizard still ran 120 s after Ctrl-C")
+                if faultlab.has_traceback(pr.text):
+                    p.problems.append("traceback: " + pr.text[-800:])
+            finally:
+                pr.kill()
+        else:
+            proc = srv.popen(faultlab.APPLY, stdin=faultlab.subprocess.DEVNULL,
+                             stdout=faultlab.subprocess.DEVNULL,
+                             stderr=faultlab.subprocess.DEVNULL, start_new_session=True)
+            try:
+                assert faultlab.wait_until(lambda: bool(faultlab.apt_pids(srv, dpkg)), 600,
+                                           0.005), f"{target} never ran"
+                for pid in faultlab.wizard_pids(srv):
+                    os.kill(pid, signal.SIGKILL)
+                proc.wait(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    lab._kill_command_group(proc)
+        for pid in faultlab.wizard_pids(srv):
+            os.kill(pid, signal.SIGKILL)
         assert faultlab.wait_until(lambda: not faultlab.apt_pids(srv), 600, 0.2), \
             "the orphaned apt did not finish"
         p.state = faultlab.describe_state(faultlab.session_state(srv))
@@ -339,8 +357,9 @@ def test_sigkill_of_the_wizard_inside_the_package_transaction(lab_image: lab.Ima
         finally:
             worker.close()
         _report()
-        assert p.byte_exact and p.resumed, (f"[{p.state}] rollback: {p.rollback_detail} | "
-                                            f"resume: {p.resume_detail}")
+        assert not p.problems and p.byte_exact and p.resumed, (
+            f"[{p.state}] run: {p.problems} | rollback: {p.rollback_detail} | "
+            f"resume: {p.resume_detail}")
 
 
 # --------------------------------------------------------------------------- the lock
