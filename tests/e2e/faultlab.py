@@ -11,6 +11,7 @@ copied with ``Server.snapshot``) in a worker thread while the chain goes on.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import queue
@@ -151,28 +152,45 @@ def verify_phase(st: Optional[Tuple[Any, ...]]) -> bool:
 def count_boundaries(srv: lab.Server, timeout: float = 1200
                      ) -> Tuple[int, subprocess.CompletedProcess]:
     """Run an uninterrupted ``apply --yes`` on a server without a session and count its
-    durable session writes: the renames onto session.yaml, traced from the host with
-    ``strace -f`` (inotify through the overlay missed some)."""
-    assert not srv.path(STATE_DIR).exists(), "count_boundaries needs a server without a session"
+    durable session writes: the renames onto session.yaml by the mailwizard process,
+    traced from the host (``strace -p``, attached before its first write; inotify through
+    the overlay missed events, ``strace -f`` from the start slowed dpkg down too much)."""
+    state = srv.path(STATE_DIR)
+    assert not state.exists(), "count_boundaries needs a server without a session"
     trace = Path(srv.dir) / "count.strace"
     out = Path(srv.dir) / "count.out"
-    envv = ["/usr/bin/env", "-i", f"PATH={lab.SERVER_PATH}", "HOME=/root", "LANG=C.UTF-8",
-            "TERM=dumb", f"{lab.MARKER}={srv.owner}:{srv.n}"]
-    argv = ["strace", "-ff", "-qq", "--seccomp-bpf", "-e", "trace=rename,renameat,renameat2",
-            "-o", str(trace), *srv._nsenter(), *envv, *APPLY]
+    tracer = None
     with open(out, "wb") as fo:
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fo,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+        p = srv.popen(APPLY, stdin=subprocess.DEVNULL, stdout=fo, stderr=subprocess.STDOUT,
+                      start_new_session=True)
         try:
+            assert wait_until(lambda: bool(wizard_pids(srv)) or p.poll() is not None, 60,
+                              0.002), "mailwizard did not start"
+            pid = wizard_pids(srv)[0]
+            tracer = subprocess.Popen(
+                ["strace", "-qq", "-e", "trace=rename,renameat,renameat2", "-o", str(trace),
+                 "-p", str(pid)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True)
+            assert wait_until(lambda: _traced(pid), 30, 0.002), "strace did not attach"
+            assert not (state / "session.yaml").exists(), "strace attached too late"
             rc = p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            lab._kill_command_group(p)
-            raise
-    n = 0
-    for f in trace.parent.glob(trace.name + ".*"):      # -ff: one file per process
-        n += sum(1 for line in f.read_text(errors="replace").splitlines()
-                 if re.search(r'rename\w*\(.*"[^"]*/session\.yaml".*\) = 0\Z', line))
+            tracer.wait(timeout=60)
+        finally:
+            for proc in (p, tracer):
+                if proc is not None and proc.poll() is None:
+                    lab._kill_command_group(proc)
+    n = sum(1 for line in trace.read_text(errors="replace").splitlines()
+            if re.search(r'rename\w*\(.*"[^"]*/session\.yaml".*\) = 0\Z', line))
     return n, subprocess.CompletedProcess(APPLY, rc, out.read_text(errors="replace"), "")
+
+
+def _traced(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    m = re.search(r"^TracerPid:\s+(\d+)", status, re.M)
+    return bool(m and int(m.group(1)))
 
 
 # --------------------------------------------------------------------------- running
@@ -192,7 +210,7 @@ def has_traceback(text: str) -> bool:
 def wizard_pids(srv: lab.Server) -> List[int]:
     """Host pids of running ``mailwizard`` processes in the server (the Python ones)."""
     return [pid for pid, cmd in srv.processes()
-            if re.search(r"python[0-9.]* \S*mailwizard( |$)", cmd) or
+            if re.search(r"python[0-9.]* \S*mailwizard( |\Z)", cmd) or
             cmd.startswith("/opt/mw/bin/python")]
 
 
@@ -390,6 +408,7 @@ class RollbackWorker:
         self.q: queue.Queue = queue.Queue(maxsize=maxsize)
         self.dir = SNAP_ROOT / f"mwlab-snap-{os.getpid()}-{id(self)}"
         self.dir.mkdir(parents=True)
+        atexit.register(shutil.rmtree, self.dir, True)     # also when interrupted
         self.n = 0
         self.threads = [threading.Thread(target=self._loop, daemon=True)
                         for _ in range(threads)]

@@ -25,6 +25,7 @@ written to ``$MWLAB_CACHE/logs/fault-totals.txt``.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -103,6 +104,7 @@ def counted(lab_image: lab.Image) -> Iterator[Counted]:
         verified = sum(1 for _, v in st[1] if v == "verified") if st and st[0] != \
             "unreadable" else 0
         snap = srv.snapshot(faultlab.SNAP_ROOT / f"mwlab-done-{os.getpid()}")
+        atexit.register(shutil.rmtree, snap, True)
         try:
             yield Counted(srv, before, n, verified, r.stdout, r.returncode, snap)
         finally:
