@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import imaplib
 import os
 import queue
 import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import termios
 import threading
@@ -51,6 +53,7 @@ class Point:
     resume_detail: str = ""
     byte_exact: Optional[bool] = None  # rollback on a copy: /etc byte for byte?
     rollback_detail: str = ""
+    events: int = 1                # boundaries of an uninterrupted run it went past (>1: skips)
 
 
 class Totals:
@@ -141,6 +144,22 @@ def progress_key(st: Optional[Tuple[Any, ...]]) -> Any:
         return st
     journal, steps = st
     return (frozenset((e[1], e[2], e[3]) for e in journal), steps)
+
+
+def new_events(prev: Optional[Tuple[Any, ...]], cur: Optional[Tuple[Any, ...]]) -> List[Any]:
+    """What a kill's run achieved over ``prev``: each is one durable write of an
+    uninterrupted run (a change reaching a state, a step reaching a status, the binding)."""
+    if cur is None or cur[0] == "unreadable":
+        return []
+    if prev is None or prev[0] == "unreadable":
+        prev = ((), ())
+    old_j = {(e[1], e[2], e[3]) for e in prev[0]}
+    ev: List[Any] = sorted({(e[1], e[2], e[3]) for e in cur[0]} - old_j, key=str)
+    old_s = dict(prev[1])
+    ev += [("step", k, v) for k, v in cur[1] if old_s.get(k) != v]
+    if not ev and prev == ((), ()):
+        ev = [("bind",)]
+    return ev
 
 
 def verify_phase(st: Optional[Tuple[Any, ...]]) -> bool:
@@ -305,14 +324,14 @@ def full_resume_check(srv: lab.Server, point: Point, timeout: float = 1200,
     r = first if first is not None else run_apply(srv, timeout=timeout)
     text = r.stdout + r.stderr
     if r.returncode != 0:
-        problems.append(f"resumed apply exited {r.returncode}: {_tail(text)}")
+        problems.append(f"resumed apply exited {r.returncode}: {_failed_checks(text)}")
     if has_traceback(text):
         problems.append("traceback in resumed apply")
     if not problems:
         v = srv.run("mailwizard verify --answers /root/answers.yaml 2>&1", check=False,
                     timeout=600)
         if v.returncode != 0:
-            problems.append(f"verify exited {v.returncode}: {_tail(v.stdout)}")
+            problems.append(f"verify exited {v.returncode}: {_failed_checks(v.stdout)}")
     if not problems:
         box = mailbox(srv)
         for name, probe in (("submission", lambda: mwlab.check_swaks_submission_delivers(
@@ -330,9 +349,33 @@ def full_resume_check(srv: lab.Server, point: Point, timeout: float = 1200,
     point.resume_detail = "; ".join(problems)
 
 
+def _failed_checks(text: str) -> str:
+    """The FAIL lines (with their explanation) of an apply/verify output, else its tail."""
+    lines = text.splitlines()
+    keep = [ln.strip() for i, ln in enumerate(lines) if ln.lstrip().startswith("FAIL")
+            or (ln.lstrip().startswith("->") and i and lines[i - 1].lstrip().startswith("FAIL"))
+            or "FAILED" in ln or "error:" in ln.lower()]
+    return " / ".join(keep)[:1500] if keep else _tail(text)
+
+
+class _NamedMailbox(mwlab.Mailbox):
+    """IMAPS verified against the server's name, not the address we connect to: a copy of
+    a server has another address than the one its certificate was made for."""
+
+    def imaps(self) -> imaplib.IMAP4_SSL:
+        ip = self.ip
+
+        class _ByName(imaplib.IMAP4_SSL):
+            def _create_socket(self, timeout):  # type: ignore[no-untyped-def]
+                sock = socket.create_connection((ip, self.port), timeout)
+                return self.ssl_context.wrap_socket(sock, server_hostname=mwlab.HOSTNAME)
+
+        return _ByName(mwlab.HOSTNAME, 993, ssl_context=self.ctx(), timeout=15)
+
+
 def mailbox(srv: lab.Server) -> mwlab.Mailbox:
     cert = srv.path(f"/etc/ssl/certs/{mwlab.HOSTNAME}.crt")
-    return mwlab.Mailbox(srv.ip, str(cert), srv.host_ip, srv.host_ip2,
+    return _NamedMailbox(srv.ip, str(cert), srv.host_ip, srv.host_ip2,
                          {u: srv.path(f"/home/{u}/Maildir") for u in mwlab.USERS})
 
 
@@ -512,12 +555,16 @@ def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWor
             j += 1                      # hit a re-write or a redo: no new boundary
             continue
         seen.add(key)
+        events = new_events(prev, cur)
         p = TOTALS.add(Point(f"{sig}@write {j} of run {runs}", sig, describe_state(cur), rc))
         p.problems = interrupted_ok(sig, rc, text)
+        p.events = len(events)
         points.append(p)
-        log(f"  {p.label}: rc {r.returncode}, {p.state}")
+        log(f"  {p.label}: rc {rc}, {p.state}, {len(events)} new: {events}"[:400])
         if worker is not None:
             worker.submit(srv, p, resume=bool(resume_every) and len(points) % resume_every == 0)
         prev = cur
-        j += stride - 1
+        # this run's first new write was write j - len(events) + 1: expect the same prefix
+        # in the next run (a resumed run may redo more or less; the kills self-correct)
+        j = max(1, j - max(1, len(events)) + 1) + stride - 1
     return ChainResult(points, final, runs, time.monotonic() - t0)
