@@ -493,6 +493,8 @@ class ChainResult:
     final: Optional[subprocess.CompletedProcess]
     processes: int
     seconds: float
+    stuck: List[Point]
+    server: lab.Server            # where the last run ran
 
 
 def interrupted_ok(kind: str, rc: Optional[int], text: str) -> List[str]:
@@ -512,10 +514,43 @@ def interrupted_ok(kind: str, rc: Optional[int], text: str) -> List[str]:
     return problems
 
 
+def fresh_sequence(data: Dict[str, Any]) -> List[Any]:
+    """The events of an uninterrupted apply, one per session write, in order, from its
+    finished session (``yaml.safe_load`` of session.yaml): the binding; per step in the
+    order applied, each change started then done, then the step's status."""
+    seq: List[Any] = [("bind",)]
+    for step, info in data.get("steps", {}).items():
+        for e in data.get("journal", []):
+            if e.get("step") == step:
+                seq += [(step, e.get("change"), "started"), (step, e.get("change"), "done")]
+        status = info.get("status")
+        seq.append(("step", step, "skipped" if status == "skipped" else "applied"))
+    return seq
+
+
+def fresh_position(seq: List[Any], st: Optional[Tuple[Any, ...]]) -> int:
+    """How many writes of an uninterrupted run (``seq``) the session ``st`` is past: the
+    1-based number of the last event of ``seq`` it holds (0 without a session)."""
+    if st is None or st[0] == "unreadable":
+        return 0
+    present = {("bind",)} | {(e[1], e[2], e[3]) for e in st[0]}
+    present |= {("step", k, "applied" if v == "verified" else v) for k, v in st[1]}
+    hits = [i + 1 for i, ev in enumerate(seq) if ev in present]
+    return max(hits) if hits else 0
+
+
+def _steps_finished(st: Optional[Tuple[Any, ...]]) -> int:
+    if st is None or st[0] == "unreadable":
+        return 0
+    return sum(1 for _, v in st[1] if v in ("applied", "verified", "skipped"))
+
+
 def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWorker],
                stride: int = 1, resume_every: int = 0, max_points: int = 10_000,
                max_runs: int = 600, run_timeout: float = 600,
-               stop_in_verify: bool = True, log: Callable[[str], None] = print
+               stop_in_verify: bool = True, log: Callable[[str], None] = print,
+               restart: Optional[Callable[[], lab.Server]] = None,
+               sequence: Optional[List[Any]] = None, max_restarts: int = 8,
                ) -> ChainResult:
     """Interrupt ``apply --yes`` again and again through the fault hook until a run finishes.
 
@@ -523,21 +558,28 @@ def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWor
     resumed run first re-writes what it finds (the binding, the steps already applied) and
     may redo changes it had done, so when a kill leaves the session in a state seen before
     (:func:`progress_key`), it hit such a re-write: j grows by one and the point does not
-    count. When it changed, it is a new
-    boundary: it is recorded, the server is snapshotted for the rollback check, and the next
-    run is killed at j + stride - 1 (stride 1: at the very next boundary)."""
+    count. When it changed, it is a new boundary: it is recorded, the server is snapshotted
+    for the rollback check, and the next run is killed at the next boundary (or ``stride``
+    boundaries later).
+
+    A run that ends with a failure before the checks (it could not resume) is recorded as a
+    failed resume of the point before it ("stuck"); with ``restart`` (a fresh prepared
+    server) and ``sequence`` (:func:`fresh_sequence`), the chain then goes on from the next
+    boundary: a fresh run killed at that write number."""
     t0 = time.monotonic()
-    j, runs, points = 1, 0, []
+    j, runs, points, stuck = 1, 0, [], []
     prev = session_state(srv)
     seen = {progress_key(prev)}
     final = None
+    fresh_at: Optional[int] = None
     while True:
         runs += 1
         if runs > max_runs:
             raise AssertionError(f"chain did not finish within {max_runs} runs")
         sig = signals[len(points) % len(signals)]
         inject = len(points) < max_points and not (stop_in_verify and verify_phase(prev))
-        env = {"MAILWIZARD_FAULT_AT": str(j), "MAILWIZARD_FAULT_SIGNAL": sig} if inject else {}
+        at = fresh_at if fresh_at is not None else j
+        env = {"MAILWIZARD_FAULT_AT": str(at), "MAILWIZARD_FAULT_SIGNAL": sig} if inject else {}
         try:
             r = run_apply(srv, env=env, timeout=run_timeout)
             text, rc = r.stdout + r.stderr, r.returncode
@@ -549,22 +591,41 @@ def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWor
             rc == EXIT_INTERRUPTED or rc < 0 or rc > 128))
         if not inject or not stopped:
             final = r                   # ran to its end: the j-th write never came
-            break
+            if (rc in (0, 3) or verify_phase(cur) or restart is None or sequence is None
+                    or len(stuck) >= max_restarts):
+                break
+            # it could not resume: record, then go on from the next boundary on a new server
+            sp = TOTALS.add(Point(f"{sig}: run {runs} could not resume "
+                                  f"(after {points[-1].label if points else 'start'})",
+                                  f"{sig}-stuck", describe_state(cur), rc))
+            sp.resumed, sp.resume_detail = False, f"exit {rc}: {_failed_checks(text)}"
+            stuck.append(sp)
+            log(f"  STUCK {sp.label}: {sp.resume_detail}"[:400])
+            fresh_at = fresh_position(sequence, cur) + 1
+            srv.halt()
+            srv = restart()
+            prev = session_state(srv)
+            seen = {progress_key(prev)}
+            continue
         key = progress_key(cur)
         if key in seen:
             j += 1                      # hit a re-write or a redo: no new boundary
             continue
         seen.add(key)
         events = new_events(prev, cur)
-        p = TOTALS.add(Point(f"{sig}@write {j} of run {runs}", sig, describe_state(cur), rc))
+        label = f"{sig}@write {at} of " + ("a fresh run" if fresh_at else f"run {runs}")
+        p = TOTALS.add(Point(label, sig, describe_state(cur), rc))
         p.problems = interrupted_ok(sig, rc, text)
-        p.events = len(events)
+        p.events = 1 if fresh_at else len(events)
         points.append(p)
         log(f"  {p.label}: rc {rc}, {p.state}, {len(events)} new: {events}"[:400])
         if worker is not None:
             worker.submit(srv, p, resume=bool(resume_every) and len(points) % resume_every == 0)
         prev = cur
+        if fresh_at is not None:      # next: a resumed run; its prefix re-writes the steps
+            j, fresh_at = _steps_finished(cur) + 2, None
+            continue
         # this run's first new write was write j - len(events) + 1: expect the same prefix
         # in the next run (a resumed run may redo more or less; the kills self-correct)
         j = max(1, j - max(1, len(events)) + 1) + stride - 1
-    return ChainResult(points, final, runs, time.monotonic() - t0)
+    return ChainResult(points, final, runs, time.monotonic() - t0, stuck, srv)

@@ -30,15 +30,16 @@ import os
 import shutil
 import signal
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List
+from typing import Any, Iterator, List, Optional
 
 import faultlab
 import lab
 import mwlab
 import pytest
+import yaml
 from faultlab import TOTALS, Point
 
 pytestmark = pytest.mark.e2e
@@ -88,6 +89,7 @@ class Counted:
     out: str
     rc: int
     done_snap: Path
+    sequence: List[Any]
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,9 @@ def counted(lab_image: lab.Image) -> Iterator[Counted]:
         snap = srv.snapshot(faultlab.SNAP_ROOT / f"mwlab-done-{os.getpid()}")
         atexit.register(shutil.rmtree, snap, True)
         try:
-            yield Counted(srv, before, n, verified, r.stdout, r.returncode, snap)
+            data = yaml.safe_load(srv.path(f"{faultlab.STATE_DIR}/session.yaml").read_text())
+            yield Counted(srv, before, n, verified, r.stdout, r.returncode, snap,
+                          faultlab.fresh_sequence(data))
         finally:
             shutil.rmtree(snap, ignore_errors=True)
             _report()
@@ -117,7 +121,9 @@ def test_uninterrupted_apply_and_its_boundaries(counted: Counted):
     assert counted.boundaries > counted.verify_writes > 0, (counted.boundaries,
                                                              counted.verify_writes)
     _log(f"uninterrupted apply: {counted.boundaries} session writes "
-         f"({counted.verify_writes} of them by verify)")
+         f"({counted.verify_writes} of them by verify); {len(counted.sequence)} change and "
+         "step events read back from its session (one per write before verify, while the "
+         "product writes once per change state and step)")
 
 
 # --------------------------------------------------------------------------- SIGKILL chain
@@ -128,33 +134,47 @@ class Chain:
 
 
 def _run_chain(image: lab.Image, signals: List[str], stride: int, label: str,
-               resume_every: int = 0) -> Chain:
+               resume_every: int = 0, sequence: Optional[List[Any]] = None) -> Chain:
     """A hook chain on a fresh server; rollback checks (and full resumes every
-    ``resume_every`` points) on copies in a worker thread; a full resume check at the end."""
+    ``resume_every`` points) on copies in a worker thread; a full resume check at the end.
+    With ``sequence``, a chain that cannot resume goes on from the next boundary on a new
+    server (the failure is recorded)."""
     t0 = time.monotonic()
-    with _server(image) as srv:
+    with ExitStack() as stack:
+        srv = stack.enter_context(_server(image))
         before = _prepare(srv)
+
+        def restart() -> lab.Server:
+            new = stack.enter_context(_server(image))
+            _prepare(new)
+            return new
+
         worker = faultlab.RollbackWorker(image, before)
         try:
             res = faultlab.hook_chain(srv, signals, worker, stride=stride,
-                                      resume_every=resume_every, log=_log)
+                                      resume_every=resume_every, log=_log,
+                                      restart=restart if sequence else None,
+                                      sequence=sequence)
             end = TOTALS.add(Point(f"{label} chain end (last run after "
                                    f"{len(res.points)} faults)", label + "-end",
-                                   faultlab.describe_state(faultlab.session_state(srv)),
+                                   faultlab.describe_state(
+                                       faultlab.session_state(res.server)),
                                    res.final.returncode if res.final else None))
-            faultlab.full_resume_check(srv, end, first=res.final)
+            faultlab.full_resume_check(res.server, end, first=res.final)
         finally:
             worker.close()
     lab._record(f"faults_{label}_chain", time.monotonic() - t0)
-    _log(f"{label} chain: {len(res.points)} faults, {res.processes} runs, "
-         f"{res.seconds:.0f} s for the runs, {time.monotonic() - t0:.0f} s in all")
+    _log(f"{label} chain: {len(res.points)} faults, {len(res.stuck)} could not resume, "
+         f"{res.processes} runs, {res.seconds:.0f} s for the runs, "
+         f"{time.monotonic() - t0:.0f} s in all")
     _report()
     return Chain(res, end)
 
 
 @pytest.fixture(scope="module")
 def kill_chain(lab_image: lab.Image, counted: Counted) -> Chain:
-    return _run_chain(lab_image, ["KILL"], 1, "KILL", resume_every=12)
+    return _run_chain(lab_image, ["KILL"], 1, "KILL", resume_every=12,
+                      sequence=counted.sequence)
 
 
 def test_sigkill_chain_crosses_every_boundary(kill_chain: Chain, counted: Counted):
@@ -171,6 +191,10 @@ def test_sigkill_chain_crosses_every_boundary(kill_chain: Chain, counted: Counte
 
 
 def test_sigkill_chain_ends_in_a_working_server(kill_chain: Chain):
+    """Every resumed run went on (none refused to resume) and the last one left a working
+    server."""
+    stuck = [f"{p.label} [{p.state}]: {p.resume_detail}" for p in kill_chain.result.stuck]
+    assert not stuck, f"{len(stuck)} resumes failed:\n" + "\n".join(stuck)
     assert kill_chain.end.resumed, kill_chain.end.resume_detail
 
 
