@@ -54,6 +54,7 @@ class Point:
     byte_exact: Optional[bool] = None  # rollback on a copy: /etc byte for byte?
     rollback_detail: str = ""
     events: int = 1                # boundaries of an uninterrupted run it went past (>1: skips)
+    pos: int = 0                   # write number of an uninterrupted run it stands for
 
 
 class Totals:
@@ -394,6 +395,27 @@ def etc_expected(before: mwlab.Manifest, copy: lab.Server) -> mwlab.Manifest:
     return exp
 
 
+def rollback_here(srv: lab.Server, before: mwlab.Manifest, point: Point) -> None:
+    """``rollback --yes`` on ``srv``: exit 0, no traceback, /etc byte for byte as
+    ``before`` (see :func:`etc_expected`), no ``/etc/ssl/private/.mw-*`` temp file left."""
+    expected = etc_expected(before, srv)
+    r = srv.run("mailwizard rollback --yes 2>&1", check=False, timeout=900)
+    diff = mwlab.manifest_diff(expected, mwlab.manifest(srv.path("/")))
+    problems = []
+    if r.returncode != 0:
+        problems.append(f"rollback exited {r.returncode}: {_failed_checks(r.stdout)[:800]}")
+    if has_traceback(r.stdout):
+        problems.append("traceback in rollback")
+    if diff:
+        problems.append(f"{len(diff)} /etc differences: " + "; ".join(diff[:8]))
+    private = srv.path("/etc/ssl/private")
+    left = sorted(p.name for p in private.glob(".mw-*")) if private.is_dir() else []
+    if left:
+        problems.append(f"temp files left in /etc/ssl/private: {left}")
+    point.byte_exact = not problems
+    point.rollback_detail = "; ".join(problems)
+
+
 def rollback_check(image: lab.Image, snap: Path, before: mwlab.Manifest, point: Point,
                    layers: Tuple[Path, ...] = ()) -> None:
     """(b): on a fresh copy of the server as it was at the fault, ``rollback --yes`` exits
@@ -402,22 +424,7 @@ def rollback_check(image: lab.Image, snap: Path, before: mwlab.Manifest, point: 
     try:
         copy.boot()
         copy.attach_debs()
-        expected = etc_expected(before, copy)
-        r = copy.run("mailwizard rollback --yes 2>&1", check=False, timeout=900)
-        diff = mwlab.manifest_diff(expected, mwlab.manifest(copy.path("/")))
-        problems = []
-        if r.returncode != 0:
-            problems.append(f"rollback exited {r.returncode}: {_tail(r.stdout, 800)}")
-        if has_traceback(r.stdout):
-            problems.append("traceback in rollback")
-        if diff:
-            problems.append(f"{len(diff)} /etc differences: " + "; ".join(diff[:8]))
-        left = sorted(str(p.relative_to(copy.path("/")))
-                      for p in copy.path("/etc/ssl/private").glob(".mw-*"))
-        if left:
-            problems.append(f"temp files left: {left}")
-        point.byte_exact = not problems
-        point.rollback_detail = "; ".join(problems)
+        rollback_here(copy, before, point)
     except Exception as exc:  # noqa: BLE001 - a broken check is a failed check
         point.byte_exact = False
         point.rollback_detail = f"check crashed: {exc!r}"[-1500:]
@@ -617,6 +624,7 @@ def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWor
         p = TOTALS.add(Point(label, sig, describe_state(cur), rc))
         p.problems = interrupted_ok(sig, rc, text)
         p.events = 1 if fresh_at else len(events)
+        p.pos = fresh_position(sequence, cur) if sequence else 0
         points.append(p)
         log(f"  {p.label}: rc {rc}, {p.state}, {len(events)} new: {events}"[:400])
         if worker is not None:
@@ -629,3 +637,31 @@ def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWor
         # in the next run (a resumed run may redo more or less; the kills self-correct)
         j = max(1, j - max(1, len(events)) + 1) + stride - 1
     return ChainResult(points, final, runs, time.monotonic() - t0, stuck, srv)
+
+
+def fill_gaps(points: List[Point], sequence: List[Any], new_server: Callable[[], lab.Server],
+              worker: Optional[RollbackWorker], log: Callable[[str], None] = print
+              ) -> List[Point]:
+    """Kill a fresh run at every write number of an uninterrupted apply that no point of a
+    chain stands for (the chain went past it: a resumed run redid changes), so that every
+    boundary gets its kill and rollback check."""
+    covered = {p.pos for p in points}
+    added = []
+    for k in range(1, len(sequence) + 1):
+        if k in covered:
+            continue
+        srv = new_server()
+        try:
+            r = run_apply(srv, env={"MAILWIZARD_FAULT_AT": str(k)}, timeout=900)
+            cur = session_state(srv)
+            p = TOTALS.add(Point(f"KILL@write {k} of a fresh run (the chain went past it)",
+                                 "KILL", describe_state(cur), r.returncode))
+            p.problems = interrupted_ok("KILL", r.returncode, r.stdout + r.stderr)
+            p.pos = fresh_position(sequence, cur)
+            log(f"  {p.label}: rc {r.returncode}, {p.state}, stands for write {p.pos}")
+            added.append(p)
+            if worker is not None and killed_by(r.returncode, signal.SIGKILL):
+                worker.submit(srv, p)
+        finally:
+            srv.halt()
+    return added
