@@ -317,8 +317,17 @@ class Session:
         entry = self.data["steps"].setdefault(step, {})
         entry["status"] = status
         entry["at"] = _now()
+        if status != "interrupted":
+            entry.pop("run_from", None)  # the run of the step is over
+            entry.pop("change", None)
         entry.update(extra)
         self.save()
+
+    def run_start(self, step: str) -> Optional[int]:
+        """Journal number of the first entry of a run of ``step`` that did not finish it
+        (killed or interrupted), or None."""
+        value = self.data["steps"].get(step, {}).get("run_from")
+        return value if isinstance(value, int) else None
 
     def steps(self) -> Dict[str, Dict[str, Any]]:
         return self.data["steps"]  # type: ignore[no-any-return]
@@ -337,6 +346,7 @@ class Session:
         entry = {"key": key, "step": step, "change": index, "kind": kind, "type": type_name,
                  "desc": desc, "state": "started", "at": _now(), "record": record}
         self.journal.append(entry)
+        self.data["steps"].setdefault(step, {}).setdefault("run_from", int(key))
         self.save()
         return entry
 
