@@ -581,9 +581,13 @@ class Snapshot(Change):
 
     kind = "snapshot"
 
-    def __init__(self, path: str, reason: str = "") -> None:
+    def __init__(self, path: str, reason: str = "", needed: bool = True) -> None:
         self.path = path
         self.reason = reason
+        self.needed = needed
+        """False when the command it guards will not run: the change is then "unchanged".
+        A recipe plans the Snapshot either way, so the plan (and the journal's change
+        indexes) stays the same across a crash that created the file."""
 
     def describe(self) -> str:
         return f"keep a copy of {self.path} for rollback"
@@ -592,12 +596,17 @@ class Snapshot(Change):
         return []
 
     def preview(self, view: View) -> Preview:
+        if not self.needed:
+            return Preview(self.kind, self.describe(), changed=False, path=self.path,
+                           note="up to date: not rebuilt, no copy needed")
         exists = view.read(self.path) is not None or view.executor.exists(self.path)
         note = self.reason or ("restored byte for byte on rollback" if exists
                                else "does not exist yet: removed again on rollback")
         return Preview(self.kind, self.describe(), changed=True, path=self.path, note=note)
 
     def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        if not self.needed:
+            return None
         ex = ctx.executor
         data = ex.read_bytes(self.path)
         st = ex.stat(self.path)
