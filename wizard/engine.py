@@ -306,12 +306,11 @@ class Engine:
                             f"cannot resume {step_id}: the plan changed since the interrupted "
                             f"run ('{entry['desc']}' is no longer planned); roll the step "
                             "back first")
-                    this_run.append(entry)
                     continue
                 taken[idx] = entry
-                this_run.append(entry)
                 if entry["state"] == "done":
                     ctx.changed_paths.update(changes[idx].touched_paths())
+            this_run.extend(prior)  # a failure from here on undoes the whole step
             # finish what a crash interrupted
             for idx, entry in sorted(taken.items()):
                 if entry["state"] != "started":
