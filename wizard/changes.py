@@ -1133,10 +1133,12 @@ class Packages(Change):
             ctx.persist()
         to_install = list(rec["to_install"])
         to_remove = list(rec["to_remove"])
+        # a killed run may have left apt/dnf running (it finishes on its own), or a timer
+        # (unattended-upgrades, dnf-makecache) holds the lock: wait for it first
+        wait_for_package_manager(ctx, rec["manager"])
         if rec.get("resumed"):
-            # a killed run may have left apt/dnf running (it finishes on its own) or dpkg
-            # half-configured: wait for it, then do only what is still missing
-            wait_for_package_manager(ctx, rec["manager"])
+            # a killed run may have left dpkg half-configured: finish that, then do only
+            # what is still missing
             if rec["manager"] == "apt":
                 ex.run(["dpkg", "--configure", "-a"], env=env, timeout=1800)
             have = self.installed(ctx, to_install + to_remove)

@@ -77,10 +77,12 @@ EventCallback = Callable[[Event], None]
 class StepInterrupted(KeyboardInterrupt):
     """The run stopped inside a step (``Engine.cancelled`` at a change boundary, or Ctrl-C
     inside a change). Nothing was undone: the session records the step as ``interrupted``
-    and names the change; running apply again resumes there, rollback undoes it."""
+    and names the change; running apply again resumes there, rollback undoes it.
+    ``change`` is '' when :meth:`Engine.apply` stopped between two steps."""
 
     def __init__(self, step: str, change: str, graceful: bool) -> None:
-        super().__init__(f"{step}: stopped at '{change}'")
+        super().__init__(f"{step}: stopped at '{change}'" if change
+                         else f"stopped before {step}")
         self.step = step
         self.change = change
         self.graceful = graceful
@@ -238,8 +240,8 @@ class Engine:
             raise MailwizardError("apply needs a session")
         results = []
         for recipe in self._select(steps):
-            if self.cancelled:
-                break
+            if self.cancelled:  # between two steps: nothing of this one was done
+                raise StepInterrupted(recipe.id, "", graceful=True)
             if not recipe.enabled(self.answers):
                 self.session.set_step(recipe.id, "skipped")
                 results.append(StepResult(recipe.id, "skipped"))

@@ -249,7 +249,10 @@ class Session:
         data = dict(self.data)
         data.pop("check", None)
         data["check"] = {"lines": self._log_n, "sha": _digest(data)}
-        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+        # libyaml's emitter when PyYAML has it: the pure-Python one costs tenths of a second
+        # per save once a package change has journaled what it created under /etc
+        text = yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+                         sort_keys=False, default_flow_style=False, allow_unicode=False)
         tmp = self.file.with_name(".session.yaml.tmp")
         fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

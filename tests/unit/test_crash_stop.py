@@ -227,3 +227,30 @@ def test_resume_still_refuses_a_started_change_no_longer_planned(target_root, tm
                       {"path": "/etc/gone"}, "FileWrite")
         res = make_engine(target_root, s, [Shifty()]).apply()
         assert res[0].status == "failed" and "plan changed" in res[0].error
+
+
+class StopsLast(Recipe):
+    id = "stops-last"
+    title = "Asks to stop in its last change"
+
+    def plan(self, ctx):  # type: ignore[no-untyped-def]
+        return [ch.FileWrite("/etc/one", "1\n"), ch.Command(["stop-now"])]
+
+
+def test_cancel_after_a_steps_last_change_stops_before_the_next_step(target_root, tmp_path):
+    holder: dict = {}
+
+    def stop(argv, ex):  # type: ignore[no-untyped-def]
+        holder["engine"].cancelled = True
+        return FakeCommand(0)
+
+    with Session.open(tmp_path / "state") as s:
+        e = make_engine(target_root, s, [StopsLast(), After()],
+                        ex=ScriptedExecutor(target_root, {"stop-now": stop}))
+        holder["engine"] = e
+        with pytest.raises(StepInterrupted) as info:
+            e.apply()
+        assert info.value.step == "after" and info.value.change == ""
+        assert s.step_status("stops-last") == "applied"
+        assert s.step_status("after") == "pending"
+    assert not (target_root / "etc/later").exists()
