@@ -327,6 +327,12 @@ class Engine:
                 changed += 1
                 installed = installed or isinstance(change, Packages)
                 self.on_event(ChangeDone(step_id, idx, current, "resumed"))
+            if any(e["state"] == "done" for e in taken.values()) and any(
+                    i not in taken for i in range(len(changes))):
+                # plan the rest again against the target as the interrupted run left it:
+                # a change planned from content made at plan time (a certificate for a new
+                # key) must follow what the resumed entries really wrote (the journaled key)
+                changes, taken = self._replan(recipe, list(taken.values()))
             for idx, change in enumerate(changes):
                 current = change.describe()
                 if self.cancelled:
@@ -382,6 +388,17 @@ class Engine:
             self.refresh_facts()
         self.on_event(StepFinished(step_id, "applied", changed, unchanged))
         return StepResult(step_id, "applied", changed, unchanged)
+
+    def _replan(self, recipe: Recipe, done: List[Dict[str, Any]]
+                ) -> Tuple[List[Change], Dict[int, Dict[str, Any]]]:
+        view = View(self.executor, self.platform, use_stock=False)
+        changes = recipe.plan(PlanContext(self.answers, self.platform, self.facts, view))
+        taken: Dict[int, Dict[str, Any]] = {}
+        for entry in done:
+            idx = self._match(changes, entry, set(taken))
+            if idx is not None:
+                taken[idx] = entry
+        return changes, taken
 
     def _finish(self, ctx: ChangeContext, entry: Dict[str, Any], state: str) -> None:
         """Mark an entry, then drop what only a resume needed (a pending key copy)."""

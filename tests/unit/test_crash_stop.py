@@ -254,3 +254,40 @@ def test_cancel_after_a_steps_last_change_stops_before_the_next_step(target_root
         assert s.step_status("stops-last") == "applied"
         assert s.step_status("after") == "pending"
     assert not (target_root / "etc/later").exists()
+
+
+class KeyAndCert(Recipe):
+    """Like the certificate step: the key is made while planning (unless one exists) and the
+    certificate is planned from it."""
+
+    id = "keycert"
+    title = "Key and certificate"
+    made = 0
+
+    def plan(self, ctx):  # type: ignore[no-untyped-def]
+        key = ctx.view.read_text("/etc/mw.key")
+        if key is None:
+            KeyAndCert.made += 1
+            key = f"key number {KeyAndCert.made}\n"
+        return [ch.FileWrite("/etc/mw.key", key, mode=0o600),
+                ch.FileWrite("/etc/mw.crt", f"certificate for {key}")]
+
+
+def test_resume_plans_the_rest_against_what_the_resumed_changes_wrote(target_root, tmp_path):
+    state = tmp_path / "state"
+
+    class Dies(Executor):
+        def write_atomic(self, *a, **kw):  # type: ignore[no-untyped-def]
+            raise SystemExit("killed")
+
+    s = Session.open(state)
+    with pytest.raises(SystemExit):
+        make_engine(target_root, s, [KeyAndCert()], ex=Dies(target_root,
+                                                               host_commands=True)).apply()
+    s.close()
+    with Session.open(state) as s2:
+        e = make_engine(target_root, s2, [KeyAndCert()])
+        assert e.apply()[0].status == "applied"
+    key = (target_root / "etc/mw.key").read_text()
+    assert key == "key number 1\n"  # the journaled key, although the resume planned a new one
+    assert (target_root / "etc/mw.crt").read_text() == f"certificate for {key}"
