@@ -9,12 +9,24 @@ Every change follows one protocol (driven by :mod:`wizard.engine`):
     Look at the real target. Return ``None`` when the change is already satisfied (the engine
     reports "unchanged"), otherwise a journal record (a plain dict) after taking any backup.
     The engine saves the record in the session *before* ``commit`` runs.
+    Everything ``commit`` will write is decided here: a file change saves the exact new
+    bytes (a generated private key too) in the backup store, 0600, and names that copy.
 ``commit(ctx, rec)``
-    Make the change. May add facts to ``rec`` (created dirs, installed packages).
-    Must be safe to call again for the same record after a crash (resume).
+    Make the change. Facts learnt on the way (directories about to be made, the state of
+    /etc before a package install) go into ``rec`` and are saved with ``ctx.persist()``
+    *before* acting on them. Must be safe to call again for the same record after a crash
+    (resume, ``rec["resumed"]``): commands re-check their probe first.
 ``undo(ctx, rec, force)``
-    Put things back; returns warnings. File changes restore bytes, mode and owner exactly,
-    and refuse (unless ``force``) when the admin edited the file since we wrote it.
+    Put things back, from the record alone; returns warnings. File changes restore bytes,
+    mode and owner exactly, and refuse (unless ``force``) when the admin edited the file
+    since we wrote it.
+``took_effect(ctx, rec)`` / ``settle(ctx, rec)``
+    For an entry left ``started`` by a crash or Ctrl-C: whether its probe shows it happened
+    (rollback undoes it only then). Once an entry is done or undone: drop what only a
+    resume needed (the saved copy of a private key).
+
+Every journaled type is registered with :func:`register`; the journal stores the name of
+the nearest registered class (:func:`journal_type`), so undo never needs the recipes.
 """
 
 from __future__ import annotations
