@@ -274,7 +274,8 @@ class Engine:
         if since is None:
             return [e for e in self.session.unfinished() if e["step"] == step_id]
         return [e for e in self.session.entries(step_id)
-                if int(e["key"]) >= since or e["state"] == "started"]
+                if e["state"] == "started" or (str(e["key"]).isdigit()
+                                               and int(e["key"]) >= since)]
 
     def apply_step(self, step_id: str) -> StepResult:
         """Apply one step. On failure, the step's changes (of this run and of an interrupted
