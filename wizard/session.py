@@ -36,7 +36,10 @@ from .changes import BackupStore
 from .errors import LockHeld, SessionError
 
 DEFAULT_STATE_DIR = "/var/lib/mailwizard"
-FORMAT = 1
+FORMAT = 2
+"""Session format: 2 ends session.yaml with a ``check`` (log line, checksum) and keeps
+journal.log; 1 (older mailwizard, no check) is still read."""
+FORMATS = (1, FORMAT)
 
 STEP_STATES = ("pending", "applied", "verified", "failed", "rolled-back", "skipped",
                "interrupted")
@@ -159,6 +162,7 @@ class Session:
             self.recovered = (f"{self.file} was damaged ({problem}); the session was rebuilt "
                               f"from {self.log.name}")
         data.pop("check", None)
+        data["format"] = FORMAT  # an older session is written in this format from now on
         data.setdefault("seq", len(data["journal"]))
         self.data = data
         # line numbers only grow; the first save of this process starts a fresh log file
@@ -186,13 +190,16 @@ class Session:
             return None, f"it is not valid YAML{where}"
         except RecursionError:
             return None, "it is nested too deeply"
-        if isinstance(data, dict) and data.get("format") not in (None, FORMAT):
+        if (isinstance(data, dict) and isinstance(data.get("format"), int)
+                and data["format"] not in FORMATS):
             raise SessionError(f"{self.file} is a session of another mailwizard version "
                                f"(format {data.get('format')!r}, this one reads {FORMAT})")
         problem = _shape_problem(data)
         if problem:
             return None, problem
         check = data.get("check")
+        if check is None and data["format"] == FORMAT:
+            return None, "its end marker is missing (cut short?)"
         if check is not None:
             if (not isinstance(check, dict) or not isinstance(check.get("lines"), int)
                     or check.get("sha") != _digest(data)):
@@ -429,7 +436,7 @@ def _shape_problem(data: Any) -> str:
     """What makes ``data`` not a session, or ''."""
     if not isinstance(data, dict):
         return "it does not hold a session (not a mapping)"
-    if data.get("format") != FORMAT:
+    if data.get("format") not in FORMATS:
         return "it does not say which session format it is"
     if not isinstance(data.get("steps", {}), dict) or not all(
             isinstance(v, dict) for v in data.get("steps", {}).values()):

@@ -61,8 +61,9 @@ def damage(path: Path, kind: str) -> None:
         "garbage": b"format: 1\nsteps: {a: [\n",
         "not-utf8": b"format: 1\n\xff\xfe\xfa journal\n",
         "wrong-shape": b"format: 1\nsteps: []\njournal: {a: 1}\n",
-        # cut short where the YAML still parses: entries and the end marker are gone
-        "truncated": good[:good.index(b"\n- key:", good.index(b"journal:")) + 1],
+        # cut short where the YAML still parses and has the right shape: the last journal
+        # entries and the end marker are gone
+        "truncated": good[:good.rindex(b"\n- key:") + 1],
     }[kind])
 
 
@@ -75,8 +76,15 @@ def test_a_damaged_session_is_rebuilt_from_the_log_and_rollback_works(applied, k
     with Session.open(state, lock=False) as good:
         journal = [dict(e) for e in good.journal]
     damage(state / "session.yaml", kind)
+    if kind == "truncated":  # still a session of the right shape: only the marker tells
+        import yaml
+
+        cut = yaml.safe_load((state / "session.yaml").read_text())
+        assert len(cut["journal"]) == len(journal) - 1 and "check" not in cut
     with Session.open(state) as s:
         assert "was damaged" in s.recovered and "rebuilt from journal.log" in s.recovered
+        if kind == "truncated":
+            assert "end marker is missing" in s.recovered
         assert s.journal == journal
         assert s.step_status("files") == "applied"
         res = make_engine(root, s, [Files()]).rollback()
@@ -296,3 +304,16 @@ def test_a_restarted_service_is_restarted_again_by_the_core_undo(target_root, tm
     assert ch.Service.undo_record(ctx, rec) == []
     assert ["postfix", "stop"] in ex.calls and ["postfix", "start"] in ex.calls
     assert ["postfix", "reload"] not in ex.calls
+
+
+def test_a_session_of_the_previous_format_is_still_read_and_then_upgraded(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "session.yaml").write_text(
+        "format: 1\ncreated: '2026-01-01T00:00:00Z'\nsteps:\n  basics:\n    status: applied\n"
+        "journal: []\nseq: 0\n")
+    with Session.open(state) as s:
+        assert s.step_status("basics") == "applied" and not s.recovered
+        s.set_step("basics", "verified")
+    text = (state / "session.yaml").read_text()
+    assert text.startswith("format: 2\n") and "\ncheck:\n" in text
