@@ -187,6 +187,8 @@ def _open_session(setup: Setup):  # type: ignore[no-untyped-def]
     from .session import Session
 
     session = Session.open(setup.state_dir)
+    if session.recovered:
+        sys.stderr.write(f"Note: {session.recovered}.\n")
     if session.platform_id and session.platform_id != setup.platform.id:
         session.close()
         raise SessionError(f"the session in {setup.state_dir} is for {session.platform_id}, "
@@ -317,18 +319,29 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
     root = Path(args.root or "/")
     state_dir = Path(args.state_dir) if args.state_dir else root / "var/lib/mailwizard"
-    if not (state_dir / "session.yaml").exists():
+    if not any((state_dir / n).exists() for n in ("session.yaml", "journal.log")):
         out.write(f"No session in {state_dir}.\n")
         return EXIT_OK
     s = Session.open(state_dir, lock=False)
+    if s.recovered:
+        out.write(f"Note: {s.recovered}.\n")
     out.write(f"Session in {state_dir} for {s.platform_id or '?'} "
               f"(started {s.data.get('created')}, updated {s.data.get('updated', '-')})\n")
     for step, info in s.steps().items():
         extra = f" - {info['error']}" if info.get("error") else ""
+        if s.step_note(step):
+            extra += f" ({s.step_note(step)}; apply resumes, rollback undoes)"
         out.write(f"  {step:18} {info.get('status', 'pending')}{extra}\n")
     done = len(s.entries(states=("done",)))
     out.write(f"Journal: {len(s.journal)} entries, {done} applied and not undone, "
               f"{len(s.unfinished())} interrupted.\n")
+    for e in s.unfinished():
+        out.write(f"  interrupted in flight: [{e['step']}] {e['desc']}\n")
+    secrets = s.secret_backups()
+    if secrets:
+        out.write(f"Backups: {len(secrets)} copies of /etc/shadow or /etc/gshadow (password "
+                  f"hashes, mode 0600) are kept in {s.backups.directory}: rollback needs them "
+                  "to put the account files back; a complete rollback removes them.\n")
     return EXIT_OK
 
 
