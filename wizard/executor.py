@@ -11,6 +11,7 @@ doing it; probes (``unless`` commands) report "not satisfied" so the plan shows 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -19,10 +20,11 @@ import shutil
 import signal
 import stat as stat_mod
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import CommandFailed, ExecutorError
 
@@ -510,7 +512,8 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
         kwargs["_err"] = _err
     try:
         try:
-            proc = sh.Command(resolved)(*full[1:], **kwargs)
+            with _signals_deferred():  # a stop between fork and here would lose the child
+                proc = sh.Command(resolved)(*full[1:], **kwargs)
         except (sh.CommandNotFound, FileNotFoundError, PermissionError) as exc:
             code = 127 if not isinstance(exc, PermissionError) else 126
             return CommandResult(list(full), code, "", f"{prog}: {exc}")
@@ -545,6 +548,29 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
             if f is not None:
                 f.close()
     return CommandResult(list(full), code, stdout, stderr)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back while the child is spawned, then deliver them
+    again to whatever handled them before: a KeyboardInterrupt raised half way through
+    ``sh``'s start-up would leave a child nobody knows to end. Main thread only (signal
+    handlers live there); elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: List[int] = []
+    sigs = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+    old = {s: signal.getsignal(s) for s in sigs}
+    for s in sigs:
+        signal.signal(s, lambda signum, _frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        for s in dict.fromkeys(held):
+            signal.raise_signal(s)
 
 
 def _wait_until(proc: Any, timeout: Optional[float]) -> bool:
