@@ -569,8 +569,8 @@ def _signals_deferred() -> Iterator[None]:
     finally:
         for s, handler in old.items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
-        for s in dict.fromkeys(held):
-            signal.raise_signal(s)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)
 
 
 def _wait_until(proc: Any, timeout: Optional[float]) -> bool:
