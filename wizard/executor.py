@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from . import procs
 from .errors import CommandFailed, ExecutorError
 
 OutputCallback = Callable[[str], None]
@@ -393,6 +394,34 @@ class Executor:
                 return cand
         return None
 
+    # ------------------------------------------------------------------ daemons
+    def daemon_pid(self, pidfile: str, names: Sequence[str]) -> Optional[int]:
+        """The pid of the daemon whose pid file in the target is ``pidfile`` when it runs and
+        goes by one of ``names`` (a stale pid file, one whose pid now belongs to another
+        program, gives None). Read from /proc: daemons started through ``chroot`` share our
+        pid namespace."""
+        try:
+            pid = procs.read_pid(self.read_text(pidfile))
+        except ExecutorError:
+            return None
+        return pid if pid is not None and procs.runs_as(pid, names) else None
+
+    def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
+        """SIGTERM to the daemon of ``pidfile`` (when it runs as one of ``names``) and wait
+        for it to exit; ExecutorError when it is still running after ``timeout`` s."""
+        pid = self.daemon_pid(pidfile, names)
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while procs.runs_as(pid, names):
+            if time.monotonic() >= deadline:
+                raise ExecutorError(f"{names[0]} (pid {pid}) did not stop within {timeout:g} s")
+            time.sleep(0.1)
+
     def run(
         self,
         argv: Sequence[str],
@@ -642,6 +671,9 @@ class DryRunExecutor(Executor):
         self.recorded.append(Recorded("mkdir", target, f"mode {mode:04o}"))
         return []
 
+    def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
+        self.recorded.append(Recorded("stop", pidfile, " ".join(names)))
+
     def run(self, argv: Sequence[str], *, input: Optional[str] = None,
             env: Optional[Mapping[str, str]] = None, check: bool = False,
             timeout: Optional[float] = 600, daemon: bool = False,
@@ -673,6 +705,20 @@ class ScriptedExecutor(Executor):
         super().__init__(root, host_commands=True)
         self.script: Dict[str, object] = dict(script or {})
         self.calls: List[List[str]] = []
+
+    def daemon_pid(self, pidfile: str, names: Sequence[str]) -> Optional[int]:
+        """Scripted as the pseudo command ``daemon-pid PIDFILE NAME...``: exit 0 means it runs
+        (unscripted: it runs, like every unscripted command succeeds); stdout may give the
+        pid."""
+        res = self.run(["daemon-pid", pidfile, *names], quiet=True)
+        if not res.ok:
+            return None
+        out = res.stdout.strip()
+        return int(out) if out.isdigit() else 0
+
+    def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
+        """Scripted as the pseudo command ``daemon-stop PIDFILE NAME...``."""
+        self.run(["daemon-stop", pidfile, *names], check=True)
 
     def run(self, argv: Sequence[str], *, input: Optional[str] = None,
             env: Optional[Mapping[str, str]] = None, check: bool = False,
