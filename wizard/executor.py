@@ -539,9 +539,10 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
 
         kwargs["_out"] = _out
         kwargs["_err"] = _err
+    held: List[int] = []
     try:
         try:
-            with _signals_deferred():  # a stop between fork and here would lose the child
+            with _signals_deferred(held):  # a stop between fork and here would lose the child
                 proc = sh.Command(resolved)(*full[1:], **kwargs)
         except (sh.CommandNotFound, FileNotFoundError, PermissionError) as exc:
             code = 127 if not isinstance(exc, PermissionError) else 126
@@ -551,6 +552,8 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
                 return CommandResult(list(full), 126, "", f"{prog}: cannot execute")
             raise
         try:
+            for signum in held:  # now that the child is known, to the handlers of before
+                signal.raise_signal(signum)
             if not _wait_until(proc, timeout):
                 _end_group(proc)
                 return CommandResult(list(full), 124, "", f"timed out after {timeout} s")
@@ -580,26 +583,31 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
 
 
 @contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP back while the child is spawned, then deliver them
-    again to whatever handled them before: a KeyboardInterrupt raised half way through
-    ``sh``'s start-up would leave a child nobody knows to end. Main thread only (signal
-    handlers live there); elsewhere a no-op."""
+def _signals_deferred(held: List[int]) -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back while the child is spawned: a KeyboardInterrupt
+    raised half way through ``sh``'s start-up would leave a child nobody knows to end.
+
+    The previous handlers are back on exit; the signals that came meanwhile are in ``held``
+    for the caller to deliver again once it can end the child (delivered here at once when
+    the spawn failed). Main thread only (signal handlers live there); elsewhere a no-op."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held: List[int] = []
     sigs = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
     old = {s: signal.getsignal(s) for s in sigs}
     for s in sigs:
-        signal.signal(s, lambda signum, _frame: held.append(signum))
+        signal.signal(s, lambda signum, _frame: held.append(signum) if signum not in held
+                      else None)
+    ok = False
     try:
         yield
+        ok = True
     finally:
         for s, handler in old.items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
-        for signum in dict.fromkeys(held):
-            signal.raise_signal(signum)
+        if not ok:
+            while held:
+                signal.raise_signal(held.pop(0))
 
 
 def _wait_until(proc: Any, timeout: Optional[float]) -> bool:

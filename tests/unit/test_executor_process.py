@@ -48,6 +48,8 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
 
 
 def _kill(pid: int) -> None:
+    if pid <= 1:  # never a group, never init
+        return
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -150,3 +152,43 @@ def test_echoed_command_line_is_shell_quoted(tmp_path: Path) -> None:
     ex = Executor(tmp_path, host_commands=True, on_output=lines.append)
     ex.run(["echo", "a b", "$(id)"])
     assert lines[0] == "$ echo 'a b' '$(id)'"
+
+
+SPAWN_SCRIPT = textwrap.dedent("""
+    import os, signal, sys, time
+    from pathlib import Path
+    import sh
+    from wizard.executor import Executor
+
+    d = Path(sys.argv[1])
+    real_call = sh.Command.__call__
+
+    def call(self, *a, **kw):
+        proc = real_call(self, *a, **kw)
+        while not (d / "child.pid").exists():
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C just as sh hands the child over
+        time.sleep(0.1)
+        return proc
+
+    sh.Command.__call__ = call
+    Executor(d, host_commands=True).run(
+        ["sh", "-c", f"echo $$ > {d}/child.pid; exec sleep 30"], timeout=600)
+""")
+
+
+def test_ctrl_c_while_the_child_is_being_spawned_still_ends_it(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", SPAWN_SCRIPT, str(tmp_path)], cwd=REPO,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _out, err = proc.communicate(timeout=30)
+        assert "KeyboardInterrupt" in err
+        child = int(_wait_file(tmp_path / "child.pid"))
+        assert _gone(child), "a child spawned during Ctrl-C was left running"
+    finally:
+        text = (tmp_path / "child.pid").read_text().strip() if (
+            tmp_path / "child.pid").exists() else ""
+        if text.isdigit() and int(text) > 1:
+            _kill(int(text))
+        if proc.poll() is None:
+            proc.kill()
