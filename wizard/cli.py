@@ -9,7 +9,8 @@ Exit codes:
 3     verification failed (a check did not pass)
 4     refused: session locked by another wizard, confirmation missing,
       session belongs to other answers or another platform
-130   interrupted (Ctrl-C); the session resumes on the next run
+130   interrupted (Ctrl-C, SIGTERM or a hang-up: the change in progress is finished,
+      then the run stops); the session resumes on the next run
 ====  =====================================================================
 """
 
