@@ -52,14 +52,16 @@ SCRIPT = textwrap.dedent("""
             time.sleep(0.1)
         return FakeCommand()
 
-    async def drive(pilot):
-        await pilot.press("s")
-        await pilot.pause(0.5)
-        await pilot.press("ctrl+n")
-        await pilot.pause(1.0)
-        await pilot.press("enter")
-        await pilot.pause(0.5)
-        await pilot.press("a")
+    async def settle(pilot):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause()
+
+    async def drive(pilot):  # welcome -> answers -> step list -> the step -> apply
+        for key in ("s", "ctrl+n", "enter", "a"):
+            await settle(pilot)
+            await pilot.press(key)
 
     session = Session.open(state)
     app = make_app(answers="demo", platform="debian12",
