@@ -69,8 +69,21 @@ SCRIPT = textwrap.dedent("""
     Executor.write_atomic = write_atomic
     if mode == "pipe":
         dead_output()
-    rc = main(["apply", "--yes", "--answers", "demo", "--root", str(root),
-               "--state-dir", str(root / "state")])
+    common = ["--yes", "--answers", "demo", "--root", str(root), "--state-dir",
+              str(root / "state")]
+    if mode == "rollback-term":
+        assert main(["apply", *common]) == 0
+        real_remove = Executor.remove
+
+        def remove(self, target):
+            if target == "/etc/mw/b.conf":
+                os.kill(os.getpid(), signal.SIGTERM)
+            return real_remove(self, target)
+
+        Executor.remove = remove
+        rc = main(["rollback", *common])
+    else:
+        rc = main(["apply", *common])
     (root / "rc").write_text(str(rc))
     sys.exit(rc)
 """)
@@ -114,6 +127,20 @@ def test_second_sigterm_is_a_hard_stop(tmp_path: Path) -> None:
     assert res.returncode == 130, res.stdout + res.stderr
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "root/etc/mw/c.conf").exists()
+
+
+def test_sigterm_during_rollback_does_not_kill_it_half_way(tmp_path: Path) -> None:
+    """The undo in progress completes; the rollback then ends where the engine stops it
+    (the whole journal here: each undo is quick), never killed between two undos."""
+    res = _apply(tmp_path, "rollback-term")
+    assert res.returncode in (0, 130), res.stdout + res.stderr
+    assert "stopping after the current change" in res.stderr
+    assert "Traceback" not in res.stderr
+    root = tmp_path / "root"
+    assert not (root / "etc/mw/b.conf").exists()
+    if res.returncode == 0:
+        assert not any((root / f"etc/mw/{n}.conf").exists() for n in "abc")
+        assert _step(tmp_path)["status"] == "rolled-back"
 
 
 def test_hangup_stops_cleanly_with_the_terminal_gone(tmp_path: Path) -> None:
