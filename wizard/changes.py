@@ -1336,6 +1336,9 @@ class Service(Change):
         if mgr == "systemd":
             return ex.run(["systemctl", "is-active", "--quiet", self.status_unit], quiet=True,
                           timeout=60).ok
+        pidfile = self.direct.get("pidfile")  # [[path, name...]]: read from /proc, no tool
+        if pidfile:
+            return ex.daemon_pid(pidfile[0][0], pidfile[0][1:]) is not None
         if mgr == "direct" or self.direct.get("status"):
             cmds = self.direct.get("status", [])
             return bool(cmds) and all(ex.run(c, quiet=True, timeout=60).ok for c in cmds)
@@ -1355,6 +1358,10 @@ class Service(Change):
             cmds = [["service", self.name, verb]]
         elif self.direct.get(verb):
             cmds = self.direct[verb]
+        elif verb == "stop" and self.direct.get("pidfile"):
+            spec = self.direct["pidfile"][0]
+            ex.stop_daemon(spec[0], spec[1:])
+            return
         else:
             raise ExecutorError(f"no way to {verb} {self.name}: no systemd, no init script")
         for cmd in cmds:
