@@ -361,7 +361,8 @@ def cmd_rollback(args: argparse.Namespace, out: TextIO) -> int:
             for err in res.errors:
                 out.write(f"error: {err}\n")
             out.write(f"Undid {res.undone} change(s).\n")
-            if stop.requested and res.undone + len(res.errors) < len(entries):
+            if res.stopped or (stop.requested
+                               and res.undone + len(res.errors) < len(entries)):
                 return _interrupted(out, "Rollback stopped: run rollback again to finish it.")
             return EXIT_FAILED if res.errors else EXIT_OK
     finally:

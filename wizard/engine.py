@@ -127,6 +127,8 @@ class RollbackResult:
     warnings: List[str] = field(default_factory=list)
     errors: List[str] = field(default_factory=list)
     steps: List[str] = field(default_factory=list)
+    stopped: bool = False
+    """:attr:`Engine.cancelled` stopped it between two undos; running it again finishes."""
 
 
 def default_recipes() -> List[Recipe]:
@@ -514,6 +516,9 @@ class Engine:
         self.clean_temp_files(ctx, [e for e in session.journal
                                     if wanted is None or e["step"] in wanted])
         for entry in reversed(entries):
+            if self.cancelled:  # a signal: stop between two undos, the journal says the rest
+                result.stopped = True
+                break
             try:
                 state, warnings = self._undo_one(ctx, entry, force)
                 result.warnings.extend(warnings)
@@ -523,11 +528,12 @@ class Engine:
                     result.undone += 1
             except (MailwizardError, OSError) as exc:
                 result.errors.append(f"{entry['step']}: {entry['desc']}: {exc}")
-        steps_done = sorted({e["step"] for e in entries})
+        left = {e["step"] for e in entries if e["state"] in ("done", "started")}
+        steps_done = sorted({e["step"] for e in entries} - (left if result.stopped else set()))
         for s in steps_done:
             session.set_step(s, "rolled-back" if not result.errors else "failed")
         result.steps = steps_done
-        if not result.errors:
+        if not result.errors and not result.stopped:
             session.purge_secret_backups()  # only when nothing is left to roll back
         return result
 

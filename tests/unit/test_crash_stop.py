@@ -291,3 +291,30 @@ def test_resume_plans_the_rest_against_what_the_resumed_changes_wrote(target_roo
     key = (target_root / "etc/mw.key").read_text()
     assert key == "key number 1\n"  # the journaled key, although the resume planned a new one
     assert (target_root / "etc/mw.crt").read_text() == f"certificate for {key}"
+
+
+def test_a_signal_during_rollback_stops_between_two_undos(target_root, tmp_path, tree):
+    before = tree(target_root)
+    state = tmp_path / "state"
+    with Session.open(state) as s:
+        ex = ScriptedExecutor(target_root, {"stop-now": FakeCommand(0)})
+        make_engine(target_root, s, [Three()], ex=ex).apply()
+    with Session.open(state) as s:
+        e = make_engine(target_root, s, [Three()])
+        undo_one = e._undo_one
+
+        def undo_then_signal(ctx, entry, force):  # type: ignore[no-untyped-def]
+            out = undo_one(ctx, entry, force)
+            e.cancelled = True  # what the CLI's SIGTERM handler does
+            return out
+
+        e._undo_one = undo_then_signal  # type: ignore[method-assign]
+        res = e.rollback()
+        assert res.stopped and res.undone == 1 and res.steps == []
+        assert s.step_status("three") != "rolled-back"
+    assert not (target_root / "etc/three").exists()
+    assert (target_root / "etc/two").read_text() == "2\n"  # the rest waits for the next run
+    with Session.open(state) as s:  # running rollback again finishes the job
+        res = make_engine(target_root, s, [Three()]).rollback()
+        assert not res.stopped and not res.errors and res.steps == ["three"]
+    assert tree(target_root) == before
