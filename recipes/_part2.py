@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from wizard import confedit
@@ -47,23 +48,29 @@ def postfix_running(ex: Executor) -> bool:
     return ex.run(["postfix", "status"], quiet=True, timeout=60).ok
 
 
+DOVECOT_PIDFILE = "/run/dovecot/master.pid"
+
+
 def dovecot_running(ex: Executor) -> bool:
+    """systemd's word when it runs, else Dovecot's master pid file checked in /proc (never
+    ``kill -0``: procps is missing on minimal images)."""
     if ex.dry_run or not ex.which("dovecot"):
         return False
     if systemd_running(ex):
         return ex.run(["systemctl", "is-active", "--quiet", "dovecot"], quiet=True,
                       timeout=60).ok
-    pid = (ex.read_text("/run/dovecot/master.pid") or "").strip()
-    return pid.isdigit() and ex.run(["kill", "-0", pid], quiet=True, timeout=30).ok
+    return ex.daemon_pid(DOVECOT_PIDFILE, ("dovecot",)) is not None
 
 
 def pidfile_direct(start: List[List[str]], pidfile: str) -> Dict[str, List[List[str]]]:
-    """Direct control (no systemd, no init script) of a daemon that writes ``pidfile``."""
-    return {
-        "start": start,
-        "stop": [["sh", "-c", f'kill "$(cat {pidfile})"']],
-        "status": [["sh", "-c", f'kill -0 "$(cat {pidfile} 2>/dev/null)" 2>/dev/null']],
-    }
+    """Direct control (no systemd, no init script) of a daemon that writes ``pidfile``.
+
+    Running and stopping are answered from the pid file and /proc by the executor
+    (:meth:`~wizard.executor.Executor.daemon_pid`), under the daemon's name (the last start
+    command's program): ``"pidfile": [[path, name]]``. No shell ``kill``: a stale pid file
+    must never make mailwizard signal the program that got the pid since."""
+    name = os.path.basename(start[-1][0])
+    return {"start": start, "pidfile": [[pidfile, name]]}
 
 
 # --------------------------------------------------------------------------- /proc/net/tcp

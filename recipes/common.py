@@ -77,13 +77,14 @@ def map_build(view: View, argv: Sequence[str], source: str, output: str,
     * The command runs when ``source`` changed in this apply, or when ``output`` is missing.
     * Whenever it will run, a :class:`~wizard.changes.Snapshot` of ``output`` comes first:
       rollback then puts the old indexed file back byte for byte, or removes it when this run
-      created it. (A rebuild would not restore the same bytes.)
+      created it. (A rebuild would not restore the same bytes.) The Snapshot is planned
+      either way (``needed=False``: unchanged) so that whether ``output`` exists, which a
+      crash can change, never shifts the plan.
     """
     out = MapBuild()
     exists = view.executor.exists(output)
     desc = description or f"rebuild {output} from {source}"
-    if not exists or source_changes:
-        out.before.append(Snapshot(output))
+    out.before.append(Snapshot(output, needed=not exists or source_changes))
     out.after.append(Command(list(argv), after_files=[source], creates=output,
                              description=desc))
     return out

@@ -148,8 +148,9 @@ class RestrictionsRecipe(Recipe):
         cur = main_cf(ctx.view)
         limit = a.restrictions.message_size_limit
         mailbox = cur.get("mailbox_size_limit", str(DEFAULT_MAILBOX_SIZE_LIMIT)).strip()
-        if limit > 0 and mailbox.isdigit() and 0 < int(mailbox) < limit:
-            # Postfix refuses to run when a mailbox may be smaller than one message
+        if limit > 0 and mailbox.isdigit() and 0 < int(mailbox) <= limit:
+            # Postfix refuses to run when a mailbox may be smaller than one message; "equal"
+            # is planned too, so a resume after this very edit plans the same change
             params["mailbox_size_limit"] = str(limit)
         changes.append(PostfixParams(params, reason="restriction lists and limits"))
         return changes

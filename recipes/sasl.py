@@ -116,13 +116,11 @@ class SystemdDropIn(FileWrite):
         return p
 
     def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        if systemd_running(ctx.executor):
+            # the undo (core FileChange, from the record alone) reloads systemd after it
+            rec["undo_then"] = [["systemctl", "daemon-reload"]]
         super().commit(ctx, rec)
         self._reload(ctx)
-
-    @classmethod
-    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
-        warnings = super().undo_record(ctx, rec, force)
-        return warnings + cls._reload(ctx)
 
 
 def pam_service(answers: Answers) -> str:

@@ -9,7 +9,7 @@ from wizard import checks
 from wizard.answers import Answers
 from wizard.changes import Change, ChangeContext, Preview, Record, Service, View, _q
 from wizard.checks import CheckResult
-from wizard.errors import ExecutorError, ValidationFailed
+from wizard.errors import ValidationFailed
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
@@ -142,29 +142,6 @@ class ConfiguredService(Service):
             self.action = "restart"
         super().commit(ctx, rec)
         ctx.backups.save(self._stamp_key(), fingerprint(ctx.executor, self.config).encode())
-
-    @classmethod
-    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
-        """Like Service's undo, but a daemon we restarted is restarted again (not reloaded):
-        saslauthd and postgrey cannot reload, and postfix must rebind its sockets."""
-        if rec.get("action") != "restart" or not rec["was_running"]:
-            return super().undo_record(ctx, rec, force)
-        self = cls(rec["name"], action="restart", enable=rec["enable"], units=[rec["unit"]],
-                   direct=rec.get("direct"), status_unit=rec.get("status_unit"))
-        mgr = rec["manager"]
-        warnings: List[str] = []
-        try:
-            if self._running(ctx, mgr):
-                if mgr == "systemd":
-                    self._do(ctx, mgr, "restart")
-                else:
-                    self._do(ctx, mgr, "stop")
-                    self._do(ctx, mgr, "start")
-            if self.enable and not rec["was_enabled"] and mgr == "systemd":
-                self._do(ctx, mgr, "disable")
-        except ExecutorError as exc:
-            warnings.append(str(exc))
-        return warnings
 
 
 def _postfix_listen_changed(ctx: PlanContext) -> Optional[str]:

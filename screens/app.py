@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import functools
+import os
 import signal
 import tempfile
 import threading
@@ -30,6 +32,7 @@ from wizard.answers import Answers, demo_answers_path, load_answers, read_answer
 from wizard.engine import Event
 from wizard.errors import AnswersError, SessionError
 from wizard.executor import DryRunExecutor, Executor
+from wizard.interrupts import SafeOutput, detach_terminal
 from wizard.platforms import Platform, get_platform, parse_os_release
 from wizard.recipe import Recipe
 from wizard.session import Session
@@ -198,6 +201,14 @@ class MailWizardApp(App[int]):
         if self.ctx.engine is not None:
             self.ctx.engine.cancelled = True
 
+    def get_driver_class(self) -> Any:
+        """Textual's driver; on Linux one that survives the terminal hanging up."""
+        cls = super().get_driver_class()
+        safe = _hangup_safe_driver()
+        if safe is not None and cls is safe.__mro__[1]:
+            return safe
+        return cls
+
     def hang_up(self) -> None:
         """SIGHUP/SIGTERM (the SSH connection dropped): stop cleanly without asking."""
         self.cancel()
@@ -340,9 +351,17 @@ def run_app(args: argparse.Namespace) -> int:
 
 
 def _install_signal_handlers(app: MailWizardApp) -> None:
-    """A dropped SSH connection (SIGHUP) or SIGTERM stops between two changes and exits."""
+    """A dropped SSH connection (SIGHUP), SIGTERM or SIGINT stops between two changes and
+    exits 130 with the session saved.
+
+    After SIGHUP the terminal is gone: standard output and error are pointed at /dev/null and
+    standard input at a pipe that never delivers, so the rest of the run (which can take
+    minutes of package installation) neither fails on EIO nor spins on end-of-file. SIGINT
+    (only ``kill -INT``: the terminal is in raw mode) is handled the same way."""
 
     def handler(signum: int, frame: Any) -> None:
+        if signum == signal.SIGHUP:
+            _detach_from_terminal(app)
         loop = app.loop
         if app.ctx.engine is not None:
             app.ctx.engine.cancelled = True
@@ -352,8 +371,52 @@ def _install_signal_handlers(app: MailWizardApp) -> None:
             raise SystemExit(EXIT_INTERRUPTED)
 
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGHUP, signal.SIGTERM):
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, handler)
+
+
+def _detach_from_terminal(app: MailWizardApp) -> None:
+    if getattr(app, "_hung_up", False):
+        return
+    app._hung_up = True  # type: ignore[attr-defined]
+    detach_terminal(stdin=False)
+    try:
+        # a pipe whose writer stays open: never readable, so the input thread's select()
+        # sleeps instead of spinning on end-of-file; non-blocking, so a read already on its
+        # way (the old terminal said "readable") fails at once instead of blocking for good
+        quiet, keep = os.pipe()
+        os.set_blocking(quiet, False)
+        os.dup2(quiet, 0)
+        os.close(quiet)
+        app._quiet_stdin = keep  # type: ignore[attr-defined]
+    except OSError:
+        pass
+
+
+@functools.cache
+def _hangup_safe_driver() -> Optional[type]:
+    """Textual's Linux driver, made safe for a terminal that disappears: its writer thread
+    writes through :class:`SafeOutput` (an EIO would kill the thread, then the app blocks on
+    its full queue) and its input thread waits for the exit on a read error instead of
+    panicking while a change is still being applied."""
+    try:
+        from textual.drivers.linux_driver import LinuxDriver
+    except ImportError:  # pragma: no cover - not Linux
+        return None
+
+    class HangupSafeDriver(LinuxDriver):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if getattr(self, "_file", None) is not None:
+                self._file = SafeOutput(self._file)  # type: ignore[assignment,arg-type]
+
+        def run_input_thread(self) -> None:
+            try:
+                super().run_input_thread()
+            except OSError:  # the terminal hung up: no more input
+                self.exit_event.wait()
+
+    return HangupSafeDriver
 
 
 __all__ = ["MailWizardApp", "make_app", "run_app"]

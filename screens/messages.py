@@ -38,8 +38,9 @@ class TaskDone(Message):
 class TaskFailed(Message):
     """A worker task raised; ``error`` is the exception (shown in words, never a traceback).
 
-    ``cancelled`` is true when the admin stopped it (Ctrl-C): the engine undid the step's
-    changes of this run before stopping.
+    ``cancelled`` is true when the admin stopped it (Ctrl-C): the engine stopped at the next
+    change boundary and kept the step's finished changes (the step is ``interrupted``; apply
+    resumes it, rollback undoes it).
     """
 
     def __init__(self, kind: str, error: BaseException, cancelled: bool = False) -> None:

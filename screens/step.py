@@ -73,6 +73,8 @@ def event_line(ev: Event) -> Optional[Tuple[str, str]]:
     if isinstance(ev, StepFinished):
         if ev.status == "failed":
             return f"  FAILED: {_first_line(ev.error)}", "bold red"
+        if ev.status == "interrupted":
+            return f"  INTERRUPTED: {_first_line(ev.error)}", "bold yellow"
         return f"  {ev.changed} changed, {ev.unchanged} unchanged", "bold green"
     if isinstance(ev, LogLine):
         return f"  {ev.line}", ""
@@ -238,6 +240,10 @@ class StepScreen(Screen[None]):
             checked = " and checked" if state.checks is not None else ""
             return Text(f"Applied{checked}. n goes to the next step; r rolls it back.",
                         style="green")
+        if status == "interrupted":
+            where = ctx.session.step_note(sp.id) if ctx.session is not None else ""
+            return Text(f"Interrupted ({where or 'stopped part way'}); its finished changes "
+                        "were kept. a resumes the step, r rolls it back.", style="bold yellow")
         if status == "rolled-back":
             return Text(f"Rolled back. {sp.changed} change(s) to apply again (a).")
         if status == "skipped":

@@ -33,6 +33,7 @@ STATUS_WORDS = {
     "failed": "FAILED",
     "rolled-back": "rolled back",
     "skipped": "skipped",
+    "interrupted": "interrupted (a resumes)",
     "off": "off in the answers",
     "error": "CANNOT PLAN",
     "previewed": "previewed",

@@ -9,17 +9,31 @@ Every change follows one protocol (driven by :mod:`wizard.engine`):
     Look at the real target. Return ``None`` when the change is already satisfied (the engine
     reports "unchanged"), otherwise a journal record (a plain dict) after taking any backup.
     The engine saves the record in the session *before* ``commit`` runs.
+    Everything ``commit`` will write is decided here: a file change saves the exact new
+    bytes (a generated private key too) in the backup store, 0600, and names that copy.
 ``commit(ctx, rec)``
-    Make the change. May add facts to ``rec`` (created dirs, installed packages).
-    Must be safe to call again for the same record after a crash (resume).
+    Make the change. Facts learnt on the way (directories about to be made, the state of
+    /etc before a package install) go into ``rec`` and are saved with ``ctx.persist()``
+    *before* acting on them. Must be safe to call again for the same record after a crash
+    (resume, ``rec["resumed"]``): commands re-check their probe first.
 ``undo(ctx, rec, force)``
-    Put things back; returns warnings. File changes restore bytes, mode and owner exactly,
-    and refuse (unless ``force``) when the admin edited the file since we wrote it.
+    Put things back, from the record alone; returns warnings. File changes restore bytes,
+    mode and owner exactly, and refuse (unless ``force``) when the admin edited the file
+    since we wrote it.
+``took_effect(ctx, rec)`` / ``settle(ctx, rec)``
+    For an entry left ``started`` by a crash or Ctrl-C: whether its probe shows it happened
+    (rollback undoes it only then). Once an entry is done or undone: drop what only a
+    resume needed (the saved copy of a private key).
+
+Every journaled type is registered with :func:`register`; the journal stores the name of
+the nearest registered class (:func:`journal_type`), so undo never needs the recipes.
 """
 
 from __future__ import annotations
 
 import difflib
+import fcntl
+import json
 import os
 import re
 import shlex
@@ -36,6 +50,7 @@ from typing import (
     Sequence,
     Set,
     Tuple,
+    TypeVar,
 )
 
 from . import confedit
@@ -64,11 +79,35 @@ class BackupStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(path + ".tmp", path)
+        _fsync_dir(self.directory)
         return name
 
     def load(self, name: str) -> bytes:
         with open(os.path.join(self.directory, name), "rb") as fh:
             return fh.read()
+
+    def remove(self, name: str) -> None:
+        """Delete one saved copy (a pending private key, a secret account file)."""
+        try:
+            os.unlink(os.path.join(self.directory, name))
+        except FileNotFoundError:
+            return
+        _fsync_dir(self.directory)
+
+    def names(self) -> List[str]:
+        try:
+            return sorted(os.listdir(self.directory))
+        except FileNotFoundError:
+            return []
+
+
+def _fsync_dir(directory: str) -> None:
+    """Make a rename or unlink in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -85,6 +124,12 @@ class ChangeContext:
     """Target paths changed so far in this apply (for commands such as postmap)."""
     done_commands: Set[Tuple[str, ...]] = field(default_factory=set)
     """Commands this session already ran successfully (and has not undone)."""
+    persist: Callable[[], None] = lambda: None
+    """Save the current journal record durably now (the engine wires it to the session).
+    A change calls it after adding a fact to its record and *before* acting on it, so a crash
+    right after leaves a record that rollback and resume can use."""
+    lock_wait: float = 900.0
+    """How long a resumed package change waits for a package manager that still runs."""
 
 
 # --------------------------------------------------------------------------- view
@@ -195,19 +240,59 @@ class Change:
     def undo(self, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
         return type(self).undo_record(ctx, rec, force)
 
+    @classmethod
+    def took_effect(cls, ctx: ChangeContext, rec: Record) -> Optional[bool]:
+        """For an entry left ``started`` (interrupted in flight): did the change happen?
+        ``True``/``False`` from the change's probe, ``None`` when it cannot tell (undo then
+        runs anyway: every undo copes with a change that was not made)."""
+        return None
+
+    @classmethod
+    def settle(cls, ctx: ChangeContext, rec: Record) -> None:
+        """Called once the entry is done or undone: drop what only a resume needed."""
+
     def touched_paths(self) -> List[str]:
         return []
 
 
+CHANGE_TYPES: Dict[str, type] = {}
+"""The registry of journaled change types: name in the journal -> class. Filled by
+:func:`register`, here in the core only, so any process that imports :mod:`wizard.changes`
+can undo every journal entry (recipes subclass these types; a subclass is journaled under the
+name of its nearest registered ancestor and must keep everything its undo needs in the
+record)."""
+
+LEGACY_TYPES = {"SystemdDropIn": "FileWrite", "PrivateKeyFile": "FileWrite",
+                "ConfiguredService": "Service"}
+"""Names older journals used for recipe subclasses, and the type that undoes them."""
+
+_C = TypeVar("_C", bound=type)
+
+
+def register(cls: _C) -> _C:
+    """Class decorator: put a change type in :data:`CHANGE_TYPES`."""
+    name = cls.__name__
+    if CHANGE_TYPES.get(name, cls) is not cls:
+        raise TypeError(f"change type {name} is registered twice")
+    CHANGE_TYPES[name] = cls
+    return cls
+
+
 def change_types() -> Dict[str, type]:
-    """Class name -> class, for every Change subclass (the journal stores the name)."""
-    out: Dict[str, type] = {}
-    todo: List[type] = [Change]
-    while todo:
-        cls = todo.pop()
-        out[cls.__name__] = cls
-        todo.extend(cls.__subclasses__())
+    """Journal name -> class, for every registered change type (and older journal names)."""
+    out = dict(CHANGE_TYPES)
+    for old, new in LEGACY_TYPES.items():
+        out.setdefault(old, CHANGE_TYPES[new])
     return out
+
+
+def journal_type(change: Any) -> str:
+    """The registered name a change (or change class) is journaled under."""
+    cls = change if isinstance(change, type) else type(change)
+    for base in cls.__mro__:
+        if CHANGE_TYPES.get(base.__name__) is base:
+            return base.__name__
+    raise TypeError(f"{cls.__name__} derives from no registered change type")
 
 
 # --------------------------------------------------------------------------- files
@@ -215,6 +300,34 @@ Validator = Callable[[Executor, str, bytes], Optional[str]]
 """(executor, target path, new bytes) -> error message or None."""
 
 
+def _missing_dirs(ex: Executor, target: str) -> List[str]:
+    """The directories ``makedirs(target)`` would create, top first."""
+    missing: List[str] = []
+    cur = target
+    while cur not in ("/", "") and not ex.exists(cur):
+        missing.insert(0, cur)
+        cur = os.path.dirname(cur)
+    return missing
+
+
+def _make_dirs(ctx: ChangeContext, rec: Record, key: str, target: str, mode: int = 0o755,
+               uid: int = 0, gid: int = 0) -> None:
+    """``makedirs`` with the list of directories it is about to create journaled first.
+
+    ``rec[key]`` names every directory this change created (across a crash and a resume):
+    the intended ones are saved before the first ``mkdir``, the list is then narrowed to what
+    was really made. Undo removes those still there and empty."""
+    ex = ctx.executor
+    known: List[str] = list(rec.get(key) or [])
+    missing = [d for d in _missing_dirs(ex, target) if d not in known]
+    if missing:
+        rec[key] = known + missing
+        ctx.persist()
+    made = ex.makedirs(target, mode, uid, gid)
+    rec[key] = [d for d in known if ex.exists(d)] + [d for d in made if d not in known]
+
+
+@register
 class FileChange(Change):
     """Base of every change to one file's content, mode and owner."""
 
@@ -329,6 +442,10 @@ class FileChange(Change):
             assert st is not None
             rec.update(mode_before=st.mode, uid_before=st.uid, gid_before=st.gid,
                        backup=ctx.backups.save(f"{ctx.key}-{self.path}", before))
+        if after is not None and after != before:
+            # write-ahead: the exact bytes to write are kept (0600) before the journal entry
+            # exists, so a resume writes them and not a new rendering (a new private key)
+            rec["new_copy"] = ctx.backups.save(f"{ctx.key}-new-{self.path}", after)
         if self.editor:
             rec["editor"] = self.editor
             self.remember(None if before is None else before.decode("utf-8", "surrogateescape"),
@@ -343,15 +460,39 @@ class FileChange(Change):
             return
         if sha256(current) != rec["sha_before"]:
             raise ExecutorError(f"{self.path} changed while mailwizard was editing it")
-        after = self._after_bytes(current)
+        after = self._journaled_after(ctx, rec, current)
         if after is None:
             ex.remove(self.path)
             return
         if not rec["existed"]:
-            rec["created_dirs"] = ex.makedirs(os.path.dirname(self.path))
+            _make_dirs(ctx, rec, "created_dirs", os.path.dirname(self.path))
         mtime = time.time() - 5 if self.cool_mtime else None
         ex.write_atomic(self.path, after, rec["mode_after"], rec["uid_after"], rec["gid_after"],
                         mtime=mtime)
+
+    def _journaled_after(self, ctx: ChangeContext, rec: Record,
+                         current: Optional[bytes]) -> Optional[bytes]:
+        """The bytes the journal says to write (its saved copy), never a new rendering."""
+        if rec.get("new_copy"):
+            try:
+                data = ctx.backups.load(rec["new_copy"])
+            except FileNotFoundError:
+                data = None
+            if data is not None:
+                if sha256(data) != rec["sha_after"]:
+                    raise ExecutorError(f"{self.path}: the saved copy of the content to write "
+                                        "is damaged; roll the step back first")
+                return data
+        after = self._after_bytes(current)
+        if sha256(after) != rec["sha_after"]:
+            raise ExecutorError(f"{self.path}: the content to write differs from what the "
+                                "journal recorded; roll the step back first")
+        return after
+
+    @classmethod
+    def settle(cls, ctx: ChangeContext, rec: Record) -> None:
+        if rec.get("new_copy"):
+            ctx.backups.remove(rec["new_copy"])
 
     @classmethod
     def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
@@ -385,9 +526,14 @@ class FileChange(Change):
             for d in reversed(rec.get("created_dirs", [])):
                 if not ex.listdir(d):
                     ex.remove(d)
+        for cmd in rec.get("undo_then") or []:
+            res = ex.run(cmd, timeout=120)
+            if not res.ok:
+                warnings.append(f"`{_q(cmd)}` failed: {res.output}")
         return warnings
 
 
+@register
 class FileWrite(FileChange):
     """Write a whole file (a certificate, a map, a drop-in). ``content=None`` removes it."""
 
@@ -404,6 +550,7 @@ class FileWrite(FileChange):
         return self.content
 
 
+@register
 class GeneratedFile(FileChange):
     """A file whose content is produced once, only if it does not exist yet (private keys,
     self-signed certificates): re-running the plan keeps the existing file."""
@@ -438,6 +585,7 @@ class GeneratedFile(FileChange):
                        changed=True, path=self.path, new_content=self.preview_text)
 
 
+@register
 class Snapshot(Change):
     """Back up a file that a later command of the step rewrites (an indexed map such as
     ``aliases.db``): rollback puts the exact bytes back, or removes the file when it did not
@@ -445,9 +593,13 @@ class Snapshot(Change):
 
     kind = "snapshot"
 
-    def __init__(self, path: str, reason: str = "") -> None:
+    def __init__(self, path: str, reason: str = "", needed: bool = True) -> None:
         self.path = path
         self.reason = reason
+        self.needed = needed
+        """False when the command it guards will not run: the change is then "unchanged".
+        A recipe plans the Snapshot either way, so the plan (and the journal's change
+        indexes) stays the same across a crash that created the file."""
 
     def describe(self) -> str:
         return f"keep a copy of {self.path} for rollback"
@@ -456,12 +608,17 @@ class Snapshot(Change):
         return []
 
     def preview(self, view: View) -> Preview:
+        if not self.needed:
+            return Preview(self.kind, self.describe(), changed=False, path=self.path,
+                           note="up to date: not rebuilt, no copy needed")
         exists = view.read(self.path) is not None or view.executor.exists(self.path)
         note = self.reason or ("restored byte for byte on rollback" if exists
                                else "does not exist yet: removed again on rollback")
         return Preview(self.kind, self.describe(), changed=True, path=self.path, note=note)
 
     def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        if not self.needed:
+            return None
         ex = ctx.executor
         data = ex.read_bytes(self.path)
         st = ex.stat(self.path)
@@ -505,6 +662,7 @@ class _EditChange(FileChange):
         rec["old"] = {k: current.get(k) for k in self.wanted()}
 
 
+@register
 class PostfixParams(_EditChange):
     """Set (or remove) main.cf parameters with ``postconf -e`` semantics, in Python.
 
@@ -561,6 +719,7 @@ class PostfixParams(_EditChange):
         return p
 
 
+@register
 class MasterService(FileChange):
     """Set whole service entries in master.cf (e.g. ``submission inet``)."""
 
@@ -582,6 +741,7 @@ class MasterService(FileChange):
         rec["old"] = {f"{e.name}/{e.type}": cur.get((e.name, e.type)) for e in self.entries}
 
 
+@register
 class DovecotSettings(_EditChange):
     """Set top-level ``key = value`` settings in one Dovecot configuration file."""
 
@@ -606,6 +766,7 @@ class DovecotSettings(_EditChange):
             [k for k, v in values.items() if v is None])
 
 
+@register
 class ShellVars(_EditChange):
     """Set ``KEY=value`` lines in a shell-style settings file (/etc/default, /etc/sysconfig)."""
 
@@ -628,6 +789,7 @@ class ShellVars(_EditChange):
         return confedit.edit_shell_vars(text, {k: v for k, v in values.items() if v is not None})
 
 
+@register
 class AliasEntries(_EditChange):
     """Set entries in an aliases(5) file."""
 
@@ -684,6 +846,7 @@ INVERSE: Dict[str, Callable[[Optional[str], Mapping[str, Optional[str]]], Option
 
 
 # --------------------------------------------------------------------------- commands
+@register
 class Command(Change):
     """Run a command.
 
@@ -747,16 +910,25 @@ class Command(Change):
     def prepare(self, ctx: ChangeContext) -> Optional[Record]:
         if self.satisfied(ctx, ctx.changed_paths):
             return None
-        return {"argv": self.argv, "undo": self.undo_argv, "env": self.env}
+        return {"argv": self.argv, "undo": self.undo_argv, "env": self.env,
+                "unless": self.unless, "creates": self.creates,
+                "after_files": self.after_files}
 
     def commit(self, ctx: ChangeContext, rec: Record) -> None:
-        if rec.get("resumed") and self.unless and ctx.executor.run(
-                self.unless, quiet=True, timeout=120).ok:
-            return
+        if rec.get("resumed") and type(self).took_effect(ctx, rec):
+            return  # the interrupted run got it done: its probe says so
         res = ctx.executor.run(self.argv, env=self.env, daemon=self.daemon, input=self.input,
                                timeout=self.timeout)
         if not res.ok:
             raise CommandFailed(self.argv, res.returncode, res.output)
+
+    @classmethod
+    def took_effect(cls, ctx: ChangeContext, rec: Record) -> Optional[bool]:
+        if rec.get("unless"):
+            return ctx.executor.run(rec["unless"], quiet=True, timeout=120).ok
+        if rec.get("creates") and not rec.get("after_files"):
+            return ctx.executor.exists(rec["creates"])
+        return None
 
     @classmethod
     def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
@@ -814,6 +986,82 @@ def _owned_by_packages(ex: Executor, manager: str, paths: Sequence[str]) -> Set[
     return owned
 
 
+PACKAGE_LOCKS = {
+    "apt": ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock", "/var/cache/debconf/config.dat"),
+    "dnf": ("/var/lib/rpm/.rpm.lock",),
+    "yum": ("/var/lib/rpm/.rpm.lock",),
+}
+"""Files a running package manager holds an fcntl lock on (dpkg, debconf, rpm)."""
+
+PACKAGE_PIDFILES = {
+    "dnf": ("/var/cache/dnf/rpmdb_lock.pid", "/var/cache/dnf/download_lock.pid",
+            "/var/cache/dnf/metadata_lock.pid", "/run/dnf/rpmtransaction.lock"),
+    "yum": ("/var/run/yum.pid", "/run/yum.pid"),
+}
+"""Pid files a running dnf/yum keeps (a stale one names a dead process)."""
+
+
+def package_manager_busy(ex: Executor, manager: str) -> Optional[str]:
+    """The lock or pid file showing that a package manager runs in the target, or None."""
+    for target in PACKAGE_LOCKS.get(manager, ()):
+        host = ex.path(target)
+        try:
+            fd = os.open(str(host), os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            for lock in (fcntl.lockf, fcntl.flock):  # dpkg/rpm use fcntl locks, debconf flock
+                try:
+                    lock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    return target
+                lock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+    for target in PACKAGE_PIDFILES.get(manager, ()):
+        text = ex.read_text(target)
+        m = re.fullmatch(r"\s*(\d+)\s*", text or "")
+        if m is None:
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        return target
+    return None
+
+
+def wait_for_package_manager(ctx: ChangeContext, manager: str, poll: float = 1.0) -> None:
+    """Wait (at most ``ctx.lock_wait`` seconds) until no package manager holds its lock in
+    the target: an apt-get or dnf orphaned by a killed run finishes its transaction first."""
+    busy = package_manager_busy(ctx.executor, manager)
+    if busy is None:
+        return
+    ctx.log(f"a package manager is still running ({busy} is locked); waiting up to "
+            f"{int(ctx.lock_wait)} s for it to finish")
+    deadline = time.monotonic() + ctx.lock_wait
+    while busy is not None:
+        if time.monotonic() >= deadline:
+            raise ExecutorError(f"a package manager still holds {busy}; let it finish, then "
+                                "run mailwizard again")
+        time.sleep(poll)
+        busy = package_manager_busy(ctx.executor, manager)
+    ctx.log("the package manager has finished; going on")
+
+
+def _record_install_effects(ctx: ChangeContext, rec: Record) -> None:
+    """What the install left under /etc (package files and what maintainer scripts generate,
+    such as /etc/aliases) and in the account files, against the write-ahead snapshot: an undo
+    removes it again."""
+    before = json.loads(ctx.backups.load(rec["etc_before"]).decode())
+    rec["etc_created"] = {p: v for p, v in etc_snapshot(ctx.executor).items()
+                          if p not in before}
+    rec["accounts_added"] = _accounts_added(ctx, rec["accounts_before"])
+
+
+@register
 class Packages(Change):
     """Install and remove packages; undo removes only what this run installed."""
 
@@ -887,10 +1135,28 @@ class Packages(Change):
     def commit(self, ctx: ChangeContext, rec: Record) -> None:
         ex = ctx.executor
         env = {"DEBIAN_FRONTEND": "noninteractive"}
-        before = etc_snapshot(ex) if rec["to_install"] and "etc_created" not in rec else None
-        if before is not None:
+        if rec["to_install"] and "etc_before" not in rec and "etc_created" not in rec:
+            # write-ahead: what /etc and the account files were before the install is saved
+            # and journaled before apt/dnf starts (it creates files and accounts)
+            rec["etc_before"] = ctx.backups.save(
+                f"{ctx.key}-etc-before.json",
+                json.dumps(etc_snapshot(ex), sort_keys=True).encode())
             rec["accounts_before"] = _save_account_files(ctx)
-        if rec["to_install"]:
+            ctx.persist()
+        to_install = list(rec["to_install"])
+        to_remove = list(rec["to_remove"])
+        # a killed run may have left apt/dnf running (it finishes on its own), or a timer
+        # (unattended-upgrades, dnf-makecache) holds the lock: wait for it first
+        wait_for_package_manager(ctx, rec["manager"])
+        if rec.get("resumed"):
+            # a killed run may have left dpkg half-configured: finish that, then do only
+            # what is still missing
+            if rec["manager"] == "apt":
+                ex.run(["dpkg", "--configure", "-a"], env=env, timeout=1800)
+            have = self.installed(ctx, to_install + to_remove)
+            to_install = [p for p in to_install if p not in have]
+            to_remove = [p for p in to_remove if p in have]
+        if to_install:
             if self.manager == "apt":
                 if self.debconf:
                     ex.run(["debconf-set-selections"], input="\n".join(self.debconf) + "\n",
@@ -898,21 +1164,25 @@ class Packages(Change):
                 upd = ex.run(["apt-get", "update", "-q"], env=env, timeout=900)
                 if not upd.ok:
                     ctx.log("apt-get update failed; trying the install with the current lists")
-            res = ex.run(self._install_cmd(rec["to_install"]), env=env, timeout=1800)
+            res = ex.run(self._install_cmd(to_install), env=env, timeout=1800)
             if not res.ok:
-                raise CommandFailed(self._install_cmd(rec["to_install"]), res.returncode,
+                raise CommandFailed(self._install_cmd(to_install), res.returncode,
                                     res.output[-3000:])
-            if before is not None:
-                # what the install left under /etc (package files and what maintainer
-                # scripts generate, such as /etc/aliases): an undo removes it again
-                rec["etc_created"] = {p: v for p, v in etc_snapshot(ex).items()
-                                      if p not in before}
-                rec["accounts_added"] = _accounts_added(ctx, rec["accounts_before"])
-        if rec["to_remove"]:
-            res = ex.run(self._remove_cmd(rec["to_remove"]), env=env, timeout=1800)
+        if rec["to_install"] and "etc_before" in rec:
+            _record_install_effects(ctx, rec)
+        if to_remove:
+            res = ex.run(self._remove_cmd(to_remove), env=env, timeout=1800)
             if not res.ok:
-                raise CommandFailed(self._remove_cmd(rec["to_remove"]), res.returncode,
+                raise CommandFailed(self._remove_cmd(to_remove), res.returncode,
                                     res.output[-3000:])
+
+    @classmethod
+    def took_effect(cls, ctx: ChangeContext, rec: Record) -> Optional[bool]:
+        self = cls(rec["manager"])
+        have = self.installed(ctx, list(rec.get("to_install") or []) +
+                              list(rec.get("to_remove") or []))
+        return (any(p in have for p in rec.get("to_install") or [])
+                or any(p not in have for p in rec.get("to_remove") or []))
 
     @classmethod
     def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
@@ -920,21 +1190,28 @@ class Packages(Change):
         ex = ctx.executor
         self = cls(rec["manager"])
         env = {"DEBIAN_FRONTEND": "noninteractive"}
-        if rec.get("to_install"):
-            warnings.extend(cls._stop_package_units(ex, rec))
-            cmd = (["apt-get", "purge", "-y", "-q", "--auto-remove", *rec["to_install"]]
-                   if self.manager == "apt" else [self.manager, "remove", "-y",
-                                                   *rec["to_install"]])
+        wait_for_package_manager(ctx, rec["manager"])
+        if rec.get("to_install") and "etc_created" not in rec and "etc_before" in rec:
+            # interrupted before "done": compare with the write-ahead snapshot now
+            _record_install_effects(ctx, rec)
+        have = self.installed(ctx, list(rec.get("to_install") or []) +
+                              list(rec.get("to_remove") or []))
+        purge = [p for p in rec.get("to_install") or [] if p in have]
+        if purge:
+            warnings.extend(cls._stop_package_units(ex, {**rec, "to_install": purge}))
+            cmd = (["apt-get", "purge", "-y", "-q", "--auto-remove", *purge]
+                   if self.manager == "apt" else [self.manager, "remove", "-y", *purge])
             res = ex.run(cmd, env=env, timeout=1800)
             if not res.ok:
-                warnings.append(f"could not remove {' '.join(rec['to_install'])}: {res.output}")
-            else:
-                warnings.extend(cls._remove_leftovers(ex, rec))
-                warnings.extend(_remove_added_accounts(ctx, rec))
-        if rec.get("to_remove"):
-            res = ex.run(self._install_cmd(rec["to_remove"]), env=env, timeout=1800)
+                warnings.append(f"could not remove {' '.join(purge)}: {res.output}")
+        if rec.get("to_install") and (not purge or res.ok):
+            warnings.extend(cls._remove_leftovers(ex, rec))
+            warnings.extend(_remove_added_accounts(ctx, rec))
+        reinstall = [p for p in rec.get("to_remove") or [] if p not in have]
+        if reinstall:
+            res = ex.run(self._install_cmd(reinstall), env=env, timeout=1800)
             if not res.ok:
-                warnings.append(f"could not reinstall {' '.join(rec['to_remove'])}")
+                warnings.append(f"could not reinstall {' '.join(reinstall)}")
         return warnings
 
     @staticmethod
@@ -1011,6 +1288,7 @@ DIRECT: Dict[str, Dict[str, List[List[str]]]] = {
 }
 
 
+@register
 class Service(Change):
     """Enable and (re)start or reload a service, through systemd, SysV or directly.
 
@@ -1058,6 +1336,9 @@ class Service(Change):
         if mgr == "systemd":
             return ex.run(["systemctl", "is-active", "--quiet", self.status_unit], quiet=True,
                           timeout=60).ok
+        pidfile = self.direct.get("pidfile")  # [[path, name...]]: read from /proc, no tool
+        if pidfile:
+            return ex.daemon_pid(pidfile[0][0], pidfile[0][1:]) is not None
         if mgr == "direct" or self.direct.get("status"):
             cmds = self.direct.get("status", [])
             return bool(cmds) and all(ex.run(c, quiet=True, timeout=60).ok for c in cmds)
@@ -1077,6 +1358,10 @@ class Service(Change):
             cmds = [["service", self.name, verb]]
         elif self.direct.get(verb):
             cmds = self.direct[verb]
+        elif verb == "stop" and self.direct.get("pidfile"):
+            spec = self.direct["pidfile"][0]
+            ex.stop_daemon(spec[0], spec[1:])
+            return
         else:
             raise ExecutorError(f"no way to {verb} {self.name}: no systemd, no init script")
         for cmd in cmds:
@@ -1114,23 +1399,33 @@ class Service(Change):
 
     @classmethod
     def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
-        self = cls(rec["name"], enable=rec["enable"], units=[rec["unit"]],
-                   direct=rec.get("direct"), status_unit=rec.get("status_unit"))
+        """Stop what this run started, disable what it enabled; a daemon that ran before is
+        reloaded, or restarted again when the record says it was restarted (``action``:
+        saslauthd and postgrey cannot reload, and postfix must rebind its sockets)."""
+        self = Service(rec["name"], enable=rec["enable"], units=[rec["unit"]],
+                       direct=rec.get("direct"), status_unit=rec.get("status_unit"))
         mgr = rec["manager"]
         warnings = []
         try:
             if not rec["was_running"] and self._running(ctx, mgr):
                 self._do(ctx, mgr, "stop")
             elif rec["was_running"] and self._running(ctx, mgr):
-                self._do(ctx, mgr, "reload")
+                if rec.get("action") != "restart":
+                    self._do(ctx, mgr, "reload")
+                elif mgr == "systemd":
+                    self._do(ctx, mgr, "restart")
+                else:
+                    self._do(ctx, mgr, "stop")
+                    self._do(ctx, mgr, "start")
             if self.enable and not rec["was_enabled"] and mgr == "systemd":
                 self._do(ctx, mgr, "disable")
-        except CommandFailed as exc:
+        except ExecutorError as exc:
             warnings.append(str(exc))
         return warnings
 
 
 # --------------------------------------------------------------------------- directories
+@register
 class Directory(Change):
     """Make sure a directory exists with a mode and owner; undo removes what was created."""
 
@@ -1174,8 +1469,7 @@ class Directory(Change):
     def commit(self, ctx: ChangeContext, rec: Record) -> None:
         ex = ctx.executor
         if not rec["existed"]:
-            if "created" not in rec:
-                rec["created"] = ex.makedirs(self.path, self.mode, rec["uid"], rec["gid"])
+            _make_dirs(ctx, rec, "created", self.path, self.mode, rec["uid"], rec["gid"])
         ex.set_meta(self.path, self.mode, rec["uid"], rec["gid"])
 
     @classmethod
@@ -1196,6 +1490,7 @@ class Directory(Change):
 
 
 # --------------------------------------------------------------------------- accounts
+@register
 class UserGroup(Change):
     """Create a group and/or a user, or add a user to a group (useradd, groupadd, usermod).
 
@@ -1272,6 +1567,7 @@ class UserGroup(Change):
         ex = ctx.executor
         if "accounts_before" not in rec:
             rec["accounts_before"] = _save_account_files(ctx)
+            ctx.persist()
         done = (self.member_of and self.user in ex.groups().get(self.member_of, (0, []))[1]) or (
             not self.member_of and self.user and self.user in ex.users()) or (
             not self.member_of and not self.user and self.group in ex.groups())
@@ -1284,6 +1580,15 @@ class UserGroup(Change):
                 ex.run(["chpasswd"], input=f"{self.user}:{pw.reveal()}\n", check=True,
                        quiet=True, timeout=60)
                 rec["password_set"] = True
+
+    @classmethod
+    def took_effect(cls, ctx: ChangeContext, rec: Record) -> Optional[bool]:
+        ex = ctx.executor
+        if rec["form"] == "member":
+            return rec["user"] in ex.groups().get(rec["member_of"], (0, []))[1]
+        if rec["form"] == "user":
+            return rec["user"] in ex.users()
+        return rec["group"] in ex.groups()
 
     @classmethod
     def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:

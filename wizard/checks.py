@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shlex
 import smtplib
 import socket
 import ssl
@@ -62,7 +63,7 @@ def main_cf_values(ex: Executor, expected: Dict[str, str],
             out.append(passed(f"main.cf {k}", f"{k} = {got}"))
         else:
             out.append(failed(f"main.cf {k}", f"expected {v!r}, found {got!r}",
-                              f"set it with: postconf -e '{k} = {v}'"))
+                              "set it with: postconf -e " + shlex.quote(f"{k} = {v}")))
     return out
 
 

@@ -9,7 +9,8 @@ Exit codes:
 3     verification failed (a check did not pass)
 4     refused: session locked by another wizard, confirmation missing,
       session belongs to other answers or another platform
-130   interrupted (Ctrl-C); the session resumes on the next run
+130   interrupted (Ctrl-C, SIGTERM or a hang-up: the change in progress is finished,
+      then the run stops); the session resumes on the next run
 ====  =====================================================================
 """
 
@@ -19,9 +20,10 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from typing import List, Optional, Sequence, TextIO
+from typing import List, Optional, Sequence, TextIO, cast
 
 from .errors import AnswersError, MailwizardError, PlatformError, SessionError
+from .interrupts import SafeOutput
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
@@ -187,6 +189,8 @@ def _open_session(setup: Setup):  # type: ignore[no-untyped-def]
     from .session import Session
 
     session = Session.open(setup.state_dir)
+    if session.recovered:
+        sys.stderr.write(f"Note: {session.recovered}.\n")
     if session.platform_id and session.platform_id != setup.platform.id:
         session.close()
         raise SessionError(f"the session in {setup.state_dir} is for {session.platform_id}, "
@@ -215,6 +219,12 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
                       f"{len(session.unfinished())} change(s) to finish.\n")
 
         def on_event(ev: Event) -> None:
+            try:
+                _show_event(ev)
+            except Exception:  # noqa: BLE001 - output never fails a change
+                pass
+
+        def _show_event(ev: Event) -> None:
             if isinstance(ev, StepStarted):
                 out.write(f"==> {ev.title} [{ev.step}]\n")
             elif isinstance(ev, ChangeDone):
@@ -237,22 +247,54 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
         if not _confirm("Apply these changes?", args, out):
             return EXIT_REFUSED
         session.bind(setup.platform.id, str(setup.root), setup.answers.to_dict())
-        try:
-            results = engine.apply(args.step)
-        except KeyboardInterrupt:
-            out.write("\nInterrupted: the session is saved; run the same command to resume.\n")
-            return EXIT_INTERRUPTED
-        failed = [r for r in results if r.status == "failed"]
-        if failed:
-            r = failed[0]
-            out.write(f"\nStep {r.step} failed and its changes were undone:\n{r.error}\n")
-            for w in r.warnings:
-                out.write(f"  warning: {w}\n")
-            return EXIT_FAILED
-        out.write("\nAll steps applied. Checking the result...\n")
-        return _report_checks(engine.verify(args.step, probe_host=args.probe_host), out)
+        with _stop_on_signal(engine) as stop:
+            try:
+                results = engine.apply(args.step)
+            except KeyboardInterrupt:
+                return _interrupted(out)
+            if stop.requested or engine.cancelled:  # stopped between two steps
+                return _interrupted(out)
+            failed = [r for r in results if r.status == "failed"]
+            if failed:
+                r = failed[0]
+                out.write(f"\nStep {r.step} failed and its changes were undone:\n{r.error}\n")
+                for w in r.warnings:
+                    out.write(f"  warning: {w}\n")
+                return EXIT_FAILED
+            out.write("\nAll steps applied. Checking the result...\n")
+            checks = _verify_until_stopped(engine, args, stop)
+            if stop.requested:
+                return _interrupted(out, "Checks stopped: every step is applied; run verify "
+                                         "to check the result.")
+            return _report_checks(checks, out)
     finally:
         session.close()
+
+
+def _stop_on_signal(engine):  # type: ignore[no-untyped-def]
+    """SIGHUP/SIGTERM/SIGINT ask ``engine`` to stop at the next change boundary."""
+    from .interrupts import StopOnSignal
+
+    def stop() -> None:
+        engine.cancelled = True
+
+    return StopOnSignal(stop)
+
+
+def _interrupted(out: TextIO, text: str = "") -> int:
+    out.write("\n" + (text or "Interrupted: the session is saved; run the same command to "
+                             "resume.") + "\n")
+    return EXIT_INTERRUPTED
+
+
+def _verify_until_stopped(engine, args: argparse.Namespace, stop):  # type: ignore[no-untyped-def]
+    """engine.verify one step at a time, so a stop signal ends it between two steps."""
+    results = {}
+    for recipe in engine._select(args.step):
+        if stop.requested or engine.cancelled:
+            break
+        results.update(engine.verify([recipe.id], probe_host=args.probe_host))
+    return results
 
 
 def _report_checks(results, out: TextIO) -> int:  # type: ignore[no-untyped-def]
@@ -277,7 +319,14 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     session = Session.open(setup.state_dir) if not setup.dry_run else None
     try:
         engine = setup.engine(session=session)
-        return _report_checks(engine.verify(args.step, probe_host=args.probe_host), out)
+        with _stop_on_signal(engine) as stop:
+            try:
+                checks = _verify_until_stopped(engine, args, stop)
+            except KeyboardInterrupt:
+                return _interrupted(out, "Checks stopped.")
+            if stop.requested:
+                return _interrupted(out, "Checks stopped.")
+            return _report_checks(checks, out)
     finally:
         if session:
             session.close()
@@ -301,13 +350,21 @@ def cmd_rollback(args: argparse.Namespace, out: TextIO) -> int:
         if not _confirm("Roll back?", args, out):
             return EXIT_REFUSED
         engine = setup.engine(session=session)
-        res = engine.rollback(args.step, force=args.force)
-        for w in res.warnings:
-            out.write(f"warning: {w}\n")
-        for err in res.errors:
-            out.write(f"error: {err}\n")
-        out.write(f"Undid {res.undone} change(s).\n")
-        return EXIT_FAILED if res.errors else EXIT_OK
+        with _stop_on_signal(engine) as stop:
+            try:
+                res = engine.rollback(args.step, force=args.force)
+            except KeyboardInterrupt:
+                return _interrupted(out, "Rollback interrupted: the session is saved; run "
+                                         "rollback again to finish it.")
+            for w in res.warnings:
+                out.write(f"warning: {w}\n")
+            for err in res.errors:
+                out.write(f"error: {err}\n")
+            out.write(f"Undid {res.undone} change(s).\n")
+            if res.stopped or (stop.requested
+                               and res.undone + len(res.errors) < len(entries)):
+                return _interrupted(out, "Rollback stopped: run rollback again to finish it.")
+            return EXIT_FAILED if res.errors else EXIT_OK
     finally:
         session.close()
 
@@ -317,18 +374,29 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
     root = Path(args.root or "/")
     state_dir = Path(args.state_dir) if args.state_dir else root / "var/lib/mailwizard"
-    if not (state_dir / "session.yaml").exists():
+    if not any((state_dir / n).exists() for n in ("session.yaml", "journal.log")):
         out.write(f"No session in {state_dir}.\n")
         return EXIT_OK
     s = Session.open(state_dir, lock=False)
+    if s.recovered:
+        out.write(f"Note: {s.recovered}.\n")
     out.write(f"Session in {state_dir} for {s.platform_id or '?'} "
               f"(started {s.data.get('created')}, updated {s.data.get('updated', '-')})\n")
     for step, info in s.steps().items():
         extra = f" - {info['error']}" if info.get("error") else ""
+        if s.step_note(step):
+            extra += f" ({s.step_note(step)}; apply resumes, rollback undoes)"
         out.write(f"  {step:18} {info.get('status', 'pending')}{extra}\n")
     done = len(s.entries(states=("done",)))
     out.write(f"Journal: {len(s.journal)} entries, {done} applied and not undone, "
               f"{len(s.unfinished())} interrupted.\n")
+    for e in s.unfinished():
+        out.write(f"  interrupted in flight: [{e['step']}] {e['desc']}\n")
+    secrets = s.secret_backups()
+    if secrets:
+        out.write(f"Backups: {len(secrets)} copies of /etc/shadow or /etc/gshadow (password "
+                  f"hashes, mode 0600) are kept in {s.backups.directory}: rollback needs them "
+                  "to put the account files back; a complete rollback removes them.\n")
     return EXIT_OK
 
 
@@ -358,7 +426,18 @@ def run_tui(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(list(argv) if argv is not None else None)
-    out = sys.stdout
+    # a closed pipe (`mailwizard apply --yes | head -1`) or a terminal gone with the SSH
+    # connection must never fail a change: output errors are swallowed
+    out = cast(TextIO, SafeOutput(sys.stdout))
+    err = cast(TextIO, SafeOutput(sys.stderr))
+    try:
+        return _main(args, out, err)
+    finally:
+        out.flush()
+        err.flush()
+
+
+def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     handlers = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify,
                 "rollback": cmd_rollback, "status": cmd_status, "docs": cmd_docs}
     try:
@@ -369,15 +448,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return run_tui(args)
         return handlers[args.verb](args, out)
     except AnswersError as exc:
-        sys.stderr.write("The answers are not valid; nothing was changed:\n")
+        err.write("The answers are not valid; nothing was changed:\n")
         for field, msg in exc.errors:
-            sys.stderr.write(f"  {field}: {msg}\n")
+            err.write(f"  {field}: {msg}\n")
         return EXIT_INPUT
     except MailwizardError as exc:
-        sys.stderr.write(f"{exc.title}: {exc}\n")
+        err.write(f"{exc.title}: {exc}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("\nInterrupted; nothing more was changed. Run again to resume.\n")
+        err.write("\nInterrupted; nothing more was changed. Run again to resume.\n")
         return EXIT_INTERRUPTED
 
 

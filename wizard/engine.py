@@ -7,24 +7,24 @@ message queue from a worker thread.
 
 from __future__ import annotations
 
+import os
+import re
 import traceback
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from .answers import Answers
 from .changes import (
     Change,
     ChangeContext,
-    Command,
-    FileChange,
     Packages,
     Preview,
-    UserGroup,
     View,
     change_types,
+    journal_type,
 )
 from .checks import CheckResult
-from .errors import ExecutorError, MailwizardError, UsageError
+from .errors import CommandFailed, ExecutorError, MailwizardError, UsageError
 from .executor import Executor
 from .platforms import Platform
 from .recipe import (
@@ -74,6 +74,24 @@ class LogLine(Event):
 EventCallback = Callable[[Event], None]
 
 
+class StepInterrupted(KeyboardInterrupt):
+    """The run stopped inside a step (``Engine.cancelled`` at a change boundary, or Ctrl-C
+    inside a change). Nothing was undone: the session records the step as ``interrupted``
+    and names the change; running apply again resumes there, rollback undoes it.
+    ``change`` is '' when :meth:`Engine.apply` stopped between two steps."""
+
+    def __init__(self, step: str, change: str, graceful: bool) -> None:
+        super().__init__(f"{step}: stopped at '{change}'" if change
+                         else f"stopped before {step}")
+        self.step = step
+        self.change = change
+        self.graceful = graceful
+
+
+TEMP_NAME = re.compile(r"\.mw-[A-Za-z0-9_]{8}")
+"""Names of the temp files ``Executor.write_atomic`` writes next to a target."""
+
+
 # --------------------------------------------------------------------------- plans
 @dataclass
 class StepPlan:
@@ -109,6 +127,8 @@ class RollbackResult:
     warnings: List[str] = field(default_factory=list)
     errors: List[str] = field(default_factory=list)
     steps: List[str] = field(default_factory=list)
+    stopped: bool = False
+    """:attr:`Engine.cancelled` stopped it between two undos; running it again finishes."""
 
 
 def default_recipes() -> List[Recipe]:
@@ -204,21 +224,26 @@ class Engine:
     # ------------------------------------------------------------------ apply
     def _ctx(self) -> ChangeContext:
         assert self.session is not None
-        done = {tuple(e["record"]["argv"]) for e in self.session.entries(states=("done",))
+        session = self.session
+        done = {tuple(e["record"]["argv"]) for e in session.entries(states=("done",))
                 if e.get("kind") == "command" and e["record"].get("argv")}
-        return ChangeContext(self.executor, self.platform, self.session.backups,
+        return ChangeContext(self.executor, self.platform, session.backups,
                              secrets=self.secrets, done_commands=done,
-                             log=lambda m: self.on_event(LogLine("", m)))
+                             log=lambda m: self.on_event(LogLine("", m)),
+                             persist=session.save)
 
     def apply(self, steps: Optional[Iterable[str]] = None,
               stop_on_error: bool = True) -> List[StepResult]:
-        """Apply the (selected) enabled steps in order; stop at the first failure."""
+        """Apply the (selected) enabled steps in order; stop at the first failure.
+
+        Raises :class:`StepInterrupted` (a KeyboardInterrupt) when :attr:`cancelled` is set
+        or Ctrl-C arrives inside a step: the step's finished changes stay applied."""
         if self.session is None:
             raise MailwizardError("apply needs a session")
         results = []
         for recipe in self._select(steps):
-            if self.cancelled:
-                break
+            if self.cancelled:  # between two steps: nothing of this one was done
+                raise StepInterrupted(recipe.id, "", graceful=True)
             if not recipe.enabled(self.answers):
                 self.session.set_step(recipe.id, "skipped")
                 results.append(StepResult(recipe.id, "skipped"))
@@ -229,8 +254,34 @@ class Engine:
                 break
         return results
 
+    # -- matching the journal of an interrupted run to the plan
+    def _match(self, changes: Sequence[Change], entry: Dict[str, Any],
+               taken: Set[int]) -> Optional[int]:
+        """The index of the planned change an entry was journaled for: same type and
+        description, at the journaled index when possible (a plan may shift)."""
+        def same(i: int) -> bool:
+            c = changes[i]
+            return (i not in taken and journal_type(c) == entry.get("type")
+                    and c.describe() == entry.get("desc"))
+        idx = entry.get("change")
+        if isinstance(idx, int) and 0 <= idx < len(changes) and same(idx):
+            return idx
+        hits = [i for i in range(len(changes)) if same(i)]
+        return hits[0] if len(hits) == 1 else None
+
+    def _interrupted_run(self, step_id: str) -> List[Dict[str, Any]]:
+        """Entries of this step from a run that did not finish it (done or started)."""
+        assert self.session is not None
+        since = self.session.run_start(step_id)
+        if since is None:
+            return [e for e in self.session.unfinished() if e["step"] == step_id]
+        return [e for e in self.session.entries(step_id)
+                if e["state"] == "started" or (str(e["key"]).isdigit()
+                                               and int(e["key"]) >= since)]
+
     def apply_step(self, step_id: str) -> StepResult:
-        """Apply one step. On failure, this run's changes of the step are undone."""
+        """Apply one step. On failure, the step's changes (of this run and of an interrupted
+        one it resumed) are undone; on an interruption they are kept for a resume."""
         assert self.session is not None
         session = self.session
         recipe = self.recipe(step_id)
@@ -243,55 +294,90 @@ class Engine:
             session.set_step(step_id, "failed", error=str(exc))
             self.on_event(StepFinished(step_id, "failed", error=str(exc)))
             return StepResult(step_id, "failed", error=str(exc))
-        this_run: List[Dict] = []  # type: ignore[type-arg]
+        this_run: List[Dict[str, Any]] = []
+        taken: Dict[int, Dict[str, Any]] = {}
         changed = unchanged = 0
         installed = False
+        current = ""
         try:
+            prior = self._interrupted_run(step_id)
+            if prior:
+                self.clean_temp_files(ctx, prior)
+            for entry in prior:
+                idx = self._match(changes, entry, set(taken))
+                if idx is None:
+                    if entry["state"] == "started":
+                        raise ExecutorError(
+                            f"cannot resume {step_id}: the plan changed since the interrupted "
+                            f"run ('{entry['desc']}' is no longer planned); roll the step "
+                            "back first")
+                    continue
+                taken[idx] = entry
+                if entry["state"] == "done":
+                    ctx.changed_paths.update(changes[idx].touched_paths())
+            this_run.extend(prior)  # a failure from here on undoes the whole step
             # finish what a crash interrupted
-            for entry in [e for e in session.unfinished() if e["step"] == step_id]:
-                idx = entry["change"]
-                if idx >= len(changes) or type(changes[idx]).__name__ != entry.get("type"):
-                    raise ExecutorError(
-                        f"cannot resume {step_id}: the plan changed since the interrupted run; "
-                        "roll the step back first")
+            for idx, entry in sorted(taken.items()):
+                if entry["state"] != "started":
+                    continue
+                change = changes[idx]
+                current = change.describe()
                 ctx.key = entry["key"]
                 entry["record"]["resumed"] = True
-                changes[idx].commit(ctx, entry["record"])
-                session.finish_entry(entry)
-                this_run.append(entry)
-                ctx.changed_paths.update(changes[idx].touched_paths())
+                change.commit(ctx, entry["record"])
+                self._finish(ctx, entry, "done")
+                ctx.changed_paths.update(change.touched_paths())
                 changed += 1
-                self.on_event(ChangeDone(step_id, idx, changes[idx].describe(), "resumed"))
+                installed = installed or isinstance(change, Packages)
+                self.on_event(ChangeDone(step_id, idx, current, "resumed"))
+            if any(e["state"] == "done" for e in taken.values()) and any(
+                    i not in taken for i in range(len(changes))):
+                # plan the rest again against the target as the interrupted run left it:
+                # a change planned from content made at plan time (a certificate for a new
+                # key) must follow what the resumed entries really wrote (the journaled key)
+                changes, taken = self._replan(recipe, list(taken.values()))
             for idx, change in enumerate(changes):
+                current = change.describe()
                 if self.cancelled:
-                    raise KeyboardInterrupt
-                if any(e["change"] == idx for e in this_run):
+                    raise StepInterrupted(step_id, current, graceful=True)
+                if idx in taken:
                     continue
                 ctx.key = session.next_key()
                 rec = change.prepare(ctx)
                 if rec is None:
                     unchanged += 1
-                    self.on_event(ChangeDone(step_id, idx, change.describe(), "unchanged"))
+                    self.on_event(ChangeDone(step_id, idx, current, "unchanged"))
                     continue
-                entry = session.start_entry(step_id, idx, change.kind, change.describe(),
-                                            ctx.key, rec, type(change).__name__)
+                entry = session.start_entry(step_id, idx, change.kind, current,
+                                            ctx.key, rec, journal_type(change))
                 this_run.append(entry)
                 change.commit(ctx, rec)
-                session.finish_entry(entry)
+                self._finish(ctx, entry, "done")
                 ctx.changed_paths.update(change.touched_paths())
                 changed += 1
                 installed = installed or isinstance(change, Packages)
-                self.on_event(ChangeDone(step_id, idx, change.describe(), "changed"))
-        except (MailwizardError, OSError, KeyboardInterrupt) as exc:
+                self.on_event(ChangeDone(step_id, idx, current, "changed"))
+        except KeyboardInterrupt as exc:
+            # stop here and keep everything: a started entry stays "started" for a resume
+            # (re-checked by its probe) or a rollback (undone when its probe says it ran)
+            graceful = isinstance(exc, StepInterrupted) and exc.graceful
+            where = current or "the start of the step"
+            session.set_step(step_id, "interrupted", change=where, changed=changed,
+                             error="stopped by the admin" if graceful else "interrupted")
+            self.on_event(StepFinished(step_id, "interrupted", changed, unchanged,
+                                       f"stopped at '{where}'; run apply again to resume"))
+            if isinstance(exc, StepInterrupted):
+                raise
+            raise StepInterrupted(step_id, where, graceful=False) from exc
+        except (MailwizardError, OSError) as exc:
             output = getattr(exc, "output", "")
-            message = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted"
+            message = str(exc)
             if isinstance(exc, OSError):
                 message = f"{exc.__class__.__name__}: {exc}"
-            warnings = self._undo_entries(ctx, this_run, failed_last=True)
+            warnings = self._undo_entries(ctx, this_run, failed_last=True,
+                                          timed_out=_timed_out(exc))
             session.set_step(step_id, "failed", error=message)
             self.on_event(StepFinished(step_id, "failed", changed, unchanged, message))
-            if isinstance(exc, KeyboardInterrupt):
-                raise
             return StepResult(step_id, "failed", changed, unchanged, message, output, warnings)
         except Exception as exc:  # a bug: still leave the system as it was
             warnings = self._undo_entries(ctx, this_run, failed_last=True)
@@ -306,26 +392,89 @@ class Engine:
         self.on_event(StepFinished(step_id, "applied", changed, unchanged))
         return StepResult(step_id, "applied", changed, unchanged)
 
-    def _undo_entries(self, ctx: ChangeContext, entries: List[Dict], failed_last: bool = False,
-                      force: bool = False) -> List[str]:  # type: ignore[type-arg]
+    def _replan(self, recipe: Recipe, done: List[Dict[str, Any]]
+                ) -> Tuple[List[Change], Dict[int, Dict[str, Any]]]:
+        view = View(self.executor, self.platform, use_stock=False)
+        changes = recipe.plan(PlanContext(self.answers, self.platform, self.facts, view))
+        taken: Dict[int, Dict[str, Any]] = {}
+        for entry in done:
+            idx = self._match(changes, entry, set(taken))
+            if idx is not None:
+                taken[idx] = entry
+        return changes, taken
+
+    def _finish(self, ctx: ChangeContext, entry: Dict[str, Any], state: str) -> None:
+        """Mark an entry, then drop what only a resume needed (a pending key copy)."""
+        assert self.session is not None
+        self.session.finish_entry(entry, state)
+        cls = change_types().get(entry.get("type", ""))
+        if cls is not None:
+            cls.settle(ctx, entry["record"])  # type: ignore[attr-defined]
+
+    def clean_temp_files(self, ctx: ChangeContext, entries: Iterable[Dict[str, Any]]) -> List[str]:
+        """Remove stray ``.mw-*`` temp files (a write killed before its rename; they may hold
+        a private key) next to every path the entries name, and the saved copies of content
+        that finished entries no longer need. Returns the removed target paths."""
+        ex = ctx.executor
+        removed: List[str] = []
+        dirs: Set[str] = set()
+        types = change_types()
+        for entry in entries:
+            rec = entry.get("record") or {}
+            for key in ("path", "creates"):
+                if isinstance(rec.get(key), str) and rec[key].startswith("/"):
+                    dirs.add(os.path.dirname(rec[key]))
+            cls = types.get(entry.get("type", ""))
+            if entry.get("state") in ("done", "undone", "failed") and cls is not None:
+                cls.settle(ctx, rec)  # type: ignore[attr-defined]
+        for d in sorted(dirs):
+            for name in ex.listdir(d):
+                target = os.path.join(d, name)
+                st = ex.stat(target)
+                if TEMP_NAME.fullmatch(name) and st is not None and not st.is_dir:
+                    ex.remove(target)
+                    removed.append(target)
+        if removed:
+            ctx.log("removed stray temp files of an interrupted write: " + ", ".join(removed))
+        return removed
+
+    def _undo_one(self, ctx: ChangeContext, entry: Dict[str, Any], force: bool,
+                  failed_last: bool = False, timed_out: bool = False) -> Tuple[str, List[str]]:
+        """Undo one entry: (``undone``/``failed``/``started``/``unknown``, warnings).
+
+        An entry left ``started`` (interrupted in flight) is undone only when its change's
+        probe says it took effect (or cannot tell); otherwise it is marked ``failed``: it did
+        not do its work. A failed command whose effect is unknown and that timed out stays
+        ``started`` (a resume re-runs it, a rollback undoes it)."""
+        assert self.session is not None
+        cls = change_types().get(entry.get("type", ""))
+        if cls is None:
+            return "unknown", [f"unknown change type in journal: {entry.get('type')}"]
+        if entry["state"] == "started":
+            effect = cls.took_effect(ctx, entry["record"])  # type: ignore[attr-defined]
+            runs = getattr(cls, "kind", "") in ("command", "account", "packages")
+            if effect is False or (effect is None and failed_last and not timed_out and runs):
+                self._finish(ctx, entry, "failed")
+                return "failed", []
+            if effect is None and failed_last and timed_out:
+                return "started", [f"'{entry['desc']}' timed out: it is kept as interrupted "
+                                   "(apply resumes it, rollback undoes it)"]
+        warnings = cls.undo_record(ctx, entry["record"], force)  # type: ignore[attr-defined]
+        self._finish(ctx, entry, "undone")
+        return "undone", list(warnings)
+
+    def _undo_entries(self, ctx: ChangeContext, entries: List[Dict[str, Any]],
+                      failed_last: bool = False, force: bool = False,
+                      timed_out: bool = False) -> List[str]:
         """Undo journal entries in reverse order; marks them ``undone``."""
         assert self.session is not None
-        types = change_types()
         warnings: List[str] = []
-        for n, entry in enumerate(reversed(entries)):
-            cls = types.get(entry.get("type", ""))
-            if cls is None:
-                warnings.append(f"unknown change type in journal: {entry.get('type')}")
-                continue
-            partial = failed_last and n == 0 and entry["state"] == "started"
-            if partial and not issubclass(cls, FileChange) and issubclass(
-                    cls, (Command, UserGroup, Packages)):
-                # a command that failed did not do its work: nothing to undo
-                self.session.finish_entry(entry, "failed")
-                continue
+        live = [e for e in entries if e["state"] in ("done", "started")]
+        for n, entry in enumerate(reversed(live)):
             try:
-                warnings.extend(cls.undo_record(ctx, entry["record"], force))  # type: ignore
-                self.session.finish_entry(entry, "undone")
+                _state, w = self._undo_one(ctx, entry, force, failed_last and n == 0,
+                                           timed_out)
+                warnings.extend(w)
             except (MailwizardError, OSError) as exc:
                 warnings.append(f"could not undo '{entry['desc']}': {exc}")
         return warnings
@@ -358,26 +507,36 @@ class Engine:
         """Undo the journal (of the given steps, or everything) in reverse order."""
         if self.session is None:
             raise MailwizardError("rollback needs a session")
+        session = self.session
         wanted: Optional[Set[str]] = set(steps) if steps is not None else None
-        entries = [e for e in self.session.entries()
+        entries = [e for e in session.entries()
                    if wanted is None or e["step"] in wanted]
         ctx = self._ctx()
         result = RollbackResult()
-        types = change_types()
+        self.clean_temp_files(ctx, [e for e in session.journal
+                                    if wanted is None or e["step"] in wanted])
         for entry in reversed(entries):
-            cls = types.get(entry.get("type", ""))
-            if cls is None:
-                result.errors.append(f"unknown change type {entry.get('type')!r}")
-                continue
+            if self.cancelled:  # a signal: stop between two undos, the journal says the rest
+                result.stopped = True
+                break
             try:
-                result.warnings.extend(
-                    cls.undo_record(ctx, entry["record"], force))  # type: ignore[attr-defined]
-                self.session.finish_entry(entry, "undone")
-                result.undone += 1
+                state, warnings = self._undo_one(ctx, entry, force)
+                result.warnings.extend(warnings)
+                if state == "unknown":
+                    result.errors.append(f"unknown change type {entry.get('type')!r}")
+                elif state == "undone":
+                    result.undone += 1
             except (MailwizardError, OSError) as exc:
                 result.errors.append(f"{entry['step']}: {entry['desc']}: {exc}")
-        steps_done = sorted({e["step"] for e in entries})
+        left = {e["step"] for e in entries if e["state"] in ("done", "started")}
+        steps_done = sorted({e["step"] for e in entries} - (left if result.stopped else set()))
         for s in steps_done:
-            self.session.set_step(s, "rolled-back" if not result.errors else "failed")
+            session.set_step(s, "rolled-back" if not result.errors else "failed")
         result.steps = steps_done
+        if not result.errors and not result.stopped:
+            session.purge_secret_backups()  # only when nothing is left to roll back
         return result
+
+
+def _timed_out(exc: BaseException) -> bool:
+    return isinstance(exc, CommandFailed) and exc.returncode == 124 and "timed out" in str(exc)

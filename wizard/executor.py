@@ -11,22 +11,30 @@ doing it; probes (``unless`` commands) report "not satisfied" so the plan shows 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
+import shlex
 import shutil
+import signal
 import stat as stat_mod
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from . import procs
 from .errors import CommandFailed, ExecutorError
 
 OutputCallback = Callable[[str], None]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+MAX_LINKS = 40
+"""Symlinks followed while resolving one target path (the kernel's limit too)."""
 
 
 @dataclass(frozen=True)
@@ -95,22 +103,110 @@ class Executor:
         return str(self.root) == "/"
 
     def path(self, target: str) -> Path:
-        """Host path for a target path (no symlink resolution outside the root)."""
-        if not target.startswith("/"):
+        """Host path for a target path: every directory on the way is resolved inside the root
+        (see :meth:`resolve`); the last component is not followed (a link stays a link)."""
+        return self._resolve(target, follow=False)
+
+    def resolve(self, target: str) -> Path:
+        """Host path for a target path with every symlink followed *inside* the root.
+
+        Links are resolved one component at a time with chroot semantics: an absolute link
+        target starts again at the root and ``..`` never climbs above it, so no path of the
+        target can reach a host file outside the root, whatever links the target holds. On a
+        real root (``/``) this is the path itself: the kernel's resolution is the same."""
+        return self._resolve(target, follow=True)
+
+    def _resolve(self, target: str, follow: bool) -> Path:
+        if not isinstance(target, str) or not target.startswith("/"):
             raise ExecutorError(f"target path must be absolute: {target!r}")
-        return self.root / target.lstrip("/") if not self.is_real_root else Path(target)
+        if "\0" in target:
+            raise ExecutorError(f"target path holds a NUL byte: {target!r}")
+        if self.is_real_root:  # the kernel resolves exactly so
+            return Path(os.path.realpath(target) if follow else target)
+        root = str(self.root)
+        done: List[str] = []
+        todo = [c for c in reversed(target.split("/")) if c]
+        links = 0
+        while todo:
+            name = todo.pop()
+            if name == ".":
+                continue
+            if name == "..":
+                if done:
+                    done.pop()
+                continue
+            if not todo and not follow:
+                done.append(name)
+                break
+            host = os.path.join(root, *done, name)
+            try:
+                st = os.lstat(host)
+            except (FileNotFoundError, NotADirectoryError):
+                done.append(name)  # the rest does not exist yet: nothing left to follow
+                continue
+            except OSError as exc:
+                raise ExecutorError(f"cannot resolve {target} in {root}: {exc.strerror}") \
+                    from exc
+            if stat_mod.S_ISLNK(st.st_mode):
+                links += 1
+                if links > MAX_LINKS:
+                    raise ExecutorError(f"cannot resolve {target} in {root}: too many symbolic "
+                                        "links (a loop)")
+                dest = os.readlink(host)
+                if dest.startswith("/"):
+                    done = []  # absolute links are relative to the target root
+                todo.extend(c for c in reversed(dest.split("/")) if c)
+                continue
+            done.append(name)
+        return Path(root, *done)
+
+    def _inside(self, host: Path, target: str) -> Path:
+        """``host`` again, after checking that the kernel's own view of its directory is still
+        inside the root (a link swapped in after :meth:`_resolve` looked): refuse otherwise."""
+        if self.is_real_root:
+            return host
+        real = os.path.realpath(host.parent)
+        root = str(self.root)
+        if real != root and not real.startswith(root + "/"):
+            raise ExecutorError(f"refusing {target}: it leads to {real}, outside the target "
+                                f"root {root}")
+        return host
 
     # ------------------------------------------------------------------ reading
     def exists(self, target: str) -> bool:
         return os.path.lexists(self.path(target))
 
-    def read_bytes(self, target: str) -> Optional[bytes]:
+    def _open_regular(self, target: str) -> int:
+        """A read-only descriptor on the regular file ``target`` (links followed in the root).
+
+        Raises FileNotFoundError when it is missing and ExecutorError when it is not a regular
+        file (a directory, a FIFO that would block, a device)."""
+        p = self._inside(self.resolve(target), target)
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
         try:
-            return self.path(target).read_bytes()
-        except FileNotFoundError:
-            return None
+            fd = os.open(p, flags)
         except IsADirectoryError as exc:
             raise ExecutorError(f"{target} is a directory, expected a file") from exc
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ExecutorError(f"refusing {target}: a link appeared while reading it") \
+                    from exc
+            raise
+        st = os.fstat(fd)
+        if not stat_mod.S_ISREG(st.st_mode):
+            os.close(fd)
+            if stat_mod.S_ISDIR(st.st_mode):
+                raise ExecutorError(f"{target} is a directory, expected a file")
+            raise ExecutorError(f"{target} is not a regular file")
+        return fd
+
+    def read_bytes(self, target: str) -> Optional[bytes]:
+        try:
+            fd = self._open_regular(target)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read()
 
     def read_text(self, target: str) -> Optional[str]:
         data = self.read_bytes(target)
@@ -119,8 +215,8 @@ class Executor:
     def stat(self, target: str, follow: bool = False) -> Optional[FileStat]:
         """Mode and owner of ``target`` (of the link itself unless ``follow``)."""
         try:
-            st = (os.stat if follow else os.lstat)(self.path(target))
-        except FileNotFoundError:
+            st = os.stat(self.resolve(target)) if follow else os.lstat(self.path(target))
+        except (FileNotFoundError, NotADirectoryError):
             return None
         return FileStat(mode=stat_mod.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid,
                         size=st.st_size, is_dir=stat_mod.S_ISDIR(st.st_mode),
@@ -128,7 +224,7 @@ class Executor:
 
     def listdir(self, target: str) -> List[str]:
         try:
-            return sorted(os.listdir(self.path(target)))
+            return sorted(os.listdir(self.resolve(target)))
         except (FileNotFoundError, NotADirectoryError):
             return []
 
@@ -177,13 +273,13 @@ class Executor:
     # ------------------------------------------------------------------ writing
     def write_atomic(self, target: str, data: bytes, mode: int, uid: int, gid: int,
                      mtime: Optional[float] = None) -> None:
-        """Write ``data`` to ``target`` atomically: temp file, fsync, chmod/chown, rename."""
-        dest = self.path(target)
-        if dest.is_symlink():
-            # replace the link target's content, as an editor would, keeping the link
-            resolved = Path(os.path.realpath(dest))
-            dest = resolved
+        """Write ``data`` to ``target`` atomically: temp file, fsync, chmod/chown, rename.
+
+        A symlink is written through, as an editor would, keeping the link: the file replaced
+        is the link's target resolved inside the root (:meth:`resolve`)."""
+        dest = self.resolve(target)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        self._inside(dest, target)
         fd, tmp = tempfile.mkstemp(prefix=".mw-", dir=str(dest.parent))
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -222,7 +318,11 @@ class Executor:
 
     def set_meta(self, target: str, mode: Optional[int] = None, uid: Optional[int] = None,
                  gid: Optional[int] = None) -> None:
-        p = self.path(target)
+        """Mode and owner of ``target``; a symlink's target (resolved in the root) gets them,
+        as :meth:`write_atomic` writes through links."""
+        p = self._inside(self.resolve(target), target)
+        if os.path.islink(p):  # swapped in after resolve() looked
+            raise ExecutorError(f"refusing {target}: a link appeared while changing it")
         if mode is not None:
             os.chmod(p, mode)
         if uid is not None or gid is not None:
@@ -233,7 +333,7 @@ class Executor:
                     raise
 
     def remove(self, target: str) -> None:
-        p = self.path(target)
+        p = self._inside(self.path(target), target)
         try:
             if p.is_dir() and not p.is_symlink():
                 p.rmdir()
@@ -246,15 +346,21 @@ class Executor:
         """Create ``target`` and missing parents; return the created target paths, top first.
 
         Only ``target`` itself gets ``mode`` and the owner; missing parents are made
-        ``0755 root:root`` like ``install -d`` would."""
+        ``0755 root:root`` like ``install -d`` would. Existing links to directories are
+        followed inside the root, like ``mkdir -p``."""
         created: List[str] = []
         parts = Path(target).parts
         cur = "/"
         for i, part in enumerate(parts[1:], start=1):
             cur = os.path.join(cur, part)
-            p = self.path(cur)
+            p = self._inside(self.path(cur), cur)
             last = i == len(parts) - 1
             m, u, g = (mode, uid, gid) if last else (0o755, 0, 0)
+            if os.path.islink(p) and not os.path.exists(self.resolve(cur)):
+                # a dangling link: make its target (in the root), as the link's owner meant
+                dest = "/" + os.path.relpath(self.resolve(cur), self.root)
+                created += self.makedirs(dest, m, u, g) if dest != cur else []
+                continue
             if not os.path.lexists(p):
                 try:
                     os.mkdir(p, m)
@@ -270,17 +376,51 @@ class Executor:
         return created
 
     def copy_file(self, target: str, dest_host: Path) -> None:
-        shutil.copy2(self.path(target), dest_host)
+        """Copy the regular file ``target`` (links followed in the root) to a host path."""
+        fd = self._open_regular(target)
+        with os.fdopen(fd, "rb") as src, open(dest_host, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+            st = os.fstat(src.fileno())
+        os.chmod(dest_host, stat_mod.S_IMODE(st.st_mode))
+        os.utime(dest_host, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     # ------------------------------------------------------------------ commands
     def which(self, name: str) -> Optional[str]:
         """Target path of an executable found in the target's PATH, or None."""
         for d in DEFAULT_PATH.split(":"):
             cand = f"{d}/{name}"
-            p = self.path(cand)
+            p = self.resolve(cand)
             if p.is_file() and os.access(p, os.X_OK):
                 return cand
         return None
+
+    # ------------------------------------------------------------------ daemons
+    def daemon_pid(self, pidfile: str, names: Sequence[str]) -> Optional[int]:
+        """The pid of the daemon whose pid file in the target is ``pidfile`` when it runs and
+        goes by one of ``names`` (a stale pid file, one whose pid now belongs to another
+        program, gives None). Read from /proc: daemons started through ``chroot`` share our
+        pid namespace."""
+        try:
+            pid = procs.read_pid(self.read_text(pidfile))
+        except ExecutorError:
+            return None
+        return pid if pid is not None and procs.runs_as(pid, names) else None
+
+    def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
+        """SIGTERM to the daemon of ``pidfile`` (when it runs as one of ``names``) and wait
+        for it to exit; ExecutorError when it is still running after ``timeout`` s."""
+        pid = self.daemon_pid(pidfile, names)
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while procs.runs_as(pid, names):
+            if time.monotonic() >= deadline:
+                raise ExecutorError(f"{names[0]} (pid {pid}) did not stop within {timeout:g} s")
+            time.sleep(0.1)
 
     def run(
         self,
@@ -312,7 +452,9 @@ class Executor:
             else:
                 full = ["chroot", str(self.root)] + full
         if self.on_output and not quiet:
-            self.on_output("$ " + " ".join(argv))
+            show = _safe_line(self.on_output)
+            assert show is not None
+            show("$ " + " ".join(shlex.quote(a) for a in argv))
         start = time.monotonic()
         result = _run_sh(full, input=input, env=run_env, timeout=timeout, daemon=daemon,
                          on_line=None if quiet else self.on_output)
@@ -324,9 +466,37 @@ class Executor:
         return result
 
 
+TERM_GRACE = 5.0
+"""Seconds a command's process group gets between SIGTERM and SIGKILL."""
+
+
+def _safe_line(on_line: Optional[OutputCallback]) -> Optional[OutputCallback]:
+    """``on_line`` that never raises: a closed terminal or pipe must not fail a command."""
+    if on_line is None:
+        return None
+
+    def call(line: str) -> None:
+        try:
+            on_line(line)
+        except Exception:  # noqa: BLE001 - output is a courtesy, never a reason to fail
+            pass
+
+    return call
+
+
 def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
             timeout: Optional[float], daemon: bool,
             on_line: Optional[OutputCallback]) -> CommandResult:
+    """Run ``full`` with ``sh`` in a session of its own.
+
+    The child gets its own session (``setsid``): a dropped SSH connection (SIGHUP to our
+    process group) or Ctrl-C on our terminal never reaches dpkg or dnf half way through a
+    transaction. mailwizard decides instead: the timeout, or a hard stop (KeyboardInterrupt
+    while waiting), ends the child's whole process group, SIGTERM then SIGKILL after
+    :data:`TERM_GRACE` seconds. The timeout is kept here, not by ``sh``'s ``_timeout``, whose
+    timer thread is not a daemon: after Ctrl-C the interpreter would wait for it at exit, up
+    to the whole timeout.
+    """
     import sh  # imported lazily: start-up time matters for the TUI
 
     prog = full[0]
@@ -334,38 +504,66 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
     if resolved is None:
         return CommandResult(list(full), 127, "", f"{prog}: command not found")
     kwargs: Dict[str, Any] = {
-        "_ok_code": list(range(256)),
+        # every exit status and death by signal is ours to read, never an exception
+        "_ok_code": list(range(-64, 256)),
         "_env": dict(env),
         "_tty_out": False,
-        "_timeout": timeout,
         "_in": input if input is not None else "",
         "_return_cmd": True,
         "_decode_errors": "replace",
+        "_bg": True,
+        "_bg_exc": False,
+        "_new_session": True,
     }
     out_lines: List[str] = []
     err_lines: List[str] = []
-    tmp_out = tmp_err = None
+    tmp_out = tmp_err = devnull = None
+    on_line = _safe_line(on_line)
     if daemon:
         tmp_out = tempfile.TemporaryFile()
         tmp_err = tempfile.TemporaryFile()
+        devnull = open(os.devnull, "rb")  # noqa: SIM115
         kwargs["_out"] = tmp_out
         kwargs["_err"] = tmp_err
-        kwargs["_in"] = open(os.devnull, "rb")  # noqa: SIM115
+        kwargs["_in"] = devnull
     elif on_line is not None:
+        show = on_line
+
         def _out(line: str) -> None:
             out_lines.append(line)
-            on_line(line.rstrip("\n"))
+            show(line.rstrip("\n"))
 
         def _err(line: str) -> None:
             err_lines.append(line)
-            on_line(line.rstrip("\n"))
+            show(line.rstrip("\n"))
 
         kwargs["_out"] = _out
         kwargs["_err"] = _err
+    held: List[int] = []
     try:
-        cmd = sh.Command(resolved)
-        proc = cmd(*full[1:], **kwargs)
-        code = proc.exit_code
+        try:
+            with _signals_deferred(held):  # a stop between fork and here would lose the child
+                proc = sh.Command(resolved)(*full[1:], **kwargs)
+        except (sh.CommandNotFound, FileNotFoundError, PermissionError) as exc:
+            code = 127 if not isinstance(exc, PermissionError) else 126
+            return CommandResult(list(full), code, "", f"{prog}: {exc}")
+        except OSError as exc:
+            if exc.errno == errno.ENOEXEC:
+                return CommandResult(list(full), 126, "", f"{prog}: cannot execute")
+            raise
+        try:
+            for signum in held:  # now that the child is known, to the handlers of before
+                signal.raise_signal(signum)
+            if not _wait_until(proc, timeout):
+                _end_group(proc)
+                return CommandResult(list(full), 124, "", f"timed out after {timeout} s")
+            proc.wait()  # reaped: collects the exit status and the output threads
+        except BaseException:  # KeyboardInterrupt, SystemExit: a hard stop
+            _end_group(proc)
+            raise
+        code = int(proc.exit_code)
+        if code < 0:  # died by a signal: report it the shell's way
+            code = 128 - code
         if daemon:
             assert tmp_out is not None and tmp_err is not None
             tmp_out.seek(0)
@@ -377,22 +575,75 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
         else:
             stdout = _decode(proc.stdout)
             stderr = _decode(proc.stderr)
-    except sh.TimeoutException:
-        return CommandResult(list(full), 124, "", f"timed out after {timeout} s")
-    except (sh.CommandNotFound, FileNotFoundError, PermissionError) as exc:
-        code = 127 if not isinstance(exc, PermissionError) else 126
-        return CommandResult(list(full), code, "", f"{prog}: {exc}")
-    except OSError as exc:
-        if exc.errno == errno.ENOEXEC:
-            return CommandResult(list(full), 126, "", f"{prog}: cannot execute")
-        raise
     finally:
-        for f in (tmp_out, tmp_err):
+        for f in (tmp_out, tmp_err, devnull):
             if f is not None:
                 f.close()
-        if daemon and isinstance(kwargs.get("_in"), object) and hasattr(kwargs["_in"], "close"):
-            kwargs["_in"].close()  # type: ignore[union-attr]
     return CommandResult(list(full), code, stdout, stderr)
+
+
+@contextlib.contextmanager
+def _signals_deferred(held: List[int]) -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back while the child is spawned: a KeyboardInterrupt
+    raised half way through ``sh``'s start-up would leave a child nobody knows to end.
+
+    The previous handlers are back on exit; the signals that came meanwhile are in ``held``
+    for the caller to deliver again once it can end the child (delivered here at once when
+    the spawn failed). Main thread only (signal handlers live there); elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sigs = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+    old = {s: signal.getsignal(s) for s in sigs}
+    for s in sigs:
+        signal.signal(s, lambda signum, _frame: held.append(signum) if signum not in held
+                      else None)
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if not ok:
+            while held:
+                signal.raise_signal(held.pop(0))
+
+
+def _wait_until(proc: Any, timeout: Optional[float]) -> bool:
+    """Wait for the child of ``proc`` to exit, at most ``timeout`` seconds (None: no limit);
+    False when it still runs. Polls (1 ms, doubling up to 50 ms) so Ctrl-C is seen at once."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pause = 0.001
+    while proc.process.is_alive()[0]:
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+    return True
+
+
+def _end_group(proc: Any, grace: float = TERM_GRACE) -> None:
+    """End the process group of ``proc`` (its session: it was started with setsid): SIGTERM,
+    up to ``grace`` seconds to exit, then SIGKILL for whatever is left; reap the child."""
+    pgid = proc.pid
+    try:
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and proc.process.is_alive()[0]:
+            time.sleep(0.05)
+    finally:
+        try:
+            os.killpg(pgid, signal.SIGKILL)  # stragglers that ignored SIGTERM
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait()
+        except Exception:  # noqa: BLE001 - reaping only
+            pass
 
 
 def _decode(data: bytes | str | None) -> str:
@@ -428,12 +679,15 @@ class DryRunExecutor(Executor):
         self.recorded.append(Recorded("mkdir", target, f"mode {mode:04o}"))
         return []
 
+    def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
+        self.recorded.append(Recorded("stop", pidfile, " ".join(names)))
+
     def run(self, argv: Sequence[str], *, input: Optional[str] = None,
             env: Optional[Mapping[str, str]] = None, check: bool = False,
             timeout: Optional[float] = 600, daemon: bool = False,
             quiet: bool = False) -> CommandResult:
         argv = [str(a) for a in argv]
-        self.recorded.append(Recorded("run", " ".join(argv)))
+        self.recorded.append(Recorded("run", " ".join(shlex.quote(a) for a in argv)))
         # probes answer "no": the dry run shows every change that could be needed
         return CommandResult(argv, 1 if quiet else 0, "", "")
 
@@ -459,6 +713,20 @@ class ScriptedExecutor(Executor):
         super().__init__(root, host_commands=True)
         self.script: Dict[str, object] = dict(script or {})
         self.calls: List[List[str]] = []
+
+    def daemon_pid(self, pidfile: str, names: Sequence[str]) -> Optional[int]:
+        """Scripted as the pseudo command ``daemon-pid PIDFILE NAME...``: exit 0 means it runs
+        (unscripted: it runs, like every unscripted command succeeds); stdout may give the
+        pid."""
+        res = self.run(["daemon-pid", pidfile, *names], quiet=True)
+        if not res.ok:
+            return None
+        out = res.stdout.strip()
+        return int(out) if out.isdigit() else 0
+
+    def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
+        """Scripted as the pseudo command ``daemon-stop PIDFILE NAME...``."""
+        self.run(["daemon-stop", pidfile, *names], check=True)
 
     def run(self, argv: Sequence[str], *, input: Optional[str] = None,
             env: Optional[Mapping[str, str]] = None, check: bool = False,

@@ -2,23 +2,33 @@
 
 Layout of the state directory (default ``/var/lib/mailwizard``, mode 0700)::
 
-    session.yaml   0600, rewritten atomically (tmp + fsync + rename) after every change
+    journal.log    0600, append-only: one JSON line (with its SHA-256) per save, fsynced
+                   *before* session.yaml is rewritten
+    session.yaml   0600, rewritten atomically (tmp + fsync + rename) after every change; its
+                   last key ``check`` holds the log line count and a checksum of the rest
     backups/       0700, one file per backed-up original
     lock           flock()ed while a wizard runs; holds the owner's pid
 
 A journal entry is written with state ``started`` *before* its change touches the system and
 set to ``done`` right after, so a crash or a dropped SSH connection in between is detected and
-finished on the next run.
+finished on the next run. A change saves the facts it learns on the way (``persist``).
+
+When session.yaml is damaged (empty, not YAML, not UTF-8, the wrong shape, cut short) or
+older than the log, the session is rebuilt from ``journal.log`` and :attr:`Session.recovered`
+says so; without a usable log a :class:`SessionError` explains what to do.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import fcntl
+import hashlib
+import json
 import os
+import re
 import signal
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -26,9 +36,17 @@ from .changes import BackupStore
 from .errors import LockHeld, SessionError
 
 DEFAULT_STATE_DIR = "/var/lib/mailwizard"
-FORMAT = 1
+FORMAT = 2
+"""Session format: 2 ends session.yaml with a ``check`` (log line, checksum) and keeps
+journal.log; 1 (older mailwizard, no check) is still read."""
+FORMATS = (1, FORMAT)
 
-STEP_STATES = ("pending", "applied", "verified", "failed", "rolled-back", "skipped")
+STEP_STATES = ("pending", "applied", "verified", "failed", "rolled-back", "skipped",
+               "interrupted")
+ENTRY_STATES = ("started", "done", "undone", "failed")
+
+SECRET_BACKUP = re.compile(r"[0-9]+-_etc_g?shadow-?")
+"""Backup names of copies of /etc/shadow and /etc/gshadow (account-file backups)."""
 
 
 _FAULT = {"saves": 0}
@@ -64,15 +82,23 @@ class Session:
         self.dir = Path(state_dir)
         self.file = self.dir / "session.yaml"
         self.backups = BackupStore(self.dir / "backups")
+        self.log = self.dir / "journal.log"
         self._lock_fd: Optional[int] = None
         self.data: Dict[str, Any] = {}
+        self.recovered = ""
+        """Set when session.yaml was rebuilt from journal.log: what was wrong with it."""
+        self._logged: Dict[str, str] = {}
+        self._log_n = 0
+        self._log_started = False
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def open(cls, state_dir: os.PathLike[str] | str, lock: bool = True) -> Session:
         s = cls(state_dir)
-        s.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(s.dir, 0o700)
+        if not s.dir.is_dir():
+            # only a directory mailwizard makes is set to 0700 (never /tmp or a shared one)
+            s.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(s.dir, 0o700)
         if lock:
             s._acquire()
         s._load()
@@ -110,29 +136,130 @@ class Session:
         self.close()
 
     def _load(self) -> None:
+        logged, lines, log_problem = self._read_log()
         if not self.file.exists():
-            self.data = {"format": FORMAT, "created": _now(), "steps": {}, "journal": [],
-                         "seq": 0}
-            return
-        try:
-            data = yaml.safe_load(self.file.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise SessionError(f"cannot read {self.file}: {exc}") from exc
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise SessionError(f"{self.file} is not a mailwizard session of this version")
-        data.setdefault("steps", {})
-        data.setdefault("journal", [])
+            if logged is None:
+                self.data = _fresh()
+                return
+            data, problem = None, "it is missing"
+        else:
+            data, problem = self._read_yaml()
+        check: Dict[str, Any] = {}
+        if data is not None:
+            check = data.get("check") or {}
+            if not check and logged is not None:
+                data, problem = None, "its end marker is missing (cut short?)"
+            elif check and logged is not None and check["lines"] < lines:
+                data, problem = None, "it is older than the journal log"
+        if data is None:
+            if logged is None:
+                raise SessionError(
+                    f"{self.file} cannot be used: {problem}, and there is no journal log "
+                    f"({self.log.name}) to rebuild it from{log_problem}. The backups in "
+                    f"{self.backups.directory} are intact; move the session file away to start "
+                    "a new session (nothing can then be rolled back automatically).")
+            data = logged
+            self.recovered = (f"{self.file} was damaged ({problem}); the session was rebuilt "
+                              f"from {self.log.name}")
+        data.pop("check", None)
+        data["format"] = FORMAT  # an older session is written in this format from now on
         data.setdefault("seq", len(data["journal"]))
         self.data = data
+        # line numbers only grow; the first save of this process starts a fresh log file
+        # (a torn tail is dropped with it)
+        self._log_n = max(lines, int(check.get("lines", 0)))
+        self._log_started = False
+
+    def _read_yaml(self) -> Tuple[Optional[Dict[str, Any]], str]:
+        """(data, "") or (None, what is wrong) for session.yaml."""
+        try:
+            raw = self.file.read_bytes()
+        except OSError as exc:
+            return None, f"it cannot be read ({exc.strerror})"
+        if not raw.strip():
+            return None, "it is empty"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, "it is not UTF-8 text"
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            return None, f"it is not valid YAML{where}"
+        except RecursionError:
+            return None, "it is nested too deeply"
+        if (isinstance(data, dict) and isinstance(data.get("format"), int)
+                and data["format"] not in FORMATS):
+            raise SessionError(f"{self.file} is a session of another mailwizard version "
+                               f"(format {data.get('format')!r}, this one reads {FORMAT})")
+        problem = _shape_problem(data)
+        if problem:
+            return None, problem
+        check = data.get("check")
+        if check is None and data["format"] == FORMAT:
+            return None, "its end marker is missing (cut short?)"
+        if check is not None:
+            if (not isinstance(check, dict) or not isinstance(check.get("lines"), int)
+                    or check.get("sha") != _digest(data)):
+                return None, "its checksum does not match (cut short or edited)"
+        return data, ""
+
+    def _read_log(self) -> Tuple[Optional[Dict[str, Any]], int, str]:
+        """Replay journal.log: (data or None, number of its last good line, a note)."""
+        try:
+            raw = self.log.read_bytes()
+        except FileNotFoundError:
+            return None, 0, ""
+        except OSError as exc:
+            return None, 0, f" ({self.log.name} cannot be read: {exc.strerror})"
+        data: Optional[Dict[str, Any]] = None
+        lines = 0
+        for line in raw.split(b"\n"):
+            if not line:
+                continue
+            payload, _, digest = line.rpartition(b" ")
+            if hashlib.sha256(payload).hexdigest().encode() != digest:
+                break  # a torn last write: what came before is complete
+            try:
+                rec = json.loads(payload.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                break
+            lines = int(rec.get("n", lines + 1))
+            if rec.get("full"):
+                data = _fresh()
+                data["journal"] = []
+            if data is None:
+                break
+            data.update(rec.get("set") or {})
+            index = {e["key"]: i for i, e in enumerate(data["journal"])}
+            for entry in rec.get("entries") or []:
+                if entry["key"] in index:
+                    data["journal"][index[entry["key"]]] = entry
+                else:
+                    index[entry["key"]] = len(data["journal"])
+                    data["journal"].append(entry)
+        if data is not None and _shape_problem(data):
+            return None, 0, f" ({self.log.name} is damaged too)"
+        return data, lines, ""
 
     @property
     def exists(self) -> bool:
-        return self.file.exists()
+        return self.file.exists() or self.log.exists()
 
     def save(self) -> None:
-        """Write session.yaml atomically (tmp, fsync, rename, fsync dir), mode 0600."""
+        """Append what changed to journal.log (fsync), then write session.yaml atomically
+        (tmp, fsync, rename, fsync dir), both mode 0600. One save is one fault point."""
         self.data["updated"] = _now()
-        text = yaml.safe_dump(self.data, sort_keys=False, default_flow_style=False)
+        self._append_log()
+        data = dict(self.data)
+        data.pop("check", None)
+        data["check"] = {"lines": self._log_n, "sha": _digest(data)}
+        # libyaml's emitter when PyYAML has it: the pure-Python one costs tenths of a second
+        # per save once a package change has journaled what it created under /etc
+        text = yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+                         sort_keys=False, default_flow_style=False, allow_unicode=False)
         tmp = self.file.with_name(".session.yaml.tmp")
         fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -141,12 +268,39 @@ class Session:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, self.file)
-        dfd = os.open(str(self.dir), os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        _fsync_dir(self.dir)
         _fault_point()
+
+    def _append_log(self, full: bool = False) -> None:
+        state = _log_state(self.data)
+        line: Dict[str, Any] = {"full": True} if full or not self._log_started else {}
+        if line:
+            self._logged = {}
+        changed = {k: v for k, v in state.items() if self._logged.get(k) != v}
+        if not changed and not line:
+            return
+        self._log_n += 1
+        line["n"] = self._log_n
+        line["set"] = {k[4:]: self.data[k[4:]] for k in changed if k.startswith("top:")}
+        line["entries"] = [json.loads(v) for k, v in changed.items() if k.startswith("key:")]
+        payload = json.dumps(line, sort_keys=True, separators=(",", ":")).encode()
+        data = payload + b" " + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+        full = bool(line.get("full"))
+        # a full line starts a new log atomically (tmp + rename); the others are appended
+        path = self.log.with_name(".journal.log.tmp") if full else self.log
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if full else os.O_APPEND)
+        fd = os.open(str(path), flags, 0o600)
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if full:
+            os.replace(path, self.log)
+            _fsync_dir(self.dir)
+        self._logged = state
+        self._log_started = True
 
     # ------------------------------------------------------------------ metadata
     def bind(self, platform_id: str, root: str, answers: Dict[str, Any]) -> None:
@@ -173,8 +327,17 @@ class Session:
         entry = self.data["steps"].setdefault(step, {})
         entry["status"] = status
         entry["at"] = _now()
+        if status != "interrupted":
+            entry.pop("run_from", None)  # the run of the step is over
+            entry.pop("change", None)
         entry.update(extra)
         self.save()
+
+    def run_start(self, step: str) -> Optional[int]:
+        """Journal number of the first entry of a run of ``step`` that did not finish it
+        (killed or interrupted), or None."""
+        value = self.data["steps"].get(step, {}).get("run_from")
+        return value if isinstance(value, int) else None
 
     def steps(self) -> Dict[str, Dict[str, Any]]:
         return self.data["steps"]  # type: ignore[no-any-return]
@@ -193,6 +356,7 @@ class Session:
         entry = {"key": key, "step": step, "change": index, "kind": kind, "type": type_name,
                  "desc": desc, "state": "started", "at": _now(), "record": record}
         self.journal.append(entry)
+        self.data["steps"].setdefault(step, {}).setdefault("run_from", int(key))
         self.save()
         return entry
 
@@ -217,6 +381,84 @@ class Session:
         return counts
 
     def reset(self) -> None:
-        """Forget the session (after a complete rollback or on "start over")."""
-        self.data = {"format": FORMAT, "created": _now(), "steps": {}, "journal": [], "seq": 0}
+        """Forget the session (after a complete rollback or on "start over"); the copies of
+        /etc/shadow and /etc/gshadow in backups/ go with it."""
+        self.data = _fresh()
+        self._log_started = False  # the log starts again with one full line
         self.save()
+        self.purge_secret_backups()
+
+    # ------------------------------------------------------------------ secrets in backups
+    def secret_backups(self) -> List[str]:
+        """Backup copies of /etc/shadow and /etc/gshadow (password hashes) kept for rollback."""
+        return [n for n in self.backups.names() if SECRET_BACKUP.fullmatch(n)]
+
+    def purge_secret_backups(self) -> List[str]:
+        """Delete the account-file copies that hold password hashes, once no journal entry
+        can need them (nothing applied is left to roll back)."""
+        if self.entries():
+            return []
+        names = self.secret_backups()
+        for name in names:
+            self.backups.remove(name)
+        return names
+
+    def step_note(self, step: str) -> str:
+        """Where an interrupted step stopped, for ``status`` and the TUI."""
+        info = self.data["steps"].get(step, {})
+        if info.get("status") != "interrupted":
+            return ""
+        change = info.get("change")
+        return f"stopped at: {change}" if change else ""
+
+
+def _fresh() -> Dict[str, Any]:
+    return {"format": FORMAT, "created": _now(), "steps": {}, "journal": [], "seq": 0}
+
+
+def _digest(data: Dict[str, Any]) -> str:
+    """Checksum of a session's content (without its ``check`` key)."""
+    body = {k: v for k, v in data.items() if k != "check"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                     default=str).encode()).hexdigest()
+
+
+def _log_state(data: Dict[str, Any]) -> Dict[str, str]:
+    """What the log tracks: every top-level value but the journal, and each entry by key."""
+    out = {"top:" + k: json.dumps(v, sort_keys=True, default=str)
+           for k, v in data.items() if k not in ("journal", "check")}
+    for e in data.get("journal", []):
+        out["key:" + str(e["key"])] = json.dumps(e, sort_keys=True, default=str)
+    return out
+
+
+def _shape_problem(data: Any) -> str:
+    """What makes ``data`` not a session, or ''."""
+    if not isinstance(data, dict):
+        return "it does not hold a session (not a mapping)"
+    if data.get("format") not in FORMATS:
+        return "it does not say which session format it is"
+    if not isinstance(data.get("steps", {}), dict) or not all(
+            isinstance(v, dict) for v in data.get("steps", {}).values()):
+        return "its steps are not a mapping of step states"
+    journal = data.get("journal", [])
+    if not isinstance(journal, list):
+        return "its journal is not a list"
+    for e in journal:
+        if not (isinstance(e, dict) and isinstance(e.get("key"), str)
+                and isinstance(e.get("step"), str) and isinstance(e.get("change"), int)
+                and e.get("state") in ENTRY_STATES and isinstance(e.get("record"), dict)):
+            return "its journal holds an entry of the wrong shape"
+    if not isinstance(data.get("seq", 0), int):
+        return "its sequence number is not a number"
+    data.setdefault("steps", {})
+    data.setdefault("journal", [])
+    return ""
+
+
+def _fsync_dir(path: Path) -> None:
+    dfd = os.open(str(path), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)

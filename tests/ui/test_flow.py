@@ -434,7 +434,9 @@ async def test_ctrl_c_during_apply_stops_cleanly(target_root: Path, tmp_path: Pa
     assert app.return_code == 130
     assert not (target_root / "etc/mailwizard-test/after").exists()
     again = Session.open(tmp_path / "state", lock=False)
-    assert again.step_status("test-hostname") == "failed"
+    # stopped at the next change boundary: the finished command is kept for a resume
+    assert again.step_status("test-hostname") == "interrupted"
+    assert again.step_note("test-hostname") == "stopped at: write /etc/mailwizard-test/after"
     assert not again.unfinished()
 
 
@@ -698,9 +700,17 @@ async def test_ctrl_c_during_apply_all_stops_cleanly(target_root: Path,
         session.close()
     assert app.return_code == 130
     again = Session.open(tmp_path / "state", lock=False)
-    # stopped after the command in progress; the step's changes of this run were undone
-    # and the next step was not started
-    assert again.step_status("test-hostname") == "failed"
+    # stopped after the command in progress: the step's finished changes are kept (a re-run
+    # resumes, rollback undoes them) and the next step was not started
+    assert again.step_status("test-hostname") == "interrupted"
     assert again.step_status("test-greylist") == "pending"
     assert not again.unfinished()
+    assert (target_root / "etc/mailwizard-test/before").exists()
+    assert not (target_root / "etc/mailwizard-test/after").exists()
+    from wizard.answers import demo_answers_path, load_answers
+    from wizard.engine import Engine
+
+    with Session.open(tmp_path / "state") as s:
+        Engine(load_answers(demo_answers_path()), get_platform("debian12"), ex, session=s,
+               recipes=[SlowStep(), GreylistStep()]).rollback()
     assert tree(target_root) == before

@@ -363,6 +363,7 @@ def test_package_undo_stops_the_services_the_packages_ship_before_the_purge(
                                         "/usr/sbin/postfix\n"),
         "systemctl is-active --quiet postfix.service": FakeCommand(0),
         "systemctl is-active --quiet saslauthd.service": FakeCommand(3),
+        "dpkg-query -W": FakeCommand(0, "postfix ii \nsasl2-bin ii \n"),
         "dpkg-query -S": FakeCommand(1, "")})
     rec = {"to_install": ["postfix", "sasl2-bin"], "to_remove": [], "manager": "apt"}
     assert ch.Packages.undo_record(ctx_for(ex, tmp_path), rec) == []

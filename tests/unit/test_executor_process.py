@@ -1,0 +1,194 @@
+"""Commands run in a session of their own; timeouts and hard stops end their process group.
+
+Every child here is a short ``sleep`` or ``sh`` started by the test on the host (no daemon);
+each test waits for its own children and kills any it started, by pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Optional
+
+from wizard.executor import Executor
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _wait_file(path: Path, timeout: float = 15.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        time.sleep(0.05)
+    raise AssertionError(f"{path} did not appear within {timeout} s")
+
+
+def _state(pid: int) -> Optional[str]:
+    """The process state letter of ``pid`` (None when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _state(pid) in (None, "Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _kill(pid: int) -> None:
+    if pid <= 1:  # never a group, never init
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def test_child_runs_in_its_own_session(tmp_path: Path) -> None:
+    ex = Executor(tmp_path, host_commands=True)
+    res = ex.run([sys.executable, "-c", "import os; print(os.getsid(0), os.getpgid(0), "
+                  "os.getpid())"])
+    sid, pgid, pid = (int(x) for x in res.stdout.split())
+    assert sid == pid == pgid
+    assert sid != os.getsid(0)
+
+
+def test_timeout_ends_the_whole_process_group(tmp_path: Path) -> None:
+    ex = Executor(tmp_path, host_commands=True)
+    bg = tmp_path / "bg.pid"
+    res = ex.run(["sh", "-c", f"sleep 300 </dev/null >/dev/null 2>&1 & echo $! > {bg}; wait"],
+                 timeout=1)
+    pid = int(_wait_file(bg))
+    try:
+        assert res.returncode == 124 and "timed out after 1 s" in res.stderr
+        assert _gone(pid), "the timed-out command's background child survived"
+    finally:
+        _kill(pid)
+
+
+HUP_SCRIPT = textwrap.dedent("""
+    import sys
+    from wizard.executor import Executor
+    d = sys.argv[1]
+    Executor(d, host_commands=True).run(
+        ["sh", "-c", f"echo $$ > {d}/child.pid; sleep 1; echo finished > {d}/marker"])
+""")
+
+
+def test_hangup_of_the_wizards_group_does_not_reach_the_child(tmp_path: Path) -> None:
+    """An SSH drop sends SIGHUP to the wizard's process group; a package transaction running
+    as its child must go on (here: a child that finishes its work a second later)."""
+    proc = subprocess.Popen([sys.executable, "-c", HUP_SCRIPT, str(tmp_path)], cwd=REPO,
+                            start_new_session=True)
+    child = int(_wait_file(tmp_path / "child.pid"))
+    try:
+        os.killpg(proc.pid, signal.SIGHUP)  # what the terminal does on a hang-up
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGHUP  # the wizard itself had no handler here
+        assert _wait_file(tmp_path / "marker") == "finished"
+    finally:
+        _kill(child)
+        if proc.poll() is None:
+            proc.kill()
+
+
+INT_SCRIPT = textwrap.dedent("""
+    import sys
+    from wizard.executor import Executor
+    d = sys.argv[1]
+    Executor(d, host_commands=True).run(
+        ["sh", "-c", f"echo $$ > {d}/child.pid; exec sleep 30"], timeout=600)
+""")
+
+
+def test_ctrl_c_during_a_command_exits_without_waiting_for_the_timeout(tmp_path: Path) -> None:
+    """KeyboardInterrupt while a helper command runs: the process ends promptly (the bound is
+    a hang detector, far above the real time) and the command's group is ended with it."""
+    proc = subprocess.Popen([sys.executable, "-c", INT_SCRIPT, str(tmp_path)], cwd=REPO,
+                            stderr=subprocess.PIPE, text=True)
+    child = int(_wait_file(tmp_path / "child.pid"))
+    try:
+        proc.send_signal(signal.SIGINT)
+        try:
+            _out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the interpreter hung after Ctrl-C") from None
+        assert "KeyboardInterrupt" in err
+        assert _gone(child), "the interrupted command was left running"
+    finally:
+        _kill(child)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_output_errors_never_fail_a_command(tmp_path: Path) -> None:
+    def broken(line: str) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    ex = Executor(tmp_path, host_commands=True, on_output=broken)
+    res = ex.run(["sh", "-c", "echo one; echo two >&2"])
+    assert res.ok and res.stdout == "one\n" and res.stderr == "two\n"
+
+
+def test_signal_death_is_reported_like_a_shell(tmp_path: Path) -> None:
+    res = Executor(tmp_path, host_commands=True).run(["sh", "-c", "kill -TERM $$"])
+    assert res.returncode == 128 + signal.SIGTERM
+
+
+def test_echoed_command_line_is_shell_quoted(tmp_path: Path) -> None:
+    lines = []
+    ex = Executor(tmp_path, host_commands=True, on_output=lines.append)
+    ex.run(["echo", "a b", "$(id)"])
+    assert lines[0] == "$ echo 'a b' '$(id)'"
+
+
+SPAWN_SCRIPT = textwrap.dedent("""
+    import os, signal, sys, time
+    from pathlib import Path
+    import sh
+    from wizard.executor import Executor
+
+    d = Path(sys.argv[1])
+    real_call = sh.Command.__call__
+
+    def call(self, *a, **kw):
+        proc = real_call(self, *a, **kw)
+        while not (d / "child.pid").exists():
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C just as sh hands the child over
+        time.sleep(0.1)
+        return proc
+
+    sh.Command.__call__ = call
+    Executor(d, host_commands=True).run(
+        ["sh", "-c", f"echo $$ > {d}/child.pid; exec sleep 30"], timeout=600)
+""")
+
+
+def test_ctrl_c_while_the_child_is_being_spawned_still_ends_it(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", SPAWN_SCRIPT, str(tmp_path)], cwd=REPO,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _out, err = proc.communicate(timeout=30)
+        assert "KeyboardInterrupt" in err
+        child = int(_wait_file(tmp_path / "child.pid"))
+        assert _gone(child), "a child spawned during Ctrl-C was left running"
+    finally:
+        text = (tmp_path / "child.pid").read_text().strip() if (
+            tmp_path / "child.pid").exists() else ""
+        if text.isdigit() and int(text) > 1:
+            _kill(int(text))
+        if proc.poll() is None:
+            proc.kill()
