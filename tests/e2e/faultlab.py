@@ -170,11 +170,12 @@ def verify_phase(st: Optional[Tuple[Any, ...]]) -> bool:
 
 # --------------------------------------------------------------------------- counting
 def count_boundaries(srv: lab.Server, timeout: float = 1200
-                     ) -> Tuple[int, subprocess.CompletedProcess]:
+                     ) -> Tuple[int, subprocess.CompletedProcess, List[Dict[str, Any]]]:
     """Run an uninterrupted ``apply --yes`` on a server without a session and count its
     durable session writes: the renames onto session.yaml by the mailwizard process,
     traced from the host (``strace -p``, attached before its first write; inotify through
-    the overlay missed events, ``strace -f`` from the start slowed dpkg down too much)."""
+    the overlay missed events, ``strace -f`` from the start slowed dpkg down too much).
+    Also returns the session as each write left it (what was written to the temp file)."""
     state = srv.path(STATE_DIR)
     assert not state.exists(), "count_boundaries needs a server without a session"
     trace = Path(srv.dir) / "count.strace"
@@ -188,7 +189,8 @@ def count_boundaries(srv: lab.Server, timeout: float = 1200
                               0.002), "mailwizard did not start"
             pid = wizard_pids(srv)[0]
             tracer = subprocess.Popen(
-                ["strace", "-qq", "-e", "trace=rename,renameat,renameat2", "-o", str(trace),
+                ["strace", "-qq", "-xx", "-s", "100000000",
+                 "-e", "trace=openat,write,rename,renameat,renameat2", "-o", str(trace),
                  "-p", str(pid)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True)
             assert wait_until(lambda: _traced(pid), 30, 0.002), "strace did not attach"
@@ -199,9 +201,43 @@ def count_boundaries(srv: lab.Server, timeout: float = 1200
             for proc in (p, tracer):
                 if proc is not None and proc.poll() is None:
                     lab._kill_command_group(proc)
-    n = sum(1 for line in trace.read_text(errors="replace").splitlines()
-            if re.search(r'rename\w*\(.*"[^"]*/session\.yaml".*\) = 0\Z', line))
-    return n, subprocess.CompletedProcess(APPLY, rc, out.read_text(errors="replace"), "")
+    states = _written_sessions(trace.read_text(errors="replace"))
+    return len(states), subprocess.CompletedProcess(APPLY, rc, out.read_text(
+        errors="replace"), ""), states
+
+
+def _written_sessions(trace: str) -> List[Dict[str, Any]]:
+    """The session data of every successful rename onto session.yaml in an ``strace -xx``
+    log of openat/write/rename: what was last written to the temp file before it."""
+    fd, buf, states = None, b"", []
+    for line in trace.splitlines():
+        m = re.match(r'openat\(.*"((?:\\x[0-9a-f]{2})+)".*\) = (\d+)\Z', line)
+        if m:
+            name = bytes.fromhex(m.group(1).replace("\\x", "")).decode(errors="replace")
+            if name.endswith("/.session.yaml.tmp"):
+                fd, buf = int(m.group(2)), b""
+            continue
+        m = re.match(r'write\((\d+), "((?:\\x[0-9a-f]{2})*)"', line)
+        if m and fd is not None and int(m.group(1)) == fd:
+            buf += bytes.fromhex(m.group(2).replace("\\x", ""))
+            continue
+        if re.match(r"rename\w*\(", line) and line.endswith(" = 0"):
+            names = [bytes.fromhex(x.replace("\\x", "")).decode(errors="replace")
+                     for x in re.findall(r'"((?:\\x[0-9a-f]{2})+)"', line)]
+            if names and names[-1].endswith("/session.yaml"):
+                states.append(yaml.safe_load(buf.decode()) if buf else {})
+                fd = None
+    return states
+
+
+def state_of(data: Dict[str, Any]) -> Optional[Tuple[Any, ...]]:
+    """:func:`session_state` of session data."""
+    if not isinstance(data, dict):
+        return None
+    journal = tuple((e.get("key"), e.get("step"), e.get("change"), e.get("state"))
+                    for e in data.get("journal", []))
+    steps = tuple(sorted((k, v.get("status")) for k, v in data.get("steps", {}).items()))
+    return (journal, steps)
 
 
 def _traced(pid: int) -> bool:
@@ -558,7 +594,7 @@ def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWor
                stop_in_verify: bool = True, log: Callable[[str], None] = print,
                restart: Optional[Callable[[], lab.Server]] = None,
                sequence: Optional[List[Any]] = None, max_restarts: int = 8,
-               ) -> ChainResult:
+               write_pos: Optional[List[int]] = None) -> ChainResult:
     """Interrupt ``apply --yes`` again and again through the fault hook until a run finishes.
 
     Run i gets ``MAILWIZARD_FAULT_AT=j``, ``MAILWIZARD_FAULT_SIGNAL=signals[i % len]``. A
@@ -571,8 +607,9 @@ def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWor
 
     A run that ends with a failure before the checks (it could not resume) is recorded as a
     failed resume of the point before it ("stuck"); with ``restart`` (a fresh prepared
-    server) and ``sequence`` (:func:`fresh_sequence`), the chain then goes on from the next
-    boundary: a fresh run killed at that write number."""
+    server), ``sequence`` (:func:`fresh_sequence`) and ``write_pos`` (the position in it of
+    every write of an uninterrupted run), the chain then goes on from the next boundary: a
+    fresh run killed at the write that reaches it."""
     t0 = time.monotonic()
     j, runs, points, stuck = 1, 0, [], []
     prev = session_state(srv)
@@ -608,7 +645,9 @@ def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWor
             sp.resumed, sp.resume_detail = False, f"exit {rc}: {_failed_checks(text)}"
             stuck.append(sp)
             log(f"  STUCK {sp.label}: {sp.resume_detail}"[:400])
-            fresh_at = fresh_position(sequence, cur) + 1
+            fresh_at = write_for(write_pos, fresh_position(sequence, cur) + 1)
+            if fresh_at is None:
+                break
             srv.halt()
             srv = restart()
             prev = session_state(srv)
@@ -639,16 +678,25 @@ def hook_chain(srv: lab.Server, signals: List[str], worker: Optional[RollbackWor
     return ChainResult(points, final, runs, time.monotonic() - t0, stuck, srv)
 
 
-def fill_gaps(points: List[Point], sequence: List[Any], new_server: Callable[[], lab.Server],
-              worker: Optional[RollbackWorker], log: Callable[[str], None] = print
-              ) -> List[Point]:
-    """Kill a fresh run at every write number of an uninterrupted apply that no point of a
-    chain stands for (the chain went past it: a resumed run redid changes), so that every
-    boundary gets its kill and rollback check."""
+def write_for(write_pos: Optional[List[int]], pos: int) -> Optional[int]:
+    """The first write number of an uninterrupted run that reaches position ``pos``."""
+    for k, p in enumerate(write_pos or [], 1):
+        if p >= pos:
+            return k
+    return None
+
+
+def fill_gaps(points: List[Point], sequence: List[Any], write_pos: List[int],
+              new_server: Callable[[], lab.Server], worker: Optional[RollbackWorker],
+              log: Callable[[str], None] = print) -> List[Point]:
+    """Kill a fresh run at every boundary of an uninterrupted apply (event of ``sequence``)
+    that no point of a chain stands for (the chain went past it: a resumed run redid
+    changes), so that every boundary gets its kill and rollback check."""
     covered = {p.pos for p in points}
     added = []
-    for k in range(1, len(sequence) + 1):
-        if k in covered:
+    for m in range(1, len(sequence) + 1):
+        k = write_for(write_pos, m)
+        if m in covered or k is None:
             continue
         srv = new_server()
         try:

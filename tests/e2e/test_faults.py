@@ -89,7 +89,8 @@ class Counted:
     out: str
     rc: int
     done_snap: Path
-    sequence: List[Any]
+    sequence: List[Any]           # events of the run, one per change state / step status
+    write_pos: List[int]          # per session write: the event position it reached
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,7 @@ def counted(lab_image: lab.Image) -> Iterator[Counted]:
     with _server(lab_image) as srv:
         before = _prepare(srv)
         t0 = time.monotonic()
-        n, r = faultlab.count_boundaries(srv)
+        n, r, written = faultlab.count_boundaries(srv)
         lab._record("faults_counted_apply", time.monotonic() - t0)
         TOTALS.boundaries = n
         st = faultlab.session_state(srv)
@@ -109,8 +110,10 @@ def counted(lab_image: lab.Image) -> Iterator[Counted]:
         atexit.register(shutil.rmtree, snap, True)
         try:
             data = yaml.safe_load(srv.path(f"{faultlab.STATE_DIR}/session.yaml").read_text())
-            yield Counted(srv, before, n, verified, r.stdout, r.returncode, snap,
-                          faultlab.fresh_sequence(data))
+            seq = faultlab.fresh_sequence(data)
+            write_pos = [faultlab.fresh_position(seq, faultlab.state_of(d)) for d in written]
+            yield Counted(srv, before, n, verified, r.stdout, r.returncode, snap, seq,
+                          write_pos)
         finally:
             shutil.rmtree(snap, ignore_errors=True)
             _report()
@@ -120,10 +123,11 @@ def test_uninterrupted_apply_and_its_boundaries(counted: Counted):
     assert counted.rc == 0, counted.out[-4000:]
     assert counted.boundaries > counted.verify_writes > 0, (counted.boundaries,
                                                              counted.verify_writes)
+    assert len(counted.write_pos) == counted.boundaries
+    assert counted.write_pos == sorted(counted.write_pos), counted.write_pos
     _log(f"uninterrupted apply: {counted.boundaries} session writes "
          f"({counted.verify_writes} of them by verify); {len(counted.sequence)} change and "
-         "step events read back from its session (one per write before verify, while the "
-         "product writes once per change state and step)")
+         f"step events; event reached by each write: {counted.write_pos}")
 
 
 # --------------------------------------------------------------------------- SIGKILL chain
@@ -134,7 +138,7 @@ class Chain:
 
 
 def _run_chain(image: lab.Image, signals: List[str], stride: int, label: str,
-               resume_every: int = 0, sequence: Optional[List[Any]] = None) -> Chain:
+               resume_every: int = 0, counted: Optional[Counted] = None) -> Chain:
     """A hook chain on a fresh server; rollback checks (and full resumes every
     ``resume_every`` points) on copies in a worker thread; a full resume check at the end.
     With ``sequence``, a chain that cannot resume goes on from the next boundary on a new
@@ -151,12 +155,14 @@ def _run_chain(image: lab.Image, signals: List[str], stride: int, label: str,
 
         worker = faultlab.RollbackWorker(image, before)
         try:
-            res = faultlab.hook_chain(srv, signals, worker, stride=stride,
-                                      resume_every=resume_every, log=_log,
-                                      restart=restart if sequence else None,
-                                      sequence=sequence)
-            if sequence:
-                res.points += faultlab.fill_gaps(res.points, sequence, restart, worker, _log)
+            res = faultlab.hook_chain(
+                srv, signals, worker, stride=stride, resume_every=resume_every, log=_log,
+                restart=restart if counted else None,
+                sequence=counted.sequence if counted else None,
+                write_pos=counted.write_pos if counted else None)
+            if counted:
+                res.points += faultlab.fill_gaps(res.points, counted.sequence,
+                                                 counted.write_pos, restart, worker, _log)
             end = TOTALS.add(Point(f"{label} chain end (last run after "
                                    f"{len(res.points)} faults)", label + "-end",
                                    faultlab.describe_state(
@@ -177,8 +183,7 @@ def _run_chain(image: lab.Image, signals: List[str], stride: int, label: str,
 
 @pytest.fixture(scope="module")
 def kill_chain(lab_image: lab.Image, counted: Counted) -> Chain:
-    return _run_chain(lab_image, ["KILL"], 1, "KILL", resume_every=12,
-                      sequence=counted.sequence)
+    return _run_chain(lab_image, ["KILL"], 1, "KILL", resume_every=12, counted=counted)
 
 
 def test_sigkill_chain_crosses_every_boundary(kill_chain: Chain, counted: Counted):
@@ -190,7 +195,7 @@ def test_sigkill_chain_crosses_every_boundary(kill_chain: Chain, counted: Counte
     # positions are numbered by the change/step events read back from the finished session
     # (one write each today); if the product ever writes more often, this still demands a
     # kill standing for every change and step event
-    missing = [k for k in range(1, len(counted.sequence) + 1) if k not in covered]
+    missing = sorted(set(counted.write_pos) - {0} - covered)
     assert not missing, f"writes of an uninterrupted apply no kill stood for: {missing}"
     gaps = [p for p in pts if "went past" in p.label]
     _log(f"{len(pts)} SIGKILL points cover all {len(counted.sequence)} events "
