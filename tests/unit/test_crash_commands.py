@@ -145,15 +145,21 @@ def firewall(rules: set, interrupt: bool):  # type: ignore[no-untyped-def]
     return {"ufw allow": allow, "ufw-has": has, "ufw delete allow": delete}
 
 
-def test_an_interrupted_probed_command_is_rechecked_on_resume(target_root, tmp_path):
-    rules: set = set()
-    state = tmp_path / "state"
+def interrupt_probed(target_root, state, rules):  # type: ignore[no-untyped-def]
+    """Apply Probed() and stop it with Ctrl-C inside its command; return the journal."""
     with Session.open(state) as s:
         with pytest.raises(KeyboardInterrupt):
             make_engine(s, [Probed()], ScriptedExecutor(target_root,
                                                         firewall(rules, True))).apply()
-        assert s.journal[0]["state"] == "started"
-        assert s.journal[0]["record"]["unless"] == ["ufw-has", "25/tcp"]
+        return list(s.journal)
+
+
+def test_an_interrupted_probed_command_is_rechecked_on_resume(target_root, tmp_path):
+    rules: set = set()
+    state = tmp_path / "state"
+    journal = interrupt_probed(target_root, state, rules)
+    assert journal[0]["state"] == "started"
+    assert journal[0]["record"]["unless"] == ["ufw-has", "25/tcp"]
     with Session.open(state) as s2:
         ex = ScriptedExecutor(target_root, firewall(rules, False))
         assert make_engine(s2, [Probed()], ex).apply()[0].status == "applied"
@@ -164,10 +170,7 @@ def test_an_interrupted_probed_command_is_rechecked_on_resume(target_root, tmp_p
 def test_an_interrupted_probed_command_is_undone_by_rollback(target_root, tmp_path):
     rules: set = set()
     state = tmp_path / "state"
-    with Session.open(state) as s:
-        with pytest.raises(KeyboardInterrupt):
-            make_engine(s, [Probed()], ScriptedExecutor(target_root,
-                                                        firewall(rules, True))).apply()
+    interrupt_probed(target_root, state, rules)
     with Session.open(state) as s2:
         res = make_engine(s2, [Probed()], ScriptedExecutor(target_root,
                                                            firewall(rules, False))).rollback()

@@ -76,13 +76,18 @@ class NewDir(Recipe):
         return [ch.Directory("/srv/mw/data", 0o750)]
 
 
+def killed_in(root: Path, state: Path, recipe: Recipe, method: str) -> None:
+    """Apply ``recipe`` and let the process die (SystemExit) when ``method`` is called."""
+    s = Session.open(state)
+    with pytest.raises(SystemExit):
+        make_engine(root, s, [recipe], ex=Crash(root, method)).apply()
+    s.close()
+
+
 def test_dirs_made_for_a_file_are_journaled_before_a_crash(target_root, tmp_path, tree):
     before = tree(target_root)
     state = tmp_path / "state"
-    s = Session.open(state)
-    with pytest.raises(SystemExit):
-        make_engine(target_root, s, [NewFile()], ex=Crash(target_root, "write_atomic")).apply()
-    s.close()
+    killed_in(target_root, state, NewFile(), "write_atomic")
     assert (target_root / "etc/mwnew/sub").is_dir()  # made, then killed before the write
     rec = on_disk(state).journal[0]["record"]
     assert rec["created_dirs"] == ["/etc/mwnew", "/etc/mwnew/sub"]
@@ -95,10 +100,7 @@ def test_dirs_made_for_a_file_are_journaled_before_a_crash(target_root, tmp_path
 def test_directory_created_list_survives_a_crash_before_done(target_root, tmp_path, tree):
     before = tree(target_root)
     state = tmp_path / "state"
-    s = Session.open(state)
-    with pytest.raises(SystemExit):
-        make_engine(target_root, s, [NewDir()], ex=Crash(target_root, "set_meta")).apply()
-    s.close()
+    killed_in(target_root, state, NewDir(), "set_meta")
     assert (target_root / "srv/mw/data").is_dir()
     assert on_disk(state).journal[0]["record"]["created"] == ["/srv", "/srv/mw",
                                                               "/srv/mw/data"]
@@ -110,10 +112,7 @@ def test_directory_created_list_survives_a_crash_before_done(target_root, tmp_pa
 def test_resume_keeps_the_dirs_the_killed_run_made(target_root, tmp_path, tree):
     before = tree(target_root)
     state = tmp_path / "state"
-    s = Session.open(state)
-    with pytest.raises(SystemExit):
-        make_engine(target_root, s, [NewFile()], ex=Crash(target_root, "write_atomic")).apply()
-    s.close()
+    killed_in(target_root, state, NewFile(), "write_atomic")
     with Session.open(state) as s2:
         e = make_engine(target_root, s2, [NewFile()])
         assert e.apply()[0].status == "applied"
@@ -161,7 +160,9 @@ class Install(Recipe):
         return [ch.Packages("apt", install=["postfix"])]
 
 
-def test_package_snapshot_is_journaled_before_apt_runs(tmp_path, tree):
+def killed_in_apt(tmp_path, tree):  # type: ignore[no-untyped-def]
+    """A target root, its tree before, the state dir and the installed set, after a run
+    killed while apt-get install ran (the install itself completed)."""
     from conftest import make_root
 
     root = make_root(tmp_path / "root")
@@ -173,6 +174,11 @@ def test_package_snapshot_is_journaled_before_apt_runs(tmp_path, tree):
     with pytest.raises(SystemExit):
         make_engine(root, s, [Install()], ex=ScriptedExecutor(root, script)).apply()
     s.close()
+    return root, before, state, installed
+
+
+def test_package_snapshot_is_journaled_before_apt_runs(tmp_path, tree):
+    root, before, state, installed = killed_in_apt(tmp_path, tree)
     rec = on_disk(state).journal[0]["record"]
     assert on_disk(state).journal[0]["state"] == "started"
     assert "etc_before" in rec and "/etc/passwd" in rec["accounts_before"]
@@ -186,17 +192,7 @@ def test_package_snapshot_is_journaled_before_apt_runs(tmp_path, tree):
 
 
 def test_resume_after_a_kill_in_apt_compares_with_the_first_snapshot(tmp_path, tree):
-    from conftest import make_root
-
-    root = make_root(tmp_path / "root")
-    before = tree(root)
-    state = tmp_path / "state"
-    installed: set = set()
-    script, _ = apt_target(root, installed, crash_in_install=True)
-    s = Session.open(state)
-    with pytest.raises(SystemExit):
-        make_engine(root, s, [Install()], ex=ScriptedExecutor(root, script)).apply()
-    s.close()
+    root, before, state, installed = killed_in_apt(tmp_path, tree)
     script2, calls = apt_target(root, installed, crash_in_install=False)
     ex = ScriptedExecutor(root, script2)
     with Session.open(state) as s2:
@@ -307,10 +303,7 @@ def test_a_key_killed_before_its_write_is_resumed_with_the_same_bytes(target_roo
     before = tree(target_root)
     state = tmp_path / "state"
     made.clear()
-    s = Session.open(state)
-    with pytest.raises(SystemExit):
-        make_engine(target_root, s, [Key()], ex=Crash(target_root, "write_atomic")).apply()
-    s.close()
+    killed_in(target_root, state, Key(), "write_atomic")
     entry = on_disk(state).journal[-1]
     rec = entry["record"]
     copy = state / "backups" / rec["new_copy"]
@@ -345,10 +338,7 @@ def test_rollback_removes_stray_temp_files_next_to_journaled_paths(target_root, 
                                                                    tree):
     before = tree(target_root)
     state = tmp_path / "state"
-    s = Session.open(state)
-    with pytest.raises(SystemExit):
-        make_engine(target_root, s, [Key()], ex=Crash(target_root, "write_atomic")).apply()
-    s.close()
+    killed_in(target_root, state, Key(), "write_atomic")
     stray = target_root / "etc/ssl/private/.mw-k3y_tmp9"
     stray.write_text("secret")
     keep = target_root / "etc/ssl/private/.mw-notours"  # not a write_atomic temp name
@@ -369,9 +359,6 @@ def test_rollback_removes_stray_temp_files_next_to_journaled_paths(target_root, 
 def test_interrupted_write_journal_holds_no_key(target_root, tmp_path):
     state = tmp_path / "state"
     made.clear()
-    s = Session.open(state)
-    with pytest.raises(SystemExit):
-        make_engine(target_root, s, [Key()], ex=Crash(target_root, "write_atomic")).apply()
-    s.close()
+    killed_in(target_root, state, Key(), "write_atomic")
     data = yaml.safe_load((state / "session.yaml").read_text())
     assert made[0] not in repr(data)
