@@ -246,8 +246,9 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_FAILED
         if not _confirm("Apply these changes?", args, out):
             return EXIT_REFUSED
-        session.bind(setup.platform.id, str(setup.root), setup.answers.to_dict())
         with _stop_on_signal(engine) as stop:
+            # the first session write is inside: a signal right after it still ends in 130
+            session.bind(setup.platform.id, str(setup.root), setup.answers.to_dict())
             try:
                 results = engine.apply(args.step)
             except KeyboardInterrupt:

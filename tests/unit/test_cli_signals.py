@@ -8,13 +8,14 @@ Ctrl-C would arrive in the middle of a change.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 import pytest
 import yaml
@@ -98,11 +99,13 @@ def _root(tmp_path: Path) -> Path:
     return root
 
 
-def _apply(tmp_path: Path, mode: str) -> subprocess.CompletedProcess:
+def _apply(tmp_path: Path, mode: str, env: Optional[Dict[str, str]] = None
+           ) -> subprocess.CompletedProcess:
     root = _root(tmp_path)
     return subprocess.run([sys.executable, "-c", SCRIPT, mode, str(root)], cwd=REPO,
                           capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, start_new_session=True)
+                          stdin=subprocess.DEVNULL, start_new_session=True,
+                          env={**os.environ, **(env or {})})
 
 
 def _step(tmp_path: Path) -> Dict:
@@ -120,6 +123,19 @@ def test_signal_stops_at_the_next_change_boundary(tmp_path: Path, mode: str) -> 
     assert not (root / "etc/mw/c.conf").exists()  # the change after the signal never ran
     assert (root / "rc").read_text() == "130"
     assert _step(tmp_path)["status"] != "applied"
+
+
+@pytest.mark.parametrize("sig", ["TERM", "HUP"])
+def test_signal_right_after_the_first_session_write_ends_in_130(tmp_path: Path,
+                                                               sig: str) -> None:
+    """The first write of apply records what the session is about (answers, platform); a
+    signal right after it is handled like any other (found by tests/e2e/test_faults.py)."""
+    res = _apply(tmp_path, "plain", {"MAILWIZARD_FAULT_AT": "1",
+                                     "MAILWIZARD_FAULT_SIGNAL": sig})
+    assert res.returncode == 130, res.stdout + res.stderr
+    assert not (tmp_path / "root/etc/mw/a.conf").exists()
+    data = yaml.safe_load((tmp_path / "root/state/session.yaml").read_text())
+    assert data["answers"]["hostname"] == "mail.example.com"
 
 
 def test_second_sigterm_is_a_hard_stop(tmp_path: Path) -> None:
