@@ -515,30 +515,24 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
         "_bg_exc": False,
         "_new_session": True,
     }
-    out_lines: List[str] = []
-    err_lines: List[str] = []
-    tmp_out = tmp_err = devnull = None
+    # Output goes to (unlinked) spool files, never pipes: a child that outlives a killed
+    # wizard (dpkg half way through a transaction) then writes on instead of dying of SIGPIPE.
+    out_spool, err_spool = _Spool(), _Spool()
+    devnull = None
     on_line = _safe_line(on_line)
+    kwargs["_out"] = out_spool.writer
+    kwargs["_err"] = err_spool.writer
     if daemon:
-        tmp_out = tempfile.TemporaryFile()
-        tmp_err = tempfile.TemporaryFile()
         devnull = open(os.devnull, "rb")  # noqa: SIM115
-        kwargs["_out"] = tmp_out
-        kwargs["_err"] = tmp_err
         kwargs["_in"] = devnull
-    elif on_line is not None:
-        show = on_line
 
-        def _out(line: str) -> None:
-            out_lines.append(line)
-            show(line.rstrip("\n"))
+    def pump(final: bool = False) -> None:
+        if on_line is None or daemon:
+            return
+        for spool in (out_spool, err_spool):
+            for line in spool.new_lines(final):
+                on_line(line)
 
-        def _err(line: str) -> None:
-            err_lines.append(line)
-            show(line.rstrip("\n"))
-
-        kwargs["_out"] = _out
-        kwargs["_err"] = _err
     held: List[int] = []
     try:
         try:
@@ -554,29 +548,21 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
         try:
             for signum in held:  # now that the child is known, to the handlers of before
                 signal.raise_signal(signum)
-            if not _wait_until(proc, timeout):
+            if not _wait_until(proc, timeout, pump):
                 _end_group(proc)
+                pump(final=True)
                 return CommandResult(list(full), 124, "", f"timed out after {timeout} s")
-            proc.wait()  # reaped: collects the exit status and the output threads
+            proc.wait()  # reaped: collects the exit status
         except BaseException:  # KeyboardInterrupt, SystemExit: a hard stop
             _end_group(proc)
             raise
+        pump(final=True)
         code = int(proc.exit_code)
         if code < 0:  # died by a signal: report it the shell's way
             code = 128 - code
-        if daemon:
-            assert tmp_out is not None and tmp_err is not None
-            tmp_out.seek(0)
-            tmp_err.seek(0)
-            stdout = tmp_out.read().decode("utf-8", "replace")
-            stderr = tmp_err.read().decode("utf-8", "replace")
-        elif on_line is not None:
-            stdout, stderr = "".join(out_lines), "".join(err_lines)
-        else:
-            stdout = _decode(proc.stdout)
-            stderr = _decode(proc.stderr)
+        stdout, stderr = out_spool.text(), err_spool.text()
     finally:
-        for f in (tmp_out, tmp_err, devnull):
+        for f in (out_spool, err_spool, devnull):
             if f is not None:
                 f.close()
     return CommandResult(list(full), code, stdout, stderr)
@@ -610,17 +596,57 @@ def _signals_deferred(held: List[int]) -> Iterator[None]:
                 signal.raise_signal(held.pop(0))
 
 
-def _wait_until(proc: Any, timeout: Optional[float]) -> bool:
+def _wait_until(proc: Any, timeout: Optional[float],
+                tick: Callable[[], None] = lambda: None) -> bool:
     """Wait for the child of ``proc`` to exit, at most ``timeout`` seconds (None: no limit);
-    False when it still runs. Polls (1 ms, doubling up to 50 ms) so Ctrl-C is seen at once."""
+    False when it still runs. Polls (1 ms, doubling up to 50 ms) so Ctrl-C is seen at once;
+    ``tick`` runs at every poll (the live output)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     pause = 0.001
     while proc.process.is_alive()[0]:
         if deadline is not None and time.monotonic() >= deadline:
             return False
+        tick()
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
     return True
+
+
+class _Spool:
+    """A child's output stream as an unlinked temp file: ``writer`` for the child, read back
+    through a second, independent file description (its own offset) for live lines."""
+
+    def __init__(self) -> None:
+        fd, name = tempfile.mkstemp(prefix="mw-out-")
+        try:
+            self.writer = os.fdopen(fd, "wb")
+            self._reader = open(name, "rb")  # noqa: SIM115
+        finally:
+            os.unlink(name)
+        self._data = bytearray()
+        self._shown = 0
+
+    def new_lines(self, final: bool = False) -> List[str]:
+        """Complete lines written since the last call (and the unfinished one if final)."""
+        chunk = self._reader.read()
+        if chunk:
+            self._data += chunk
+        end = len(self._data) if final else self._data.rfind(b"\n", self._shown) + 1
+        if end <= self._shown:
+            return []
+        part = bytes(self._data[self._shown:end]).decode("utf-8", "replace")
+        self._shown = end
+        return [line for line in part.splitlines()]
+
+    def text(self) -> str:
+        chunk = self._reader.read()
+        if chunk:
+            self._data += chunk
+        return bytes(self._data).decode("utf-8", "replace")
+
+    def close(self) -> None:
+        self.writer.close()
+        self._reader.close()
 
 
 def _end_group(proc: Any, grace: float = TERM_GRACE) -> None:

@@ -278,7 +278,8 @@ def apt_pids(srv: lab.Server, names: Tuple[str, ...] = ("apt-get", "dpkg", "apt"
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
         except OSError:
             continue
-        if comm in names or comm.startswith("dpkg"):
+        # dpkg-query is mailwizard's own probe (is a package installed?), not a transaction
+        if comm in names or (comm.startswith("dpkg") and comm != "dpkg-query"):
             out.append(pid)
     return out
 

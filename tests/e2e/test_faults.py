@@ -413,6 +413,46 @@ def test_fault_inside_the_package_transaction(lab_image: lab.Image, target: str)
             f"{after.rollback_detail}")
 
 
+def test_kill_in_dpkg_then_an_immediate_rerun_waits_for_the_orphan(lab_image: lab.Image):
+    """kill -9 of the wizard while dpkg runs, then at once ``apply`` again while the orphaned
+    apt-get is still at work: the resumed run waits for the package manager's locks (no
+    "config.dat is locked" from debconf, no second apt fighting the first), then finishes,
+    verify passes and the clients get through; rollback after it is byte-exact."""
+    with _server(lab_image) as srv:
+        before = _prepare(srv)
+        p = TOTALS.add(Point("KILL-apt: kill in dpkg, immediate re-run", "KILL-apt"))
+        proc = srv.popen(faultlab.APPLY, stdin=faultlab.subprocess.DEVNULL,
+                         stdout=faultlab.subprocess.DEVNULL,
+                         stderr=faultlab.subprocess.DEVNULL, start_new_session=True)
+        def unpacking() -> bool:  # the install's dpkg, not apt-get update's quick probes
+            return any("dpkg" in cmd and "--status-fd" in cmd for _, cmd in srv.processes())
+
+        try:
+            assert faultlab.wait_until(unpacking, 600, 0.005), "dpkg never unpacked"
+            for pid in faultlab.wizard_pids(srv):
+                os.kill(pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                lab._kill_command_group(proc)
+        orphan_running = bool(faultlab.apt_pids(srv))
+        resumed = faultlab.run_apply(srv, timeout=1200)
+        text = resumed.stdout + resumed.stderr
+        if "config.dat is locked" in text or "Could not get lock" in text:
+            p.problems.append("the re-run ran into the orphan's lock: " + text[-800:])
+        waited = "a package manager is still running" in text
+        faultlab.full_resume_check(srv, p, first=resumed)
+        after = Point("KILL-apt: rollback after the immediate re-run", "KILL-apt-end")
+        faultlab.rollback_here(srv, before, after)
+        TOTALS.add(after)
+        _report()
+        assert orphan_running, "apt had finished before the re-run: nothing was tested"
+        assert waited, "the re-run did not wait for the orphaned apt: " + text[-1500:]
+        assert not p.problems and p.resumed and after.byte_exact, (
+            f"run: {p.problems} | resume: {p.resume_detail} | rollback after the resume: "
+            f"{after.rollback_detail}")
+
+
 # --------------------------------------------------------------------------- the lock
 def _start_apply(srv: lab.Server, out: Path):  # type: ignore[no-untyped-def]
     fo = open(out, "wb")

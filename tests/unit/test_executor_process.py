@@ -192,3 +192,39 @@ def test_ctrl_c_while_the_child_is_being_spawned_still_ends_it(tmp_path: Path) -
             _kill(int(text))
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_child_outlives_a_killed_wizard_and_keeps_writing(tmp_path: Path) -> None:
+    """kill -9 of the wizard while a command (dpkg, say) runs and prints: the command goes
+    on to its end. With its output on a pipe it would die of SIGPIPE at its next line."""
+    marker, started = tmp_path / "finished", tmp_path / "started"
+    script = textwrap.dedent(f"""
+        import sys
+        from wizard.executor import Executor
+        lines = []
+        Executor({str(tmp_path)!r}, host_commands=True, on_output=lines.append).run(
+            ["sh", "-c", "echo $$ > {started}; sleep 1; "
+                         "for i in 1 2 3 4 5; do echo line $i; echo err $i >&2; done; "
+                         "touch {marker}"], timeout=60)
+    """)
+    wizard = subprocess.Popen([sys.executable, "-c", script], cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = int(_wait_file(started))
+    try:
+        os.kill(wizard.pid, signal.SIGKILL)
+        wizard.wait(timeout=15)
+        deadline = time.monotonic() + 15
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), "the orphaned command died before its end"
+    finally:
+        if _state(child) not in (None, "Z"):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_live_output_lines_arrive_while_the_command_runs(tmp_path: Path) -> None:
+    seen = []
+    ex = Executor(tmp_path, host_commands=True, on_output=seen.append)
+    res = ex.run(["sh", "-c", "echo one; echo two >&2; printf 'no newline'"], timeout=60)
+    assert res.ok and res.stdout == "one\nno newline" and res.stderr == "two\n"
+    assert {"one", "two", "no newline"} <= set(seen)
