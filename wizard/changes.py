@@ -1318,13 +1318,13 @@ class Service(Change):
     def preview(self, view: View) -> Preview:
         cmds = []
         if self.enable:
-            cmds.append(f"systemctl enable {self.unit}")
+            cmds.append(f"systemctl enable {shlex.quote(self.unit)}")
         if self.action == "reload":
-            cmds.append(f"systemctl reload-or-restart {self.unit}")
+            cmds.append(f"systemctl reload-or-restart {shlex.quote(self.unit)}")
         elif self.action == "restart" or self.restart_if_running:
-            cmds.append(f"systemctl restart {self.unit}")
+            cmds.append(f"systemctl restart {shlex.quote(self.unit)}")
         else:
-            cmds.append(f"systemctl start {self.unit}")
+            cmds.append(f"systemctl start {shlex.quote(self.unit)}")
         note = f"without systemd: service {self.name} start (init script)"
         if self.direct.get("start"):
             note += ", else " + "; ".join(_q(c) for c in self.direct["start"])
@@ -1447,8 +1447,8 @@ class Directory(Change):
     def preview(self, view: View) -> Preview:
         exists = self.path in view.dirs or view.executor.exists(self.path)
         view.dirs.add(self.path)
-        cmd = (f"install -d -m {self.mode:04o} -o {self.owner} -g {self.group} "
-               f"{shlex.quote(self.path)}")
+        cmd = (f"install -d -m {self.mode:04o} -o {shlex.quote(self.owner)} "
+               f"-g {shlex.quote(self.group)} {shlex.quote(self.path)}")
         return Preview(self.kind, self.describe(), commands=[cmd],
                        note="exists; mode and owner are checked" if exists else "")
 
@@ -1534,7 +1534,8 @@ class UserGroup(Change):
     def preview(self, view: View) -> Preview:
         cmds = [_q(c) for c in self._commands()]
         if self.set_password:
-            cmds.append(f"passwd {self.user}   # mailwizard sets the password from the answers")
+            cmds.append(f"passwd {shlex.quote(self.user)}   # mailwizard sets the password "
+                        "from the answers")
         changed = True
         if self.member_of:
             groups = view.executor.groups()
@@ -1577,8 +1578,13 @@ class UserGroup(Change):
         if self.user and not self.member_of and self.set_password:
             pw = ctx.secrets.get(self.user)
             if pw is not None:
-                ex.run(["chpasswd"], input=f"{self.user}:{pw.reveal()}\n", check=True,
-                       quiet=True, timeout=60)
+                line = f"{self.user}:{pw.reveal()}"
+                if any(c in line for c in "\n\r\x00") or ":" in self.user:
+                    # answers are validated long before; reaching this is a bug: refuse
+                    # rather than hand chpasswd a second line (another account's password)
+                    raise ExecutorError(f"refusing to set the password of {self.user!r}: "
+                                        "it would not be one chpasswd line")
+                ex.run(["chpasswd"], input=line + "\n", check=True, quiet=True, timeout=60)
                 rec["password_set"] = True
 
     @classmethod

@@ -274,6 +274,25 @@ def test_user_and_group_changes(target_root, tmp_path):
     assert ch.UserGroup(user="postfix", member_of="mail").prepare(ctx) is None
 
 
+def test_a_password_never_becomes_a_second_chpasswd_line(target_root, tmp_path):
+    """Second line of defence behind the answers' validation: a line break in a password
+    that reached the change is refused and chpasswd never runs."""
+    def useradd(argv, ex):  # type: ignore[no-untyped-def]
+        with open(ex.path("/etc/passwd"), "a") as fh:
+            fh.write(f"{argv[-1]}:x:1500:1500::/home/{argv[-1]}:/bin/bash\n")
+        return FakeCommand(0)
+
+    ex = ScriptedExecutor(target_root, {"useradd": useradd, "chpasswd": FakeCommand(0)})
+    ctx = ctx_for(ex, tmp_path)
+    ctx.secrets["carol"] = Secret("Correct-horse1\nroot:attacker-chosen")
+    change = ch.UserGroup(user="carol", set_password=True)
+    rec = change.prepare(ctx)
+    assert rec is not None
+    with pytest.raises(ExecutorError, match="one chpasswd line"):
+        change.commit(ctx, rec)
+    assert not [c for c in ex.calls if c[0] == "chpasswd"]
+
+
 def test_preview_against_stock_file(tmp_path):
     from wizard.executor import DryRunExecutor
 
