@@ -214,9 +214,13 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
         if session.answers and applied and session.answers != setup.answers.to_dict():
             out.write("Note: the answers differ from the session's; applied steps will be "
                       "brought in line with the new answers.\n")
-        if session.unfinished():
-            out.write("Resuming an interrupted run: "
-                      f"{len(session.unfinished())} change(s) to finish.\n")
+        stopped = [step for step, info in session.steps().items()
+                   if info.get("status") == "interrupted"]
+        if session.unfinished() or stopped:
+            where = ", ".join(stopped) or ", ".join(
+                sorted({e["step"] for e in session.unfinished()}))
+            out.write(f"Resuming an interrupted run ({where}): "
+                      f"{len(session.unfinished())} change(s) in flight to check again.\n")
 
         def on_event(ev: Event) -> None:
             try:

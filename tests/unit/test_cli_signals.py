@@ -201,3 +201,15 @@ def test_signal_handlers_are_restored_after_the_run() -> None:
         assert signal.getsignal(signal.SIGTERM) == stop._handle
     assert {s: signal.getsignal(s) for s in before} == before
     assert stopped == []
+
+
+def test_a_rerun_after_a_stop_says_what_it_resumes_and_finishes(tmp_path: Path) -> None:
+    assert _apply(tmp_path, "term").returncode == 130
+    root = tmp_path / "root"
+    res = subprocess.run([sys.executable, "-c", SCRIPT, "plain", str(root)], cwd=REPO,
+                         capture_output=True, text=True, timeout=120,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Resuming an interrupted run (three)" in res.stdout
+    assert (root / "etc/mw/c.conf").read_text() == "c\n"
+    assert _step(tmp_path)["status"] in ("applied", "verified")
