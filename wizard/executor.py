@@ -457,7 +457,7 @@ class Executor:
             show("$ " + " ".join(shlex.quote(a) for a in argv))
         start = time.monotonic()
         result = _run_sh(full, input=input, env=run_env, timeout=timeout, daemon=daemon,
-                         on_line=None if quiet else self.on_output)
+                         on_line=None if quiet else self.on_output, spool=not quiet)
         result.argv = argv
         result.duration = time.monotonic() - start
         self.history.append(result)
@@ -486,7 +486,7 @@ def _safe_line(on_line: Optional[OutputCallback]) -> Optional[OutputCallback]:
 
 def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
             timeout: Optional[float], daemon: bool,
-            on_line: Optional[OutputCallback]) -> CommandResult:
+            on_line: Optional[OutputCallback], spool: bool = True) -> CommandResult:
     """Run ``full`` with ``sh`` in a session of its own.
 
     The child gets its own session (``setsid``): a dropped SSH connection (SIGHUP to our
@@ -515,19 +515,24 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
         "_bg_exc": False,
         "_new_session": True,
     }
-    # Output goes to (unlinked) spool files, never pipes: a child that outlives a killed
-    # wizard (dpkg half way through a transaction) then writes on instead of dying of SIGPIPE.
-    out_spool, err_spool = _Spool(), _Spool()
+    # A command that changes the target writes to (unlinked) spool files, not pipes: if the
+    # wizard is killed while it runs (dpkg half way through a transaction), it writes on
+    # instead of dying of SIGPIPE. Read-only probes (``spool=False``) keep pipes: some tools
+    # behave differently when their output is a regular file (Dovecot 2.4.1's
+    # ``doveconf -h`` with several keys fails with "Multiple settings matched").
+    out_spool: Optional[_Spool] = _Spool() if spool or daemon else None
+    err_spool: Optional[_Spool] = _Spool() if spool or daemon else None
     devnull = None
     on_line = _safe_line(on_line)
-    kwargs["_out"] = out_spool.writer
-    kwargs["_err"] = err_spool.writer
+    if out_spool is not None and err_spool is not None:
+        kwargs["_out"] = out_spool.writer
+        kwargs["_err"] = err_spool.writer
     if daemon:
         devnull = open(os.devnull, "rb")  # noqa: SIM115
         kwargs["_in"] = devnull
 
     def pump(final: bool = False) -> None:
-        if on_line is None or daemon:
+        if on_line is None or daemon or out_spool is None or err_spool is None:
             return
         for spool in (out_spool, err_spool):
             for line in spool.new_lines(final):
@@ -560,7 +565,10 @@ def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
         code = int(proc.exit_code)
         if code < 0:  # died by a signal: report it the shell's way
             code = 128 - code
-        stdout, stderr = out_spool.text(), err_spool.text()
+        if out_spool is not None and err_spool is not None:
+            stdout, stderr = out_spool.text(), err_spool.text()
+        else:
+            stdout, stderr = _decode(proc.stdout), _decode(proc.stderr)
     finally:
         for f in (out_spool, err_spool, devnull):
             if f is not None:

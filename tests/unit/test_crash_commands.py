@@ -194,7 +194,7 @@ def test_an_interrupted_command_that_did_not_run_is_not_undone(target_root, tmp_
 
 
 def test_rollback_of_a_started_install_purges_only_what_got_installed(tmp_path, tree):
-    from conftest import make_root
+    from treeutil import make_root
 
     root = make_root(tmp_path / "root")
     before = tree(root)

@@ -163,7 +163,7 @@ class Install(Recipe):
 def killed_in_apt(tmp_path, tree):  # type: ignore[no-untyped-def]
     """A target root, its tree before, the state dir and the installed set, after a run
     killed while apt-get install ran (the install itself completed)."""
-    from conftest import make_root
+    from treeutil import make_root
 
     root = make_root(tmp_path / "root")
     before = tree(root)
@@ -218,7 +218,7 @@ time.sleep(float(sys.argv[2]))
 
 
 def test_resume_waits_for_an_orphaned_package_manager(tmp_path):
-    from conftest import make_root
+    from treeutil import make_root
 
     root = make_root(tmp_path / "root")
     lock = root / "var/lib/dpkg/lock-frontend"

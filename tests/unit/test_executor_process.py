@@ -228,3 +228,13 @@ def test_live_output_lines_arrive_while_the_command_runs(tmp_path: Path) -> None
     res = ex.run(["sh", "-c", "echo one; echo two >&2; printf 'no newline'"], timeout=60)
     assert res.ok and res.stdout == "one\nno newline" and res.stderr == "two\n"
     assert {"one", "two", "no newline"} <= set(seen)
+
+
+def test_probes_keep_pipes_and_changes_write_to_a_spool(tmp_path: Path) -> None:
+    """A read-only probe (quiet) sees a pipe as its stdout, as tools expect (Dovecot 2.4.1's
+    doveconf -h with several keys fails on a regular file); a command that changes things
+    writes to a spool file that outlives the wizard."""
+    ex = Executor(tmp_path, host_commands=True, on_output=lambda _line: None)
+    probe = ["sh", "-c", "if [ -p /dev/stdout ]; then echo pipe; else echo file; fi"]
+    assert ex.run(probe, quiet=True).stdout == "pipe\n"
+    assert ex.run(probe).stdout == "file\n"
