@@ -33,7 +33,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional
 
 import faultlab
 import lab
@@ -353,6 +353,22 @@ def test_hangup_rollback_on_a_copy_is_byte_exact(hup_chain: HupChain):
 
 
 # --------------------------------------------------------------------------- inside apt
+def _kill_wizard_when(srv: lab.Server, condition: Callable[[], bool], never: str) -> None:
+    """Start ``apply`` on ``srv``, wait (polling every 5 ms) until ``condition`` holds, then
+    SIGKILL the wizard alone: what it started (apt, dpkg) is left to run on."""
+    proc = srv.popen(faultlab.APPLY, stdin=faultlab.subprocess.DEVNULL,
+                     stdout=faultlab.subprocess.DEVNULL,
+                     stderr=faultlab.subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert faultlab.wait_until(condition, 600, 0.005), never
+        for pid in faultlab.wizard_pids(srv):
+            os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            lab._kill_command_group(proc)
+
+
 @pytest.mark.parametrize("target", ["apt-get", "dpkg", "dpkg-ctrl-c"])
 def test_fault_inside_the_package_transaction(lab_image: lab.Image, target: str):
     """While apt-get (before dpkg) or dpkg runs (found in the server's pid namespace), the
@@ -380,18 +396,8 @@ def test_fault_inside_the_package_transaction(lab_image: lab.Image, target: str)
             finally:
                 pr.kill()
         else:
-            proc = srv.popen(faultlab.APPLY, stdin=faultlab.subprocess.DEVNULL,
-                             stdout=faultlab.subprocess.DEVNULL,
-                             stderr=faultlab.subprocess.DEVNULL, start_new_session=True)
-            try:
-                assert faultlab.wait_until(lambda: bool(faultlab.apt_pids(srv, dpkg)), 600,
-                                           0.005), f"{target} never ran"
-                for pid in faultlab.wizard_pids(srv):
-                    os.kill(pid, signal.SIGKILL)
-                proc.wait(timeout=60)
-            finally:
-                if proc.poll() is None:
-                    lab._kill_command_group(proc)
+            _kill_wizard_when(srv, lambda: bool(faultlab.apt_pids(srv, dpkg)),
+                              f"{target} never ran")
         for pid in faultlab.wizard_pids(srv):
             os.kill(pid, signal.SIGKILL)
         assert faultlab.wait_until(lambda: not faultlab.apt_pids(srv), 600, 0.2), \
@@ -421,20 +427,11 @@ def test_kill_in_dpkg_then_an_immediate_rerun_waits_for_the_orphan(lab_image: la
     with _server(lab_image) as srv:
         before = _prepare(srv)
         p = TOTALS.add(Point("KILL-apt: kill in dpkg, immediate re-run", "KILL-apt"))
-        proc = srv.popen(faultlab.APPLY, stdin=faultlab.subprocess.DEVNULL,
-                         stdout=faultlab.subprocess.DEVNULL,
-                         stderr=faultlab.subprocess.DEVNULL, start_new_session=True)
+
         def unpacking() -> bool:  # the install's dpkg, not apt-get update's quick probes
             return any("dpkg" in cmd and "--status-fd" in cmd for _, cmd in srv.processes())
 
-        try:
-            assert faultlab.wait_until(unpacking, 600, 0.005), "dpkg never unpacked"
-            for pid in faultlab.wizard_pids(srv):
-                os.kill(pid, signal.SIGKILL)
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                lab._kill_command_group(proc)
+        _kill_wizard_when(srv, unpacking, "dpkg never unpacked")
         orphan_running = bool(faultlab.apt_pids(srv))
         resumed = faultlab.run_apply(srv, timeout=1200)
         text = resumed.stdout + resumed.stderr

@@ -29,6 +29,18 @@ async def steady(pilot: Any) -> None:
     await pilot.pause()
 
 
+async def planned(pilot: Any) -> None:
+    """Wait until the step list has handled the plan worker's result (``planned``) and its
+    footer shows the bindings that enables: under load the message can come a few frames
+    after the worker ends, and the snapshot caught the footer with them still disabled."""
+    for _ in range(400):
+        if getattr(pilot.app.screen, "planned", False):
+            break
+        await pilot.pause(0.05)
+    await pilot.pause()
+    await pilot.pause()
+
+
 def _app(tmp_path: Path, answers: Any = "demo") -> MailWizardApp:
     root = tmp_path / "empty-root"
     root.mkdir()
@@ -65,6 +77,7 @@ def test_step_list(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Any) -> None:
         await pilot.press("s", "ctrl+n")
         await settle(pilot)
+        await planned(pilot)
         await steady(pilot)
 
     assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=run_before)
@@ -74,6 +87,7 @@ def test_step_preview(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Any) -> None:
         await pilot.press("s", "ctrl+n")
         await settle(pilot)
+        await planned(pilot)
         await pilot.press("enter", "2")
         await pilot.pause()
         await steady(pilot)
@@ -85,6 +99,7 @@ def test_summary(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Any) -> None:
         await pilot.press("s", "ctrl+n")
         await settle(pilot)
+        await planned(pilot)
         await pilot.press("s")
         await pilot.pause()
         await steady(pilot)
@@ -111,6 +126,7 @@ def test_apply_all_done(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Any) -> None:
         await pilot.press("s", "ctrl+n")
         await settle(pilot)
+        await planned(pilot)
         await pilot.press("A")
         await settle(pilot)
         await steady(pilot)
