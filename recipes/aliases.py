@@ -12,7 +12,7 @@ from wizard.checks import CheckResult, failed, info, passed
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from .common import ALIASES, VIRTUAL, alias_loops, map_build, map_output, map_ref
+from ._postfix import ALIASES, VIRTUAL, alias_loops, map_build, map_output, map_ref
 
 VIRTUAL_HEADER = (
     "# Virtual alias table: address on a virtual alias domain -> local user(s) or address(es).\n"

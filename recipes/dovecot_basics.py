@@ -12,7 +12,7 @@ from wizard.checks import CheckResult, failed, info, passed
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from .common import dovecot_file, wanted_protocols
+from ._dovecot import dovecot_file, wanted_protocols
 
 UIDL_23 = "%08Xu%08Xv"
 UIDL_24 = "%{uid | hex(8)}%{uidvalidity | hex(8)}"

@@ -12,7 +12,7 @@ from wizard.errors import RecipeError
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from .common import primary_group, user_home
+from ._accounts import primary_group, user_home
 
 SKEL = "/etc/skel/Maildir"
 SUBDIRS = ("cur", "new", "tmp")

@@ -8,11 +8,11 @@ from typing import List
 from wizard.answers import Answers
 from wizard.changes import Change, Command, Packages
 from wizard.checks import CheckResult, failed, info, passed
-from wizard.executor import Executor
+from wizard.facts import installed_packages
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from .common import dovecot_packages
+from ._dovecot import dovecot_packages
 
 POSTFIX_SENDMAIL = "/usr/sbin/sendmail.postfix"
 MTA_LINK = "/etc/alternatives/mta"
@@ -34,21 +34,6 @@ def debconf_lines(answers: Answers) -> List[str]:
         "postfix postfix/main_mailer_type select Internet Site",
         f"postfix postfix/mailname string {answers.hostname}",
     ]
-
-
-def installed_packages(ex: Executor, platform: Platform, names: List[str]) -> List[str]:
-    """The subset of ``names`` installed on the target (one query)."""
-    if not names:
-        return []
-    if platform.pkg_manager == "apt":
-        res = ex.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n", *names],
-                     quiet=True, timeout=120)
-        have = {ln.split()[0].split(":")[0] for ln in res.stdout.splitlines()
-                if len(ln.split()) >= 2 and ln.split()[1].startswith("ii")}
-    else:
-        res = ex.run(["rpm", "-q", "--qf", "%{NAME}\\n", *names], quiet=True, timeout=120)
-        have = {ln.strip() for ln in res.stdout.splitlines()}
-    return [n for n in names if n in have]
 
 
 class PackagesRecipe(Recipe):
@@ -98,7 +83,7 @@ class PackagesRecipe(Recipe):
         ex, p = ctx.executor, ctx.platform
         out: List[CheckResult] = []
         want = wanted_packages(ctx.answers, p)
-        have = installed_packages(ex, p, want + list(p.packages_remove))
+        have = installed_packages(ex, p.pkg_manager, want + list(p.packages_remove))
         missing = [n for n in want if n not in have]
         if missing:
             out.append(failed("packages installed", "missing: " + " ".join(missing),

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from wizard import checks
+from wizard import checks, confedit
 from wizard.answers import Answers
 from wizard.changes import Change, PostfixParams
 from wizard.checks import CheckResult, failed, info
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from .common import ALIASES, MAIN_CF, berkeley_maps_to, main_cf_values, map_ref, service_running
+from ._daemons import postfix_status
+from ._postfix import ALIASES, MAIN_CF, berkeley_maps_to, map_ref
 
 DEBIAN_TEMPLATE = {
     "biff": "no",
@@ -47,7 +48,7 @@ def basic_params(answers: Answers, platform: Platform, db: str) -> Dict[str, str
 def plan_params(answers: Answers, platform: Platform, db: str,
                 current: Optional[str]) -> Tuple[Dict[str, str], List[str]]:
     """(parameters to set, parameters to remove) for main.cf whose text is ``current``."""
-    values = main_cf_values(current)
+    values = confedit.read_main_cf(current)
     params: Dict[str, str] = {}
     if current is None:
         # Debian's "No configuration" choice leaves no main.cf: start like its template does
@@ -112,7 +113,7 @@ class PostfixBasicsRecipe(Recipe):
                            "is postfix installed? run the packages step")]
         db = ctx.platform.default_database_type
         out = checks.main_cf_values(ex, basic_params(ctx.answers, ctx.platform, db))
-        values = main_cf_values(text)
+        values = confedit.read_main_cf(text)
         if values.get("mailbox_command", "").strip():
             out.append(failed("main.cf mailbox_command empty", values["mailbox_command"],
                               "with a mailbox_command Postfix ignores home_mailbox"))
@@ -121,7 +122,7 @@ class PostfixBasicsRecipe(Recipe):
             out.append(failed(f"no hash:/btree: tables ({db} only)", ", ".join(leftovers),
                               f"this Postfix has no Berkeley DB: use {db}: instead"))
         out.append(checks.postfix_check(ex))
-        running = service_running(ex, "postfix")
+        running = postfix_status(ex)
         if running:
             out.append(checks.port_open(ctx.probe_host, 25))
         else:

@@ -7,7 +7,6 @@ import socket
 from shlex import quote as q
 from typing import Dict, List, Optional
 
-from recipes.common import map_build
 from wizard import checks, confedit
 from wizard.answers import Answers
 from wizard.changes import Change, FileWrite, PostfixParams, Service, ShellVars
@@ -15,7 +14,8 @@ from wizard.checks import CheckResult
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from ._part2 import joined, main_cf, pidfile_direct, postfix_running
+from ._daemons import pidfile_direct, postfix_running
+from ._postfix import MAIN_CF, joined, main_cf, map_build
 
 SENDER_ACCESS = "/etc/postfix/sender_access"
 POSTGREY_INET = "127.0.0.1:10023"
@@ -127,7 +127,7 @@ class RestrictionsRecipe(Recipe):
         if a.restrictions.sender_access:
             suffix = ".lmdb" if ctx.db == "lmdb" else ".db"
             # a map we create is removed on undo; one that existed is rebuilt after its
-            # source file is restored (see recipes.common.map_build)
+            # source file is restored (see recipes._postfix.map_build)
             text = sender_access_text(a)
             build = map_build(ctx.view, ["postmap", f"{ctx.db}:{SENDER_ACCESS}"],
                               SENDER_ACCESS, SENDER_ACCESS + suffix,
@@ -160,7 +160,7 @@ class RestrictionsRecipe(Recipe):
         ex = ctx.executor
         params = restriction_params(ctx.answers, ctx.platform, ctx.platform.default_database_type)
         out = checks.main_cf_values(ex, params)
-        values = confedit.read_main_cf(ex.read_text("/etc/postfix/main.cf"))
+        values = confedit.read_main_cf(ex.read_text(MAIN_CF))
         guard = [k for k in ("smtpd_relay_restrictions", "smtpd_recipient_restrictions")
                  if "reject_unauth_destination" in values.get(k, "")]
         out.append(CheckResult("relay rules present", bool(guard),

@@ -24,13 +24,9 @@ from wizard.checks import CheckResult
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from ._part2 import (
-    DOVECOT_CONFD,
-    dovecot_running,
-    pam_with_group,
-    pidfile_direct,
-    systemd_running,
-)
+from ._daemons import dovecot_running, pidfile_direct, systemd_running
+from ._dovecot import DOVECOT_CONFD
+from ._pam import pam_with_group
 
 DOVECOT_AUTH_DROPIN = f"{DOVECOT_CONFD}/99-mailwizard-auth.conf"
 AUTH_SOCKET = "/var/spool/postfix/private/auth"

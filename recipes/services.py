@@ -13,18 +13,10 @@ from wizard.errors import ValidationFailed
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from ._part2 import (
-    DOVECOT_CONFD,
-    DOVECOT_DIR,
-    MAIN_CF,
-    MASTER_CF,
-    dovecot_running,
-    fingerprint,
-    listeners,
-    main_cf,
-    only_loopback,
-    postfix_running,
-)
+from ._daemons import dovecot_running, listeners, only_loopback, postfix_running
+from ._dovecot import DOVECOT_CONFD, DOVECOT_DIR
+from ._part2 import fingerprint
+from ._postfix import MAIN_CF, MASTER_CF, main_cf
 from .certificate import cert_paths
 from .restrictions import postgrey_direct
 from .sasl import SASLAUTHD_DROPIN, saslauthd_direct

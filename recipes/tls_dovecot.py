@@ -12,7 +12,8 @@ from wizard.checks import CheckResult
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from ._part2 import DOVECOT_CONFD, dovecot_running
+from ._daemons import dovecot_running
+from ._dovecot import DOVECOT_CONFD
 from .certificate import cert_paths
 
 SSL_CONF = f"{DOVECOT_CONFD}/10-ssl.conf"

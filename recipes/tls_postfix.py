@@ -13,7 +13,8 @@ from wizard.confedit import MasterEntry
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from ._part2 import MASTER_CF, cache_db_type, main_cf, postfix_running
+from ._daemons import postfix_running
+from ._postfix import MASTER_CF, cache_db_type, main_cf
 from .certificate import cert_paths
 
 OBSOLETE = ("smtpd_use_tls", "smtpd_enforce_tls", "smtpd_tls_chain_files")

@@ -14,8 +14,9 @@ from treeutil import snapshot_tree as snapshot
 
 import recipes.preflight as preflight_mod
 from recipes import all_recipes
+from recipes._dovecot import dovecot_packages
+from recipes._postfix import alias_loops, berkeley_maps_to, map_ext
 from recipes.aliases import AliasesRecipe
-from recipes.common import alias_loops, berkeley_maps_to, dovecot_packages, map_ext
 from recipes.dovecot_basics import DovecotBasicsRecipe
 from recipes.maildir import MaildirRecipe
 from recipes.packages import PackagesRecipe

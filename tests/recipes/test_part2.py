@@ -289,7 +289,7 @@ def test_pam_group_adds_every_user_first(backend: str, service: str, pid: str,
 
 
 def test_pam_edit_is_idempotent_and_keeps_the_file() -> None:
-    from recipes._part2 import pam_with_group
+    from recipes._pam import pam_with_group
 
     p = get_platform("debian12")
     orig = "#%PAM-1.0\n\n@include common-auth\n@include common-account\n"

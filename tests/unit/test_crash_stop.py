@@ -7,8 +7,8 @@ from typing import List
 
 import pytest
 
+from recipes._postfix import map_build
 from recipes.aliases import AliasesRecipe
-from recipes.common import map_build
 from wizard import changes as ch
 from wizard import cli
 from wizard.answers import demo_answers_path, load_answers

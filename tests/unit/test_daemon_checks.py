@@ -16,7 +16,7 @@ from typing import Iterator, List
 
 import pytest
 
-from recipes._part2 import DOVECOT_PIDFILE, dovecot_running
+from recipes._daemons import DOVECOT_PIDFILE, dovecot_running
 from recipes.restrictions import postgrey_direct
 from recipes.sasl import saslauthd_direct
 from wizard import procs

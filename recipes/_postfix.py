@@ -1,24 +1,35 @@
-"""Small helpers shared by the recipes (no side effects; plain functions of their arguments).
+"""Postfix helpers shared by the recipes: main.cf reading, lookup tables (maps), caches.
 
-Other steps may import from here: keep every function general and documented.
+Nothing here acts on the target: readers take a :class:`~wizard.changes.View` (the files as
+they will be after the steps planned so far) and only read.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Sequence
 
 from wizard import confedit
-from wizard.answers import Answers
 from wizard.changes import Change, Command, Snapshot, View
-from wizard.executor import Executor
-from wizard.platforms import Platform
 
 MAIN_CF = "/etc/postfix/main.cf"
 MASTER_CF = "/etc/postfix/master.cf"
 ALIASES = "/etc/aliases"
 VIRTUAL = "/etc/postfix/virtual"
+
+
+# --------------------------------------------------------------------------- main.cf
+def main_cf(view: View) -> Dict[str, str]:
+    """The active main.cf parameters as the view sees them (after earlier planned steps;
+    {} when there is no main.cf)."""
+    return confedit.read_main_cf(view.read_text(MAIN_CF))
+
+
+def joined(items: Iterable[str]) -> str:
+    """A main.cf list value: ``a, b, c``."""
+    return ", ".join(items)
+
 
 # --------------------------------------------------------------------------- lookup tables
 _MAP_EXT = {"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb", "dbm": ".db"}
@@ -41,6 +52,11 @@ def map_ref(db: str, path: str) -> str:
 def map_output(db: str, source: str) -> str:
     """The indexed file built from ``source``, e.g. ``/etc/aliases.db``."""
     return source + map_ext(db)
+
+
+def cache_db_type(db: str) -> str:
+    """Map type for Postfix caches (TLS session cache): btree, or lmdb where there is no BDB."""
+    return "lmdb" if db == "lmdb" else "btree"
 
 
 _BDB_MAP = re.compile(r"\b(hash|btree):")
@@ -90,98 +106,7 @@ def map_build(view: View, argv: Sequence[str], source: str, output: str,
     return out
 
 
-# --------------------------------------------------------------------------- dovecot
-_DOVECOT_FILES = {
-    "main": "dovecot.conf",
-    "auth": "conf.d/10-auth.conf",
-    "logging": "conf.d/10-logging.conf",
-    "mail": "conf.d/10-mail.conf",
-    "master": "conf.d/10-master.conf",
-    "ssl": "conf.d/10-ssl.conf",
-    "imap": "conf.d/20-imap.conf",
-    "pop3": "conf.d/20-pop3.conf",
-    "auth-system": "conf.d/auth-system.conf.ext",
-}
-
-
-def dovecot_file(platform: Platform, which: str) -> str:
-    """Path of one Dovecot configuration file on ``platform``.
-
-    ``which`` is ``main``, ``auth``, ``logging``, ``mail``, ``master``, ``ssl``, ``imap``,
-    ``pop3`` or ``auth-system``. Every supported platform (Dovecot 2.x, EL7 and newer, Debian,
-    Ubuntu) uses ``/etc/dovecot/dovecot.conf`` plus ``conf.d``.
-    """
-    try:
-        rel = _DOVECOT_FILES[which]
-    except KeyError:
-        raise ValueError(
-            f"unknown dovecot file {which!r}; one of {', '.join(_DOVECOT_FILES)}") from None
-    return "/etc/dovecot/" + rel
-
-
-def wanted_protocols(answers: Answers) -> List[str]:
-    """Mail access protocols from the answers, in Dovecot's spelling."""
-    return [p for p, on in (("imap", answers.imap), ("pop3", answers.pop3)) if on]
-
-
-def dovecot_packages(platform: Platform, answers: Answers) -> List[str]:
-    """The Dovecot packages to install. On Debian and Ubuntu each protocol is its own package
-    (``dovecot-imapd``, ``dovecot-pop3d``) and installing it is what enables the protocol, so
-    only the ones the answers ask for are chosen."""
-    want = set(wanted_protocols(answers))
-    out = []
-    for name in platform.packages_dovecot:
-        if name.endswith("-imapd") and "imap" not in want:
-            continue
-        if name.endswith("-pop3d") and "pop3" not in want:
-            continue
-        out.append(name)
-    return out
-
-
-# --------------------------------------------------------------------------- accounts
-def user_home(name: str, users: Mapping[str, Tuple[int, int, str]]) -> str:
-    """Home directory of ``name``: from the passwd table when the account exists, else the
-    ``/home/<name>`` that ``useradd -m`` gives a new account."""
-    if name in users and users[name][2]:
-        return users[name][2]
-    return f"/home/{name}"
-
-
-def primary_group(name: str, users: Mapping[str, Tuple[int, int, str]],
-                  groups: Mapping[str, Tuple[int, List[str]]]) -> str:
-    """Name of the primary group of ``name`` (a new account gets a group of its own name)."""
-    if name in users:
-        gid = users[name][1]
-        for gname, (g, _members) in groups.items():
-            if g == gid:
-                return gname
-    return name
-
-
-# --------------------------------------------------------------------------- reading
-def main_cf(view: View) -> Optional[str]:
-    """main.cf as it will be after the changes planned so far (None: no file)."""
-    return view.read_text(MAIN_CF)
-
-
-def main_cf_values(text: Optional[str]) -> Dict[str, str]:
-    return confedit.read_main_cf(text)
-
-
-def service_running(ex: Executor, name: str) -> Optional[bool]:
-    """Whether the postfix or dovecot daemon runs on the target (None: not installed)."""
-    if name == "postfix":
-        if not ex.which("postfix"):
-            return None
-        return ex.run(["postfix", "status"], quiet=True, timeout=30).ok
-    if name == "dovecot":
-        if not ex.which("doveadm"):
-            return None
-        return ex.run(["doveadm", "service", "status"], quiet=True, timeout=30).ok
-    raise ValueError(name)
-
-
+# --------------------------------------------------------------------------- aliases
 def alias_loops(table: Mapping[str, Iterable[str]]) -> List[List[str]]:
     """Cycles of two or more local names in an aliases table (``a: b`` and ``b: a``).
 

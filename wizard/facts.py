@@ -1,0 +1,37 @@
+"""Facts about the target that the core and the recipes both ask: one probe per fact.
+
+Each function only reads (files under the target root, or a query command run through the
+executor) and changes nothing. Recipes keep their subject facts in ``recipes/_*.py``; the ones
+here are needed by the core too (which must not import recipes).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Set
+
+from .executor import Executor
+
+
+def systemd_running(ex: Executor) -> bool:
+    """Whether systemd is the init system running on the target (``/run/systemd/system``)."""
+    return ex.exists("/run/systemd/system")
+
+
+def installed_packages(ex: Executor, manager: str, names: Sequence[str]) -> Set[str]:
+    """The subset of ``names`` installed on the target, in one query of the package database
+    (``dpkg-query`` when ``manager`` is ``apt``, else ``rpm``). Architecture qualifiers
+    (``libc6:amd64``) are dropped; a package dpkg knows but has not fully installed (state
+    other than ``ii``) does not count."""
+    if not names:
+        return set()
+    if manager == "apt":
+        res = ex.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n", *names],
+                     quiet=True, timeout=120)
+        out = set()
+        for line in res.stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].startswith("ii"):
+                out.add(parts[0].split(":")[0])
+        return out
+    res = ex.run(["rpm", "-q", "--qf", "%{NAME}\\n", *names], quiet=True, timeout=120)
+    return {line.strip() for line in res.stdout.splitlines() if line.strip() in names}
