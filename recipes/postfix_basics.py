@@ -39,7 +39,6 @@ def basic_params(answers: Answers, platform: Platform, db: str) -> Dict[str, str
         "relay_domains": "",
         "home_mailbox": "Maildir/",
         "smtpd_banner": "$myhostname ESMTP",
-        "disable_vrfy_command": "yes",
         "alias_maps": map_ref(db, ALIASES),
         "alias_database": map_ref(db, ALIASES),
     }
@@ -76,8 +75,7 @@ class PostfixBasicsRecipe(Recipe):
         "Sets the core of /etc/postfix/main.cf: the host and domain names, which interfaces "
         "and networks Postfix serves, which domains it delivers locally, and Maildir delivery "
         "into each user's home. The greeting no longer names the software or distribution, "
-        "VRFY is turned off, and the aliases table uses the map type the installed Postfix "
-        "supports.")
+        "and the aliases table uses the map type the installed Postfix supports.")
     outdated = (
         "EL ships 'inet_interfaces = localhost'; the guide's 'all' is still needed, but it now "
         "replaces that line in place rather than being added.",
@@ -91,8 +89,6 @@ class PostfixBasicsRecipe(Recipe):
         "user@<domain> everywhere, independent of a file other packages also edit.",
         "smtpd_banner: the default names the software ('ESMTP Postfix (Debian)'); we show only "
         "'$myhostname ESMTP', which is all RFC 5321 asks for.",
-        "disable_vrfy_command = yes: the guides leave VRFY on, which lets strangers probe for "
-        "valid user names.",
     )
     touches = (MAIN_CF,)
 

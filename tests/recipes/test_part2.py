@@ -99,6 +99,7 @@ def test_demo_plan_per_platform(pid: str, empty_root: Path) -> None:
     values = plan.main_cf()
     # never an open relay
     assert "reject_unauth_destination" in values["smtpd_recipient_restrictions"]
+    assert values["disable_vrfy_command"] == "yes"  # nobody can probe for accounts
     if p.has_relay_restrictions:
         assert values["smtpd_relay_restrictions"] == (
             "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination")
