@@ -203,69 +203,6 @@ def test_never_an_open_relay(pid: str, postgrey: bool, rbl: Tuple[str, ...],
     assert ("check_sender_access" in values["smtpd_sender_restrictions"]) == bool(access)
 
 
-def test_relay_rules_in_recipient_list_without_relay_restrictions(empty_root: Path) -> None:
-    old = replace(get_platform("centos7"), postfix_version=(2, 6, 6))
-    assert not old.has_relay_restrictions
-    plan = Planned(empty_root, old)
-    values = plan.main_cf()
-    assert "smtpd_relay_restrictions" not in values
-    assert "reject_unauth_destination" in values["smtpd_recipient_restrictions"]
-    sub = confedit.read_master_cf(plan.text("/etc/postfix/master.cf"))[("submission", "inet")]
-    assert "smtpd_relay_restrictions" not in sub
-    # centos7 really has 2.10: relay restrictions there
-    assert "smtpd_relay_restrictions" in Planned(empty_root, get_platform("centos7")).main_cf()
-
-
-def test_message_size_limit_raises_a_smaller_mailbox_limit(empty_root: Path) -> None:
-    big = with_(DEMO, restrictions=replace(DEMO.restrictions, message_size_limit=80_000_000))
-    assert Planned(empty_root, get_platform("rocky9"), big).main_cf()[
-        "mailbox_size_limit"] == "80000000"
-    # Debian's mailbox_size_limit = 0 (unlimited) stays
-    assert Planned(empty_root, get_platform("debian12"), big).main_cf()[
-        "mailbox_size_limit"] == "0"
-
-
-def test_strict_helo_only_when_asked(empty_root: Path) -> None:
-    p = get_platform("debian12")
-    assert "reject_unknown_helo_hostname" not in Planned(empty_root, p).main_cf()[
-        "smtpd_helo_restrictions"]
-    strict = with_(DEMO, restrictions=replace(DEMO.restrictions, reject_unknown_helo=True))
-    assert Planned(empty_root, p, strict).main_cf()["smtpd_helo_restrictions"].endswith(
-        "reject_unknown_helo_hostname")
-
-
-@pytest.mark.parametrize("pid", ["debian12", "debian13", "ubuntu24.04", "rocky9"])
-def test_cyrus_backend(pid: str, empty_root: Path) -> None:
-    p = get_platform(pid)
-    a = with_(DEMO, sasl=replace(DEMO.sasl, backend="cyrus"))
-    plan = Planned(empty_root, p, a)
-    values = plan.main_cf()
-    assert values["smtpd_sasl_type"] == "cyrus" and values["smtpd_sasl_path"] == "smtpd"
-    assert values["cyrus_sasl_config_path"] == os.path.dirname(p.cyrus_smtpd_conf)
-    assert "pwcheck_method: saslauthd" in plan.text(p.cyrus_smtpd_conf)
-    conf = confedit.read_shell_vars(plan.text(p.saslauthd_conf))
-    sasl = plan.changes["sasl"]
-    cmds = [c for c in sasl if isinstance(c, ch.Command)]
-    if p.is_debian:
-        assert conf["START"] == "yes" and conf["MECHANISMS"] == "pam"
-        assert conf["OPTIONS"] == "-c -m /var/spool/postfix/var/run/saslauthd"
-        st = cmds[0]
-        assert st.argv[:2] == ["dpkg-statoverride", "--add"] and st.argv[-1].endswith(
-            "/var/run/saslauthd")
-        assert st.unless == ["dpkg-statoverride", "--list", st.argv[-1]]
-        assert st.undo_argv == ["dpkg-statoverride", "--remove", st.argv[-1]]
-        assert any(isinstance(c, ch.UserGroup) and (c.user, c.member_of) == ("postfix", "sasl")
-                   for c in sasl)
-        dropins = [c for c in sasl if getattr(c, "path", "").startswith("/etc/systemd")]
-        assert bool(dropins) == (pid == "debian13")
-        if dropins:
-            assert "-m /var/spool/postfix/var/run/saslauthd" in plan.text(dropins[0].path)
-    else:
-        assert conf["MECH"] == "pam" and not cmds
-    assert not any("99-mailwizard-auth" in getattr(c, "path", "") for c in sasl)
-    assert "ConfiguredService" in [type(c).__name__ for c in plan.changes["services"]]
-
-
 @pytest.mark.parametrize("backend,service", [("dovecot", "dovecot"), ("cyrus", "smtp")])
 @pytest.mark.parametrize("pid", ["rocky9", "debian12"])
 def test_pam_group_adds_every_user_first(backend: str, service: str, pid: str,
