@@ -1,7 +1,7 @@
 """A whole apply killed right after a session write, then resumed or rolled back.
 
 The real recipes run on a stock target root with scripted commands (the fake target of
-``tests/recipes/test_part2.py``). The process "dies" right after the N-th durable session
+``tests/recipes/fake_target.py``). The process "dies" right after the N-th durable session
 write (as ``MAILWIZARD_FAULT_AT=N`` does in the e2e suite); then either a resumed apply
 finishes and converges and its rollback restores the root byte for byte, or a rollback
 straight after the kill does.
@@ -16,7 +16,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
 
-from test_part2 import CASES, FakeTarget, my_recipes, snapshot, stock_root  # noqa: E402
+from fake_target import FakeTarget, stock_root  # noqa: E402
+from recipe_plans import steps_7_13  # noqa: E402
+from test_apply_rollback import CASES  # noqa: E402
+from treeutil import snapshot_tree as snapshot  # noqa: E402
 
 from wizard.engine import Engine  # noqa: E402
 from wizard.executor import ScriptedExecutor  # noqa: E402
@@ -36,7 +39,7 @@ def engine(root: Path, session: Session, fake: FakeTarget) -> Engine:
     p = get_platform(PID)
     facts = Facts(service_manager="direct", firewall=FIREWALL, selinux_enforcing=p.is_el)
     return Engine(ANSWERS, p, ScriptedExecutor(root, script=fake.script()), session=session,
-                  recipes=my_recipes(), facts=facts)
+                  recipes=steps_7_13(), facts=facts)
 
 
 @pytest.mark.parametrize("after", ["resume", "rollback"])

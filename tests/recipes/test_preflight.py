@@ -1,0 +1,78 @@
+"""Step 1 (preflight): who holds the mail ports, and the checks before anything changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict
+
+import pytest
+from recipe_plans import ANSWERS
+
+import recipes.preflight as preflight_mod
+from recipes.preflight import PreflightRecipe, parse_ss
+from wizard.answers import User
+from wizard.executor import FakeCommand, ScriptedExecutor
+from wizard.platforms import get_platform
+from wizard.recipe import Facts, VerifyContext
+
+
+def test_parse_ss() -> None:
+    out = parse_ss(
+        "State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
+        'LISTEN 0 100 0.0.0.0:25 0.0.0.0:* users:(("master",pid=9,fd=13))\n'
+        'LISTEN 0 100 [::]:993 [::]:* users:(("dovecot",pid=7,fd=30))\n'
+        'LISTEN 0 10 127.0.0.1:587 0.0.0.0:* users:(("exim4",pid=5,fd=3))\n')
+    assert out == {25: ["master"], 993: ["dovecot"], 587: ["exim4"]}
+
+
+def _vctx(root: Path, pid: str, script=None) -> VerifyContext:
+    ex = ScriptedExecutor(root, script or {})
+    return VerifyContext(ANSWERS, get_platform(pid), Facts(), ex)
+
+
+def _by_name(results) -> Dict[str, object]:
+    return {r.name: r for r in results}
+
+
+def test_preflight_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(preflight_mod, "dns_reachable", lambda timeout=2.0: False)
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian 12"\n')
+    (root / "etc/hostname").write_text("mail.example.com\n")
+    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/bash\n")
+    (root / "etc/group").write_text("root:x:0:\n")
+    res = _by_name(PreflightRecipe().verify(_vctx(root, "debian12")))
+    assert res["running as root"].ok is None  # not the real root
+    assert res["platform supported"].ok is True
+    assert res["host name is the mail server's FQDN"].ok is True
+    assert res["mail ports free"].ok is None  # no ss in the temp root
+    assert res["DNS"].ok is None
+    assert "free disk space" in res
+    # wrong platform, wrong host name, a user that must exist but does not
+    (root / "etc/hostname").write_text("localhost\n")
+    answers = ANSWERS.with_changes(users=(User("zoe", create=False),), admin_user="zoe")
+    ctx = _vctx(root, "rocky9")
+    ctx.answers = answers
+    res = _by_name(PreflightRecipe().verify(ctx))
+    assert res["platform supported"].ok is False
+    assert res["host name is the mail server's FQDN"].ok is False
+    assert res["user zoe exists"].ok is False
+    assert res["admin user zoe exists"].ok is False
+
+
+def test_preflight_ports(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    ss = root / "usr/bin/ss"
+    ss.write_text("#!/bin/sh\n")
+    ss.chmod(0o755)
+    out = ('LISTEN 0 100 0.0.0.0:25 0.0.0.0:* users:(("sendmail",pid=9,fd=4))\n'
+           'LISTEN 0 100 0.0.0.0:993 0.0.0.0:* users:(("dovecot",pid=7,fd=30))\n')
+    ctx = _vctx(root, "rocky9", {"ss -ltnp": FakeCommand(0, out)})
+    res = _by_name(PreflightRecipe._ports(ctx.executor))
+    assert res["port 25 free or ours"].ok is False and "sendmail" in res[
+        "port 25 free or ours"].detail
+    assert res["port 993 free or ours"].ok is True
+    assert res["port 587 free or ours"].ok is True

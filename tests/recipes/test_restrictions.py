@@ -1,0 +1,38 @@
+"""Step 7 (restrictions): never an open relay, whatever the options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Tuple
+
+import pytest
+from recipe_plans import DEMO, PLATFORMS, Planned, with_
+
+from wizard.platforms import get_platform
+
+
+@pytest.mark.parametrize("pid", PLATFORMS)
+@pytest.mark.parametrize("postgrey", [False, True])
+@pytest.mark.parametrize("rbl", [(), ("zen.spamhaus.org", "bl.spamcop.net")])
+@pytest.mark.parametrize("access", [(), (("x@example.org", "OK"),)])
+def test_never_an_open_relay(pid: str, postgrey: bool, rbl: Tuple[str, ...],
+                             access: Tuple[Tuple[str, str], ...], empty_root: Path) -> None:
+    a = with_(DEMO, restrictions=replace(DEMO.restrictions, rbl=rbl, sender_access=access),
+              steps=(("firewall", True), ("postgrey", postgrey), ("virtual-aliases", True)))
+    values = Planned(empty_root, get_platform(pid), a).main_cf()
+    rules = values["smtpd_recipient_restrictions"].split(", ")
+    assert "reject_unauth_destination" in rules
+    # nothing before it may permit strangers
+    assert rules[:rules.index("reject_unauth_destination")] == [
+        "permit_mynetworks", "permit_sasl_authenticated"]
+    if postgrey:
+        policy = rules[-1]
+        if get_platform(pid).is_debian:
+            assert policy == "check_policy_service inet:127.0.0.1:10023"
+        else:
+            assert policy == "check_policy_service unix:postgrey/socket"
+    assert [r for r in rules if r.startswith("reject_rbl_client")] == [
+        f"reject_rbl_client {x}" for x in rbl]
+    assert ("check_sender_access" in values["smtpd_sender_restrictions"]) == bool(access)
