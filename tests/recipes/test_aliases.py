@@ -1,5 +1,4 @@
-"""Step 6 (aliases): the aliases table, virtual aliases and their indexed files.
-"""
+"""Step 6 (aliases): the aliases table, virtual aliases and their indexed files."""
 
 from __future__ import annotations
 

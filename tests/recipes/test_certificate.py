@@ -1,5 +1,4 @@
-"""Step 8 (certificate): self-signed, imported and existing keys and certificates.
-"""
+"""Step 8 (certificate): self-signed, imported and existing keys and certificates."""
 
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ from recipe_plans import DEMO, Planned, with_
 
 from recipes.certificate import (
     CertificateRecipe,
-    PrivateKeyFile,
     cert_paths,
     key_pem,
     make_certificate,
@@ -25,6 +23,7 @@ from recipes.certificate import (
     pem,
     validate_import,
 )
+from wizard import changes as ch
 from wizard.engine import Engine
 from wizard.errors import RecipeError
 from wizard.executor import ScriptedExecutor
@@ -135,7 +134,7 @@ def test_import_mode_plan_copies_without_showing_the_key(tmp_path: Path) -> None
     plan = Planned(root, p, a)
     c_path, k_path = cert_paths(a, p)
     kc = [c for c in plan.changes["certificate"] if getattr(c, "path", "") == k_path][0]
-    assert isinstance(kc, PrivateKeyFile) and kc.mode == 0o600
+    assert isinstance(kc, ch.PrivateKeyFile) and kc.mode == 0o600
     assert plan.text(c_path).encode() == cert
     for pv in plan.previews["certificate"]:
         assert "PRIVATE KEY" not in pv.diff + (pv.new_content or "") + "".join(pv.commands)

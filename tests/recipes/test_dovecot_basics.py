@@ -1,5 +1,4 @@
-"""Step 4 (dovecot-basics): mail location and protocols in each Dovecot dialect.
-"""
+"""Step 4 (dovecot-basics): mail location and protocols in each Dovecot dialect."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Step 5 (maildir): the skeleton, the accounts and their Maildirs.
-"""
+"""Step 5 (maildir): the skeleton, the accounts and their Maildirs."""
 
 from __future__ import annotations
 

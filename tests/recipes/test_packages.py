@@ -1,5 +1,4 @@
-"""Step 2 (packages): what is installed and removed on each platform.
-"""
+"""Step 2 (packages): what is installed and removed on each platform."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Step 3 (postfix-basics): the basic main.cf on each platform.
-"""
+"""Step 3 (postfix-basics): the basic main.cf on each platform."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Step 1 (preflight): who holds the mail ports, and the checks before anything changes.
-"""
+"""Step 1 (preflight): who holds the mail ports, and the checks before anything changes."""
 
 from __future__ import annotations
 

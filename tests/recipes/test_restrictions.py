@@ -1,5 +1,4 @@
-"""Step 7 (restrictions): never an open relay, whatever the options.
-"""
+"""Step 7 (restrictions): never an open relay, whatever the options."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Step 9 (sasl): logins limited to a group through PAM.
-"""
+"""Step 9 (sasl): logins limited to a group through PAM."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Step 12 (services): validation before any reload, and when a reload is not enough.
-"""
+"""Step 12 (services): validation before any reload, and when a reload is not enough."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import pytest
 from fake_target import FakeTarget, stock_root
 from recipe_plans import DEMO
 
-from recipes.services import ServicesRecipe, Validate
+from recipes.services import ServicesRecipe
 from wizard import changes as ch
 from wizard import confedit
 from wizard.engine import Engine
@@ -32,7 +31,7 @@ def test_validation_failure_stops_before_any_reload(tmp_path: Path) -> None:
     assert "postfix check" in res[0].error and "fatal: broken" in res[0].error
     assert not any(c[:2] in (["postfix", "reload"], ["postfix", "start"]) for c in ex.calls)
     assert isinstance(ServicesRecipe().plan(PlanContext(
-        DEMO, p, Facts(), ch.View(ex, p)))[0], Validate)
+        DEMO, p, Facts(), ch.View(ex, p)))[0], ch.Validate)
 
 
 def _proc_tcp(root: Path, local: str) -> None:
@@ -91,7 +90,7 @@ def test_postfix_restarts_when_inet_protocols_drops_a_family_it_listens_on(
 
 def test_validate_runs_when_the_configuration_changed_since_the_last_good_check(
         tmp_path: Path) -> None:
-    from recipes.services import Validate
+    from wizard.changes import Validate
     from wizard.errors import ValidationFailed
     from wizard.executor import FakeCommand, ScriptedExecutor
 

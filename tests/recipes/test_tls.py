@@ -1,5 +1,4 @@
-"""Steps 10-11 (tls-postfix, tls-dovecot): what the verify step reads and probes.
-"""
+"""Steps 10-11 (tls-postfix, tls-dovecot): what the verify step reads and probes."""
 
 from __future__ import annotations
 
