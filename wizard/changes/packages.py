@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence, Set
 
 from ..errors import CommandFailed, ExecutorError
 from ..executor import Executor, sha256
+from ..facts import installed_packages
 from .accounts import accounts_added, remove_added_accounts, save_account_files
 from .base import Change, ChangeContext, Preview, Record, View, quote_argv, register
 from .services import service_manager
@@ -188,21 +189,7 @@ class Packages(Change):
         return Preview(self.kind, self.describe(), commands=self.commands())
 
     def installed(self, ctx: ChangeContext, names: Sequence[str]) -> Set[str]:
-        if not names:
-            return set()
-        ex = ctx.executor
-        if self.manager == "apt":
-            res = ex.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n",
-                          *names], quiet=True, timeout=120)
-            out = set()
-            for line in res.stdout.splitlines():
-                parts = line.split()
-                if len(parts) >= 2 and parts[1].startswith("ii"):
-                    out.add(parts[0].split(":")[0])
-            return out
-        res = ex.run(["rpm", "-q", "--qf", "%{NAME}\\n", *names], quiet=True, timeout=120)
-        return {line.strip() for line in res.stdout.splitlines()
-                if line.strip() in names}
+        return installed_packages(ctx.executor, self.manager, names)
 
     def prepare(self, ctx: ChangeContext) -> Optional[Record]:
         have = self.installed(ctx, list(self.install) + list(self.remove))

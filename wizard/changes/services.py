@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Sequence
 
 from ..errors import CommandFailed, ExecutorError, ValidationFailed
 from ..executor import Executor
+from ..facts import systemd_running
 from .base import Change, ChangeContext, Preview, Record, View, quote_argv, register
 from .files import FileWrite
 
@@ -17,7 +18,7 @@ def service_manager(executor: Executor, name: str = "") -> str:
     """How to control service ``name`` on the target: ``systemd`` when systemd runs it,
     ``sysv`` when an init script exists, else ``direct`` (containers and chroots without an
     init system: mailwizard starts the daemons itself)."""
-    if executor.exists("/run/systemd/system"):
+    if systemd_running(executor):
         return "systemd"
     if name and executor.exists(f"/etc/init.d/{name}"):
         return "sysv"
