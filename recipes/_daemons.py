@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from typing import Dict, List, Optional, Sequence
 
 from wizard.changes import View
 from wizard.executor import Executor
-from wizard.facts import systemd_running
+from wizard.facts import systemd_running, unit_active
 
-__all__ = ["DOVECOT_PIDFILE", "dovecot_running", "listeners", "only_loopback",
-           "pidfile_direct", "postfix_running", "postfix_status", "systemd_running"]
+__all__ = ["DOVECOT_PIDFILE", "NotProbed", "dovecot_running", "listeners", "only_loopback",
+           "parse_ss", "pidfile_direct", "port_programs", "postfix_running", "postfix_status",
+           "systemd_running"]
 
 DOVECOT_PIDFILE = "/run/dovecot/master.pid"
 
@@ -42,8 +44,7 @@ def dovecot_running(ex: Executor) -> bool:
     if ex.dry_run or not ex.which("dovecot"):
         return False
     if systemd_running(ex):
-        return ex.run(["systemctl", "is-active", "--quiet", "dovecot"], quiet=True,
-                      timeout=60).ok
+        return unit_active(ex, "dovecot")
     return ex.daemon_pid(DOVECOT_PIDFILE, ("dovecot",)) is not None
 
 
@@ -105,3 +106,41 @@ def only_loopback(addresses: Sequence[str]) -> bool:
         return ip.is_loopback or (mapped is not None and mapped.is_loopback)
 
     return bool(addresses) and all(loop(a) for a in addresses)
+
+
+class NotProbed(Exception):
+    """A fact that could not be read on this target: ``detail`` says why, ``hint`` what would
+    make it readable."""
+
+    def __init__(self, detail: str, hint: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.hint = hint
+
+
+def parse_ss(output: str) -> Dict[int, List[str]]:
+    """``ss -ltnp`` output -> {port: [process names]} for the listening TCP sockets."""
+    out: Dict[int, List[str]] = {}
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or fields[0] != "LISTEN":
+            continue
+        m = re.search(r":(\d+)\Z", fields[3])
+        if not m:
+            continue
+        names = re.findall(r'\(\("([^"]+)"', line) + re.findall(r'\),\("([^"]+)"', line)
+        out.setdefault(int(m.group(1)), []).extend(names or ["?"])
+    return out
+
+
+def port_programs(ex: Executor) -> Dict[int, List[str]]:
+    """Which programs listen on which TCP port ({port: [process names]}, from ``ss -ltnp``;
+    :func:`listeners` gives the addresses instead, without a tool). Raises
+    :class:`NotProbed` when ``ss`` is missing or fails."""
+    if not ex.which("ss"):
+        raise NotProbed("ss is not installed: not checked",
+                        "install iproute2 (Debian) or iproute (EL) to check")
+    res = ex.run(["ss", "-ltnp"], quiet=True, timeout=20)
+    if not res.ok:
+        raise NotProbed(f"ss failed: {res.output[-200:]}")
+    return parse_ss(res.stdout)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import re
 from shlex import quote as q
-from typing import Dict, List
+from typing import List
 
 from wizard import checks
 from wizard.answers import Answers
@@ -15,6 +14,8 @@ from wizard.errors import PlatformError
 from wizard.executor import Executor
 from wizard.platforms import Platform, detect_platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
+
+from ._daemons import NotProbed, port_programs
 
 MAIL_PORTS = (25, 587, 993, 995)
 """SMTP, submission, IMAPS and POP3S: the ports this server will answer on."""
@@ -43,21 +44,6 @@ def dns_reachable(timeout: float = 2.0) -> bool:
         return True
     except (dns.exception.DNSException, OSError):
         return False
-
-
-def parse_ss(output: str) -> Dict[int, List[str]]:
-    """``ss -ltnp`` output -> {port: [process names]} for the listening TCP sockets."""
-    out: Dict[int, List[str]] = {}
-    for line in output.splitlines():
-        fields = line.split()
-        if len(fields) < 4 or fields[0] != "LISTEN":
-            continue
-        m = re.search(r":(\d+)$", fields[3])
-        if not m:
-            continue
-        names = re.findall(r'\(\("([^"]+)"', line) + re.findall(r'\),\("([^"]+)"', line)
-        out.setdefault(int(m.group(1)), []).extend(names or ["?"])
-    return out
 
 
 class PreflightRecipe(Recipe):
@@ -146,13 +132,10 @@ class PreflightRecipe(Recipe):
 
     @staticmethod
     def _ports(ex: Executor) -> List[CheckResult]:
-        if not ex.which("ss"):
-            return [info("mail ports free", "ss is not installed: not checked",
-                         "install iproute2 (Debian) or iproute (EL) to check")]
-        res = ex.run(["ss", "-ltnp"], quiet=True, timeout=20)
-        if not res.ok:
-            return [info("mail ports free", f"ss failed: {res.output[-200:]}")]
-        listening = parse_ss(res.stdout)
+        try:
+            listening = port_programs(ex)
+        except NotProbed as exc:
+            return [info("mail ports free", exc.detail, exc.hint)]
         out = []
         for port in MAIL_PORTS:
             name = f"port {port} free or ours"

@@ -35,3 +35,9 @@ def installed_packages(ex: Executor, manager: str, names: Sequence[str]) -> Set[
         return out
     res = ex.run(["rpm", "-q", "--qf", "%{NAME}\\n", *names], quiet=True, timeout=120)
     return {line.strip() for line in res.stdout.splitlines() if line.strip() in names}
+
+
+def unit_active(ex: Executor, unit: str) -> bool:
+    """Whether systemd reports ``unit`` active (``systemctl is-active --quiet``); only
+    meaningful when :func:`systemd_running`."""
+    return ex.run(["systemctl", "is-active", "--quiet", unit], quiet=True, timeout=60).ok

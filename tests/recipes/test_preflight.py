@@ -9,7 +9,8 @@ import pytest
 from recipe_plans import ANSWERS
 
 import recipes.preflight as preflight_mod
-from recipes.preflight import PreflightRecipe, parse_ss
+from recipes._daemons import parse_ss
+from recipes.preflight import PreflightRecipe
 from wizard.answers import User
 from wizard.executor import FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
@@ -75,3 +76,18 @@ def test_preflight_ports(tmp_path: Path) -> None:
         "port 25 free or ours"].detail
     assert res["port 993 free or ours"].ok is True
     assert res["port 587 free or ours"].ok is True
+
+
+def test_preflight_ports_when_ss_cannot_tell(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    ex = ScriptedExecutor(root, {"ss -ltnp": FakeCommand(1, "", "Cannot open netlink socket")})
+    (res,) = PreflightRecipe._ports(ex)
+    assert (res.name, res.ok) == ("mail ports free", None)
+    assert "ss is not installed" in res.detail and "iproute" in res.explanation
+    ss = root / "usr/bin/ss"
+    ss.write_text("#!/bin/sh\n")
+    ss.chmod(0o755)
+    (res,) = PreflightRecipe._ports(ex)
+    assert (res.name, res.ok) == ("mail ports free", None)
+    assert res.detail == "ss failed: Cannot open netlink socket" and res.explanation == ""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from recipes._daemons import dovecot_running, postfix_running, postfix_status
 from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
-from wizard.facts import installed_packages, systemd_running
+from wizard.facts import installed_packages, systemd_running, unit_active
 
 
 def _tool(root: Path, name: str) -> None:
@@ -61,3 +61,11 @@ def test_installed_packages_rpm_keeps_only_asked_names(tmp_path: Path) -> None:
     assert installed_packages(ex, "dnf", ["postfix", "dovecot", "sendmail"]) == {
         "postfix", "dovecot"}
     assert ex.calls[0][:2] == ["rpm", "-q"]
+
+
+def test_unit_active_asks_systemctl_for_that_unit(tmp_path: Path) -> None:
+    ex = ScriptedExecutor(tmp_path, {"systemctl is-active --quiet postfix@-": FakeCommand(3)})
+    assert unit_active(ex, "postfix@-") is False
+    assert unit_active(ex, "dovecot") is True
+    assert ex.calls == [["systemctl", "is-active", "--quiet", "postfix@-"],
+                        ["systemctl", "is-active", "--quiet", "dovecot"]]

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Set
 
 from ..errors import CommandFailed, ExecutorError
 from ..executor import Executor, sha256
-from ..facts import installed_packages
+from ..facts import installed_packages, unit_active
 from .accounts import accounts_added, remove_added_accounts, save_account_files
 from .base import Change, ChangeContext, Preview, Record, View, quote_argv, register
 from .services import service_manager
@@ -295,9 +295,7 @@ class Packages(Change):
         units = sorted({os.path.basename(line.strip()) for line in res.stdout.splitlines()
                         if re.match(r"^(/usr)?/lib/systemd/system/[^/@]+\.service$",
                                     line.strip())})
-        active = [u for u in units
-                  if ex.run(["systemctl", "is-active", "--quiet", u], quiet=True,
-                            timeout=60).ok]
+        active = [u for u in units if unit_active(ex, u)]
         if not active:
             return []
         stop = ex.run(["systemctl", "stop", *active], timeout=300)

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence
 
 from ..errors import CommandFailed, ExecutorError, ValidationFailed
 from ..executor import Executor
-from ..facts import systemd_running
+from ..facts import systemd_running, unit_active
 from .base import Change, ChangeContext, Preview, Record, View, quote_argv, register
 from .files import FileWrite
 
@@ -88,8 +88,7 @@ class Service(Change):
     def _running(self, ctx: ChangeContext, mgr: str) -> bool:
         ex = ctx.executor
         if mgr == "systemd":
-            return ex.run(["systemctl", "is-active", "--quiet", self.status_unit], quiet=True,
-                          timeout=60).ok
+            return unit_active(ex, self.status_unit)
         pidfile = self.direct.get("pidfile")  # [[path, name...]]: read from /proc, no tool
         if pidfile:
             return ex.daemon_pid(pidfile[0][0], pidfile[0][1:]) is not None
