@@ -119,7 +119,7 @@ class RestrictionsRecipe(Recipe):
         "postgrey's listener differs: Debian's package listens on TCP port 10023 (we bind it to "
         "127.0.0.1), EL's on the unix socket postgrey/socket in the Postfix queue directory.",
     )
-    touches = ("/etc/postfix/main.cf", SENDER_ACCESS, "/etc/default/postgrey", "postgrey")
+    touches = (MAIN_CF, SENDER_ACCESS, "/etc/default/postgrey", "postgrey")
 
     def plan(self, ctx: PlanContext) -> List[Change]:
         a, p = ctx.answers, ctx.platform

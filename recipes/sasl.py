@@ -26,6 +26,7 @@ from wizard.recipe import PlanContext, Recipe, VerifyContext
 from ._daemons import dovecot_running, pidfile_direct
 from ._dovecot import DOVECOT_CONFD
 from ._pam import pam_with_group
+from ._postfix import MAIN_CF
 
 DOVECOT_AUTH_DROPIN = f"{DOVECOT_CONFD}/99-mailwizard-auth.conf"
 AUTH_SOCKET = "/var/spool/postfix/private/auth"
@@ -129,7 +130,7 @@ class SaslRecipe(Recipe):
         "On Debian 13 saslauthd runs from a native systemd unit that ignores the socket "
         "directory in /etc/default/saslauthd; a small unit drop-in fixes that.",
     )
-    touches = ("/etc/postfix/main.cf", DOVECOT_AUTH_DROPIN, "/etc/dovecot/conf.d/10-auth.conf",
+    touches = (MAIN_CF, DOVECOT_AUTH_DROPIN, "/etc/dovecot/conf.d/10-auth.conf",
                "/etc/default/saslauthd", "/etc/sysconfig/saslauthd", "/etc/pam.d")
 
     def plan(self, ctx: PlanContext) -> List[Change]:

@@ -14,7 +14,7 @@ from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import postfix_running
-from ._postfix import MASTER_CF, cache_db_type, main_cf
+from ._postfix import MAIN_CF, MASTER_CF, cache_db_type, main_cf
 from .certificate import cert_paths
 
 OBSOLETE = ("smtpd_use_tls", "smtpd_enforce_tls", "smtpd_tls_chain_files")
@@ -96,7 +96,7 @@ class TlsPostfixRecipe(Recipe):
         "The TLS protocol floor is written `>=TLSv1.2` on Postfix 3.6+; older versions (EL7-9) "
         "get the equivalent list `!SSLv2, !SSLv3, !TLSv1, !TLSv1.1`.",
     )
-    touches = ("/etc/postfix/main.cf", MASTER_CF)
+    touches = (MAIN_CF, MASTER_CF)
 
     def plan(self, ctx: PlanContext) -> List[Change]:
         p = ctx.platform
