@@ -23,7 +23,7 @@ from wizard.engine import StepPlan, StepResult, StepStarted
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import EngineEvent, OutputLine, StepApplied, TaskDone, TaskFailed
-from .step import _first_line, event_line, failure_lines, output_line
+from .render import event_line, failure_lines, first_line, output_line
 from .widgets import ConfirmModal, DryRunBanner, StepProgress, status_mark
 
 STATUS_WORDS = {
@@ -72,7 +72,7 @@ def step_line(ctx: WizardContext, n: int, sp: StepPlan, width: int = 76,
 
 def _changes(sp: StepPlan) -> str:
     if sp.error:
-        return f"cannot plan yet ({_first_line(sp.error)})"
+        return f"cannot plan yet ({first_line(sp.error)})"
     return _count(sp.changed, "change")
 
 

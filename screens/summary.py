@@ -18,7 +18,7 @@ from wizard.checks import CheckResult, summarize
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import TaskDone, TaskFailed
-from .step import checks_text
+from .render import checks_text
 from .widgets import DryRunBanner, StepProgress
 
 
