@@ -1,8 +1,9 @@
 """The answers form: grouped by section, validated inline by the CLI's own validator.
 
-The screen dismisses with the validated :class:`~wizard.answers.Answers`, or ``None`` to go
-back. Nothing is applied here. Validation is :func:`wizard.answers.parse_answers` on the whole
-form; each ``(field, message)`` it reports is shown next to its field.
+The screen dismisses with NEXT and the validated :class:`~wizard.answers.Answers`
+(``Result.answers``), or BACK. Nothing is applied here. Validation is
+:func:`wizard.answers.parse_answers` on the whole form; each ``(field, message)`` it reports
+is shown next to its field.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from wizard.answers import (
 from wizard.errors import AnswersError
 
 from .context import WizardContext
+from .results import Move, Result
 from .widgets import DryRunBanner, ErrorModal, PromptModal, PromptResult
 
 _INDEX = re.compile(r"\[\d+\]")
@@ -137,7 +139,7 @@ class UserRow(Vertical):
         return out
 
 
-class AnswersScreen(Screen[Optional[Answers]]):
+class AnswersScreen(Screen[Result]):
     """The form. ``Ctrl+N`` goes on when every answer is valid."""
 
     TITLE = "mailwizard"
@@ -478,7 +480,7 @@ class AnswersScreen(Screen[Optional[Answers]]):
             return
         self.ctx.set_raw(self.collect())
         self.ctx.raw_errors = []
-        self.dismiss(answers)
+        self.dismiss(Result(Move.NEXT, answers=answers))
 
     def _focus_first_error(self) -> None:
         for widget in self.query(".field-error.-shown").results(Static):
@@ -498,7 +500,7 @@ class AnswersScreen(Screen[Optional[Answers]]):
 
     def action_back(self) -> None:
         self.ctx.set_raw(self.collect())
-        self.dismiss(None)
+        self.dismiss(Result(Move.BACK))
 
     async def action_add_user(self) -> None:
         users = self.query_one("#users", Vertical)

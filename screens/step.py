@@ -23,6 +23,7 @@ from .common import show_error
 from .context import WizardContext
 from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
 from .render import checks_text, event_line, failure_lines, first_line, output_line
+from .results import Move, Result
 from .widgets import ConfirmModal, DiffView, DryRunBanner, StepProgress
 
 TABS = ("why", "changes", "log", "checks")
@@ -53,8 +54,9 @@ def why_text(sp: StepPlan) -> Text:
     return text
 
 
-class StepScreen(Screen[None]):
-    """The step at ``index`` of the plan; ``n``/``p`` switch to the next/previous step."""
+class StepScreen(Screen[Result]):
+    """The step at ``index`` of the plan. Dismisses with NEXT, SKIP, PREVIOUS (``n``, ``k``,
+    ``p``) or BACK (Escape: the step list), its own index in ``Result.step``."""
 
     TITLE = "mailwizard"
 
@@ -217,20 +219,18 @@ class StepScreen(Screen[None]):
         if tab in TABS:
             self._focus_tab(tab)
 
-    def action_next(self) -> None:
-        if self.index + 1 < len(self.ctx.plans):
-            self.app.switch_screen(StepScreen(self.ctx, self.index + 1))
-        else:
-            from .summary import SummaryScreen
+    def _leave(self, move: Move) -> None:
+        self.dismiss(Result(move, step=self.index))
 
-            self.app.switch_screen(SummaryScreen(self.ctx))
+    def action_next(self) -> None:
+        self._leave(Move.NEXT)
 
     def action_previous(self) -> None:
-        if self.index > 0:
-            self.app.switch_screen(StepScreen(self.ctx, self.index - 1))
+        if self.index > 0:  # the first step has none before it: p does nothing
+            self._leave(Move.PREVIOUS)
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self._leave(Move.BACK)
 
     def action_skip(self) -> None:
         ctx, sp = self.ctx, self.plan
@@ -242,7 +242,7 @@ class StepScreen(Screen[None]):
             ctx.session.set_step(sp.id, "skipped")
         ctx.state(sp.id).local_status = "skipped"
         self.notify(f"Skipped {sp.recipe.title}.")
-        self.action_next()
+        self._leave(Move.SKIP)
 
     def action_apply(self) -> None:
         sp = self.plan

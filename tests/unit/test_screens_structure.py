@@ -1,5 +1,6 @@
 """The screens package's shape (issue 12): no import cycle among its modules, no module
-using another's private names.
+using another's private names, and only the App moving between full screens (a screen
+dismisses a result; it may push modals of its own).
 
 Read from the source with ``ast``: nothing is imported, so no Textual is needed."""
 
@@ -105,4 +106,31 @@ def test_no_screens_module_imports_private_names_of_another() -> None:
             if target.rsplit(".", 1)[-1].startswith("_") and not (
                     is_pkg and target.rsplit(".", 1)[0] == name):
                 bad.append(f"{name}: imports the private module {target}")
+    assert not bad, bad
+
+
+def _call_name(func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return ""
+
+
+def test_only_the_app_moves_between_full_screens() -> None:
+    bad = []
+    for name, tree in _modules().items():
+        if name == "screens.app":
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            called = _call_name(node.func)
+            if called in ("switch_screen", "pop_screen", "switch_mode"):
+                bad.append(f"{name}:{node.lineno} {called}")
+            if called == "push_screen":
+                arg = node.args[0] if node.args else None
+                pushed = _call_name(arg.func) if isinstance(arg, ast.Call) else ""
+                if not pushed.endswith("Modal"):
+                    bad.append(f"{name}:{node.lineno} push_screen({pushed or '?'})")
     assert not bad, bad
