@@ -259,8 +259,24 @@ def register(cls: _C) -> _C:
     name = cls.__name__
     if CHANGE_TYPES.get(name, cls) is not cls:
         raise TypeError(f"change type {name} is registered twice")
+    editor = getattr(cls, "editor", "")
+    owner = editor_type(editor)
+    if owner is not None and owner is not cls:
+        raise TypeError(f"editor {editor!r} belongs to {owner.__name__} already")
     CHANGE_TYPES[name] = cls
     return cls
+
+
+def editor_type(name: str) -> Optional[Any]:
+    """The registered change type whose structured editor is journaled as ``name`` (a
+    record's ``editor``: ``main.cf``, ``master.cf``, ``dovecot``, ``shell``, ``aliases``), or
+    None. Its ``inverse`` undoes just that edit in a file changed since."""
+    if not name:
+        return None
+    for cls in CHANGE_TYPES.values():
+        if getattr(cls, "editor", "") == name:
+            return cls
+    return None
 
 
 def change_types() -> Dict[str, type]:

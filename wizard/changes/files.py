@@ -9,11 +9,21 @@ from __future__ import annotations
 import os
 import shlex
 import time
-from typing import Any, Callable, Generic, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Generic, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from ..errors import ExecutorError, ValidationFailed
 from ..executor import Executor, sha256
-from .base import Change, ChangeContext, Preview, Record, View, quote_argv, register, unified_diff
+from .base import (
+    Change,
+    ChangeContext,
+    Preview,
+    Record,
+    View,
+    editor_type,
+    quote_argv,
+    register,
+    unified_diff,
+)
 
 # --------------------------------------------------------------------------- files
 Validator = Callable[[Executor, str, bytes], Optional[str]]
@@ -70,10 +80,17 @@ class FileChange(Change):
         raise NotImplementedError
 
     editor = ""
-    """Name of the structured editor (``INVERSE``) that can undo just this edit."""
+    """Name of the structured editor that can undo just this edit (journaled as
+    ``rec['editor']``; :func:`~wizard.changes.base.editor_type` maps it back to the class)."""
 
     def remember(self, before: Optional[str], rec: Record) -> None:
         """Store in ``rec['old']`` what the inverse edit needs (e.g. old parameter values)."""
+
+    @classmethod
+    def inverse(cls, text: Optional[str], old: Mapping[str, Optional[str]]) -> Optional[str]:
+        """``text`` with just this edit undone, from the values :meth:`remember` kept;
+        ``None`` when the change has no structured inverse (a whole file)."""
+        return None
 
     # ---------------------------------------------------------------------
     def touched_paths(self) -> List[str]:
@@ -221,11 +238,9 @@ class FileChange(Change):
         current = ex.read_bytes(path)
         warnings: List[str] = []
         if sha256(current) != rec["sha_after"] and sha256(current) != rec["sha_before"]:
-            from .edits import INVERSE  # the editors subclass FileChange: imported late
-
-            inverse = INVERSE.get(rec.get("editor", ""))
-            if inverse is not None and current is not None and "old" in rec and not force:
-                text = inverse(current.decode("utf-8", "surrogateescape"), rec["old"])
+            editor = editor_type(rec.get("editor", ""))
+            if editor is not None and current is not None and "old" in rec and not force:
+                text = editor.inverse(current.decode("utf-8", "surrogateescape"), rec["old"])
                 if text is not None:
                     st = ex.stat(path)
                     ex.write_atomic(path, text.encode("utf-8", "surrogateescape"),
