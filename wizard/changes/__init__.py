@@ -8,6 +8,8 @@ type, so any process that imports it can undo every journal entry.
 
 from __future__ import annotations
 
+from typing import Tuple
+
 from ..errors import ExecutorError
 from ..executor import sha256
 from ..platforms import stock_file
@@ -71,8 +73,24 @@ from .services import (
     service_manager,
 )
 
+JOURNALED: Tuple[type, ...] = (
+    # files
+    FileWrite, GeneratedFile, Snapshot, Directory,
+    # structured edits (each owns the inverse its journal's ``editor`` names)
+    PostfixParams, MasterService, DovecotSettings, ShellVars, AliasEntries,
+    # commands, packages, services, accounts
+    Command, Packages, Service, UserGroup,
+)
+"""Every change type the journal holds, registered here and nowhere else: an entry stores
+the type's name and its record, and undo needs nothing more (not the recipes, not the plan).
+Subclasses (ConfiguredService, SystemdDropIn, PrivateKeyFile) are journaled under these
+names; Note and Validate never make an entry."""
+
+for _cls in JOURNALED:
+    register(_cls)
+
 __all__ = [
-    "ACCOUNT_FILES", "CHANGE_TYPES", "DIRECT", "LEGACY_TYPES", "PACKAGE_LOCKS",
+    "ACCOUNT_FILES", "CHANGE_TYPES", "DIRECT", "JOURNALED", "LEGACY_TYPES", "PACKAGE_LOCKS",
     "PACKAGE_PIDFILES", "accounts_added", "AliasEntries", "BackupStore", "Change",
     "change_types", "ChangeContext", "Command", "ConfiguredService", "Directory",
     "DovecotSettings", "editor_type", "etc_snapshot", "ExecutorError", "FileChange",

@@ -37,7 +37,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from ..executor import Executor
 from ..platforms import Platform, stock_file
@@ -205,6 +205,10 @@ def quote_argv(args: Sequence[str]) -> str:
 class Change:
     kind = "change"
 
+    journaled: ClassVar[bool] = True
+    """False for a change that never makes a journal entry (its ``prepare`` always returns
+    None: a note, a configuration check); such a type is not registered."""
+
     def describe(self) -> str:
         raise NotImplementedError
 
@@ -242,21 +246,24 @@ class Change:
 
 CHANGE_TYPES: Dict[str, type] = {}
 """The registry of journaled change types: name in the journal -> class. Filled by
-:func:`register`, here in the core only, so any process that imports :mod:`wizard.changes`
-can undo every journal entry (recipes subclass these types; a subclass is journaled under the
-name of its nearest registered ancestor and must keep everything its undo needs in the
-record)."""
+:func:`register` from one list, ``JOURNALED`` in :mod:`wizard.changes`, so any process that
+imports the package can undo every journal entry. A subclass of a registered type (such as
+:class:`~wizard.changes.services.ConfiguredService`) is journaled under the name of its
+nearest registered ancestor and keeps everything that ancestor's undo needs in the record."""
 
 LEGACY_TYPES = {"SystemdDropIn": "FileWrite", "PrivateKeyFile": "FileWrite",
-                "ConfiguredService": "Service"}
-"""Names older journals used for recipe subclasses, and the type that undoes them."""
+                "ConfiguredService": "Service", "FileChange": "FileWrite"}
+"""Names older journals may hold (subclasses once defined in the recipes, the base of file
+changes once registered itself), and the type that undoes them."""
 
 _C = TypeVar("_C", bound=type)
 
 
 def register(cls: _C) -> _C:
-    """Class decorator: put a change type in :data:`CHANGE_TYPES`."""
+    """Put a change type in :data:`CHANGE_TYPES` (once; its editor name must be its own)."""
     name = cls.__name__
+    if not getattr(cls, "journaled", False):
+        raise TypeError(f"{name} never makes a journal entry: nothing to register")
     if CHANGE_TYPES.get(name, cls) is not cls:
         raise TypeError(f"change type {name} is registered twice")
     editor = getattr(cls, "editor", "")
@@ -288,8 +295,11 @@ def change_types() -> Dict[str, type]:
 
 
 def journal_type(change: Any) -> str:
-    """The registered name a change (or change class) is journaled under."""
+    """The registered name a change (or change class) is journaled under; ``""`` for a type
+    that is never journaled (so matching a plan against the journal can ask any change)."""
     cls = change if isinstance(change, type) else type(change)
+    if not getattr(cls, "journaled", True):
+        return ""
     for base in cls.__mro__:
         if CHANGE_TYPES.get(base.__name__) is base:
             return base.__name__

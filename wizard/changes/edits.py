@@ -10,7 +10,7 @@ import shlex
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .. import confedit
-from .base import Preview, Record, View, register
+from .base import Preview, Record, View
 from .files import FileChange
 
 
@@ -40,7 +40,6 @@ class _EditChange(FileChange):
         rec["old"] = {k: current.get(k) for k in self.wanted()}
 
 
-@register
 class PostfixParams(_EditChange):
     """Set (or remove) main.cf parameters with ``postconf -e`` semantics, in Python.
 
@@ -98,7 +97,6 @@ class PostfixParams(_EditChange):
         return p
 
 
-@register
 class MasterService(FileChange):
     """Set whole service entries in master.cf (e.g. ``submission inet``)."""
 
@@ -134,7 +132,6 @@ class MasterService(FileChange):
         return out
 
 
-@register
 class DovecotSettings(_EditChange):
     """Set top-level ``key = value`` settings in one Dovecot configuration file."""
 
@@ -160,7 +157,6 @@ class DovecotSettings(_EditChange):
             [k for k, v in values.items() if v is None])
 
 
-@register
 class ShellVars(_EditChange):
     """Set ``KEY=value`` lines in a shell-style settings file (/etc/default, /etc/sysconfig)."""
 
@@ -184,7 +180,6 @@ class ShellVars(_EditChange):
         return confedit.edit_shell_vars(text, {k: v for k, v in values.items() if v is not None})
 
 
-@register
 class AliasEntries(_EditChange):
     """Set entries in an aliases(5) file."""
 

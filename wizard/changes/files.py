@@ -21,7 +21,6 @@ from .base import (
     View,
     editor_type,
     quote_argv,
-    register,
     unified_diff,
 )
 
@@ -57,7 +56,6 @@ def _make_dirs(ctx: ChangeContext, rec: Record, key: str, target: str, mode: int
     rec[key] = [d for d in known if ex.exists(d)] + [d for d in made if d not in known]
 
 
-@register
 class FileChange(Change):
     """Base of every change to one file's content, mode and owner."""
 
@@ -270,7 +268,6 @@ class FileChange(Change):
         return warnings
 
 
-@register
 class FileWrite(FileChange):
     """Write a whole file (a certificate, a map, a drop-in). ``content=None`` removes it."""
 
@@ -287,7 +284,6 @@ class FileWrite(FileChange):
         return self.content
 
 
-@register
 class GeneratedFile(FileChange):
     """A file whose content is produced once, only if it does not exist yet (private keys,
     self-signed certificates): re-running the plan keeps the existing file."""
@@ -322,7 +318,6 @@ class GeneratedFile(FileChange):
                        changed=True, path=self.path, new_content=self.preview_text)
 
 
-@register
 class Snapshot(Change):
     """Back up a file that a later command of the step rewrites (an indexed map such as
     ``aliases.db``): rollback puts the exact bytes back, or removes the file when it did not
@@ -380,7 +375,6 @@ class Snapshot(Change):
 
 
 # --------------------------------------------------------------------------- directories
-@register
 class Directory(Change):
     """Make sure a directory exists with a mode and owner; undo removes what was created."""
 

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence
 
 from ..errors import CommandFailed, ExecutorError, ValidationFailed
 from ..executor import Executor
-from .base import Change, ChangeContext, Preview, Record, View, quote_argv, register
+from .base import Change, ChangeContext, Preview, Record, View, quote_argv
 from .files import FileWrite
 
 
@@ -41,7 +41,6 @@ DIRECT: Dict[str, Dict[str, List[List[str]]]] = {
 }
 
 
-@register
 class Service(Change):
     """Enable and (re)start or reload a service, through systemd, SysV or directly.
 
@@ -211,6 +210,7 @@ class Validate(Change):
     """
 
     kind = "check"
+    journaled = False
 
     def __init__(self, argv: Sequence[str], description: str = "",
                  config: Sequence[str] = ()) -> None:
