@@ -36,7 +36,7 @@ import difflib
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from ..executor import Executor
@@ -202,8 +202,34 @@ def quote_argv(args: Sequence[str]) -> str:
 
 
 # --------------------------------------------------------------------------- base
-class Change:
+class _FrozenAfterInit(type):
+    """Metaclass of :class:`Change`: an instance refuses new values once its constructor
+    (the outermost ``__init__``, subclasses included) has returned."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        obj = super().__call__(*args, **kwargs)
+        object.__setattr__(obj, "_frozen", True)
+        return obj
+
+
+class Change(metaclass=_FrozenAfterInit):
+    """One unit of a plan. Immutable after construction: what applying it learns goes into
+    its journal record (or the :class:`ChangeContext`), so a plan applied, resumed or shown
+    again always says the same."""
+
     kind = "change"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_frozen"):
+            raise FrozenInstanceError(f"cannot assign to {type(self).__name__}.{name}: a "
+                                      "change is immutable once made")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if self.__dict__.get("_frozen"):
+            raise FrozenInstanceError(f"cannot delete {type(self).__name__}.{name}: a "
+                                      "change is immutable once made")
+        object.__delattr__(self, name)
 
     journaled: ClassVar[bool] = True
     """False for a change that never makes a journal entry (its ``prepare`` always returns

@@ -295,17 +295,14 @@ class GeneratedFile(FileChange):
         self.preview_text = preview_text
         self.commands = list(commands)
         """Shell lines that make an equivalent file by hand (the runbook), e.g. ``openssl``."""
-        self._made: Optional[str] = None
 
     def describe(self) -> str:
         return f"create {self.path}"
 
     def transform(self, before: Optional[str]) -> Optional[str]:
-        if before is not None:
-            return before
-        if self._made is None:
-            self._made = self.generate()
-        return self._made
+        # generated once per prepare: the journal keeps those bytes (``new_copy``) and
+        # commit, or a resume, writes them, never a new rendering
+        return before if before is not None else self.generate()
 
     def preview(self, view: View) -> Preview:
         before = view.read(self.path)
