@@ -235,6 +235,10 @@ class Change(metaclass=_FrozenAfterInit):
     """False for a change that never makes a journal entry (its ``prepare`` always returns
     None: a note, a configuration check); such a type is not registered."""
 
+    installs_software: ClassVar[bool] = False
+    """True when applying it installs or removes software: the engine then gathers the
+    target's facts again after the step (installed packages, daemons, paths)."""
+
     def describe(self) -> str:
         raise NotImplementedError
 

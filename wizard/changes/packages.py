@@ -145,6 +145,7 @@ class Packages(Change):
     """Install and remove packages; undo removes only what this run installed."""
 
     kind = "packages"
+    installs_software = True
 
     def __init__(self, manager: str, install: Sequence[str] = (), remove: Sequence[str] = (),
                  debconf: Sequence[str] = ()) -> None:
