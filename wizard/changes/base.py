@@ -25,10 +25,15 @@ Every change follows one protocol (driven by :mod:`wizard.engine`):
     (rollback undoes it only then). Once an entry is done or undone: drop what only a
     resume needed (the saved copy of a private key).
 
-Every journaled type is registered with :func:`register`; the journal stores the name of
-the nearest registered class (:func:`journal_type`), so undo never needs the recipes.
-"""
+A change is immutable once made: what applying it learns goes into its record or the
+context. The engine asks a change what it needs to know (``journaled``,
+``installs_software``) rather than testing its class.
 
+Every journaled type is listed once, in ``JOURNALED`` (:mod:`wizard.changes`), and
+registered from there; the journal stores the name of the nearest registered class
+(:func:`journal_type`), so undo never needs the recipes. A structured edit's record names
+its editor, which :func:`editor_type` maps back to the class that owns the inverse.
+"""
 
 from __future__ import annotations
 
