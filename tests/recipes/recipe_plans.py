@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from fake_target import DEMO_ANSWERS
+
 from recipes.aliases import AliasesRecipe
 from recipes.certificate import CertificateRecipe
 from recipes.dovecot_basics import DovecotBasicsRecipe
@@ -23,23 +25,15 @@ from recipes.tls_dovecot import TlsDovecotRecipe
 from recipes.tls_postfix import TlsPostfixRecipe
 from wizard import changes as ch
 from wizard import confedit
-from wizard.answers import Answers, demo_answers_path, load_answers
+from wizard.answers import Answers
 from wizard.engine import Engine, StepPlan
 from wizard.executor import DryRunExecutor
 from wizard.platforms import STOCK_DIR, Platform, get_platform
 from wizard.recipe import Facts, PlanContext, Recipe, gather_facts
 
-ANSWERS = load_answers(demo_answers_path())
-DEMO = ANSWERS
-
-
+ANSWERS = DEMO = DEMO_ANSWERS
 PLATFORMS = ["rocky9", "centos7", "almalinux10", "debian12", "debian13", "ubuntu24.04"]
-
-
 PASSWORD = "Corr3ct-Horse-Battery"
-
-
-STOCK = Path(__file__).resolve().parents[2] / "wizard" / "stock"
 
 
 def steps_1_6() -> List[Recipe]:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from fake_target import FakeSystem, FakeTarget, make_target, stock_root
+from fake_system import FakeSystem, make_target
+from fake_target import FakeTarget, stock_root
 from recipe_plans import ANSWERS, DEMO, PASSWORD, steps_1_6, steps_7_13, with_
 from treeutil import snapshot_tree as snapshot
 
@@ -102,10 +103,6 @@ def test_rollback_rebuilds_an_existing_alias_database(tmp_path: Path, pid: str) 
         assert snapshot(root) == before
     finally:
         session.close()
-
-
-
-
 
 
 CASES = [

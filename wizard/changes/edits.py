@@ -7,21 +7,27 @@ when the file was changed again since.
 from __future__ import annotations
 
 import shlex
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .. import confedit
-from .base import Preview, Record, View, register
+from .base import Preview, Record, View
 from .files import FileChange
 
 
 class _EditChange(FileChange):
-    """A structured edit with an inverse (restores just the keys it set)."""
+    """A structured edit with an inverse (restores just the keys it set): its inverse is
+    :meth:`apply_values` with the old values (``None``: the key was not set)."""
 
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         raise NotImplementedError
 
-    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+    @classmethod
+    def apply_values(cls, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         raise NotImplementedError
+
+    @classmethod
+    def inverse(cls, text: Optional[str], old: Mapping[str, Optional[str]]) -> Optional[str]:
+        return cls.apply_values(text, old)
 
     def wanted(self) -> Mapping[str, str]:
         raise NotImplementedError
@@ -34,7 +40,6 @@ class _EditChange(FileChange):
         rec["old"] = {k: current.get(k) for k in self.wanted()}
 
 
-@register
 class PostfixParams(_EditChange):
     """Set (or remove) main.cf parameters with ``postconf -e`` semantics, in Python.
 
@@ -63,7 +68,8 @@ class PostfixParams(_EditChange):
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         return confedit.read_main_cf(text)
 
-    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+    @classmethod
+    def apply_values(cls, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         sets = {k: v for k, v in values.items() if v is not None}
         drops = [k for k, v in values.items() if v is None]
         return confedit.edit_main_cf(text, sets, drops)
@@ -91,7 +97,6 @@ class PostfixParams(_EditChange):
         return p
 
 
-@register
 class MasterService(FileChange):
     """Set whole service entries in master.cf (e.g. ``submission inet``)."""
 
@@ -112,8 +117,21 @@ class MasterService(FileChange):
         cur = confedit.read_master_cf(before)
         rec["old"] = {f"{e.name}/{e.type}": cur.get((e.name, e.type)) for e in self.entries}
 
+    @classmethod
+    def inverse(cls, text: Optional[str], old: Mapping[str, Optional[str]]) -> Optional[str]:
+        """Put back the old text of each entry (``name/type``), or remove an entry that was
+        not there."""
+        out = text or ""
+        for key, entry_text in old.items():
+            name, typ = key.split("/", 1)
+            current = confedit.read_master_cf(out).get((name, typ))
+            if entry_text is None:
+                out = confedit.edit_master_cf(out, [], remove=[(name, typ)])
+            elif current is not None:
+                out = out.replace(current, entry_text, 1)
+        return out
 
-@register
+
 class DovecotSettings(_EditChange):
     """Set top-level ``key = value`` settings in one Dovecot configuration file."""
 
@@ -132,13 +150,13 @@ class DovecotSettings(_EditChange):
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         return confedit.read_dovecot_conf(text)
 
-    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+    @classmethod
+    def apply_values(cls, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         return confedit.edit_dovecot_conf(
             text, {k: v for k, v in values.items() if v is not None},
             [k for k, v in values.items() if v is None])
 
 
-@register
 class ShellVars(_EditChange):
     """Set ``KEY=value`` lines in a shell-style settings file (/etc/default, /etc/sysconfig)."""
 
@@ -157,11 +175,11 @@ class ShellVars(_EditChange):
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         return confedit.read_shell_vars(text)
 
-    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+    @classmethod
+    def apply_values(cls, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         return confedit.edit_shell_vars(text, {k: v for k, v in values.items() if v is not None})
 
 
-@register
 class AliasEntries(_EditChange):
     """Set entries in an aliases(5) file."""
 
@@ -181,37 +199,10 @@ class AliasEntries(_EditChange):
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         return {k: ", ".join(v) for k, v in confedit.read_aliases(text).items()}
 
-    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+    @classmethod
+    def apply_values(cls, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         return confedit.edit_aliases(text, {
             k: [t.strip() for t in v.split(",")] for k, v in values.items() if v is not None})
 
     def transform(self, before: Optional[str]) -> Optional[str]:
         return confedit.edit_aliases(before, self.entries)
-
-
-def _inverse_master(text: Optional[str], old: Mapping[str, Optional[str]]) -> str:
-    out = text or ""
-    for key, entry_text in old.items():
-        name, typ = key.split("/", 1)
-        current = confedit.read_master_cf(out).get((name, typ))
-        if entry_text is None:
-            out = confedit.edit_master_cf(out, [], remove=[(name, typ)])
-        elif current is not None:
-            out = out.replace(current, entry_text, 1)
-    return out
-
-
-def _split_values(values: Mapping[str, Optional[str]]) -> Tuple[Dict[str, str], List[str]]:
-    return ({k: v for k, v in values.items() if v is not None},
-            [k for k, v in values.items() if v is None])
-
-
-INVERSE: Dict[str, Callable[[Optional[str], Mapping[str, Optional[str]]], Optional[str]]] = {
-    "main.cf": lambda t, old: confedit.edit_main_cf(t, *_split_values(old)),
-    "dovecot": lambda t, old: confedit.edit_dovecot_conf(t, *_split_values(old)),
-    "shell": lambda t, old: confedit.edit_shell_vars(t, _split_values(old)[0]),
-    "aliases": lambda t, old: confedit.edit_aliases(t, {
-        k: [x.strip() for x in v.split(",")] for k, v in _split_values(old)[0].items()}),
-    "master.cf": _inverse_master,
-}
-"""Editors that undo one structured edit when later edits changed the same file."""

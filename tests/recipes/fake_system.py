@@ -1,7 +1,7 @@
-"""Emulated targets of the recipe tests: a temporary root whose system commands (package
-manager, accounts, postmap, services...) are answered with their effect on the files.
+"""The emulated system of steps 1-6 (preflight ... aliases): a stock root whose package
+manager, account and map commands are answered with their effect on the files.
 
-``FakeSystem`` serves steps 1-6, ``FakeTarget`` steps 7-13 (and the crash tests).
+Steps 7-13 use the shared :class:`FakeTarget` of ``tests/fake_target.py``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
-from typing import Dict, List, Set
-
-from recipe_plans import STOCK
+from typing import List, Set
 
 from recipes._postfix import map_ext
 from wizard import confedit
@@ -149,117 +147,3 @@ def make_target(tmp_path: Path, pid: str, selinux: bool = False) -> Path:
     return root
 
 
-class FakeTarget:
-    """Scripted answers with the side effects the steps look for on the second run."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.fw_perm: Set[str] = set()
-        self.fw_run: Set[str] = set()
-        self.overrides: Set[str] = set()
-        self.calls: List[List[str]] = []
-        self.fail: Dict[str, int] = {}
-
-    def script(self) -> Dict[str, object]:
-        def rc(ok: bool) -> FakeCommand:
-            return FakeCommand(0 if ok else 1)
-
-        def postmap(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
-            db, _, src = argv[1].partition(":")
-            suffix = ".lmdb" if db == "lmdb" else ".db"
-            (self.root / (src.lstrip("/") + suffix)).write_bytes(b"map")
-            return FakeCommand()
-
-        def rm(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
-            for t in argv[2:]:
-                ex.remove(t)
-            return FakeCommand()
-
-        def svc_arg(argv: List[str]) -> str:
-            return argv[-1].split("=", 1)[1]
-
-        def fw_add(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
-            self.fw_perm.add(svc_arg(argv))
-            return FakeCommand()
-
-        def fw_undo(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
-            name = argv[2].split("--remove-service=")[1].split()[0]
-            self.fw_perm.discard(name)
-            self.fw_run.discard(name)
-            return FakeCommand()
-
-        def fw_runtime_all(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
-            names = [x.split("=")[1] for x in argv[2].split() if "--query-service=" in x]
-            return rc(all(n in self.fw_run for n in names))
-
-        def fw_reload(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
-            self.fw_run = set(self.fw_perm)
-            return FakeCommand()
-
-        def group_edit(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
-            # usermod -a -G GROUP USER  /  gpasswd -d USER GROUP
-            if argv[0] == "usermod":
-                group, user, add = argv[3], argv[4], True
-            else:
-                user, group, add = argv[2], argv[3], False
-            path = self.root / "etc/group"
-            lines = []
-            for line in path.read_text().splitlines():
-                f = line.split(":")
-                if f[0] == group:
-                    members = [m for m in f[3].split(",") if m]
-                    members = members + [user] if add else [m for m in members if m != user]
-                    line = ":".join(f[:3] + [",".join(members)])
-                lines.append(line)
-            path.write_text("\n".join(lines) + "\n")
-            return FakeCommand()
-
-        def groupadd(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
-            path = self.root / "etc/group"
-            lines = path.read_text().splitlines()
-            if argv[0] == "groupadd":
-                lines.append(f"{argv[-1]}:x:990:")
-            else:
-                lines = [x for x in lines if not x.startswith(argv[-1] + ":")]
-            path.write_text("\n".join(lines) + "\n")
-            return FakeCommand()
-
-        def statoverride(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
-            if argv[1] == "--list":
-                return rc(argv[2] in self.overrides)
-            if argv[1] == "--add":
-                self.overrides.add(argv[-1])
-            else:
-                self.overrides.discard(argv[-1])
-            return FakeCommand()
-
-        def check(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
-            return FakeCommand(self.fail.get(argv[0], 0), "", "fatal: broken" if
-                               self.fail.get(argv[0]) else "")
-
-        return {
-            "postmap": postmap, "rm -f": rm,
-            "firewall-cmd --permanent --add-service": fw_add,
-            "firewall-cmd --permanent --query-service": lambda a, e: rc(
-                svc_arg(a) in self.fw_perm),
-            "sh -c firewall-cmd --permanent --remove-service": fw_undo,
-            "sh -c firewall-cmd --query-service": fw_runtime_all,
-            "firewall-cmd --reload": fw_reload,
-            "usermod -a -G": group_edit, "gpasswd -d": group_edit,
-            "dpkg-statoverride": statoverride,
-            "groupadd": groupadd, "groupdel": groupadd,
-            "postfix check": check, "doveconf -n": check,
-        }
-
-
-def stock_root(base: Path, platform: Platform) -> Path:
-    root = base / "root"
-    shutil.copytree(STOCK / platform.stock / "etc", root / "etc")
-    (root / "etc/passwd").write_text(
-        "root:x:0:0:root:/root:/bin/bash\npostfix:x:101:101::/var/spool/postfix:/bin/false\n"
-        "dovecot:x:102:102::/usr/lib/dovecot:/bin/false\n"
-        "alice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/bash\n")
-    (root / "etc/group").write_text(
-        "root:x:0:\npostfix:x:101:\ndovecot:x:102:\nsasl:x:45:\nalice:x:1000:\nbob:x:1001:\n")
-    os.chmod(root / "etc/postfix/main.cf", 0o640)  # an unusual mode must come back too
-    return root
