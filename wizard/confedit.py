@@ -259,7 +259,7 @@ def edit_master_cf(
 # --------------------------------------------------------------------------- dovecot
 
 
-_DOVE_KV = re.compile(r"^(\s*)([A-Za-z0-9_]+)\s*=\s*(.*?)\s*$")
+_DOVE_KV = re.compile(r"^(\s*)([A-Za-z0-9_]+)\s*=\s*(.*?)\s*\Z")
 
 
 def _dovecot_top_level(lines: Sequence[str]) -> List[Tuple[int, str, str]]:
@@ -370,7 +370,7 @@ def edit_shell_vars(text: Optional[str], values: Mapping[str, str]) -> str:
 # --------------------------------------------------------------------------- aliases
 
 
-_ALIAS = re.compile(r"^([^#\s:][^:]*?)\s*:\s*(.*)$")
+_ALIAS = re.compile(r"^([^#\s:][^:]*?)\s*:\s*(.*)\Z")
 
 
 def _alias_entries(lines: Sequence[str]) -> List[Tuple[int, int, str, str]]:

@@ -293,7 +293,7 @@ class Packages(Change):
         res = ex.run(["dpkg-query", "-L", *names] if rec["manager"] == "apt"
                      else ["rpm", "-ql", *names], quiet=True, timeout=120)
         units = sorted({os.path.basename(line.strip()) for line in res.stdout.splitlines()
-                        if re.match(r"^(/usr)?/lib/systemd/system/[^/@]+\.service$",
+                        if re.fullmatch(r"(/usr)?/lib/systemd/system/[^/@]+\.service",
                                     line.strip())})
         active = [u for u in units if unit_active(ex, u)]
         if not active:
