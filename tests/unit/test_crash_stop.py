@@ -7,6 +7,7 @@ from typing import List
 
 import pytest
 
+import wizard.rollback
 from recipes.aliases import AliasesRecipe
 from recipes.common import map_build
 from wizard import changes as ch
@@ -293,7 +294,8 @@ def test_resume_plans_the_rest_against_what_the_resumed_changes_wrote(target_roo
     assert (target_root / "etc/mw.crt").read_text() == f"certificate for {key}"
 
 
-def test_a_signal_during_rollback_stops_between_two_undos(target_root, tmp_path, tree):
+def test_a_signal_during_rollback_stops_between_two_undos(target_root, tmp_path, tree,
+                                                          monkeypatch):
     before = tree(target_root)
     state = tmp_path / "state"
     with Session.open(state) as s:
@@ -301,14 +303,14 @@ def test_a_signal_during_rollback_stops_between_two_undos(target_root, tmp_path,
         make_engine(target_root, s, [Three()], ex=ex).apply()
     with Session.open(state) as s:
         e = make_engine(target_root, s, [Three()])
-        undo_one = e._undo_one
+        undo_one = wizard.rollback.undo_one
 
-        def undo_then_signal(ctx, entry, force):  # type: ignore[no-untyped-def]
-            out = undo_one(ctx, entry, force)
+        def undo_then_signal(session, ctx, entry, force):  # type: ignore[no-untyped-def]
+            out = undo_one(session, ctx, entry, force)
             e.cancelled = True  # what the CLI's SIGTERM handler does
             return out
 
-        e._undo_one = undo_then_signal  # type: ignore[method-assign]
+        monkeypatch.setattr(wizard.rollback, "undo_one", undo_then_signal)
         res = e.rollback()
         assert res.stopped and res.undone == 1 and res.steps == []
         assert s.step_status("three") != "rolled-back"
