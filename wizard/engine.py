@@ -3,13 +3,14 @@
 Both the CLI and the TUI drive this class; neither contains mail logic. Progress is reported
 through ``on_event`` callbacks with small dataclass events (:mod:`wizard.events`, re-exported
 here), so the TUI can post them to its message queue from a worker thread. Undoing journal
-entries and rollback live in :mod:`wizard.rollback`.
+entries and rollback live in :mod:`wizard.rollback`; running steps and their checks for a front
+end in :mod:`wizard.run`. The engine receives its recipes: the core never imports them.
 """
 
 from __future__ import annotations
 
 import traceback
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from .answers import Answers
 from .changes import (
@@ -59,12 +60,6 @@ __all__ = ["ChangeDone", "Engine", "Event", "EventCallback", "LogLine", "Rollbac
            "TEMP_NAME"]
 
 
-def default_recipes() -> List[Recipe]:
-    from recipes import all_recipes
-
-    return all_recipes()
-
-
 class Engine:
     """Plans and applies the recipes for one target.
 
@@ -73,19 +68,20 @@ class Engine:
         platform: the profile (detected or chosen with ``--platform``).
         executor: where changes happen (a :class:`DryRunExecutor` for dry runs).
         session: journal and state; required for apply and rollback.
-        recipes: the ordered steps (default: ``recipes.all_recipes()``).
+        recipes: the ordered steps (the entry point passes ``recipes.all_recipes()``; the
+            core never imports the steps it runs).
         facts: facts about the target (default: read from it).
     """
 
     def __init__(self, answers: Answers, platform: Platform, executor: Executor,
-                 session: Optional[Session] = None, recipes: Optional[Sequence[Recipe]] = None,
+                 session: Optional[Session] = None, *, recipes: Sequence[Recipe],
                  facts: Optional[Facts] = None,
                  on_event: Optional[EventCallback] = None) -> None:
         self.answers = answers
         self.base_platform = platform
         self.executor = executor
         self.session = session
-        self.recipes: List[Recipe] = list(recipes) if recipes is not None else default_recipes()
+        self.recipes: List[Recipe] = list(recipes)
         self.on_event = on_event or (lambda _e: None)
         self.facts = facts or gather_facts(executor, platform, dry_run=executor.dry_run)
         self.platform = effective_platform(platform, self.facts)
@@ -104,7 +100,7 @@ class Engine:
         raise UsageError(f"no step named {step_id!r}; steps: "
                           f"{', '.join(r.id for r in self.recipes)}")
 
-    def _select(self, steps: Optional[Iterable[str]]) -> List[Recipe]:
+    def select(self, steps: Optional[Iterable[str]]) -> List[Recipe]:
         """The recipes named in ``steps`` (all when None), in run order.
 
         Raises:
@@ -131,7 +127,7 @@ class Engine:
         view = View(self.executor, self.platform)
         self.last_view = view
         plans = []
-        selected = {r.id for r in self._select(steps)}
+        selected = {r.id for r in self.select(steps)}
         for recipe in self.recipes:
             sp = StepPlan(recipe)
             if not recipe.enabled(self.answers):
@@ -165,24 +161,29 @@ class Engine:
                              log=lambda m: self.on_event(LogLine("", m)),
                              persist=session.save)
 
-    def apply(self, steps: Optional[Iterable[str]] = None,
-              stop_on_error: bool = True) -> List[StepResult]:
+    def apply(self, steps: Optional[Iterable[str]] = None, stop_on_error: bool = True,
+              after_step: Optional[Callable[[StepResult], None]] = None) -> List[StepResult]:
         """Apply the (selected) enabled steps in order; stop at the first failure.
+
+        ``after_step`` is called with each step's result before the next step starts (how
+        :func:`wizard.run.apply_and_verify` checks a step right after it is applied).
 
         Raises :class:`StepInterrupted` (a KeyboardInterrupt) when :attr:`cancelled` is set
         or Ctrl-C arrives inside a step: the step's finished changes stay applied."""
         if self.session is None:
             raise MailwizardError("apply needs a session")
         results = []
-        for recipe in self._select(steps):
+        for recipe in self.select(steps):
             if self.cancelled:  # between two steps: nothing of this one was done
                 raise StepInterrupted(recipe.id, "", graceful=True)
             if not recipe.enabled(self.answers):
                 self.session.set_step(recipe.id, "skipped")
-                results.append(StepResult(recipe.id, "skipped"))
-                continue
-            res = self.apply_step(recipe.id)
+                res = StepResult(recipe.id, "skipped")
+            else:
+                res = self.apply_step(recipe.id)
             results.append(res)
+            if after_step is not None:
+                after_step(res)
             if res.status == "failed" and stop_on_error:
                 break
         return results
@@ -359,7 +360,7 @@ class Engine:
         out: Dict[str, List[CheckResult]] = {}
         vctx = VerifyContext(self.answers, self.platform, self.facts, self.executor,
                              probe_host=probe_host)
-        for recipe in self._select(steps):
+        for recipe in self.select(steps):
             if not recipe.enabled(self.answers):
                 continue
             try:
