@@ -160,7 +160,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
                                        probe_host=args.probe_host, on_progress=on_progress)
             except KeyboardInterrupt:
                 return _interrupted(out)
-            if run.stopped_before_checks:  # stopped between two steps
+            if run.stopped_before_checks:  # the stop came with the last step, before checks
                 return _interrupted(out)
             r = run.failed
             if r is not None:
