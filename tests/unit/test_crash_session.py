@@ -13,15 +13,15 @@ from typing import List
 
 import pytest
 from allsteps import real_engine
+from fake_target import make_engine
 
 from wizard import changes as ch
 from wizard import cli
 from wizard.answers import demo_answers_path, load_answers
-from wizard.engine import Engine
 from wizard.errors import SessionError
-from wizard.executor import DryRunExecutor, Executor, FakeCommand, ScriptedExecutor
+from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
-from wizard.recipe import Facts, Recipe
+from wizard.recipe import Recipe
 from wizard.session import Session
 
 ANSWERS = load_answers(demo_answers_path())
@@ -36,11 +36,6 @@ class Files(Recipe):
         return [ch.PostfixParams({"myhostname": "mail.example.com"}),
                 ch.Directory("/etc/mw", 0o750), ch.FileWrite("/etc/mw/a.conf", "a\n"),
                 ch.FileWrite("/etc/mw/b.conf", "b\n")]
-
-
-def make_engine(root: Path, session: Session, recipes: List[Recipe], ex=None) -> Engine:
-    return Engine(ANSWERS, get_platform("debian12"), ex or Executor(root, host_commands=True),
-                  session=session, recipes=recipes, facts=Facts())
 
 
 @pytest.fixture
@@ -269,9 +264,7 @@ def test_a_process_without_recipes_knows_every_journaled_type(tmp_path):
 
 
 def test_recipe_subclasses_are_journaled_under_a_core_type():
-    from recipes.certificate import PrivateKeyFile
-    from recipes.sasl import SystemdDropIn
-    from recipes.services import ConfiguredService
+    from wizard.changes import ConfiguredService, PrivateKeyFile, SystemdDropIn
 
     assert ch.journal_type(SystemdDropIn) == "FileWrite"
     assert ch.journal_type(PrivateKeyFile) == "FileWrite"
@@ -281,7 +274,7 @@ def test_recipe_subclasses_are_journaled_under_a_core_type():
 
 
 def test_a_drop_in_undone_by_the_core_still_reloads_systemd(target_root, tmp_path):
-    from recipes.sasl import SystemdDropIn
+    from wizard.changes import SystemdDropIn
 
     (target_root / "run/systemd/system").mkdir(parents=True)
     ex = ScriptedExecutor(target_root)

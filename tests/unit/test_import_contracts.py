@@ -1,8 +1,7 @@
 """Import contracts: the core stays headless and free of the steps it runs, no import cycles.
 
 Every module of wizard/, recipes/ and screens/ is parsed (``ast``); module-level and
-function-level imports both count (a lazy import is still a dependency), ``TYPE_CHECKING``
-blocks too. The contracts:
+function-level imports both count (a lazy import is still a dependency). The contracts:
 
 - ``wizard`` imports no ``textual``, ``screens`` or ``recipes``, except the entry point
   ``wizard.cli`` (documented in its module docstring: it hands the steps and the TUI their
@@ -10,6 +9,11 @@ blocks too. The contracts:
 - ``recipes`` imports no ``textual`` or ``screens``;
 - ``screens`` never imports ``wizard.cli`` (the entry point hands the App what it needs);
 - no import cycle among the project's modules.
+
+The layering contracts count imports under ``if TYPE_CHECKING:`` too (the core must not even
+name Textual's types); the cycle check does not: a type-only back-reference (a section of the
+answers naming the ``Answers`` model it belongs to) is never executed, so it cannot form an
+import cycle (import-linter's ``exclude_type_checking_imports`` makes the same choice).
 
 A subprocess test then imports the core for real and checks ``sys.modules``.
 """
@@ -21,9 +25,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict, Iterator, List, Set, Tuple
-
-import pytest
+from typing import Dict, List, NamedTuple, Set
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("wizard", "recipes", "screens")
@@ -34,10 +36,6 @@ FORBIDDEN = {
     "wizard": ("textual", "screens", "recipes"),
     "recipes": ("textual", "screens"),
 }
-
-#: an import cycle another part of issue 12 removes (screens routing); see the xfail below
-PENDING_CYCLE = frozenset({"screens.step", "screens.summary"})
-
 
 def module_files(root: Path = REPO) -> Dict[str, Path]:
     """module name -> file, for every module of the three packages under ``root``."""
@@ -51,16 +49,29 @@ def module_files(root: Path = REPO) -> Dict[str, Path]:
     return out
 
 
-def imports_of(name: str, path: Path, known: Set[str]) -> Iterator[Tuple[str, int]]:
-    """(imported module, line) for every import in the file, at any depth.
+class Import(NamedTuple):
+    target: str
+    line: int
+    typing_only: bool
+    """Inside ``if TYPE_CHECKING:`` (never executed)."""
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def imports_of(name: str, path: Path, known: Set[str]) -> List[Import]:
+    """Every import in the file, at any depth (functions, classes, ``if`` blocks).
 
     ``from a import b`` names ``a.b`` when that is a project module, else ``a``."""
     is_pkg = path.name == "__init__.py"
     package = name if is_pkg else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    out: List[Import] = []
+
+    def visit(node: ast.AST, typing_only: bool) -> None:
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name, node.lineno
+            out.extend(Import(a.name, node.lineno, typing_only) for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
@@ -70,21 +81,35 @@ def imports_of(name: str, path: Path, known: Set[str]) -> Iterator[Tuple[str, in
                 target = node.module or ""
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
-                yield (sub if sub in known else target), node.lineno
+                out.append(Import(sub if sub in known else target, node.lineno, typing_only))
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.body:
+                visit(child, True)
+            for child in node.orelse:
+                visit(child, typing_only)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child, typing_only)
+
+    visit(ast.parse(path.read_text(encoding="utf-8"), str(path)), False)
+    return out
 
 
-def import_graph(root: Path = REPO) -> Dict[str, List[Tuple[str, int]]]:
+Graph = Dict[str, List[Import]]
+
+
+def import_graph(root: Path = REPO) -> Graph:
     files = module_files(root)
     known = set(files)
-    return {name: list(imports_of(name, path, known)) for name, path in files.items()}
+    return {name: imports_of(name, path, known) for name, path in files.items()}
 
 
-def violations(graph: Dict[str, List[Tuple[str, int]]]) -> List[str]:
+def violations(graph: Graph) -> List[str]:
     """Every import that breaks a layering contract, as 'module:line imports target'."""
     out = []
     for name, imports in sorted(graph.items()):
         pkg = name.split(".")[0]
-        for target, line in imports:
+        for target, line, _typing in imports:
             top = target.split(".")[0]
             if pkg in FORBIDDEN and top in FORBIDDEN[pkg] and name != ENTRY_POINT:
                 out.append(f"{name}:{line} imports {target}")
@@ -94,10 +119,11 @@ def violations(graph: Dict[str, List[Tuple[str, int]]]) -> List[str]:
     return out
 
 
-def cycles(graph: Dict[str, List[Tuple[str, int]]]) -> List[List[str]]:
+def cycles(graph: Graph) -> List[List[str]]:
     """The import cycles among project modules: strongly connected components of more than
-    one module (or a module importing itself), each sorted."""
-    edges = {n: sorted({t for t, _ in imps if t in graph}) for n, imps in graph.items()}
+    one module (or a module importing itself), each sorted; type-only imports left out."""
+    edges = {n: sorted({i.target for i in imps if i.target in graph and not i.typing_only})
+             for n, imps in graph.items()}
     index: Dict[str, int] = {}
     low: Dict[str, int] = {}
     stack: List[str] = []
@@ -131,9 +157,10 @@ def cycles(graph: Dict[str, List[Tuple[str, int]]]) -> List[List[str]]:
     return sorted(found)
 
 
-def _describe(graph: Dict[str, List[Tuple[str, int]]], comp: List[str]) -> str:
+def _describe(graph: Graph, comp: List[str]) -> str:
     members = set(comp)
-    links = [f"{n}:{line} -> {t}" for n in comp for t, line in graph[n] if t in members]
+    links = [f"{n}:{i.line} -> {i.target}" for n in comp for i in graph[n]
+             if i.target in members and not i.typing_only]
     return " <-> ".join(comp) + " (" + "; ".join(links) + ")"
 
 
@@ -161,12 +188,20 @@ def test_the_checker_sees_lazy_relative_and_from_imports(tmp_path: Path) -> None
         "wizard/b.py": "def f():\n    from .a import x\n",
         "screens/app.py": "def run():\n    from wizard.cli import main\n",
         "recipes/x.py": "from textual.app import App\n",
+        "wizard/model.py": "from .section import Section\n",
+        "wizard/section.py": """
+            from typing import TYPE_CHECKING
+            if TYPE_CHECKING:
+                from textual.app import App
+                from .model import Model
+        """,
     })
     graph = import_graph(root)
     assert violations(graph) == [
         "recipes.x:1 imports textual.app",
         "screens.app:2 imports wizard.cli (the entry point)",
         "wizard.engine:3 imports recipes",
+        "wizard.section:4 imports textual.app",
     ]
     assert cycles(graph) == [["screens.app", "wizard.cli"], ["wizard.a", "wizard.b"]]
 
@@ -179,16 +214,7 @@ def test_layers_hold() -> None:
 
 def test_no_import_cycle() -> None:
     graph = import_graph()
-    found = [c for c in cycles(graph) if frozenset(c) != PENDING_CYCLE]
-    assert not found, "import cycles:\n" + "\n".join(_describe(graph, c) for c in found)
-
-
-@pytest.mark.xfail(strict=True, reason="screens.step <-> screens.summary import each other "
-                   "until the screens return results and the App routes (helper H6's part of "
-                   "issue 12); remove this marker when that is merged")
-def test_no_screens_step_summary_cycle() -> None:
-    graph = import_graph()
-    found = [c for c in cycles(graph) if frozenset(c) == PENDING_CYCLE]
+    found = cycles(graph)
     assert not found, "import cycles:\n" + "\n".join(_describe(graph, c) for c in found)
 
 
