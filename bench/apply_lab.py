@@ -28,6 +28,7 @@ import mwlab  # noqa: E402
 
 INSIDE = r"""
 import json, sys, time
+from recipes import all_recipes
 from wizard.answers import load_answers
 from wizard.engine import Engine
 from wizard.executor import Executor
@@ -38,7 +39,7 @@ answers = load_answers("/root/answers.yaml", set(ex.users()))
 with Session.open("/var/lib/mailwizard") as s:
     s.bind("debian12", "/", answers.to_dict())
     t0 = time.monotonic()
-    e = Engine(answers, detect_platform("/"), ex, session=s)
+    e = Engine(answers, detect_platform("/"), ex, session=s, recipes=all_recipes())
     res = e.apply()
     t1 = time.monotonic()
     checks = e.verify()

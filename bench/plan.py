@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+from recipes import all_recipes
 from wizard.answers import demo_answers_path, load_answers
 from wizard.engine import Engine
 from wizard.executor import DryRunExecutor
@@ -36,7 +37,8 @@ def main() -> None:
         for _ in range(n):
             with tempfile.TemporaryDirectory() as root:
                 t0 = time.perf_counter()
-                plans = Engine(answers, get_platform(pid), DryRunExecutor(root)).plan()
+                plans = Engine(answers, get_platform(pid), DryRunExecutor(root),
+                               recipes=all_recipes()).plan()
                 times.append(time.perf_counter() - t0)
                 changes = sum(p.changed for p in plans)
         cli = []

@@ -19,6 +19,7 @@ from typing import List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from recipes import all_recipes  # noqa: E402
 from wizard.answers import demo_answers_path, load_answers  # noqa: E402
 from wizard.docs import render_runbook  # noqa: E402
 from wizard.engine import Engine  # noqa: E402
@@ -48,7 +49,8 @@ def main(argv: List[str]) -> int:
                 steps = 0
                 for _ in range(args.repeat):
                     start = time.perf_counter()
-                    engine = Engine(answers, platform, DryRunExecutor(root))
+                    engine = Engine(answers, platform, DryRunExecutor(root),
+                                    recipes=all_recipes())
                     out = render_runbook(engine, fmt)
                     times.append(time.perf_counter() - start)
                     steps = len(engine.recipes)

@@ -2,7 +2,7 @@
 
 Measures, each repeated N times (min / median / max, milliseconds):
 
-* ``import``: importing ``screens.app`` in a fresh interpreter;
+* ``import``: importing ``screens.app`` and the steps (``recipes``) in a fresh interpreter;
 * ``in-process``: from building the app (``make_app``, demo answers, dry run on rocky9) to the
   welcome screen being mounted, headless (``App.run_test``), imports already done;
 * ``cold``: from launching a fresh interpreter to the welcome screen being mounted (interpreter
@@ -29,11 +29,12 @@ import asyncio, sys, time
 t0 = time.time()
 sys.path.insert(0, {root!r})
 import screens.app
+from recipes import all_recipes
 t_import = time.time()
 from screens.welcome import WelcomeScreen
 
 async def main():
-    app = screens.app.make_app(answers="demo", platform="rocky9")
+    app = screens.app.make_app(answers="demo", platform="rocky9", recipes=all_recipes())
     async with app.run_test(size=(80, 24)) as pilot:
         while not (isinstance(app.screen, WelcomeScreen) and app.screen.is_mounted):
             await asyncio.sleep(0.001)
@@ -44,12 +45,13 @@ asyncio.run(main())
 
 def in_process(n: int) -> List[float]:
     sys.path.insert(0, str(ROOT))
+    from recipes import all_recipes
     from screens.app import make_app
     from screens.welcome import WelcomeScreen
 
     async def once() -> float:
         start = time.perf_counter()
-        app = make_app(answers="demo", platform="rocky9")
+        app = make_app(answers="demo", platform="rocky9", recipes=all_recipes())
         async with app.run_test(size=(80, 24)):
             while not (isinstance(app.screen, WelcomeScreen) and app.screen.is_mounted):
                 await asyncio.sleep(0.001)

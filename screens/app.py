@@ -5,21 +5,18 @@ results (``dismiss``); the app moves between them. Everything that touches the t
 :meth:`MailWizardApp.run_task`, a thread worker that calls the engine and posts typed messages
 back (``call_from_thread``), so long operations never freeze the UI.
 
-Entry points: :func:`run_app` (``mailwizard`` without a verb) and :func:`make_app` (tests).
+Entry points: :func:`run_app` (``mailwizard`` without a verb: :func:`wizard.cli.run_tui` opens
+the target and passes it with the steps, so the screens import neither ``wizard.cli`` nor
+``recipes``) and :func:`make_app` (tests).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import copy
-import functools
-import os
-import signal
 import tempfile
-import threading
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -30,15 +27,16 @@ from textual.screen import Screen
 
 from wizard.answers import Answers, demo_answers_path, load_answers, read_answers_file
 from wizard.engine import Event
-from wizard.errors import AnswersError, SessionError
+from wizard.errors import AnswersError
 from wizard.executor import DryRunExecutor, Executor
-from wizard.interrupts import SafeOutput, detach_terminal
 from wizard.platforms import Platform, get_platform, parse_os_release
 from wizard.recipe import Recipe
 from wizard.session import Session
+from wizard.target import Target
 
 from .answers import AnswersScreen
 from .context import Machine, WizardContext, default_raw_answers
+from .hangup import EXIT_INTERRUPTED, hangup_safe_driver, install_signal_handlers
 from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
 from .results import Move, Result
 from .step import StepScreen
@@ -46,8 +44,6 @@ from .steps import StepListScreen
 from .summary import SummaryScreen
 from .welcome import WelcomeScreen
 from .widgets import ConfirmModal
-
-EXIT_INTERRUPTED = 130
 
 #: Tasks that change the target: quitting during one asks first and stops cleanly.
 CHANGING_TASKS = ("apply", "apply-all", "rollback", "rollback-all")
@@ -256,7 +252,7 @@ class MailWizardApp(App[int]):
     def get_driver_class(self) -> Any:
         """Textual's driver; on Linux one that survives the terminal hanging up."""
         cls = super().get_driver_class()
-        safe = _hangup_safe_driver()
+        safe = hangup_safe_driver()
         if safe is not None and cls is safe.__mro__[1]:
             return safe
         return cls
@@ -311,7 +307,8 @@ def make_app(answers: Union[Answers, str, None] = None,
              executor: Optional[Executor] = None,
              session: Optional[Session] = None,
              dry_run: bool = True,
-             recipes: Optional[Sequence[Recipe]] = None,
+             *,
+             recipes: Sequence[Recipe],
              machine: Optional[Machine] = None,
              dry_run_reason: str = "--dry-run",
              root: Optional[Path] = None,
@@ -327,7 +324,8 @@ def make_app(answers: Union[Answers, str, None] = None,
         executor: where changes happen; default a :class:`DryRunExecutor` on a temp root.
         session: the journal (needed to apply); None in a dry run.
         dry_run: preview only: Apply is disabled.
-        recipes: the steps (default ``recipes.all_recipes()``).
+        recipes: the steps (the entry point passes ``recipes.all_recipes()``; the screens
+            never import them).
         machine: host name and OS of this machine (frozen in snapshot tests).
         raw_answers: the form's starting content when it is not valid answers.
     """
@@ -362,39 +360,37 @@ def _load_raw(path: str) -> Dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def run_app(args: argparse.Namespace) -> int:
-    """``mailwizard`` without a verb: resolve the options like the CLI, then run the TUI."""
-    from wizard.cli import Setup
+def run_app(target: Target, recipes: Sequence[Recipe], answers_file: Optional[str] = None,
+            yes: bool = False) -> int:
+    """``mailwizard`` without a verb: run the TUI on a target the entry point opened.
 
-    raw_errors = []
+    Args:
+        target: platform, root, executor and session directory (:mod:`wizard.target`).
+        recipes: the steps (the entry point passes ``recipes.all_recipes()``).
+        answers_file: ``--answers`` (``demo`` for the example): prefills the form; invalid
+            answers are shown in the form with their problems next to the fields.
+        yes: apply without the confirmation dialog.
+    """
+    raw_errors: List[Tuple[str, str]] = []
     raw: Optional[Dict[str, Any]] = None
-    try:
-        setup = Setup(args, need_answers=bool(args.answers))
-    except AnswersError as exc:
-        # show the file in the form, with its problems next to the fields
-        setup = Setup(args, need_answers=False)
-        raw, raw_errors = _load_raw(args.answers), exc.errors
+    answers: Optional[Answers] = None
+    if answers_file:
+        try:
+            answers = target.load_answers(answers_file)
+        except AnswersError as exc:
+            # show the file in the form, with its problems next to the fields
+            raw, raw_errors = _load_raw(answers_file), exc.errors
     machine_name = _machine_platform_name()
-    if setup.dry_run:
-        reason = "--dry-run" if args.dry_run else (
-            f"{setup.platform.id} is not this system")
-    else:
-        reason = ""
-    session: Optional[Session] = None
-    if not setup.dry_run:
-        session = Session.open(setup.state_dir)
-        if session.platform_id and session.platform_id != setup.platform.id:
-            session.close()
-            raise SessionError(f"the session in {setup.state_dir} is for "
-                               f"{session.platform_id}, not {setup.platform.id}")
+    session = None if target.dry_run else target.open_session()
     try:
-        app = make_app(answers=setup.answers, platform=setup.platform,
-                       executor=setup.executor, session=session, dry_run=setup.dry_run,
-                       machine=Machine.detect(machine_name), dry_run_reason=reason,
-                       root=setup.root, raw_answers=raw, yes=bool(args.yes))
+        app = make_app(answers=answers, platform=target.platform,
+                       executor=target.executor, session=session, dry_run=target.dry_run,
+                       recipes=recipes, machine=Machine.detect(machine_name),
+                       dry_run_reason=target.dry_run_reason, root=target.root,
+                       raw_answers=raw, yes=yes)
         app.ctx.raw_errors = list(raw_errors)
-        app.ctx.state_dir = setup.state_dir
-        _install_signal_handlers(app)
+        app.ctx.state_dir = target.state_dir
+        install_signal_handlers(app)
         app.run()
         return EXIT_INTERRUPTED if app.interrupted else int(app.return_code or 0)
     finally:
@@ -402,73 +398,4 @@ def run_app(args: argparse.Namespace) -> int:
             session.close()
 
 
-def _install_signal_handlers(app: MailWizardApp) -> None:
-    """A dropped SSH connection (SIGHUP), SIGTERM or SIGINT stops between two changes and
-    exits 130 with the session saved.
-
-    After SIGHUP the terminal is gone: standard output and error are pointed at /dev/null and
-    standard input at a pipe that never delivers, so the rest of the run (which can take
-    minutes of package installation) neither fails on EIO nor spins on end-of-file. SIGINT
-    (only ``kill -INT``: the terminal is in raw mode) is handled the same way."""
-
-    def handler(signum: int, frame: Any) -> None:
-        if signum == signal.SIGHUP:
-            _detach_from_terminal(app)
-        loop = app.loop
-        if app.ctx.engine is not None:
-            app.ctx.engine.cancelled = True
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(app.hang_up)
-        else:  # not running yet / any more
-            raise SystemExit(EXIT_INTERRUPTED)
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, handler)
-
-
-def _detach_from_terminal(app: MailWizardApp) -> None:
-    if getattr(app, "_hung_up", False):
-        return
-    app._hung_up = True  # type: ignore[attr-defined]
-    detach_terminal(stdin=False)
-    try:
-        # a pipe whose writer stays open: never readable, so the input thread's select()
-        # sleeps instead of spinning on end-of-file; non-blocking, so a read already on its
-        # way (the old terminal said "readable") fails at once instead of blocking for good
-        quiet, keep = os.pipe()
-        os.set_blocking(quiet, False)
-        os.dup2(quiet, 0)
-        os.close(quiet)
-        app._quiet_stdin = keep  # type: ignore[attr-defined]
-    except OSError:
-        pass
-
-
-@functools.cache
-def _hangup_safe_driver() -> Optional[type]:
-    """Textual's Linux driver, made safe for a terminal that disappears: its writer thread
-    writes through :class:`SafeOutput` (an EIO would kill the thread, then the app blocks on
-    its full queue) and its input thread waits for the exit on a read error instead of
-    panicking while a change is still being applied."""
-    try:
-        from textual.drivers.linux_driver import LinuxDriver
-    except ImportError:  # pragma: no cover - not Linux
-        return None
-
-    class HangupSafeDriver(LinuxDriver):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            if getattr(self, "_file", None) is not None:
-                self._file = SafeOutput(self._file)  # type: ignore[assignment,arg-type]
-
-        def run_input_thread(self) -> None:
-            try:
-                super().run_input_thread()
-            except OSError:  # the terminal hung up: no more input
-                self.exit_event.wait()
-
-    return HangupSafeDriver
-
-
-__all__ = ["MailWizardApp", "make_app", "run_app"]
+__all__ = ["EXIT_INTERRUPTED", "MailWizardApp", "make_app", "run_app"]

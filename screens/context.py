@@ -76,12 +76,13 @@ class WizardContext:
     platform: Platform
     executor: Executor
     machine: Machine
+    recipes: Sequence[Recipe]
+    """The steps, handed down from the entry point (screens never import :mod:`recipes`)."""
     dry_run: bool = True
     dry_run_reason: str = ""
     session: Optional[Session] = None
     state_dir: Optional[Path] = None
     root: Path = Path("/")
-    recipes: Optional[Sequence[Recipe]] = None
     answers: Optional[Answers] = None
     raw: Dict[str, Any] = field(default_factory=dict)
     """The form's content (answers-file format), also for invalid or partial answers."""
@@ -119,7 +120,7 @@ class WizardContext:
         """Create the engine for ``answers`` (reads facts from the target: call in a worker)."""
         self.answers = answers
         self.engine = Engine(answers, self.platform, self.executor, session=self.session,
-                             recipes=list(self.recipes) if self.recipes is not None else None,
+                             recipes=self.recipes,
                              on_event=on_event)
         return self.engine
 

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabP
 
 from wizard.checks import CheckResult, failed_count
 from wizard.engine import RollbackResult, StepPlan, StepResult
+from wizard.run import apply_and_verify
 
 from .common import show_error
 from .context import WizardContext
@@ -266,11 +267,8 @@ class StepScreen(Screen[Result]):
 
         def task() -> Tuple[StepResult, Optional[List[CheckResult]], List[StepPlan]]:
             ctx.bind_session()
-            res = engine.apply_step(step_id)
-            checks = None
-            if res.status == "applied":
-                checks = engine.verify([step_id]).get(step_id, [])
-            return res, checks, engine.plan()
+            run = apply_and_verify(engine, [step_id], verify_each=True)
+            return run.results[0], run.checks.get(step_id), engine.plan()
 
         if self.app.start_task("apply", task, self):  # type: ignore[attr-defined]
             self._log(f"--- apply {step_id}", "bold")

@@ -20,6 +20,7 @@ from textual.widgets.option_list import Option
 
 from wizard.checks import failed_count, summarize
 from wizard.engine import StepPlan, StepResult, StepStarted
+from wizard.run import Progress, StepDone, apply_and_verify
 
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
@@ -373,22 +374,16 @@ class StepListScreen(Screen[Result]):
         total = len(steps)
         screen = self
 
+        def on_progress(done: Progress) -> None:
+            if isinstance(done, StepDone):
+                app.post_from_worker(  # type: ignore[attr-defined]
+                    screen, StepApplied(done.index, done.total, done.result, done.checks))
+
         def task() -> Tuple[List[StepResult], List[StepPlan]]:
             ctx.bind_session()
-            results: List[StepResult] = []
-            for k, step_id in enumerate(steps, 1):
-                if engine.cancelled:  # Ctrl+C between two steps
-                    raise KeyboardInterrupt
-                res = engine.apply_step(step_id)
-                checks = None
-                if res.status == "applied":
-                    checks = engine.verify([step_id]).get(step_id, [])
-                results.append(res)
-                app.post_from_worker(  # type: ignore[attr-defined]
-                    screen, StepApplied(k, total, res, checks))
-                if res.status != "applied":
-                    break
-            return results, engine.plan()
+            # each step is checked right after it is applied; Ctrl+C stops between changes
+            run = apply_and_verify(engine, steps, verify_each=True, on_progress=on_progress)
+            return run.results, engine.plan()
 
         run = ApplyAllRun(steps, {sp.id: sp.recipe.title for sp in ctx.plans})
         previous, self.run = self.run, run

@@ -1,5 +1,11 @@
 """Command line: ``mailwizard`` (the TUI) and the headless verbs sharing the same engine.
 
+This is the entry point and the one documented exception to the core's import contracts
+(tests/unit/test_import_contracts.py): it is the only module of :mod:`wizard` that imports the
+steps (:mod:`recipes`, in :func:`default_recipes`) and the TUI (:mod:`screens.app`, lazily in
+:func:`run_tui`, so the verbs never load Textual). Everything else it uses comes from the core:
+the target, session and engine from :mod:`wizard.target`, the run from :mod:`wizard.run`.
+
 Exit codes:
 
 ====  =====================================================================
@@ -18,12 +24,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
-from typing import List, Optional, Sequence, TextIO, cast
+from typing import Dict, List, Optional, Sequence, TextIO, cast
 
-from .errors import AnswersError, MailwizardError, PlatformError, SessionError
-from .interrupts import SafeOutput
+from .checks import CheckResult
+from .engine import Engine, EventCallback
+from .errors import AnswersError, MailwizardError
+from .interrupts import SafeOutput, StopOnSignal
+from .recipe import Recipe
+from .report import event_printer, print_checks, print_plan, print_status
+from .run import ChecksStarting, Progress, apply_and_verify, verify_steps
+from .session import Session
+from .target import Target, TargetOptions, open_target, state_dir_for
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
@@ -65,71 +77,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# --------------------------------------------------------------------------- setup helpers
-class Setup:
-    """Everything a verb needs, resolved from the options."""
+# --------------------------------------------------------------------------- composition
+def default_recipes() -> List[Recipe]:
+    """The steps mailwizard runs (the only place in :mod:`wizard` that imports them)."""
+    from recipes import all_recipes
 
-    def __init__(self, args: argparse.Namespace, need_answers: bool = True) -> None:
-        from .answers import load_answers, parse_answers
-        from .executor import DryRunExecutor, Executor
-        from .platforms import detect_platform, get_platform
+    return all_recipes()
 
-        self.args = args
-        self.dry_run = bool(args.dry_run)
-        root = Path(args.root or "/")
-        detected = None
-        if args.platform:
-            self.platform = get_platform(args.platform)
-            try:
-                detected = detect_platform(root)
-            except PlatformError:
-                detected = None
-            generic = args.verb == "docs" or self.dry_run
-            if detected is None or detected.id != self.platform.id or (
-                    generic and args.root is None):
-                if args.verb in ("apply", "rollback") and not self.dry_run:
-                    raise PlatformError(
-                        f"--platform {self.platform.id} does not match this system "
-                        f"({detected.name if detected else 'unknown'}); a different platform "
-                        "can only be planned or documented (--dry-run)")
-                self.dry_run = True
-                if args.root is None:
-                    # a dry run / runbook for a platform describes a fresh server: plan
-                    # against the stock files only, never this machine's /etc
-                    self._tmp = tempfile.TemporaryDirectory(prefix="mailwizard-dry-")
-                    root = Path(self._tmp.name)
-        else:
-            self.platform = detect_platform(root)
-        self.root = root
-        self.executor = DryRunExecutor(root) if self.dry_run else Executor(root)
-        self.state_dir = Path(args.state_dir) if args.state_dir else (
-            root / "var/lib/mailwizard")
-        self.answers = None
-        if need_answers:
-            existing = None if self.dry_run else set(self.executor.users())
-            if args.answers:
-                path = args.answers
-                if path == "demo":
-                    from .answers import demo_answers_path
-                    path = str(demo_answers_path())
-                self.answers = load_answers(Path(path), existing)
-            else:
-                from .session import Session
-                sess_file = self.state_dir / "session.yaml"
-                if not sess_file.exists():
-                    raise AnswersError([("--answers", "no answers file given and no session "
-                                                      f"in {self.state_dir} to resume")])
-                s = Session.open(self.state_dir, lock=False)
-                if not s.answers:
-                    raise AnswersError([("--answers", "the session holds no answers")])
-                self.answers = parse_answers(s.answers, existing)
 
-    def engine(self, session=None, on_event=None):  # type: ignore[no-untyped-def]
-        from .engine import Engine
+def _target(args: argparse.Namespace) -> Target:
+    return open_target(TargetOptions.from_args(args))
 
-        assert self.answers is not None
-        return Engine(self.answers, self.platform, self.executor, session=session,
-                      on_event=on_event)
+
+def _engine(target: Target, args: argparse.Namespace, session: Optional[Session] = None,
+            on_event: Optional[EventCallback] = None) -> Engine:
+    """The engine for the answers of ``--answers`` (or of the session to resume)."""
+    return target.engine(target.load_answers(args.answers), default_recipes(),
+                         session=session, on_event=on_event)
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(f"Note: {text}.\n")
 
 
 def _confirm(question: str, args: argparse.Namespace, out: TextIO) -> bool:
@@ -142,76 +110,26 @@ def _confirm(question: str, args: argparse.Namespace, out: TextIO) -> bool:
     return answer in ("y", "yes")
 
 
-def print_plan(plans, out: TextIO, diff: bool, platform, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
-    out.write(f"mailwizard plan for {platform.name} ({platform.id})"
-              f"{' - dry run, nothing will be changed' if dry_run else ''}\n\n")
-    total = 0
-    for n, sp in enumerate(plans, 1):
-        r = sp.recipe
-        if not sp.enabled:
-            out.write(f"{n:2}. {r.title} [{r.id}] - skipped (turned off in the answers)\n")
-            continue
-        if sp.error:
-            out.write(f"{n:2}. {r.title} [{r.id}] - CANNOT PLAN: {sp.error}\n")
-            continue
-        out.write(f"{n:2}. {r.title} [{r.id}] - {sp.changed} change(s)\n")
-        for pv in sp.previews:
-            mark = "+" if pv.changed else "="
-            note = f"  ({pv.note})" if pv.note else ""
-            out.write(f"     {mark} {pv.title}{note}\n")
-            total += pv.changed
-            if diff and pv.changed:
-                if pv.diff:
-                    for line in pv.diff.splitlines():
-                        out.write(f"         {line}\n")
-                elif pv.new_content is not None:
-                    out.write("         (new file)\n")
-                    for line in pv.new_content.splitlines():
-                        out.write(f"         | {line}\n")
-                for c in pv.commands if pv.kind != "file" else []:
-                    for line in c.splitlines():
-                        out.write(f"         $ {line}\n")
-        for note in r.outdated:
-            out.write(f"     ! guide outdated: {note}\n")
-    out.write(f"\n{total} change(s) in {sum(1 for p in plans if p.enabled)} step(s).\n")
-
-
 # --------------------------------------------------------------------------- verbs
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
-    setup = Setup(args)
-    engine = setup.engine()
+    target = _target(args)
+    engine = _engine(target, args)
     plans = engine.plan(args.step)
-    print_plan(plans, out, args.diff, engine.platform, setup.dry_run)
+    print_plan(plans, out, args.diff, engine.platform, target.dry_run)
     return EXIT_FAILED if any(p.error for p in plans) else EXIT_OK
 
 
-def _open_session(setup: Setup):  # type: ignore[no-untyped-def]
-    from .session import Session
-
-    session = Session.open(setup.state_dir)
-    if session.recovered:
-        sys.stderr.write(f"Note: {session.recovered}.\n")
-    if session.platform_id and session.platform_id != setup.platform.id:
-        session.close()
-        raise SessionError(f"the session in {setup.state_dir} is for {session.platform_id}, "
-                           f"not {setup.platform.id}")
-    return session
-
-
 def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
-    from .answers import Answers
-    from .engine import ChangeDone, Event, LogLine, StepFinished, StepStarted
-
-    setup = Setup(args)
-    if setup.dry_run:
+    target = _target(args)
+    answers = target.load_answers(args.answers)
+    if target.dry_run:
         out.write("Dry run: showing the plan; nothing is changed.\n\n")
         return cmd_plan(args, out)
-    assert isinstance(setup.answers, Answers)
-    session = _open_session(setup)
+    session = target.open_session(note=_note)
     try:
         applied = [s for s, i in session.steps().items() if i.get("status") in (
             "applied", "verified")]
-        if session.answers and applied and session.answers != setup.answers.to_dict():
+        if session.answers and applied and session.answers != answers.to_dict():
             out.write("Note: the answers differ from the session's; applied steps will be "
                       "brought in line with the new answers.\n")
         stopped = [step for step, info in session.steps().items()
@@ -221,64 +139,45 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
                 sorted({e["step"] for e in session.unfinished()}))
             out.write(f"Resuming an interrupted run ({where}): "
                       f"{len(session.unfinished())} change(s) in flight to check again.\n")
-
-        def on_event(ev: Event) -> None:
-            try:
-                _show_event(ev)
-            except Exception:  # noqa: BLE001 - output never fails a change
-                pass
-
-        def _show_event(ev: Event) -> None:
-            if isinstance(ev, StepStarted):
-                out.write(f"==> {ev.title} [{ev.step}]\n")
-            elif isinstance(ev, ChangeDone):
-                mark = {"changed": "+", "unchanged": "=", "resumed": ">", "failed": "!"}
-                out.write(f"    {mark.get(ev.outcome, '?')} {ev.description} ({ev.outcome})\n")
-            elif isinstance(ev, StepFinished):
-                if ev.status == "failed":
-                    out.write(f"    FAILED: {ev.error}\n")
-                else:
-                    out.write(f"    {ev.changed} changed, {ev.unchanged} unchanged\n")
-            elif isinstance(ev, LogLine):
-                out.write(f"    {ev.line}\n")
-            out.flush()
-
-        engine = setup.engine(session=session, on_event=on_event)
+        engine = target.engine(answers, default_recipes(), session=session,
+                               on_event=event_printer(out))
         plans = engine.plan(args.step)
         print_plan(plans, out, args.diff, engine.platform, False)
         if any(p.error for p in plans):
             return EXIT_FAILED
         if not _confirm("Apply these changes?", args, out):
             return EXIT_REFUSED
-        with _stop_on_signal(engine) as stop:
+
+        def on_progress(progress: Progress) -> None:
+            if isinstance(progress, ChecksStarting):
+                out.write("\nAll steps applied. Checking the result...\n")
+
+        with _stop_on_signal(engine):
             # the first session write is inside: a signal right after it still ends in 130
-            session.bind(setup.platform.id, str(setup.root), setup.answers.to_dict())
+            session.bind(target.platform.id, str(target.root), answers.to_dict())
             try:
-                results = engine.apply(args.step)
+                run = apply_and_verify(engine, args.step, verify_each=False,
+                                       probe_host=args.probe_host, on_progress=on_progress)
             except KeyboardInterrupt:
                 return _interrupted(out)
-            if stop.requested or engine.cancelled:  # stopped between two steps
+            if run.stopped_before_checks:  # the stop came with the last step, before checks
                 return _interrupted(out)
-            failed = [r for r in results if r.status == "failed"]
-            if failed:
-                r = failed[0]
+            r = run.failed
+            if r is not None:
                 out.write(f"\nStep {r.step} failed and its changes were undone:\n{r.error}\n")
                 for w in r.warnings:
                     out.write(f"  warning: {w}\n")
                 return EXIT_FAILED
-            out.write("\nAll steps applied. Checking the result...\n")
-            checks = _verify_until_stopped(engine, args, stop)
-            if stop.requested:
+            if run.checks_stopped:
                 return _interrupted(out, "Checks stopped: every step is applied; run verify "
                                          "to check the result.")
-            return _report_checks(checks, out)
+            return _report_checks(run.checks, out)
     finally:
         session.close()
 
 
-def _stop_on_signal(engine):  # type: ignore[no-untyped-def]
+def _stop_on_signal(engine: Engine) -> StopOnSignal:
     """SIGHUP/SIGTERM/SIGINT ask ``engine`` to stop at the next change boundary."""
-    from .interrupts import StopOnSignal
 
     def stop() -> None:
         engine.cancelled = True
@@ -292,56 +191,35 @@ def _interrupted(out: TextIO, text: str = "") -> int:
     return EXIT_INTERRUPTED
 
 
-def _verify_until_stopped(engine, args: argparse.Namespace, stop):  # type: ignore[no-untyped-def]
-    """engine.verify one step at a time, so a stop signal ends it between two steps."""
-    results = {}
-    for recipe in engine._select(args.step):
-        if stop.requested or engine.cancelled:
-            break
-        results.update(engine.verify([recipe.id], probe_host=args.probe_host))
-    return results
-
-
-def _report_checks(results, out: TextIO) -> int:  # type: ignore[no-untyped-def]
-    from .checks import summarize
-
-    all_results = []
-    for step, checks in results.items():
-        out.write(f"[{step}]\n")
-        for c in checks:
-            out.write(f"  {c.status:4} {c.name}: {c.detail}\n")
-            if c.ok is False and c.explanation:
-                out.write(f"       -> {c.explanation}\n")
-        all_results.extend(checks)
-    out.write(summarize(all_results) + "\n")
-    return EXIT_VERIFY if any(c.ok is False for c in all_results) else EXIT_OK
+def _report_checks(results: Dict[str, List[CheckResult]], out: TextIO) -> int:
+    return EXIT_VERIFY if print_checks(results, out) else EXIT_OK
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
-    setup = Setup(args)
-    from .session import Session
-
-    session = Session.open(setup.state_dir) if not setup.dry_run else None
+    target = _target(args)
+    answers = target.load_answers(args.answers)
+    session = target.open_session(check_platform=False) if not target.dry_run else None
     try:
-        engine = setup.engine(session=session)
-        with _stop_on_signal(engine) as stop:
+        engine = target.engine(answers, default_recipes(), session=session)
+        with _stop_on_signal(engine):
             try:
-                checks = _verify_until_stopped(engine, args, stop)
+                run = verify_steps(engine, args.step, probe_host=args.probe_host)
             except KeyboardInterrupt:
                 return _interrupted(out, "Checks stopped.")
-            if stop.requested:
+            if run.checks_stopped:
                 return _interrupted(out, "Checks stopped.")
-            return _report_checks(checks, out)
+            return _report_checks(run.checks, out)
     finally:
         if session:
             session.close()
 
 
 def cmd_rollback(args: argparse.Namespace, out: TextIO) -> int:
-    setup = Setup(args)
-    if setup.dry_run:
+    target = _target(args)
+    answers = target.load_answers(args.answers)
+    if target.dry_run:
         raise MailwizardError("rollback has no dry run: use status to see the journal")
-    session = _open_session(setup)
+    session = target.open_session(note=_note)
     try:
         entries = session.entries()
         if args.step:
@@ -354,7 +232,7 @@ def cmd_rollback(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"  - [{e['step']}] {e['desc']}\n")
         if not _confirm("Roll back?", args, out):
             return EXIT_REFUSED
-        engine = setup.engine(session=session)
+        engine = target.engine(answers, default_recipes(), session=session)
         with _stop_on_signal(engine) as stop:
             try:
                 res = engine.rollback(args.step, force=args.force)
@@ -375,33 +253,11 @@ def cmd_rollback(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    from .session import Session
-
-    root = Path(args.root or "/")
-    state_dir = Path(args.state_dir) if args.state_dir else root / "var/lib/mailwizard"
+    state_dir = state_dir_for(args.root, args.state_dir)
     if not any((state_dir / n).exists() for n in ("session.yaml", "journal.log")):
         out.write(f"No session in {state_dir}.\n")
         return EXIT_OK
-    s = Session.open(state_dir, lock=False)
-    if s.recovered:
-        out.write(f"Note: {s.recovered}.\n")
-    out.write(f"Session in {state_dir} for {s.platform_id or '?'} "
-              f"(started {s.data.get('created')}, updated {s.data.get('updated', '-')})\n")
-    for step, info in s.steps().items():
-        extra = f" - {info['error']}" if info.get("error") else ""
-        if s.step_note(step):
-            extra += f" ({s.step_note(step)}; apply resumes, rollback undoes)"
-        out.write(f"  {step:18} {info.get('status', 'pending')}{extra}\n")
-    done = len(s.entries(states=("done",)))
-    out.write(f"Journal: {len(s.journal)} entries, {done} applied and not undone, "
-              f"{len(s.unfinished())} interrupted.\n")
-    for e in s.unfinished():
-        out.write(f"  interrupted in flight: [{e['step']}] {e['desc']}\n")
-    secrets = s.secret_backups()
-    if secrets:
-        out.write(f"Backups: {len(secrets)} copies of /etc/shadow or /etc/gshadow (password "
-                  f"hashes, mode 0600) are kept in {s.backups.directory}: rollback needs them "
-                  "to put the account files back; a complete rollback removes them.\n")
+    print_status(state_dir, out)
     return EXIT_OK
 
 
@@ -409,8 +265,7 @@ def cmd_docs(args: argparse.Namespace, out: TextIO) -> int:
     from .docs import render_runbook
 
     args.dry_run = True
-    setup = Setup(args)
-    engine = setup.engine()
+    engine = _engine(_target(args), args)
     text = render_runbook(engine, fmt=args.format)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -421,12 +276,14 @@ def cmd_docs(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def run_tui(args: argparse.Namespace) -> int:
+    """``mailwizard`` without a verb: open the target here, hand it to the TUI."""
     try:
         from screens.app import run_app
     except ImportError as exc:  # pragma: no cover - packaging problem
         sys.stderr.write(f"The interactive wizard is not available ({exc}); use a verb.\n")
         return EXIT_FAILED
-    return int(run_app(args) or 0)
+    return int(run_app(_target(args), default_recipes(), answers_file=args.answers,
+                       yes=bool(args.yes)) or 0)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,29 +1,38 @@
 """The engine: plan, apply change by change with a journal, verify, roll back.
 
 Both the CLI and the TUI drive this class; neither contains mail logic. Progress is reported
-through ``on_event`` callbacks with small dataclass events, so the TUI can post them to its
-message queue from a worker thread.
+through ``on_event`` callbacks with small dataclass events (:mod:`wizard.events`, re-exported
+here), so the TUI can post them to its message queue from a worker thread. Undoing journal
+entries and rollback live in :mod:`wizard.rollback`; running steps and their checks for a front
+end in :mod:`wizard.run`. The engine receives its recipes: the core never imports them.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import traceback
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from .answers import Answers
 from .changes import (
     Change,
     ChangeContext,
-    Preview,
     View,
-    change_types,
     journal_type,
 )
 from .checks import CheckResult
-from .errors import CommandFailed, ExecutorError, MailwizardError, UsageError
+from .errors import ExecutorError, MailwizardError, UsageError
+from .events import (
+    ChangeDone,
+    Event,
+    EventCallback,
+    LogLine,
+    RollbackResult,
+    StepFinished,
+    StepInterrupted,
+    StepPlan,
+    StepResult,
+    StepStarted,
+)
 from .executor import Executor
 from .platforms import Platform
 from .recipe import (
@@ -34,106 +43,20 @@ from .recipe import (
     effective_platform,
     gather_facts,
 )
+from .rollback import (
+    TEMP_NAME,
+    clean_temp_files,
+    finish_entry,
+    rollback_journal,
+    undo_entries,
+)
+from .rollback import timed_out as _timed_out
 from .secret import Secret
 from .session import Session
 
-
-# --------------------------------------------------------------------------- events
-@dataclass
-class Event:
-    step: str
-
-
-@dataclass
-class StepStarted(Event):
-    title: str = ""
-
-
-@dataclass
-class ChangeDone(Event):
-    index: int = 0
-    description: str = ""
-    outcome: str = "changed"
-    """``changed``, ``unchanged``, ``resumed`` or ``failed``."""
-
-
-@dataclass
-class StepFinished(Event):
-    status: str = "applied"
-    changed: int = 0
-    unchanged: int = 0
-    error: str = ""
-
-
-@dataclass
-class LogLine(Event):
-    line: str = ""
-
-
-EventCallback = Callable[[Event], None]
-
-
-class StepInterrupted(KeyboardInterrupt):
-    """The run stopped inside a step (``Engine.cancelled`` at a change boundary, or Ctrl-C
-    inside a change). Nothing was undone: the session records the step as ``interrupted``
-    and names the change; running apply again resumes there, rollback undoes it.
-    ``change`` is '' when :meth:`Engine.apply` stopped between two steps."""
-
-    def __init__(self, step: str, change: str, graceful: bool) -> None:
-        super().__init__(f"{step}: stopped at '{change}'" if change
-                         else f"stopped before {step}")
-        self.step = step
-        self.change = change
-        self.graceful = graceful
-
-
-TEMP_NAME = re.compile(r"\.mw-[A-Za-z0-9_]{8}")
-"""Names of the temp files ``Executor.write_atomic`` writes next to a target."""
-
-
-# --------------------------------------------------------------------------- plans
-@dataclass
-class StepPlan:
-    recipe: Recipe
-    changes: List[Change] = field(default_factory=list)
-    previews: List[Preview] = field(default_factory=list)
-    enabled: bool = True
-    error: str = ""
-
-    @property
-    def id(self) -> str:
-        return self.recipe.id
-
-    @property
-    def changed(self) -> int:
-        return sum(1 for p in self.previews if p.changed)
-
-
-@dataclass
-class StepResult:
-    step: str
-    status: str
-    changed: int = 0
-    unchanged: int = 0
-    error: str = ""
-    output: str = ""
-    warnings: List[str] = field(default_factory=list)
-
-
-@dataclass
-class RollbackResult:
-    undone: int = 0
-    warnings: List[str] = field(default_factory=list)
-    errors: List[str] = field(default_factory=list)
-    steps: List[str] = field(default_factory=list)
-    stopped: bool = False
-    """:attr:`Engine.cancelled` stopped it between two undos; running it again finishes."""
-
-
-def default_recipes() -> List[Recipe]:
-    from recipes import all_recipes
-
-    return all_recipes()
+__all__ = ["ChangeDone", "Engine", "Event", "EventCallback", "LogLine", "RollbackResult",
+           "StepFinished", "StepInterrupted", "StepPlan", "StepResult", "StepStarted",
+           "TEMP_NAME"]
 
 
 class Engine:
@@ -144,19 +67,20 @@ class Engine:
         platform: the profile (detected or chosen with ``--platform``).
         executor: where changes happen (a :class:`DryRunExecutor` for dry runs).
         session: journal and state; required for apply and rollback.
-        recipes: the ordered steps (default: ``recipes.all_recipes()``).
+        recipes: the ordered steps (the entry point passes ``recipes.all_recipes()``; the
+            core never imports the steps it runs).
         facts: facts about the target (default: read from it).
     """
 
     def __init__(self, answers: Answers, platform: Platform, executor: Executor,
-                 session: Optional[Session] = None, recipes: Optional[Sequence[Recipe]] = None,
+                 session: Optional[Session] = None, *, recipes: Sequence[Recipe],
                  facts: Optional[Facts] = None,
                  on_event: Optional[EventCallback] = None) -> None:
         self.answers = answers
         self.base_platform = platform
         self.executor = executor
         self.session = session
-        self.recipes: List[Recipe] = list(recipes) if recipes is not None else default_recipes()
+        self.recipes: List[Recipe] = list(recipes)
         self.on_event = on_event or (lambda _e: None)
         self.facts = facts or gather_facts(executor, platform, dry_run=executor.dry_run)
         self.platform = effective_platform(platform, self.facts)
@@ -175,7 +99,12 @@ class Engine:
         raise UsageError(f"no step named {step_id!r}; steps: "
                           f"{', '.join(r.id for r in self.recipes)}")
 
-    def _select(self, steps: Optional[Iterable[str]]) -> List[Recipe]:
+    def select(self, steps: Optional[Iterable[str]]) -> List[Recipe]:
+        """The recipes named in ``steps`` (all when None), in run order.
+
+        Raises:
+            UsageError: a name is not a step.
+        """
         if steps is None:
             return list(self.recipes)
         wanted = list(steps)
@@ -197,7 +126,7 @@ class Engine:
         view = View(self.executor, self.platform)
         self.last_view = view
         plans = []
-        selected = {r.id for r in self._select(steps)}
+        selected = {r.id for r in self.select(steps)}
         for recipe in self.recipes:
             sp = StepPlan(recipe)
             if not recipe.enabled(self.answers):
@@ -231,24 +160,29 @@ class Engine:
                              log=lambda m: self.on_event(LogLine("", m)),
                              persist=session.save)
 
-    def apply(self, steps: Optional[Iterable[str]] = None,
-              stop_on_error: bool = True) -> List[StepResult]:
+    def apply(self, steps: Optional[Iterable[str]] = None, stop_on_error: bool = True,
+              after_step: Optional[Callable[[StepResult], None]] = None) -> List[StepResult]:
         """Apply the (selected) enabled steps in order; stop at the first failure.
+
+        ``after_step`` is called with each step's result before the next step starts (how
+        :func:`wizard.run.apply_and_verify` checks a step right after it is applied).
 
         Raises :class:`StepInterrupted` (a KeyboardInterrupt) when :attr:`cancelled` is set
         or Ctrl-C arrives inside a step: the step's finished changes stay applied."""
         if self.session is None:
             raise MailwizardError("apply needs a session")
         results = []
-        for recipe in self._select(steps):
+        for recipe in self.select(steps):
             if self.cancelled:  # between two steps: nothing of this one was done
                 raise StepInterrupted(recipe.id, "", graceful=True)
             if not recipe.enabled(self.answers):
                 self.session.set_step(recipe.id, "skipped")
-                results.append(StepResult(recipe.id, "skipped"))
-                continue
-            res = self.apply_step(recipe.id)
+                res = StepResult(recipe.id, "skipped")
+            else:
+                res = self.apply_step(recipe.id)
             results.append(res)
+            if after_step is not None:
+                after_step(res)
             if res.status == "failed" and stop_on_error:
                 break
         return results
@@ -405,78 +339,19 @@ class Engine:
     def _finish(self, ctx: ChangeContext, entry: Dict[str, Any], state: str) -> None:
         """Mark an entry, then drop what only a resume needed (a pending key copy)."""
         assert self.session is not None
-        self.session.finish_entry(entry, state)
-        cls = change_types().get(entry.get("type", ""))
-        if cls is not None:
-            cls.settle(ctx, entry["record"])  # type: ignore[attr-defined]
+        finish_entry(self.session, ctx, entry, state)
 
     def clean_temp_files(self, ctx: ChangeContext, entries: Iterable[Dict[str, Any]]) -> List[str]:
-        """Remove stray ``.mw-*`` temp files (a write killed before its rename; they may hold
-        a private key) next to every path the entries name, and the saved copies of content
-        that finished entries no longer need. Returns the removed target paths."""
-        ex = ctx.executor
-        removed: List[str] = []
-        dirs: Set[str] = set()
-        types = change_types()
-        for entry in entries:
-            rec = entry.get("record") or {}
-            for key in ("path", "creates"):
-                if isinstance(rec.get(key), str) and rec[key].startswith("/"):
-                    dirs.add(os.path.dirname(rec[key]))
-            cls = types.get(entry.get("type", ""))
-            if entry.get("state") in ("done", "undone", "failed") and cls is not None:
-                cls.settle(ctx, rec)  # type: ignore[attr-defined]
-        for d in sorted(dirs):
-            for name in ex.listdir(d):
-                target = os.path.join(d, name)
-                st = ex.stat(target)
-                if TEMP_NAME.fullmatch(name) and st is not None and not st.is_dir:
-                    ex.remove(target)
-                    removed.append(target)
-        if removed:
-            ctx.log("removed stray temp files of an interrupted write: " + ", ".join(removed))
-        return removed
-
-    def _undo_one(self, ctx: ChangeContext, entry: Dict[str, Any], force: bool,
-                  failed_last: bool = False, timed_out: bool = False) -> Tuple[str, List[str]]:
-        """Undo one entry: (``undone``/``failed``/``started``/``unknown``, warnings).
-
-        An entry left ``started`` (interrupted in flight) is undone only when its change's
-        probe says it took effect (or cannot tell); otherwise it is marked ``failed``: it did
-        not do its work. A failed command whose effect is unknown and that timed out stays
-        ``started`` (a resume re-runs it, a rollback undoes it)."""
-        assert self.session is not None
-        cls = change_types().get(entry.get("type", ""))
-        if cls is None:
-            return "unknown", [f"unknown change type in journal: {entry.get('type')}"]
-        if entry["state"] == "started":
-            effect = cls.took_effect(ctx, entry["record"])  # type: ignore[attr-defined]
-            runs = getattr(cls, "kind", "") in ("command", "account", "packages")
-            if effect is False or (effect is None and failed_last and not timed_out and runs):
-                self._finish(ctx, entry, "failed")
-                return "failed", []
-            if effect is None and failed_last and timed_out:
-                return "started", [f"'{entry['desc']}' timed out: it is kept as interrupted "
-                                   "(apply resumes it, rollback undoes it)"]
-        warnings = cls.undo_record(ctx, entry["record"], force)  # type: ignore[attr-defined]
-        self._finish(ctx, entry, "undone")
-        return "undone", list(warnings)
+        """See :func:`wizard.rollback.clean_temp_files`."""
+        return clean_temp_files(ctx, entries)
 
     def _undo_entries(self, ctx: ChangeContext, entries: List[Dict[str, Any]],
                       failed_last: bool = False, force: bool = False,
                       timed_out: bool = False) -> List[str]:
         """Undo journal entries in reverse order; marks them ``undone``."""
         assert self.session is not None
-        warnings: List[str] = []
-        live = [e for e in entries if e["state"] in ("done", "started")]
-        for n, entry in enumerate(reversed(live)):
-            try:
-                _state, w = self._undo_one(ctx, entry, force, failed_last and n == 0,
-                                           timed_out)
-                warnings.extend(w)
-            except (MailwizardError, OSError) as exc:
-                warnings.append(f"could not undo '{entry['desc']}': {exc}")
-        return warnings
+        return undo_entries(self.session, ctx, entries, failed_last=failed_last, force=force,
+                            timed_out=timed_out)
 
     # ------------------------------------------------------------------ verify
     def verify(self, steps: Optional[Iterable[str]] = None,
@@ -484,7 +359,7 @@ class Engine:
         out: Dict[str, List[CheckResult]] = {}
         vctx = VerifyContext(self.answers, self.platform, self.facts, self.executor,
                              probe_host=probe_host)
-        for recipe in self._select(steps):
+        for recipe in self.select(steps):
             if not recipe.enabled(self.answers):
                 continue
             try:
@@ -503,39 +378,9 @@ class Engine:
     # ------------------------------------------------------------------ rollback
     def rollback(self, steps: Optional[Iterable[str]] = None,
                  force: bool = False) -> RollbackResult:
-        """Undo the journal (of the given steps, or everything) in reverse order."""
+        """Undo the journal (of the given steps, or everything) in reverse order; stops
+        between two undos when :attr:`cancelled` is set (see :mod:`wizard.rollback`)."""
         if self.session is None:
             raise MailwizardError("rollback needs a session")
-        session = self.session
-        wanted: Optional[Set[str]] = set(steps) if steps is not None else None
-        entries = [e for e in session.entries()
-                   if wanted is None or e["step"] in wanted]
-        ctx = self._ctx()
-        result = RollbackResult()
-        self.clean_temp_files(ctx, [e for e in session.journal
-                                    if wanted is None or e["step"] in wanted])
-        for entry in reversed(entries):
-            if self.cancelled:  # a signal: stop between two undos, the journal says the rest
-                result.stopped = True
-                break
-            try:
-                state, warnings = self._undo_one(ctx, entry, force)
-                result.warnings.extend(warnings)
-                if state == "unknown":
-                    result.errors.append(f"unknown change type {entry.get('type')!r}")
-                elif state == "undone":
-                    result.undone += 1
-            except (MailwizardError, OSError) as exc:
-                result.errors.append(f"{entry['step']}: {entry['desc']}: {exc}")
-        left = {e["step"] for e in entries if e["state"] in ("done", "started")}
-        steps_done = sorted({e["step"] for e in entries} - (left if result.stopped else set()))
-        for s in steps_done:
-            session.set_step(s, "rolled-back" if not result.errors else "failed")
-        result.steps = steps_done
-        if not result.errors and not result.stopped:
-            session.purge_secret_backups()  # only when nothing is left to roll back
-        return result
-
-
-def _timed_out(exc: BaseException) -> bool:
-    return isinstance(exc, CommandFailed) and exc.returncode == 124 and "timed out" in str(exc)
+        return rollback_journal(self.session, self._ctx(), steps, force,
+                                lambda: self.cancelled)

@@ -1,7 +1,7 @@
 """The dry-run runbook (wizard/docs.py): complete, executable as written, no secrets.
 
 Expectations are derived from ``Engine.plan()`` at test time, for the real recipes
-(``recipes.all_recipes()``, whatever exists so far) and for a synthetic set that uses every
+(``recipes.real_steps()``, whatever exists so far) and for a synthetic set that uses every
 Change type, so the checks have teeth while the recipes are being written.
 
 The execution tests run the extracted shell blocks on the host, but every path they touch is
@@ -24,8 +24,8 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 import yaml
+from allsteps import real_steps
 
-from recipes import all_recipes
 from wizard import confedit
 from wizard.answers import Answers, demo_answers_path, load_answers
 from wizard.changes import (
@@ -143,7 +143,7 @@ def dry_engine(tmp_path: Path, platform: str, answers: Optional[Answers] = None,
     root = tmp_path / f"dry-{platform}"
     root.mkdir(exist_ok=True)
     return Engine(answers or demo_answers(), get_platform(platform), DryRunExecutor(root),
-                  recipes=recipes)
+                  recipes=recipes if recipes is not None else real_steps())
 
 
 def _command_lines(cmd: str) -> List[str]:
@@ -229,7 +229,7 @@ def test_runbook_covers_the_real_plan(tmp_path: Path, platform: str) -> None:
 
 
 def test_all_thirteen_steps_are_documented(tmp_path: Path) -> None:
-    have = [r.id for r in all_recipes()]
+    have = [r.id for r in real_steps()]
     if len(have) < len(STEP_IDS):
         pytest.skip(f"only {len(have)} of {len(STEP_IDS)} recipes exist so far "
                     f"({', '.join(have) or 'none'}); the lead removes this skip when all exist")

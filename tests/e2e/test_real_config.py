@@ -34,9 +34,9 @@ from typing import Callable, Dict, List, Tuple
 
 import lab
 import pytest
+from allsteps import real_engine
 
 from wizard.answers import demo_answers_path, load_answers
-from wizard.engine import Engine
 from wizard.executor import DryRunExecutor
 from wizard.platforms import STOCK_DIR, Platform, get_platform
 
@@ -83,7 +83,7 @@ def planned(pid: str) -> Planned:
         platform = get_platform(pid)
         answers = load_answers(demo_answers_path(), None)
         with tempfile.TemporaryDirectory(prefix="mailwizard-dry-") as root:
-            engine = Engine(answers, platform, DryRunExecutor(Path(root)))
+            engine = real_engine(answers, platform, DryRunExecutor(Path(root)))
             plans = engine.plan()
             errors = [(sp.id, sp.error) for sp in plans if sp.error]
             assert not errors, errors

@@ -43,11 +43,11 @@ from typing import Dict, List, Tuple
 import lab
 import mwlab
 import pytest
+from allsteps import real_engine
 from mwlab import HOSTNAME, Mailbox, host_run
 
 from wizard.answers import load_answers
 from wizard.docs import APPLY, INTERACTIVE, extract_commands, render_runbook
-from wizard.engine import Engine
 from wizard.executor import DryRunExecutor
 from wizard.platforms import get_platform
 
@@ -74,7 +74,7 @@ def runbook_for(answers_text: str, platform_id: str = "debian12") -> str:
         answers = load_answers(f, None)
         root = Path(tmp) / "root"
         root.mkdir()
-        engine = Engine(answers, get_platform(platform_id), DryRunExecutor(root))
+        engine = real_engine(answers, get_platform(platform_id), DryRunExecutor(root))
         return render_runbook(engine)
 
 

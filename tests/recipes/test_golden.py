@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 
 import pytest
+from allsteps import real_engine
 
 from wizard.answers import demo_answers_path, load_answers
 from wizard.cli import print_plan
-from wizard.engine import Engine
 from wizard.executor import DryRunExecutor
 from wizard.platforms import get_platform
 
@@ -24,7 +24,8 @@ PLATFORMS = ["rocky9", "centos7", "almalinux10", "debian12", "debian13", "ubuntu
 
 
 def render(pid: str, root: Path) -> str:
-    engine = Engine(load_answers(demo_answers_path()), get_platform(pid), DryRunExecutor(root))
+    engine = real_engine(load_answers(demo_answers_path()), get_platform(pid),
+                         DryRunExecutor(root))
     out = io.StringIO()
     print_plan(engine.plan(), out, diff=True, platform=engine.platform, dry_run=True)
     return out.getvalue()

@@ -46,11 +46,10 @@ def target_root(tmp_path: Path) -> Path:
 
 def walk_recipes() -> List[Recipe]:
     """The real steps when they exist, else the test steps."""
+    from allsteps import real_steps
     from ui_recipes import test_recipes
 
-    from recipes import all_recipes
-
-    return all_recipes() or test_recipes()
+    return real_steps() or test_recipes()
 
 
 def text_of(widget: Widget) -> str:

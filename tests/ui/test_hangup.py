@@ -27,7 +27,8 @@ SCRIPT = textwrap.dedent("""
     import sys, time
     from pathlib import Path
 
-    from screens.app import EXIT_INTERRUPTED, _install_signal_handlers, make_app
+    from screens.app import EXIT_INTERRUPTED, make_app
+    from screens.hangup import install_signal_handlers
     from screens.context import Machine
     from wizard.changes import Command, FileWrite
     from wizard.executor import FakeCommand, ScriptedExecutor
@@ -68,7 +69,7 @@ SCRIPT = textwrap.dedent("""
                    executor=ScriptedExecutor(root, script={"slow-command": slow}),
                    session=session, dry_run=False, recipes=[Slow()], yes=True,
                    machine=Machine(hostname="mail.ci.example", platform_name="Test Linux 1"))
-    _install_signal_handlers(app)
+    install_signal_handlers(app)
     app.run(auto_pilot=drive)
     rc = EXIT_INTERRUPTED if app.interrupted else int(app.return_code or 0)
     session.close()

@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
 
-    import wizard.engine
+    import wizard.cli
     from wizard import changes as ch
     from wizard.cli import main
     from wizard.executor import Executor
@@ -42,7 +42,7 @@ SCRIPT = textwrap.dedent("""
         def plan(self, ctx):
             return [ch.FileWrite(f"/etc/mw/{n}.conf", n + "\\n") for n in "abc"]
 
-    wizard.engine.default_recipes = lambda: [Three()]
+    wizard.cli.default_recipes = lambda: [Three()]
 
     def dead_output():
         # what a hung-up terminal or a gone pipe reader leaves: every write fails

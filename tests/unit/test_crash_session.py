@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from allsteps import real_engine
 from fake_target import make_engine
 
 from wizard import changes as ch
 from wizard import cli
 from wizard.answers import demo_answers_path, load_answers
-from wizard.engine import Engine
 from wizard.errors import SessionError
 from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
@@ -251,7 +251,7 @@ def test_a_process_without_recipes_knows_every_journaled_type(tmp_path):
     """Every change a full plan (all platforms) can journal is undoable by the core alone."""
     journaled = set()
     for pid in ("debian12", "debian13", "rocky9", "centos7", "almalinux10", "ubuntu24.04"):
-        e = Engine(ANSWERS, get_platform(pid), DryRunExecutor(tmp_path))
+        e = real_engine(ANSWERS, get_platform(pid), DryRunExecutor(tmp_path))
         for plan in e.plan():
             for change in plan.changes:
                 if change.kind not in ("note", "check"):

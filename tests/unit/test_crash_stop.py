@@ -8,6 +8,7 @@ from typing import List
 import pytest
 from fake_target import make_engine
 
+import wizard.rollback
 from recipes._postfix import map_build
 from recipes.aliases import AliasesRecipe
 from wizard import changes as ch
@@ -287,7 +288,8 @@ def test_resume_plans_the_rest_against_what_the_resumed_changes_wrote(target_roo
     assert (target_root / "etc/mw.crt").read_text() == f"certificate for {key}"
 
 
-def test_a_signal_during_rollback_stops_between_two_undos(target_root, tmp_path, tree):
+def test_a_signal_during_rollback_stops_between_two_undos(target_root, tmp_path, tree,
+                                                          monkeypatch):
     before = tree(target_root)
     state = tmp_path / "state"
     with Session.open(state) as s:
@@ -295,14 +297,14 @@ def test_a_signal_during_rollback_stops_between_two_undos(target_root, tmp_path,
         make_engine(target_root, s, [Three()], ex=ex).apply()
     with Session.open(state) as s:
         e = make_engine(target_root, s, [Three()])
-        undo_one = e._undo_one
+        undo_one = wizard.rollback.undo_one
 
-        def undo_then_signal(ctx, entry, force):  # type: ignore[no-untyped-def]
-            out = undo_one(ctx, entry, force)
+        def undo_then_signal(session, ctx, entry, force):  # type: ignore[no-untyped-def]
+            out = undo_one(session, ctx, entry, force)
             e.cancelled = True  # what the CLI's SIGTERM handler does
             return out
 
-        e._undo_one = undo_then_signal  # type: ignore[method-assign]
+        monkeypatch.setattr(wizard.rollback, "undo_one", undo_then_signal)
         res = e.rollback()
         assert res.stopped and res.undone == 1 and res.steps == []
         assert s.step_status("three") != "rolled-back"
