@@ -21,10 +21,10 @@ from typing import List
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wizard.answers import demo_answers_path, load_answers  # noqa: E402
-from wizard.docs import render_runbook  # noqa: E402
 from wizard.engine import Engine  # noqa: E402
 from wizard.executor import DryRunExecutor  # noqa: E402
 from wizard.platforms import get_platform, platform_ids  # noqa: E402
+from wizard.runbook import render_runbook  # noqa: E402
 
 DEFAULT = ["rocky9", "centos7", "almalinux10", "debian12", "debian13", "ubuntu24.04"]
 

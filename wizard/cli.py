@@ -406,7 +406,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_docs(args: argparse.Namespace, out: TextIO) -> int:
-    from .docs import render_runbook
+    from .runbook import render_runbook
 
     args.dry_run = True
     setup = Setup(args)

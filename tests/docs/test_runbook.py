@@ -1,4 +1,4 @@
-"""The dry-run runbook (wizard/docs.py): complete, executable as written, no secrets.
+"""The dry-run runbook (wizard/runbook/): complete, executable as written, no secrets.
 
 Expectations are derived from ``Engine.plan()`` at test time, for the real recipes
 (``recipes.all_recipes()``, whatever exists so far) and for a synthetic set that uses every
@@ -43,7 +43,11 @@ from wizard.changes import (
     ShellVars,
     UserGroup,
 )
-from wizard.docs import (
+from wizard.engine import Engine, StepPlan
+from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
+from wizard.platforms import get_platform
+from wizard.recipe import PlanContext, Recipe
+from wizard.runbook import (
     APPLY,
     BACKUP,
     BACKUP_SUFFIX,
@@ -53,10 +57,6 @@ from wizard.docs import (
     render_markdown,
     render_runbook,
 )
-from wizard.engine import Engine, StepPlan
-from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
-from wizard.platforms import get_platform
-from wizard.recipe import PlanContext, Recipe
 from wizard.session import Session
 
 PLATFORMS = ["rocky9", "centos7", "debian12", "ubuntu24.04"]
