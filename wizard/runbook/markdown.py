@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, List, Sequence, Set
 
 from ..changes import Change, Command, Directory, PostfixParams, Preview, Service
 from .blocks import APPLY, BACKUP, ROLLBACK, VERIFY, Block, shq
-from .sections import answers_table, clients, dns, final_tests, intro
+from .sections import answers_table, appendix, clients, dns, final_tests, intro
 from .shell import Doc
 from .text import code_span, fence, headings, prose
 
@@ -35,7 +35,7 @@ def change_section(d: Doc, number: str, change: Change, pv: Preview,
         note = "" if note.startswith("undo:") or not pv.changed else note
     if note:
         out += [f"*{prose(note)}*", ""]
-    if hand:
+    if hand and pv.path not in d.edited:
         out += [f"(By hand this is {code_span(hand)}; the command below writes the exact "
                 "result.)", ""]
     for item in rendered.items:
@@ -158,6 +158,7 @@ def render_markdown(engine: Engine) -> str:
     body += clients(d)
     body += dns(d)
     body += final_tests(d)
+    body += appendix(d)
     # contents: the level-2 headings with the anchors a renderer will give them
     draft = "\n".join(head + ["## Contents", ""] + body)
     toc = [f"- [{text}](#{anchor})" for level, text, anchor in headings(draft) if level == 2

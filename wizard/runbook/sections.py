@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List
 
-from .blocks import APPLY, BACKUP, BACKUP_SUFFIX, INTERACTIVE, ROLLBACK, VERIFY
+from .blocks import APPLY, BACKUP, BACKUP_SUFFIX, INTERACTIVE, ROLLBACK, VERIFY, WHOLE_FILE
 from .text import cell, code_span, fence, prose
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -213,3 +213,20 @@ def final_tests(d: Doc) -> List[str]:
             "Run the rollback blocks of the steps from the last step back to the first, or "
             "let `mailwizard rollback` undo everything from its journal.", ""]
 
+
+
+def appendix(d: Doc) -> List[str]:
+    """Each file the steps edit in place, whole, as the last edit leaves it (once)."""
+    if not d.edited:
+        return []
+    out = ["## Appendix: the edited files in full", "",
+           "The steps above change these files in place. Here is each one as the last step "
+           "that edits it leaves it, written exactly as `mailwizard apply` writes it. Postfix's "
+           "`postconf -e` adds a new parameter at the end of main.cf, where mailwizard puts it "
+           "next to its commented default, so the settings are the same either way: run these "
+           "blocks after the last step to make the files identical to mailwizard's byte for "
+           "byte, or just compare.", ""]
+    for path, cmd in d.edited.items():
+        out += [f"### {path}", ""]
+        out += fence(f"{APPLY} {WHOLE_FILE}", cmd)
+    return out

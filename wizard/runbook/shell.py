@@ -3,6 +3,7 @@ roll-back and check commands."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
@@ -23,6 +24,7 @@ from ..changes import (
     ShellVars,
     UserGroup,
 )
+from ..shelltext import continued, sed_edit
 from .blocks import (
     APPLY,
     BACKUP_SUFFIX,
@@ -38,6 +40,20 @@ from .blocks import (
 )
 from .text import code_span, prose
 
+
+def postconf_lines(change: PostfixParams) -> List[str]:
+    """``postconf -e`` (and ``-X``) lines that set what ``change`` sets, values quoted."""
+    cfg = "" if change.path == "/etc/postfix/main.cf" else (
+        f" -c {shlex.quote(posixpath.dirname(change.path))}")
+    out = []
+    if change.params:
+        out.append(continued(f"postconf{cfg} -e", [
+            shlex.quote(f"{k} = {v}") for k, v in change.params.items()]))
+    if change.remove_names:
+        out.append(f"postconf{cfg} -X " + shq(change.remove_names))
+    return out
+
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..answers import Answers
     from ..engine import Engine, StepPlan
@@ -52,6 +68,9 @@ class Doc:
         self.answers: Answers = engine.answers
         self.platform: Platform = engine.platform
         self.secrets = [s.reveal() for s in engine.secrets.values()]
+        self.edited: Dict[str, str] = {}
+        """Path -> the command that writes it whole as the last in-place edit left it (for
+        the appendix)."""
         self.last_key: Optional[str] = None
         """Target path of the last private key generated (for certificate commands)."""
 
@@ -85,12 +104,44 @@ class Doc:
         if pv.commands and pv.commands[0].startswith("rm "):
             items += ["The file is removed:", Block(APPLY, list(pv.commands))]
         elif pv.diff:
-            items += ["This command writes the whole file with the change above:",
-                      Block(APPLY, list(pv.commands), extra=WHOLE_FILE)]
+            in_place = self._in_place(change, pv)
+            if in_place:
+                self.edited[pv.path] = pv.commands[0]
+                items += in_place
+            else:
+                self.edited.pop(pv.path, None)
+                items += ["This command writes the whole file with the change above:",
+                          Block(APPLY, list(pv.commands), extra=WHOLE_FILE)]
         elif pv.commands:
             items += ["The content is already right; only the mode changes:",
                       Block(APPLY, list(pv.commands))]
         return Rendered(items)
+
+    def _in_place(self, change: FileChange, pv: Preview) -> List[str | Block]:
+        """A structured edit as the commands an admin types: ``postconf -e`` for main.cf,
+        else ``sed -i`` replaying the diff; [] when neither expresses it (write the file)."""
+        tail = []
+        if change.mode is not None:
+            tail.append(f"chmod {change.mode:04o} {shlex.quote(change.path)}")
+        if (change.owner, change.group) != ("root", "root"):
+            tail.append(f"chown {shlex.quote(change.owner + ':' + change.group)} "
+                        f"{shlex.quote(change.path)}")
+        if isinstance(change, PostfixParams) and posixpath.basename(change.path) == "main.cf":
+            return ["By hand, with Postfix's own editor (it adds a parameter at the end of "
+                    "the file where mailwizard puts it next to its commented default: the "
+                    "settings are the same, and the [appendix](#appendix-the-edited-files-in-"
+                    "full) has the file byte for byte):",
+                    Block(APPLY, ["\n".join(postconf_lines(change) + tail)])]
+        if not isinstance(change, (PostfixParams, MasterService, DovecotSettings, ShellVars,
+                                   AliasEntries)):
+            return []
+        edit = sed_edit(change.path, pv.diff)
+        if edit is None:
+            return []
+        guard, cmd = edit
+        return ["This command makes the change above in place (the line numbers are those "
+                "of the file the diff shows; it is skipped when the change is already made):",
+                Block(APPLY, ["\n".join([f"{guard} ||", cmd, *tail])])]
 
     def _generated(self, change: GeneratedFile, pv: Preview) -> Rendered:
         if not pv.changed:

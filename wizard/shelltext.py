@@ -1,0 +1,168 @@
+"""Shell text that an admin can copy by hand: quoting, guards and line edits of a file.
+
+Shared by the changes (each builds its own shell form) and the runbook; pure functions, no I/O.
+Every value that reaches a shell line goes through :func:`shq` (``shlex.quote``).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Iterable, List, NamedTuple, Optional, Tuple
+
+__all__ = ["shq", "guarded", "continued", "sed_edit", "DiffRun", "diff_runs"]
+
+
+def shq(args: Iterable[str]) -> str:
+    """The words ``args``, each shell-quoted, joined by spaces."""
+    return " ".join(shlex.quote(str(a)) for a in args)
+
+
+def guarded(cmd: str, condition: str, why: str) -> str:
+    """``cmd`` run only when ``condition`` (a shell test) holds, with ``why`` as a comment."""
+    if "<<" in cmd:  # a here-document's end marker must stay at the start of its line
+        return f"# {why}\nif {condition}; then\n{cmd}\nfi"
+    if "\n" in cmd:
+        cmd = "\n  ".join(cmd.splitlines())
+    return f"# {why}\nif {condition}; then\n  {cmd}\nfi"
+
+
+def continued(head: str, words: Iterable[str]) -> str:
+    """``head`` followed by ``words`` (already quoted), one per line after a backslash when
+    there are several (how a long ``postconf -e`` reads best)."""
+    words = list(words)
+    if len(words) <= 1:
+        return " ".join([head, *words])
+    return head + " \\\n  " + " \\\n  ".join(words)
+
+
+# --------------------------------------------------------------------------- line edits
+_HUNK = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@.*")
+
+
+class DiffRun(NamedTuple):
+    """One run of changed lines of a unified diff."""
+
+    line: int
+    """1-based number, in the old file, of the first removed line, or, when nothing is
+    removed, of the line the added lines go after (0: at the top)."""
+    removed: Tuple[str, ...]
+    added: Tuple[str, ...]
+
+
+def diff_runs(diff: str) -> Optional[List[DiffRun]]:
+    """The runs of a unified diff (as :func:`wizard.changes.unified_diff` writes it), or
+    ``None`` when it cannot be replayed line by line (a missing final newline, a file that is
+    created or removed, no hunk at all)."""
+    lines = diff.splitlines()
+    if not lines or "\\ No newline at end of file" in lines:
+        return None
+    if len(lines) < 2 or lines[0].startswith("--- /dev/null") or lines[1] == "+++ /dev/null":
+        return None
+    runs: List[DiffRun] = []
+    old = 0
+    start: Optional[int] = None
+    removed: List[str] = []
+    added: List[str] = []
+
+    def close() -> None:
+        nonlocal start
+        if start is not None:
+            runs.append(DiffRun(start, tuple(removed), tuple(added)))
+        start = None
+        removed.clear()
+        added.clear()
+
+    for line in lines[2:]:
+        m = _HUNK.fullmatch(line)
+        if m:
+            close()
+            count = 1 if m.group(2) is None else int(m.group(2))
+            old = int(m.group(1)) if count else int(m.group(1)) + 1
+            continue
+        tag, text = line[:1], line[1:]
+        if tag == " ":
+            close()
+            old += 1
+        elif tag == "-":
+            if start is None:
+                start = old
+            elif added:  # a removal after additions in the same run: not what difflib writes
+                return None
+            removed.append(text)
+            old += 1
+        elif tag == "+":
+            if start is None:
+                start = old - 1  # after the previous line
+            added.append(text)
+        else:
+            return None
+    close()
+    return runs or None
+
+
+def _sed_text(lines: Iterable[str]) -> str:
+    """Text for sed's ``a``, ``i`` and ``c`` commands: backslashes doubled, leading white space
+    kept (escaped), lines joined by backslash-newline."""
+    out = []
+    for line in lines:
+        line = line.replace("\\", "\\\\")
+        if line[:1] in (" ", "\t"):
+            line = "\\" + line
+        out.append(line)
+    return "\\\n".join(out)
+
+
+def sed_script(runs: Iterable[DiffRun]) -> str:
+    """One GNU sed script that turns the old file of the diff into the new one. Addresses are
+    line numbers of the old file (sed reads the file once, so they all stay valid)."""
+    cmds: List[str] = []
+    for run in runs:
+        if run.removed:
+            end = run.line + len(run.removed) - 1
+            where = str(run.line) if end == run.line else f"{run.line},{end}"
+            if run.added:
+                cmds.append(f"{where}c\\\n{_sed_text(run.added)}")
+            else:
+                cmds.append(f"{where}d")
+        elif run.line == 0:
+            cmds.append(f"1i\\\n{_sed_text(run.added)}")
+        else:
+            cmds.append(f"{run.line}a\\\n{_sed_text(run.added)}")
+    return "\n".join(cmds)
+
+
+def _distinctive(lines: Iterable[str]) -> Optional[str]:
+    """The first line that says something (not blank, not a bare comment or brace)."""
+    for line in lines:
+        if re.search(r"[A-Za-z0-9]", line) and not line.lstrip().startswith("#"):
+            return line
+    return None
+
+
+def _context(diff: str) -> set:
+    return {line[1:] for line in diff.splitlines()[2:] if line.startswith(" ")}
+
+
+def sed_edit(path: str, diff: str) -> Optional[Tuple[str, str]]:
+    """(guard, command) that make the change ``diff`` shows to the file ``path`` in place, with
+    GNU ``sed -i`` (through a symlink, as mailwizard writes), byte for byte when the file is
+    the one the diff was made against. ``guard`` is a shell test that holds once the edit is
+    made (a line it adds is there, or a line it removes is gone). ``None`` when the diff cannot
+    be replayed that way (then write the whole file)."""
+    runs = diff_runs(diff)
+    if not runs:
+        return None
+    seen = {line for run in runs for line in run.removed} | _context(diff)
+    added = _distinctive(line for run in runs for line in run.added if line not in seen)
+    if added is not None:
+        guard = f"grep -qxF -e {shlex.quote(added)} {shlex.quote(path)}"
+    else:
+        context = _context(diff)
+        gone = _distinctive(line for run in runs for line in run.removed
+                            if line not in context)
+        if gone is None:
+            return None
+        guard = f"! grep -qxF -e {shlex.quote(gone)} {shlex.quote(path)}"
+    cmd = f"sed -i --follow-symlinks {shlex.quote(sed_script(runs))} {shlex.quote(path)}"
+    return guard, cmd
