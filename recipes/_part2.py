@@ -1,18 +1,17 @@
 """Private helpers shared by the steps 7-13 (restrictions ... firewall).
 
 Nothing here acts on the target: readers take a :class:`~wizard.changes.View` or an executor and
-only read; the small Change subclasses follow the protocol of :mod:`wizard.changes`.
+only read (the change types these steps use live in :mod:`wizard.changes`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import os
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from wizard import confedit
-from wizard.changes import Change, ChangeContext, Preview, View
+from wizard.changes import View
 from wizard.executor import Executor
 from wizard.platforms import Platform
 
@@ -120,29 +119,6 @@ def only_loopback(addresses: Sequence[str]) -> bool:
     return bool(addresses) and all(loop(a) for a in addresses)
 
 
-# --------------------------------------------------------------------------- a note in a plan
-class Note(Change):
-    """Changes nothing; shows a remark in the plan (e.g. why a step has nothing to do)."""
-
-    kind = "note"
-
-    def __init__(self, title: str, note: str = "") -> None:
-        self.title = title
-        self.note = note
-
-    def describe(self) -> str:
-        return self.title
-
-    def preview(self, view: View) -> Preview:
-        return Preview(self.kind, self.title, note=self.note, changed=False)
-
-    def prepare(self, ctx: ChangeContext) -> None:
-        return None
-
-    def commit(self, ctx: ChangeContext, rec: Dict) -> None:  # type: ignore[type-arg]
-        return None
-
-
 # --------------------------------------------------------------------------- PAM
 PAM_MARK = "# mailwizard: only members of the group below may authenticate"
 
@@ -188,23 +164,3 @@ def pam_with_group(text: Optional[str], platform: Platform, service: str, group:
     if out and not out[-1].endswith("\n"):
         out[-1] += "\n"
     return "".join(out)
-
-
-# --------------------------------------------------------------------------- fingerprints
-def fingerprint(ex: Executor, paths: Sequence[str]) -> str:
-    """SHA-256 over the content of the given files (directories: their files, sorted)."""
-    h = hashlib.sha256()
-    for path in paths:
-        st = ex.stat(path)
-        if st is not None and st.is_dir:
-            files = [f"{path}/{n}" for n in ex.listdir(path)]
-        else:
-            files = [path]
-        for f in files:
-            fst = ex.stat(f)
-            if fst is not None and fst.is_dir:
-                continue
-            data = ex.read_bytes(f)
-            h.update(f.encode() + b"\0")
-            h.update(hashlib.sha256(data).digest() if data is not None else b"-")
-    return h.hexdigest()

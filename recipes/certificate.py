@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
-import shlex
 from shlex import quote as q
 from typing import Any, List, Optional, Tuple, Union
 
@@ -15,7 +14,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from wizard import checks
 from wizard.answers import Answers
-from wizard.changes import Change, Command, FileWrite, GeneratedFile, Preview, View
+from wizard.changes import Change, Command, FileWrite, GeneratedFile, KeySource, PrivateKeyFile
 from wizard.checks import CheckResult
 from wizard.errors import RecipeError
 from wizard.platforms import Platform
@@ -202,39 +201,6 @@ def validate_import(cert_data: bytes, key_data: bytes, hostname: str, cert_file:
     return leaf
 
 
-# --------------------------------------------------------------------------- changes
-class _KeySource:
-    """One private key for the whole plan: the existing one, or a new one made on demand."""
-
-    def __init__(self, key_type: str, existing: Optional[PrivateKey] = None) -> None:
-        self.key_type = key_type
-        self._key = existing
-
-    def key(self) -> PrivateKey:
-        if self._key is None:
-            self._key = new_key(self.key_type)
-        return self._key
-
-
-class PrivateKeyFile(FileWrite):
-    """Copy of a private key whose preview never shows the key material."""
-
-    def describe(self) -> str:
-        return f"install the private key {self.path} (mode 0600)"
-
-    def preview(self, view: View) -> Preview:
-        before = view.read(self.path)
-        after = None if self.content is None else self.content.encode()
-        view.write(self.path, after)
-        mode = self.mode if self.mode is not None else 0o600
-        changed = before != after
-        return Preview(self.kind, self.describe(), changed=changed, path=self.path,
-                       commands=[f"install -m {mode:04o} -o {self.owner} -g {self.group} "
-                                 f"KEYFILE {shlex.quote(self.path)}"] if changed else [],
-                       note="(key material is never shown)" + (
-                           "" if changed else "; same key already in place"))
-
-
 class CertificateRecipe(Recipe):
     id = "certificate"
     title = "TLS certificate"
@@ -284,7 +250,7 @@ class CertificateRecipe(Recipe):
         key_data = ctx.view.read(key_file)
         cert_data = ctx.view.read(cert_file)
         existing = load_key(key_data, key_file) if key_data is not None else None
-        source = _KeySource(c.key_type, existing)
+        source: KeySource[PrivateKey] = KeySource(lambda: new_key(c.key_type), existing)
         changes: List[Change] = [GeneratedFile(
             key_file, lambda: key_pem(source.key()),
             preview_text=f"(a new {c.key_type} private key, generated at apply time; "

@@ -6,12 +6,10 @@ from typing import List, Tuple
 
 from wizard import checks
 from wizard.answers import Answers
-from wizard.changes import Change, Command
+from wizard.changes import Change, Command, Note
 from wizard.checks import CheckResult
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
-
-from ._part2 import Note
 
 
 def wanted_ports(answers: Answers, platform: Platform) -> List[Tuple[str, int]]:

@@ -10,14 +10,13 @@ from wizard import checks
 from wizard.answers import Answers
 from wizard.changes import (
     Change,
-    ChangeContext,
     Command,
     Directory,
     DovecotSettings,
     FileWrite,
     PostfixParams,
-    Record,
     ShellVars,
+    SystemdDropIn,
     UserGroup,
 )
 from wizard.checks import CheckResult
@@ -29,7 +28,6 @@ from ._part2 import (
     dovecot_running,
     pam_with_group,
     pidfile_direct,
-    systemd_running,
 )
 
 DOVECOT_AUTH_DROPIN = f"{DOVECOT_CONFD}/99-mailwizard-auth.conf"
@@ -97,30 +95,6 @@ def sasl_params(answers: Answers, platform: Platform) -> dict:  # type: ignore[t
         params.update(smtpd_sasl_type="cyrus", smtpd_sasl_path="smtpd",
                       cyrus_sasl_config_path=os.path.dirname(platform.cyrus_smtpd_conf))
     return params
-
-
-class SystemdDropIn(FileWrite):
-    """A systemd drop-in; ``systemctl daemon-reload`` follows the write and its undo."""
-
-    @staticmethod
-    def _reload(ctx: ChangeContext) -> List[str]:
-        if not systemd_running(ctx.executor):
-            return []
-        res = ctx.executor.run(["systemctl", "daemon-reload"], timeout=120)
-        return [] if res.ok else [f"systemctl daemon-reload failed: {res.output}"]
-
-    def preview(self, view):  # type: ignore[no-untyped-def]
-        p = super().preview(view)
-        if p.changed:
-            p.commands.append("systemctl daemon-reload")
-        return p
-
-    def commit(self, ctx: ChangeContext, rec: Record) -> None:
-        if systemd_running(ctx.executor):
-            # the undo (core FileChange, from the record alone) reloads systemd after it
-            rec["undo_then"] = [["systemctl", "daemon-reload"]]
-        super().commit(ctx, rec)
-        self._reload(ctx)
 
 
 def pam_service(answers: Answers) -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional
 
 from wizard import checks
 from wizard.answers import Answers
-from wizard.changes import Change, ChangeContext, Preview, Record, Service, View, _q
+from wizard.changes import Change, ConfiguredService, Validate
 from wizard.checks import CheckResult
-from wizard.errors import ValidationFailed
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
@@ -19,7 +18,6 @@ from ._part2 import (
     MAIN_CF,
     MASTER_CF,
     dovecot_running,
-    fingerprint,
     listeners,
     main_cf,
     only_loopback,
@@ -28,120 +26,6 @@ from ._part2 import (
 from .certificate import cert_paths
 from .restrictions import postgrey_direct
 from .sasl import SASLAUTHD_DROPIN, saslauthd_direct
-
-
-class Validate(Change):
-    """Run a configuration checker before any daemon is (re)started; stop the step if it
-    complains.
-
-    Nothing is changed, so nothing is journaled: ``prepare`` runs the command and returns None
-    (reported "unchanged"), or raises :class:`ValidationFailed` with the checker's output, which
-    stops the step before any daemon is (re)started with a broken configuration. When the
-    ``config`` files are byte for byte those of the last successful check, the check is not
-    repeated (``postfix check`` alone costs about 2 s): nothing new could fail it, and the
-    services step reloads only changed configurations.
-    """
-
-    kind = "check"
-
-    def __init__(self, argv: Sequence[str], description: str = "",
-                 config: Sequence[str] = ()) -> None:
-        self.argv = [str(a) for a in argv]
-        self.description = description
-        self.config = list(config)
-
-    def _stamp_key(self) -> str:
-        return "validate-stamp-" + "-".join(self.argv).replace("/", "_")
-
-    def describe(self) -> str:
-        return self.description or f"check {_q(self.argv)}"
-
-    def preview(self, view: View) -> Preview:
-        return Preview(self.kind, self.describe(), commands=[_q(self.argv)], changed=False,
-                       note="runs before any daemon is (re)started, whenever the "
-                            "configuration changed since the last successful check")
-
-    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
-        fp = fingerprint(ctx.executor, self.config) if self.config else None
-        if fp is not None:
-            try:
-                if ctx.backups.load(self._stamp_key()).decode() == fp:
-                    return None
-            except OSError:
-                pass
-        res = ctx.executor.run(self.argv, quiet=True, timeout=300)
-        if not res.ok:
-            raise ValidationFailed(
-                f"`{_q(self.argv)}` rejected the configuration (exit {res.returncode}); "
-                f"nothing was restarted:\n{res.output[-3000:]}")
-        for line in res.output.splitlines():
-            if "warning" in line.lower():
-                ctx.log(line)
-        if fp is not None:
-            ctx.backups.save(self._stamp_key(), fp.encode())
-        return None
-
-    def commit(self, ctx: ChangeContext, rec: Record) -> None:  # pragma: no cover - never
-        return None
-
-
-class ConfiguredService(Service):
-    """A service that is (re)loaded only when its configuration changed since the last time.
-
-    The fingerprint (SHA-256 of the configuration files) of the last successful reload is
-    kept in the session's state directory, so a converged re-run reports "unchanged" instead
-    of reloading every time. ``must_restart`` forces a full restart (e.g. new listen address).
-    """
-
-    def __init__(self, name: str, action: str = "reload", enable: bool = True,
-                 units: Optional[Sequence[str]] = None, restart_if_running: bool = False,
-                 direct: Optional[Dict[str, List[List[str]]]] = None,
-                 status_unit: Optional[str] = None, config: Sequence[str] = (),
-                 must_restart: bool = False, why: str = "") -> None:
-        super().__init__(name, action=action, enable=enable, units=units,
-                         restart_if_running=restart_if_running, direct=direct,
-                         status_unit=status_unit)
-        self.config = list(config)
-        self.must_restart = must_restart
-        self.why = why
-
-    def _stamp_key(self) -> str:
-        return f"service-stamp-{self.name}"
-
-    def _stamp(self, ctx: ChangeContext) -> Optional[str]:
-        try:
-            return ctx.backups.load(self._stamp_key()).decode()
-        except OSError:
-            return None
-
-    def preview(self, view: View) -> Preview:
-        p = super().preview(view)
-        if self.must_restart:
-            p.commands = [c.replace("reload-or-restart", "restart") for c in p.commands]
-        notes = [n for n in (self.why, p.note,
-                             "skipped when running and its configuration is unchanged since "
-                             "the last reload") if n]
-        p.note = "; ".join(notes)
-        return p
-
-    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
-        rec = super().prepare(ctx)
-        if rec is None:  # "start" action and already running
-            return None
-        fp = fingerprint(ctx.executor, self.config)
-        enabled_ok = rec["was_enabled"] or not self.enable or rec["manager"] != "systemd"
-        if (rec["was_running"] and enabled_ok and not self.must_restart
-                and fp == self._stamp(ctx)):
-            return None
-        rec["fingerprint"] = fp
-        rec["action"] = "restart" if self.must_restart else self.action
-        return rec
-
-    def commit(self, ctx: ChangeContext, rec: Record) -> None:
-        if self.must_restart:
-            self.action = "restart"
-        super().commit(ctx, rec)
-        ctx.backups.save(self._stamp_key(), fingerprint(ctx.executor, self.config).encode())
 
 
 def _postfix_listen_changed(ctx: PlanContext) -> Optional[str]:

@@ -18,7 +18,6 @@ from treeutil import snapshot_tree as snapshot
 
 from recipes.certificate import (
     CertificateRecipe,
-    PrivateKeyFile,
     cert_paths,
     key_pem,
     make_certificate,
@@ -29,7 +28,7 @@ from recipes.certificate import (
 from recipes.firewall import FirewallRecipe
 from recipes.restrictions import RestrictionsRecipe
 from recipes.sasl import SaslRecipe
-from recipes.services import ServicesRecipe, Validate
+from recipes.services import ServicesRecipe
 from recipes.tls_dovecot import TlsDovecotRecipe
 from recipes.tls_postfix import TlsPostfixRecipe
 from wizard import changes as ch
@@ -403,7 +402,7 @@ def test_import_mode_plan_copies_without_showing_the_key(tmp_path: Path) -> None
     plan = Planned(root, p, a)
     c_path, k_path = cert_paths(a, p)
     kc = [c for c in plan.changes["certificate"] if getattr(c, "path", "") == k_path][0]
-    assert isinstance(kc, PrivateKeyFile) and kc.mode == 0o600
+    assert isinstance(kc, ch.PrivateKeyFile) and kc.mode == 0o600
     assert plan.text(c_path).encode() == cert
     for pv in plan.previews["certificate"]:
         assert "PRIVATE KEY" not in pv.diff + (pv.new_content or "") + "".join(pv.commands)
@@ -615,7 +614,7 @@ def test_validation_failure_stops_before_any_reload(tmp_path: Path) -> None:
     assert "postfix check" in res[0].error and "fatal: broken" in res[0].error
     assert not any(c[:2] in (["postfix", "reload"], ["postfix", "start"]) for c in ex.calls)
     assert isinstance(ServicesRecipe().plan(PlanContext(
-        DEMO, p, Facts(), ch.View(ex, p)))[0], Validate)
+        DEMO, p, Facts(), ch.View(ex, p)))[0], ch.Validate)
 
 
 def _proc_tcp(root: Path, local: str) -> None:
@@ -718,7 +717,7 @@ def test_postfix_restarts_when_inet_protocols_drops_a_family_it_listens_on(
 
 def test_validate_runs_when_the_configuration_changed_since_the_last_good_check(
         tmp_path: Path) -> None:
-    from recipes.services import Validate
+    from wizard.changes import Validate
     from wizard.errors import ValidationFailed
     from wizard.executor import FakeCommand, ScriptedExecutor
 

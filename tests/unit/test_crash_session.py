@@ -268,9 +268,7 @@ def test_a_process_without_recipes_knows_every_journaled_type(tmp_path):
 
 
 def test_recipe_subclasses_are_journaled_under_a_core_type():
-    from recipes.certificate import PrivateKeyFile
-    from recipes.sasl import SystemdDropIn
-    from recipes.services import ConfiguredService
+    from wizard.changes import ConfiguredService, PrivateKeyFile, SystemdDropIn
 
     assert ch.journal_type(SystemdDropIn) == "FileWrite"
     assert ch.journal_type(PrivateKeyFile) == "FileWrite"
@@ -280,7 +278,7 @@ def test_recipe_subclasses_are_journaled_under_a_core_type():
 
 
 def test_a_drop_in_undone_by_the_core_still_reloads_systemd(target_root, tmp_path):
-    from recipes.sasl import SystemdDropIn
+    from wizard.changes import SystemdDropIn
 
     (target_root / "run/systemd/system").mkdir(parents=True)
     ex = ScriptedExecutor(target_root)

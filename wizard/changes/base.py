@@ -1,0 +1,281 @@
+"""Change protocol: the units a recipe plans and the engine applies, journals and undoes.
+
+Every change follows one protocol (driven by :mod:`wizard.engine`):
+
+``preview(view)``
+    What would happen, against a :class:`View` of the target that already includes the
+    earlier planned changes (so two steps editing ``main.cf`` preview correctly). Pure.
+``prepare(ctx)``
+    Look at the real target. Return ``None`` when the change is already satisfied (the engine
+    reports "unchanged"), otherwise a journal record (a plain dict) after taking any backup.
+    The engine saves the record in the session *before* ``commit`` runs.
+    Everything ``commit`` will write is decided here: a file change saves the exact new
+    bytes (a generated private key too) in the backup store, 0600, and names that copy.
+``commit(ctx, rec)``
+    Make the change. Facts learnt on the way (directories about to be made, the state of
+    /etc before a package install) go into ``rec`` and are saved with ``ctx.persist()``
+    *before* acting on them. Must be safe to call again for the same record after a crash
+    (resume, ``rec["resumed"]``): commands re-check their probe first.
+``undo(ctx, rec, force)``
+    Put things back, from the record alone; returns warnings. File changes restore bytes,
+    mode and owner exactly, and refuse (unless ``force``) when the admin edited the file
+    since we wrote it.
+``took_effect(ctx, rec)`` / ``settle(ctx, rec)``
+    For an entry left ``started`` by a crash or Ctrl-C: whether its probe shows it happened
+    (rollback undoes it only then). Once an entry is done or undone: drop what only a
+    resume needed (the saved copy of a private key).
+
+Every journaled type is registered with :func:`register`; the journal stores the name of
+the nearest registered class (:func:`journal_type`), so undo never needs the recipes.
+"""
+
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
+
+from ..executor import Executor
+from ..platforms import Platform, stock_file
+from ..secret import Secret
+
+Record = Dict[str, Any]
+
+
+# --------------------------------------------------------------------------- context
+class BackupStore:
+    """Where file backups go (the session's ``backups/`` folder)."""
+
+    def __init__(self, directory: os.PathLike[str] | str) -> None:
+        self.directory = os.fspath(directory)
+
+    def save(self, key: str, data: bytes) -> str:
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+        path = os.path.join(self.directory, name)
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(path + ".tmp", path)
+        _fsync_dir(self.directory)
+        return name
+
+    def load(self, name: str) -> bytes:
+        with open(os.path.join(self.directory, name), "rb") as fh:
+            return fh.read()
+
+    def remove(self, name: str) -> None:
+        """Delete one saved copy (a pending private key, a secret account file)."""
+        try:
+            os.unlink(os.path.join(self.directory, name))
+        except FileNotFoundError:
+            return
+        _fsync_dir(self.directory)
+
+    def names(self) -> List[str]:
+        try:
+            return sorted(os.listdir(self.directory))
+        except FileNotFoundError:
+            return []
+
+
+def _fsync_dir(directory: str) -> None:
+    """Make a rename or unlink in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class ChangeContext:
+    executor: Executor
+    platform: Platform
+    backups: BackupStore
+    key: str = "0"
+    """Unique prefix for backup names of the current change (journal sequence)."""
+    secrets: Dict[str, Secret] = field(default_factory=dict)
+    """Passwords from the answers, by user name (never journaled)."""
+    log: Callable[[str], None] = lambda _msg: None
+    changed_paths: Set[str] = field(default_factory=set)
+    """Target paths changed so far in this apply (for commands such as postmap)."""
+    done_commands: Set[Tuple[str, ...]] = field(default_factory=set)
+    """Commands this session already ran successfully (and has not undone)."""
+    persist: Callable[[], None] = lambda: None
+    """Save the current journal record durably now (the engine wires it to the session).
+    A change calls it after adding a fact to its record and *before* acting on it, so a crash
+    right after leaves a record that rollback and resume can use."""
+    lock_wait: float = 900.0
+    """How long a resumed package change waits for a package manager that still runs."""
+
+
+# --------------------------------------------------------------------------- view
+class View:
+    """The target as it will be after the changes previewed so far.
+
+    Reads fall back to the real target, then to the platform's stock copy (a fresh server or a
+    dry run on another platform): such paths are remembered in :attr:`from_stock`.
+    """
+
+    def __init__(self, executor: Executor, platform: Platform, use_stock: bool = True) -> None:
+        self.executor = executor
+        self.platform = platform
+        self.use_stock = use_stock
+        self.files: Dict[str, Optional[bytes]] = {}
+        self.from_stock: Set[str] = set()
+        self.dirs: Set[str] = set()
+        self.users: Set[str] = set()
+        self.groups: Set[str] = set()
+        self.packages: Set[str] = set()
+
+    def read(self, path: str) -> Optional[bytes]:
+        if path in self.files:
+            return self.files[path]
+        data = self.executor.read_bytes(path)
+        if data is None and self.use_stock:
+            stock = stock_file(self.platform, path)
+            if stock is not None:
+                self.from_stock.add(path)
+                data = stock.read_bytes()
+        self.files[path] = data
+        return data
+
+    def read_text(self, path: str) -> Optional[str]:
+        data = self.read(path)
+        return None if data is None else data.decode("utf-8", "surrogateescape")
+
+    def write(self, path: str, data: Optional[bytes]) -> None:
+        self.read(path)
+        self.files[path] = data
+
+    def exists(self, path: str) -> bool:
+        return self.read(path) is not None or path in self.dirs or self.executor.exists(path)
+
+    def user_exists(self, name: str) -> bool:
+        return name in self.users or name in self.executor.users()
+
+    def group_exists(self, name: str) -> bool:
+        return name in self.groups or name in self.executor.groups()
+
+
+@dataclass
+class Preview:
+    """What one change would do, for the TUI, ``plan`` and the runbook."""
+
+    kind: str
+    title: str
+    diff: str = ""
+    """Unified diff for file changes ('' when the content does not change)."""
+    commands: List[str] = field(default_factory=list)
+    """Exact command lines (shell syntax) that this change runs or stands for."""
+    note: str = ""
+    changed: bool = True
+    path: str = ""
+    new_content: Optional[str] = None
+    """The whole new file when the file is created (runbook shows it in full)."""
+
+
+def unified_diff(path: str, before: Optional[bytes], after: Optional[bytes],
+                 stock: bool = False) -> str:
+    a = (before or b"").decode("utf-8", "replace").splitlines(keepends=True)
+    b = (after or b"").decode("utf-8", "replace").splitlines(keepends=True)
+    label_a = f"{path} (stock)" if stock and before is not None else (
+        path if before is not None else "/dev/null")
+    label_b = path if after is not None else "/dev/null"
+    lines = list(difflib.unified_diff(a, b, label_a, label_b, n=2))
+    out = []
+    for line in lines:
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def quote_argv(args: Sequence[str]) -> str:
+    """One command line in shell syntax (each word quoted as needed)."""
+    return " ".join(shlex.quote(str(a)) for a in args)
+
+
+# --------------------------------------------------------------------------- base
+class Change:
+    kind = "change"
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def preview(self, view: View) -> Preview:
+        raise NotImplementedError
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        raise NotImplementedError
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        """Undo from the journal record alone (the plan may differ by now)."""
+        return []
+
+    def undo(self, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        return type(self).undo_record(ctx, rec, force)
+
+    @classmethod
+    def took_effect(cls, ctx: ChangeContext, rec: Record) -> Optional[bool]:
+        """For an entry left ``started`` (interrupted in flight): did the change happen?
+        ``True``/``False`` from the change's probe, ``None`` when it cannot tell (undo then
+        runs anyway: every undo copes with a change that was not made)."""
+        return None
+
+    @classmethod
+    def settle(cls, ctx: ChangeContext, rec: Record) -> None:
+        """Called once the entry is done or undone: drop what only a resume needed."""
+
+    def touched_paths(self) -> List[str]:
+        return []
+
+
+CHANGE_TYPES: Dict[str, type] = {}
+"""The registry of journaled change types: name in the journal -> class. Filled by
+:func:`register`, here in the core only, so any process that imports :mod:`wizard.changes`
+can undo every journal entry (recipes subclass these types; a subclass is journaled under the
+name of its nearest registered ancestor and must keep everything its undo needs in the
+record)."""
+
+LEGACY_TYPES = {"SystemdDropIn": "FileWrite", "PrivateKeyFile": "FileWrite",
+                "ConfiguredService": "Service"}
+"""Names older journals used for recipe subclasses, and the type that undoes them."""
+
+_C = TypeVar("_C", bound=type)
+
+
+def register(cls: _C) -> _C:
+    """Class decorator: put a change type in :data:`CHANGE_TYPES`."""
+    name = cls.__name__
+    if CHANGE_TYPES.get(name, cls) is not cls:
+        raise TypeError(f"change type {name} is registered twice")
+    CHANGE_TYPES[name] = cls
+    return cls
+
+
+def change_types() -> Dict[str, type]:
+    """Journal name -> class, for every registered change type (and older journal names)."""
+    out = dict(CHANGE_TYPES)
+    for old, new in LEGACY_TYPES.items():
+        out.setdefault(old, CHANGE_TYPES[new])
+    return out
+
+
+def journal_type(change: Any) -> str:
+    """The registered name a change (or change class) is journaled under."""
+    cls = change if isinstance(change, type) else type(change)
+    for base in cls.__mro__:
+        if CHANGE_TYPES.get(base.__name__) is base:
+            return base.__name__
+    raise TypeError(f"{cls.__name__} derives from no registered change type")
+

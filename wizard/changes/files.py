@@ -1,0 +1,466 @@
+"""File changes: whole files, generated files, snapshots and directories.
+
+A file change keeps its new content in memory, shows a diff, validates, backs the old file up
+and moves the new one into place atomically; undo restores bytes, mode and owner.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from typing import Any, Callable, Generic, List, Optional, Sequence, Tuple, TypeVar
+
+from ..errors import ExecutorError, ValidationFailed
+from ..executor import Executor, sha256
+from .base import Change, ChangeContext, Preview, Record, View, quote_argv, register, unified_diff
+
+# --------------------------------------------------------------------------- files
+Validator = Callable[[Executor, str, bytes], Optional[str]]
+"""(executor, target path, new bytes) -> error message or None."""
+
+
+def _missing_dirs(ex: Executor, target: str) -> List[str]:
+    """The directories ``makedirs(target)`` would create, top first."""
+    missing: List[str] = []
+    cur = target
+    while cur not in ("/", "") and not ex.exists(cur):
+        missing.insert(0, cur)
+        cur = os.path.dirname(cur)
+    return missing
+
+
+def _make_dirs(ctx: ChangeContext, rec: Record, key: str, target: str, mode: int = 0o755,
+               uid: int = 0, gid: int = 0) -> None:
+    """``makedirs`` with the list of directories it is about to create journaled first.
+
+    ``rec[key]`` names every directory this change created (across a crash and a resume):
+    the intended ones are saved before the first ``mkdir``, the list is then narrowed to what
+    was really made. Undo removes those still there and empty."""
+    ex = ctx.executor
+    known: List[str] = list(rec.get(key) or [])
+    missing = [d for d in _missing_dirs(ex, target) if d not in known]
+    if missing:
+        rec[key] = known + missing
+        ctx.persist()
+    made = ex.makedirs(target, mode, uid, gid)
+    rec[key] = [d for d in known if ex.exists(d)] + [d for d in made if d not in known]
+
+
+@register
+class FileChange(Change):
+    """Base of every change to one file's content, mode and owner."""
+
+    kind = "file"
+
+    def __init__(self, path: str, *, mode: Optional[int] = None, owner: str = "root",
+                 group: str = "root", validate: Optional[Validator] = None,
+                 cool_mtime: bool = False, reason: str = "") -> None:
+        self.path = path
+        self.mode = mode
+        self.owner = owner
+        self.group = group
+        self.validate = validate
+        self.cool_mtime = cool_mtime
+        self.reason = reason
+
+    # subclasses implement this -------------------------------------------
+    def transform(self, before: Optional[str]) -> Optional[str]:
+        """New content from the current one (None = the file should not exist)."""
+        raise NotImplementedError
+
+    editor = ""
+    """Name of the structured editor (``INVERSE``) that can undo just this edit."""
+
+    def remember(self, before: Optional[str], rec: Record) -> None:
+        """Store in ``rec['old']`` what the inverse edit needs (e.g. old parameter values)."""
+
+    # ---------------------------------------------------------------------
+    def touched_paths(self) -> List[str]:
+        return [self.path]
+
+    def _after_bytes(self, before: Optional[bytes]) -> Optional[bytes]:
+        text = None if before is None else before.decode("utf-8", "surrogateescape")
+        after = self.transform(text)
+        return None if after is None else after.encode("utf-8", "surrogateescape")
+
+    def preview(self, view: View) -> Preview:
+        before = view.read(self.path)
+        after = self._after_bytes(before)
+        view.write(self.path, after)
+        stock = self.path in view.from_stock
+        diff = unified_diff(self.path, before, after, stock=stock)
+        mode = self.mode if self.mode is not None else 0o644
+        commands: List[str] = []
+        if after is not None and before != after:
+            commands.append(self._shell_write(after, mode, exists=before is not None))
+        elif after is None and before is not None:
+            commands.append(f"rm -f {shlex.quote(self.path)}")
+        elif self.mode is not None:
+            commands.append(f"chmod {mode:04o} {shlex.quote(self.path)}")
+        note = self.reason
+        if stock:
+            note = (note + " " if note else "") + "(previewed against the stock file)"
+        return Preview(self.kind, self.describe(), diff=diff, commands=commands, note=note,
+                       changed=before != after, path=self.path,
+                       new_content=(after.decode("utf-8", "replace")
+                                    if before is None and after is not None else None))
+
+    def _shell_write(self, data: bytes, mode: int, exists: bool = False) -> str:
+        """Shell lines that leave the file as ``commit`` does. A new file is created with its
+        mode and owner; an existing one is written through (a symlink stays a link, as
+        ``write_atomic`` does) and keeps its mode unless the change sets one."""
+        text = data.decode("utf-8", "replace")
+        marker = "MAILWIZARD_EOF"
+        while marker in text:
+            marker += "_"
+        body = text if text.endswith("\n") else text + "\n"
+        writer = "cat" if text.endswith("\n") else "head -c -1"
+        path = shlex.quote(self.path)
+        heredoc = f"{writer} > {path} <<'{marker}'\n{body}{marker}"
+        if not exists:
+            return (f"install -D -m {mode:04o} -o {shlex.quote(self.owner)} "
+                    f"-g {shlex.quote(self.group)} /dev/null {path}\n{heredoc}")
+        lines = [heredoc]
+        if self.mode is not None:
+            lines.append(f"chmod {mode:04o} {path}")
+        if (self.owner, self.group) != ("root", "root"):
+            lines.append(f"chown {shlex.quote(self.owner + ':' + self.group)} {path}")
+        return "\n".join(lines)
+
+    def _target_meta(self, ctx: ChangeContext, current_mode: Optional[int]) -> Tuple[int, int, int]:
+        ex = ctx.executor
+        mode = self.mode if self.mode is not None else (
+            current_mode if current_mode is not None else 0o644)
+        return mode, ex.uid(self.owner), ex.gid(self.group)
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        ex = ctx.executor
+        before = ex.read_bytes(self.path)
+        st = ex.stat(self.path, follow=True)  # a symlink is written through: its target's mode
+        after = self._after_bytes(before)
+        if after is None and before is None:
+            return None
+        mode, uid, gid = self._target_meta(ctx, st.mode if st else None)
+        same_meta = st is not None and (st.mode, st.uid, st.gid) == (mode, uid, gid)
+        if after == before and (after is None or same_meta):
+            return None
+        if after is not None and self.validate is not None:
+            err = self.validate(ex, self.path, after)
+            if err:
+                raise ValidationFailed(f"{self.path}: {err}")
+        rec: Record = {
+            "path": self.path,
+            "existed": before is not None,
+            "sha_before": sha256(before),
+            "sha_after": sha256(after),
+            "mode_after": mode,
+            "uid_after": uid,
+            "gid_after": gid,
+        }
+        if before is not None:
+            assert st is not None
+            rec.update(mode_before=st.mode, uid_before=st.uid, gid_before=st.gid,
+                       backup=ctx.backups.save(f"{ctx.key}-{self.path}", before))
+        if after is not None and after != before:
+            # write-ahead: the exact bytes to write are kept (0600) before the journal entry
+            # exists, so a resume writes them and not a new rendering (a new private key)
+            rec["new_copy"] = ctx.backups.save(f"{ctx.key}-new-{self.path}", after)
+        if self.editor:
+            rec["editor"] = self.editor
+            self.remember(None if before is None else before.decode("utf-8", "surrogateescape"),
+                          rec)
+        return rec
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        ex = ctx.executor
+        current = ex.read_bytes(self.path)
+        if sha256(current) == rec["sha_after"]:
+            ex.set_meta(self.path, rec["mode_after"], rec["uid_after"], rec["gid_after"])
+            return
+        if sha256(current) != rec["sha_before"]:
+            raise ExecutorError(f"{self.path} changed while mailwizard was editing it")
+        after = self._journaled_after(ctx, rec, current)
+        if after is None:
+            ex.remove(self.path)
+            return
+        if not rec["existed"]:
+            _make_dirs(ctx, rec, "created_dirs", os.path.dirname(self.path))
+        mtime = time.time() - 5 if self.cool_mtime else None
+        ex.write_atomic(self.path, after, rec["mode_after"], rec["uid_after"], rec["gid_after"],
+                        mtime=mtime)
+
+    def _journaled_after(self, ctx: ChangeContext, rec: Record,
+                         current: Optional[bytes]) -> Optional[bytes]:
+        """The bytes the journal says to write (its saved copy), never a new rendering."""
+        if rec.get("new_copy"):
+            try:
+                data = ctx.backups.load(rec["new_copy"])
+            except FileNotFoundError:
+                data = None
+            if data is not None:
+                if sha256(data) != rec["sha_after"]:
+                    raise ExecutorError(f"{self.path}: the saved copy of the content to write "
+                                        "is damaged; roll the step back first")
+                return data
+        after = self._after_bytes(current)
+        if sha256(after) != rec["sha_after"]:
+            raise ExecutorError(f"{self.path}: the content to write differs from what the "
+                                "journal recorded; roll the step back first")
+        return after
+
+    @classmethod
+    def settle(cls, ctx: ChangeContext, rec: Record) -> None:
+        if rec.get("new_copy"):
+            ctx.backups.remove(rec["new_copy"])
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        ex = ctx.executor
+        path = rec["path"]
+        current = ex.read_bytes(path)
+        warnings: List[str] = []
+        if sha256(current) != rec["sha_after"] and sha256(current) != rec["sha_before"]:
+            from .edits import INVERSE  # the editors subclass FileChange: imported late
+
+            inverse = INVERSE.get(rec.get("editor", ""))
+            if inverse is not None and current is not None and "old" in rec and not force:
+                text = inverse(current.decode("utf-8", "surrogateescape"), rec["old"])
+                if text is not None:
+                    st = ex.stat(path)
+                    ex.write_atomic(path, text.encode("utf-8", "surrogateescape"),
+                                    st.mode if st else 0o644, st.uid if st else 0,
+                                    st.gid if st else 0)
+                    warnings.append(f"{path} was changed since: undid only this step's "
+                                    "settings in it")
+                    return warnings
+            if not force:
+                raise ExecutorError(
+                    f"{path} was modified after mailwizard wrote it; not restoring it "
+                    "(use --force to restore the backup anyway)")
+            warnings.append(f"{path} had been modified since; restored the backup anyway")
+        if rec["existed"]:
+            data = ctx.backups.load(rec["backup"])
+            ex.write_atomic(path, data, rec["mode_before"], rec["uid_before"],
+                            rec["gid_before"])
+        else:
+            ex.remove(path)
+            for d in reversed(rec.get("created_dirs", [])):
+                if not ex.listdir(d):
+                    ex.remove(d)
+        for cmd in rec.get("undo_then") or []:
+            res = ex.run(cmd, timeout=120)
+            if not res.ok:
+                warnings.append(f"`{quote_argv(cmd)}` failed: {res.output}")
+        return warnings
+
+
+@register
+class FileWrite(FileChange):
+    """Write a whole file (a certificate, a map, a drop-in). ``content=None`` removes it."""
+
+    def __init__(self, path: str, content: Optional[str | bytes], **kw: Any) -> None:
+        super().__init__(path, **kw)
+        if isinstance(content, bytes):
+            content = content.decode("utf-8", "surrogateescape")
+        self.content = content
+
+    def describe(self) -> str:
+        return f"write {self.path}" if self.content is not None else f"remove {self.path}"
+
+    def transform(self, before: Optional[str]) -> Optional[str]:
+        return self.content
+
+
+@register
+class GeneratedFile(FileChange):
+    """A file whose content is produced once, only if it does not exist yet (private keys,
+    self-signed certificates): re-running the plan keeps the existing file."""
+
+    def __init__(self, path: str, generate: Callable[[], str], preview_text: str,
+                 commands: Sequence[str] = (), **kw: Any) -> None:
+        super().__init__(path, **kw)
+        self.generate = generate
+        self.preview_text = preview_text
+        self.commands = list(commands)
+        """Shell lines that make an equivalent file by hand (the runbook), e.g. ``openssl``."""
+        self._made: Optional[str] = None
+
+    def describe(self) -> str:
+        return f"create {self.path}"
+
+    def transform(self, before: Optional[str]) -> Optional[str]:
+        if before is not None:
+            return before
+        if self._made is None:
+            self._made = self.generate()
+        return self._made
+
+    def preview(self, view: View) -> Preview:
+        before = view.read(self.path)
+        if before is not None:
+            return Preview(self.kind, self.describe(), changed=False, path=self.path,
+                           note="exists already: kept")
+        view.write(self.path, self.preview_text.encode())
+        return Preview(self.kind, self.describe(), diff="", commands=list(self.commands),
+                       note=self.reason,
+                       changed=True, path=self.path, new_content=self.preview_text)
+
+
+@register
+class Snapshot(Change):
+    """Back up a file that a later command of the step rewrites (an indexed map such as
+    ``aliases.db``): rollback puts the exact bytes back, or removes the file when it did not
+    exist. Rebuilding instead would not give the same bytes (Berkeley DB files vary)."""
+
+    kind = "snapshot"
+
+    def __init__(self, path: str, reason: str = "", needed: bool = True) -> None:
+        self.path = path
+        self.reason = reason
+        self.needed = needed
+        """False when the command it guards will not run: the change is then "unchanged".
+        A recipe plans the Snapshot either way, so the plan (and the journal's change
+        indexes) stays the same across a crash that created the file."""
+
+    def describe(self) -> str:
+        return f"keep a copy of {self.path} for rollback"
+
+    def touched_paths(self) -> List[str]:
+        return []
+
+    def preview(self, view: View) -> Preview:
+        if not self.needed:
+            return Preview(self.kind, self.describe(), changed=False, path=self.path,
+                           note="up to date: not rebuilt, no copy needed")
+        exists = view.read(self.path) is not None or view.executor.exists(self.path)
+        note = self.reason or ("restored byte for byte on rollback" if exists
+                               else "does not exist yet: removed again on rollback")
+        return Preview(self.kind, self.describe(), changed=True, path=self.path, note=note)
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        if not self.needed:
+            return None
+        ex = ctx.executor
+        data = ex.read_bytes(self.path)
+        st = ex.stat(self.path)
+        rec: Record = {"path": self.path, "existed": data is not None}
+        if data is not None and st is not None:
+            rec.update(backup=ctx.backups.save(f"{ctx.key}-{self.path}", data), mode=st.mode,
+                       uid=st.uid, gid=st.gid)
+        return rec
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        return None
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        ex = ctx.executor
+        if rec["existed"]:
+            ex.write_atomic(rec["path"], ctx.backups.load(rec["backup"]), rec["mode"],
+                            rec["uid"], rec["gid"])
+        else:
+            ex.remove(rec["path"])
+        return []
+
+
+# --------------------------------------------------------------------------- directories
+@register
+class Directory(Change):
+    """Make sure a directory exists with a mode and owner; undo removes what was created."""
+
+    kind = "directory"
+
+    def __init__(self, path: str, mode: int = 0o755, owner: str = "root",
+                 group: str = "root") -> None:
+        self.path = path
+        self.mode = mode
+        self.owner = owner
+        self.group = group
+
+    def describe(self) -> str:
+        return f"directory {self.path} ({self.mode:04o} {self.owner}:{self.group})"
+
+    def touched_paths(self) -> List[str]:
+        return [self.path]
+
+    def preview(self, view: View) -> Preview:
+        exists = self.path in view.dirs or view.executor.exists(self.path)
+        view.dirs.add(self.path)
+        cmd = (f"install -d -m {self.mode:04o} -o {shlex.quote(self.owner)} "
+               f"-g {shlex.quote(self.group)} {shlex.quote(self.path)}")
+        return Preview(self.kind, self.describe(), commands=[cmd],
+                       note="exists; mode and owner are checked" if exists else "")
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        ex = ctx.executor
+        st = ex.stat(self.path)
+        uid, gid = ex.uid(self.owner), ex.gid(self.group)
+        if st is not None and st.is_dir and (st.mode, st.uid, st.gid) == (self.mode, uid, gid):
+            return None
+        if st is not None and not st.is_dir:
+            raise ExecutorError(f"{self.path} exists and is not a directory")
+        rec: Record = {"path": self.path, "existed": st is not None, "uid": uid, "gid": gid,
+                       "mode": self.mode}
+        if st is not None:
+            rec.update(mode_before=st.mode, uid_before=st.uid, gid_before=st.gid)
+        return rec
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        ex = ctx.executor
+        if not rec["existed"]:
+            _make_dirs(ctx, rec, "created", self.path, self.mode, rec["uid"], rec["gid"])
+        ex.set_meta(self.path, self.mode, rec["uid"], rec["gid"])
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        ex = ctx.executor
+        if rec["existed"]:
+            if ex.stat(rec["path"]) is not None:
+                ex.set_meta(rec["path"], rec["mode_before"], rec["uid_before"],
+                            rec["gid_before"])
+            return []
+        warnings = []
+        for d in reversed(rec.get("created", [])):
+            if ex.listdir(d):
+                warnings.append(f"{d} is not empty: left in place")
+                break
+            ex.remove(d)
+        return warnings
+
+
+# --------------------------------------------------------------------------- keys
+_K = TypeVar("_K")
+
+
+class KeySource(Generic[_K]):
+    """One private key for the whole plan: the existing one, or a new one made on demand by
+    ``generate`` (at most once), so the key file, the certificate and the CSR all agree."""
+
+    def __init__(self, generate: Callable[[], _K], existing: Optional[_K] = None) -> None:
+        self._generate = generate
+        self._key = existing
+
+    def key(self) -> _K:
+        if self._key is None:
+            self._key = self._generate()
+        return self._key
+
+
+class PrivateKeyFile(FileWrite):
+    """Copy of a private key whose preview never shows the key material."""
+
+    def describe(self) -> str:
+        return f"install the private key {self.path} (mode 0600)"
+
+    def preview(self, view: View) -> Preview:
+        before = view.read(self.path)
+        after = None if self.content is None else self.content.encode()
+        view.write(self.path, after)
+        mode = self.mode if self.mode is not None else 0o600
+        changed = before != after
+        return Preview(self.kind, self.describe(), changed=changed, path=self.path,
+                       commands=[f"install -m {mode:04o} -o {self.owner} -g {self.group} "
+                                 f"KEYFILE {shlex.quote(self.path)}"] if changed else [],
+                       note="(key material is never shown)" + (
+                           "" if changed else "; same key already in place"))

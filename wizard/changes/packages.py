@@ -1,0 +1,339 @@
+"""Packages: install and remove them; undo removes only what this run installed, and what the
+install left under /etc and in the account files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import stat as stat_mod
+import time
+from typing import Dict, List, Optional, Sequence, Set
+
+from ..errors import CommandFailed, ExecutorError
+from ..executor import Executor, sha256
+from .accounts import accounts_added, remove_added_accounts, save_account_files
+from .base import Change, ChangeContext, Preview, Record, View, quote_argv, register
+from .services import service_manager
+
+
+# --------------------------------------------------------------------------- packages
+def etc_snapshot(ex: Executor, top: str = "/etc") -> Dict[str, str]:
+    """Target path -> ``dir``, ``link:<target>`` or ``sha:<sha256>`` for everything under top."""
+    out: Dict[str, str] = {}
+    base = str(ex.path(top))
+    for dirpath, dirnames, filenames in os.walk(base):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            target = top + p[len(base):]
+            out[target] = _entry_state(p) or ""
+    return out
+
+
+def _entry_state(host_path: str) -> Optional[str]:
+    try:
+        st = os.lstat(host_path)
+    except FileNotFoundError:
+        return None
+    if stat_mod.S_ISLNK(st.st_mode):
+        return "link:" + os.readlink(host_path)
+    if stat_mod.S_ISDIR(st.st_mode):
+        return "dir"
+    if stat_mod.S_ISREG(st.st_mode):
+        with open(host_path, "rb") as fh:
+            return "sha:" + (sha256(fh.read()) or "")
+    return "other"
+
+
+def _owned_by_packages(ex: Executor, manager: str, paths: Sequence[str]) -> Set[str]:
+    """The paths some installed package owns (dpkg -S / rpm -qf)."""
+    owned: Set[str] = set()
+    for i in range(0, len(paths), 200):
+        chunk = list(paths[i:i + 200])
+        if manager == "apt":
+            res = ex.run(["dpkg-query", "-S", *chunk], quiet=True, timeout=120)
+            for line in res.stdout.splitlines():
+                if ": /" in line and not line.startswith("diversion"):
+                    owned.update(p.strip() for p in line.split(": ", 1)[1].split(","))
+        else:
+            res = ex.run(["rpm", "-qf", "--qf", "%{NAME}\\n", *chunk], quiet=True,
+                         timeout=120)
+            for path, line in zip(chunk, res.stdout.splitlines()):
+                if "not owned" not in line:
+                    owned.add(path)
+    return owned
+
+
+PACKAGE_LOCKS = {
+    "apt": ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock", "/var/cache/debconf/config.dat"),
+    "dnf": ("/var/lib/rpm/.rpm.lock",),
+    "yum": ("/var/lib/rpm/.rpm.lock",),
+}
+"""Files a running package manager holds an fcntl lock on (dpkg, debconf, rpm)."""
+
+PACKAGE_PIDFILES = {
+    "dnf": ("/var/cache/dnf/rpmdb_lock.pid", "/var/cache/dnf/download_lock.pid",
+            "/var/cache/dnf/metadata_lock.pid", "/run/dnf/rpmtransaction.lock"),
+    "yum": ("/var/run/yum.pid", "/run/yum.pid"),
+}
+"""Pid files a running dnf/yum keeps (a stale one names a dead process)."""
+
+
+def package_manager_busy(ex: Executor, manager: str) -> Optional[str]:
+    """The lock or pid file showing that a package manager runs in the target, or None."""
+    for target in PACKAGE_LOCKS.get(manager, ()):
+        host = ex.path(target)
+        try:
+            fd = os.open(str(host), os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            for lock in (fcntl.lockf, fcntl.flock):  # dpkg/rpm use fcntl locks, debconf flock
+                try:
+                    lock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    return target
+                lock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+    for target in PACKAGE_PIDFILES.get(manager, ()):
+        text = ex.read_text(target)
+        m = re.fullmatch(r"\s*(\d+)\s*", text or "")
+        if m is None:
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        return target
+    return None
+
+
+def wait_for_package_manager(ctx: ChangeContext, manager: str, poll: float = 1.0) -> None:
+    """Wait (at most ``ctx.lock_wait`` seconds) until no package manager holds its lock in
+    the target: an apt-get or dnf orphaned by a killed run finishes its transaction first."""
+    busy = package_manager_busy(ctx.executor, manager)
+    if busy is None:
+        return
+    ctx.log(f"a package manager is still running ({busy} is locked); waiting up to "
+            f"{int(ctx.lock_wait)} s for it to finish")
+    deadline = time.monotonic() + ctx.lock_wait
+    while busy is not None:
+        if time.monotonic() >= deadline:
+            raise ExecutorError(f"a package manager still holds {busy}; let it finish, then "
+                                "run mailwizard again")
+        time.sleep(poll)
+        busy = package_manager_busy(ctx.executor, manager)
+    ctx.log("the package manager has finished; going on")
+
+
+def _record_install_effects(ctx: ChangeContext, rec: Record) -> None:
+    """What the install left under /etc (package files and what maintainer scripts generate,
+    such as /etc/aliases) and in the account files, against the write-ahead snapshot: an undo
+    removes it again."""
+    before = json.loads(ctx.backups.load(rec["etc_before"]).decode())
+    rec["etc_created"] = {p: v for p, v in etc_snapshot(ctx.executor).items()
+                          if p not in before}
+    rec["accounts_added"] = accounts_added(ctx, rec["accounts_before"])
+
+
+@register
+class Packages(Change):
+    """Install and remove packages; undo removes only what this run installed."""
+
+    kind = "packages"
+
+    def __init__(self, manager: str, install: Sequence[str] = (), remove: Sequence[str] = (),
+                 debconf: Sequence[str] = ()) -> None:
+        self.manager = manager
+        self.install = list(install)
+        self.remove = list(remove)
+        self.debconf = list(debconf)
+
+    def describe(self) -> str:
+        parts = []
+        if self.install:
+            parts.append("install " + " ".join(self.install))
+        if self.remove:
+            parts.append("remove " + " ".join(self.remove))
+        return "; ".join(parts) or "packages"
+
+    def _install_cmd(self, names: Sequence[str]) -> List[str]:
+        if self.manager == "apt":
+            return ["apt-get", "install", "-y", "-q", "-o", "Dpkg::Options::=--force-confdef",
+                    "-o", "Dpkg::Options::=--force-confold", *names]
+        return [self.manager, "install", "-y", *names]
+
+    def _remove_cmd(self, names: Sequence[str]) -> List[str]:
+        if self.manager == "apt":
+            return ["apt-get", "remove", "-y", "-q", *names]
+        return [self.manager, "remove", "-y", *names]
+
+    def commands(self) -> List[str]:
+        cmds = []
+        if self.debconf:
+            cmds.append("debconf-set-selections <<'EOF'\n" + "\n".join(self.debconf) + "\nEOF")
+        if self.install:
+            cmds.append(quote_argv(self._install_cmd(self.install)))
+        if self.remove:
+            cmds.append(quote_argv(self._remove_cmd(self.remove)) + "   # only those installed")
+        return cmds
+
+    def preview(self, view: View) -> Preview:
+        view.packages.update(self.install)
+        return Preview(self.kind, self.describe(), commands=self.commands())
+
+    def installed(self, ctx: ChangeContext, names: Sequence[str]) -> Set[str]:
+        if not names:
+            return set()
+        ex = ctx.executor
+        if self.manager == "apt":
+            res = ex.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n",
+                          *names], quiet=True, timeout=120)
+            out = set()
+            for line in res.stdout.splitlines():
+                parts = line.split()
+                if len(parts) >= 2 and parts[1].startswith("ii"):
+                    out.add(parts[0].split(":")[0])
+            return out
+        res = ex.run(["rpm", "-q", "--qf", "%{NAME}\\n", *names], quiet=True, timeout=120)
+        return {line.strip() for line in res.stdout.splitlines()
+                if line.strip() in names}
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        have = self.installed(ctx, list(self.install) + list(self.remove))
+        missing = [p for p in self.install if p not in have]
+        present = [p for p in self.remove if p in have]
+        if not missing and not present:
+            return None
+        return {"to_install": missing, "to_remove": present, "manager": self.manager}
+
+    def commit(self, ctx: ChangeContext, rec: Record) -> None:
+        ex = ctx.executor
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        if rec["to_install"] and "etc_before" not in rec and "etc_created" not in rec:
+            # write-ahead: what /etc and the account files were before the install is saved
+            # and journaled before apt/dnf starts (it creates files and accounts)
+            rec["etc_before"] = ctx.backups.save(
+                f"{ctx.key}-etc-before.json",
+                json.dumps(etc_snapshot(ex), sort_keys=True).encode())
+            rec["accounts_before"] = save_account_files(ctx)
+            ctx.persist()
+        to_install = list(rec["to_install"])
+        to_remove = list(rec["to_remove"])
+        # a killed run may have left apt/dnf running (it finishes on its own), or a timer
+        # (unattended-upgrades, dnf-makecache) holds the lock: wait for it first
+        wait_for_package_manager(ctx, rec["manager"])
+        if rec.get("resumed"):
+            # a killed run may have left dpkg half-configured: finish that, then do only
+            # what is still missing
+            if rec["manager"] == "apt":
+                ex.run(["dpkg", "--configure", "-a"], env=env, timeout=1800)
+            have = self.installed(ctx, to_install + to_remove)
+            to_install = [p for p in to_install if p not in have]
+            to_remove = [p for p in to_remove if p in have]
+        if to_install:
+            if self.manager == "apt":
+                if self.debconf:
+                    ex.run(["debconf-set-selections"], input="\n".join(self.debconf) + "\n",
+                           check=True)
+                upd = ex.run(["apt-get", "update", "-q"], env=env, timeout=900)
+                if not upd.ok:
+                    ctx.log("apt-get update failed; trying the install with the current lists")
+            res = ex.run(self._install_cmd(to_install), env=env, timeout=1800)
+            if not res.ok:
+                raise CommandFailed(self._install_cmd(to_install), res.returncode,
+                                    res.output[-3000:])
+        if rec["to_install"] and "etc_before" in rec:
+            _record_install_effects(ctx, rec)
+        if to_remove:
+            res = ex.run(self._remove_cmd(to_remove), env=env, timeout=1800)
+            if not res.ok:
+                raise CommandFailed(self._remove_cmd(to_remove), res.returncode,
+                                    res.output[-3000:])
+
+    @classmethod
+    def took_effect(cls, ctx: ChangeContext, rec: Record) -> Optional[bool]:
+        self = cls(rec["manager"])
+        have = self.installed(ctx, list(rec.get("to_install") or []) +
+                              list(rec.get("to_remove") or []))
+        return (any(p in have for p in rec.get("to_install") or [])
+                or any(p not in have for p in rec.get("to_remove") or []))
+
+    @classmethod
+    def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
+        warnings = []
+        ex = ctx.executor
+        self = cls(rec["manager"])
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        wait_for_package_manager(ctx, rec["manager"])
+        if rec.get("to_install") and "etc_created" not in rec and "etc_before" in rec:
+            # interrupted before "done": compare with the write-ahead snapshot now
+            _record_install_effects(ctx, rec)
+        have = self.installed(ctx, list(rec.get("to_install") or []) +
+                              list(rec.get("to_remove") or []))
+        purge = [p for p in rec.get("to_install") or [] if p in have]
+        if purge:
+            warnings.extend(cls._stop_package_units(ex, {**rec, "to_install": purge}))
+            cmd = (["apt-get", "purge", "-y", "-q", "--auto-remove", *purge]
+                   if self.manager == "apt" else [self.manager, "remove", "-y", *purge])
+            res = ex.run(cmd, env=env, timeout=1800)
+            if not res.ok:
+                warnings.append(f"could not remove {' '.join(purge)}: {res.output}")
+        if rec.get("to_install") and (not purge or res.ok):
+            warnings.extend(cls._remove_leftovers(ex, rec))
+            warnings.extend(remove_added_accounts(ctx, rec))
+        reinstall = [p for p in rec.get("to_remove") or [] if p not in have]
+        if reinstall:
+            res = ex.run(self._install_cmd(reinstall), env=env, timeout=1800)
+            if not res.ok:
+                warnings.append(f"could not reinstall {' '.join(reinstall)}")
+        return warnings
+
+    @staticmethod
+    def _stop_package_units(ex: Executor, rec: Record) -> List[str]:
+        """Under systemd, stop the active services the packages about to be removed ship.
+
+        Maintainer scripts usually do this, but Debian 13's postfix prerm does not: after the
+        purge its master kept running from a unit file that no longer exists."""
+        if service_manager(ex) != "systemd":
+            return []
+        names = list(rec["to_install"])
+        res = ex.run(["dpkg-query", "-L", *names] if rec["manager"] == "apt"
+                     else ["rpm", "-ql", *names], quiet=True, timeout=120)
+        units = sorted({os.path.basename(line.strip()) for line in res.stdout.splitlines()
+                        if re.match(r"^(/usr)?/lib/systemd/system/[^/@]+\.service$",
+                                    line.strip())})
+        active = [u for u in units
+                  if ex.run(["systemctl", "is-active", "--quiet", u], quiet=True,
+                            timeout=60).ok]
+        if not active:
+            return []
+        stop = ex.run(["systemctl", "stop", *active], timeout=300)
+        return [] if stop.ok else [f"could not stop {' '.join(active)}: {stop.output}"]
+
+    @staticmethod
+    def _remove_leftovers(ex: Executor, rec: Record) -> List[str]:
+        """After the purge: delete what the install created under /etc and is still there
+        unchanged and owned by no installed package. Changed files are kept (and named)."""
+        created: Dict[str, str] = rec.get("etc_created") or {}
+        present = {p: st for p in created if (st := _entry_state(str(ex.path(p)))) is not None}
+        if not present:
+            return []
+        owned = _owned_by_packages(ex, rec["manager"], sorted(present))
+        warnings = []
+        for p in sorted(present, key=lambda x: (-x.count("/"), x)):
+            if p in owned:
+                continue
+            if created[p] == "dir":
+                if present[p] == "dir" and not ex.listdir(p):
+                    ex.remove(p)
+            elif present[p] == created[p]:
+                ex.remove(p)
+            else:
+                warnings.append(f"{p} came with the packages and was changed since: kept")
+        return warnings
