@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Iterable, List, NamedTuple, Optional, Tuple
+from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
-__all__ = ["shq", "guarded", "continued", "sed_edit", "DiffRun", "diff_runs"]
+__all__ = ["shq", "guarded", "continued", "code_span", "negate", "sed_edit", "DiffRun",
+           "diff_runs"]
 
 
 def shq(args: Iterable[str]) -> str:
@@ -18,13 +19,12 @@ def shq(args: Iterable[str]) -> str:
     return " ".join(shlex.quote(str(a)) for a in args)
 
 
-def guarded(cmd: str, condition: str, why: str) -> str:
-    """``cmd`` run only when ``condition`` (a shell test) holds, with ``why`` as a comment."""
-    if "<<" in cmd:  # a here-document's end marker must stay at the start of its line
-        return f"# {why}\nif {condition}; then\n{cmd}\nfi"
-    if "\n" in cmd:
-        cmd = "\n  ".join(cmd.splitlines())
-    return f"# {why}\nif {condition}; then\n  {cmd}\nfi"
+def guarded(cmds: Sequence[str], condition: str, why: str) -> str:
+    """``cmds`` run only when ``condition`` (a shell test) holds, with ``why`` as a comment.
+    One-line commands are indented; a command that spans lines (a here-document, a quoted
+    script) is left as it is, since its lines are data."""
+    body = [cmd if "\n" in cmd else "  " + cmd for cmd in cmds]
+    return "\n".join([f"# {why}", f"if {condition}; then", *body, "fi"])
 
 
 def continued(head: str, words: Iterable[str]) -> str:
@@ -34,6 +34,25 @@ def continued(head: str, words: Iterable[str]) -> str:
     if len(words) <= 1:
         return " ".join([head, *words])
     return head + " \\\n  " + " \\\n  ".join(words)
+
+
+def code_span(s: str) -> str:
+    """A Markdown inline code span that survives backticks in ``s`` (for sentences that
+    name a command or a path)."""
+    longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
+    tick = "`" * (longest + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{tick}{pad}{s}{pad}{tick}"
+
+
+def negate(test: str) -> str:
+    """The shell test that holds when ``test`` does not (``[ -e X ]`` -> ``[ ! -e X ]``)."""
+    if test.startswith("! "):
+        return test[2:]
+    m = re.fullmatch(r"\[ (.*) \]", test, re.S)
+    if m and not m.group(1).startswith("! "):
+        return f"[ ! {m.group(1)} ]"
+    return "! " + test
 
 
 # --------------------------------------------------------------------------- line edits

@@ -324,6 +324,28 @@ def test_edited_files_are_commands_in_the_steps_and_whole_once(tmp_path: Path,
     assert any("cat &gt; /etc/postfix/main.cf &lt;&lt;" in d for d in folded)
 
 
+def test_the_runbook_asks_each_change_and_never_checks_its_type() -> None:
+    """wizard/runbook renders from ``Change.shell_form``: no isinstance/issubclass/type() over
+    a change type, and from wizard.changes it takes only the protocol's names."""
+    import ast
+
+    import wizard.changes
+    import wizard.runbook
+
+    change_names = set(wizard.changes.__all__)
+    for f in sorted(Path(wizard.runbook.__file__).parent.glob("*.py")):
+        tree = ast.parse(f.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("changes"):
+                assert {a.name for a in node.names} <= {"Change", "Preview", "ShellForm"}, (
+                    f.name, [a.name for a in node.names])
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in (
+                    "isinstance", "issubclass", "type"):
+                used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+                used |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+                assert not used & change_names, (f.name, node.lineno, used & change_names)
+
+
 # --------------------------------------------------------------------------- HTML
 class _Checker(HTMLParser):
     VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "wbr"}

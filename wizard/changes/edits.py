@@ -6,11 +6,15 @@ when the file was changed again since.
 
 from __future__ import annotations
 
+import posixpath
+import re
 import shlex
+from dataclasses import replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .. import confedit
-from .base import Preview, Record, View, register
+from ..shelltext import continued, sed_edit
+from .base import Preview, Record, ShellForm, View, quote_argv, register
 from .files import FileChange
 
 
@@ -32,6 +36,17 @@ class _EditChange(FileChange):
     def remember(self, before: Optional[str], rec: Record) -> None:
         current = self.read_values(before)
         rec["old"] = {k: current.get(k) for k in self.wanted()}
+
+
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """The edit in place (:meth:`shell_edit`) instead of writing the whole file, with the
+        checks an admin would read (:meth:`shell_checks`)."""
+        return _edit_form(self, preview, super().shell_form(preview))
+
+    def shell_edit(self, preview: Preview) -> Optional[Tuple[str, Tuple[str, ...], str]]:
+        """(guard, commands, what they are) that make the edit in place: ``sed -i`` replaying
+        the diff line by line; ``None`` when that cannot be done exactly."""
+        return _sed_form(self.path, preview.diff)
 
 
 @register
@@ -91,6 +106,28 @@ class PostfixParams(_EditChange):
         return p
 
 
+    def shell_edit(self, preview: Preview) -> Optional[Tuple[str, Tuple[str, ...], str]]:
+        """``postconf -e`` (and ``-X``) lines, one quoted ``name = value`` each."""
+        if posixpath.basename(self.path) != "main.cf":
+            return super().shell_edit(preview)
+        cfg = "" if self.path == "/etc/postfix/main.cf" else (
+            f" -c {shlex.quote(posixpath.dirname(self.path))}")
+        cmds = []
+        if self.params:
+            cmds.append(continued(f"postconf{cfg} -e", [
+                shlex.quote(f"{k} = {v}") for k, v in self.params.items()]))
+        if self.remove_names:
+            cmds.append(f"postconf{cfg} -X " + quote_argv(self.remove_names))
+        return "", tuple(cmds), (
+            "By hand, with Postfix's own editor (it adds a parameter at the end of the file "
+            "where mailwizard puts it next to its commented default: the settings are the "
+            "same, and the appendix has the file byte for byte):")
+
+    def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
+        shown = ("postconf " + quote_argv(list(self.params)),) if self.params else ()
+        return (*shown, "postfix check")
+
+
 @register
 class MasterService(FileChange):
     """Set whole service entries in master.cf (e.g. ``submission inet``)."""
@@ -111,6 +148,22 @@ class MasterService(FileChange):
     def remember(self, before: Optional[str], rec: Record) -> None:
         cur = confedit.read_master_cf(before)
         rec["old"] = {f"{e.name}/{e.type}": cur.get((e.name, e.type)) for e in self.entries}
+
+
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """The entries put in place with ``sed -i`` (``postconf -M`` would rewrite the entry's
+        layout: not what apply writes), with the checks an admin would read."""
+        return _edit_form(self, preview, super().shell_form(preview))
+
+    def shell_edit(self, preview: Preview) -> Optional[Tuple[str, Tuple[str, ...], str]]:
+        return _sed_form(self.path, preview.diff)
+
+    def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
+        out = []
+        for e in self.entries:
+            pattern = f"^{re.escape(e.name)}[[:space:]]+{re.escape(e.type)}"
+            out.append(f"grep -E {shlex.quote(pattern)} {shlex.quote(self.path)}")
+        return (*out, "postfix check")
 
 
 @register
@@ -138,6 +191,10 @@ class DovecotSettings(_EditChange):
             [k for k, v in values.items() if v is None])
 
 
+    def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
+        return ("doveconf " + quote_argv(list(self.settings)),)
+
+
 @register
 class ShellVars(_EditChange):
     """Set ``KEY=value`` lines in a shell-style settings file (/etc/default, /etc/sysconfig)."""
@@ -159,6 +216,11 @@ class ShellVars(_EditChange):
 
     def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         return confedit.edit_shell_vars(text, {k: v for k, v in values.items() if v is not None})
+
+
+    def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
+        pattern = f"^({'|'.join(re.escape(k) for k in self.values)})="
+        return (f"grep -E {shlex.quote(pattern)} {shlex.quote(self.path)}",)
 
 
 @register
@@ -189,6 +251,12 @@ class AliasEntries(_EditChange):
         return confedit.edit_aliases(before, self.entries)
 
 
+    def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
+        return tuple(f"postalias -q {shlex.quote(n)} "
+                     f"\"$(postconf -h default_database_type)\":{shlex.quote(self.path)}"
+                     for n in self.entries)
+
+
 def _inverse_master(text: Optional[str], old: Mapping[str, Optional[str]]) -> str:
     out = text or ""
     for key, entry_text in old.items():
@@ -215,3 +283,34 @@ INVERSE: Dict[str, Callable[[Optional[str], Mapping[str, Optional[str]]], Option
     "master.cf": _inverse_master,
 }
 """Editors that undo one structured edit when later edits changed the same file."""
+
+
+# --------------------------------------------------------------------------- shell forms
+def _sed_form(path: str, diff: str) -> Optional[Tuple[str, Tuple[str, ...], str]]:
+    edit = sed_edit(path, diff)
+    if edit is None:
+        return None
+    return edit[0], (edit[1],), (
+        "This command makes the change above in place (the line numbers are those of the "
+        "file the diff shows; it is skipped when the change is already made):")
+
+
+def _edit_form(change: Any, preview: Preview, whole: ShellForm) -> ShellForm:
+    """``whole`` (the file written whole) with the edit in place instead, when the change
+    can say it that way, and the change's own checks."""
+    form = replace(whole, check=change.shell_checks(preview))
+    if not form.whole_file:
+        return form
+    edit = change.shell_edit(preview)
+    if edit is None:
+        return form
+    guard, cmds, why = edit
+    path = shlex.quote(change.path)
+    tail = []
+    if change.mode is not None:
+        tail.append(f"chmod {change.mode:04o} {path}")
+    if (change.owner, change.group) != ("root", "root"):
+        tail.append(f"chown {shlex.quote(change.owner + ':' + change.group)} {path}")
+    return replace(form, do=(*cmds, *tail), guard=guard, why=why, whole_file=False,
+                   guard_why="skipped when the change is already made",
+                   in_place=True)

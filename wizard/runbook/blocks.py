@@ -1,4 +1,5 @@
-"""The runbook's building blocks: the kinds of code block, a block, and shell helpers.
+"""The runbook's block model: the kinds of code block, a block, and a change as prose and
+blocks (:class:`Rendered`, made from the change's shell form by :mod:`.steps`).
 
 Every code block says what it is for in its info string (its first word), so the runbook can
 be followed by a person and executed by a program alike; :data:`BLOCK_KINDS` lists the shell
@@ -7,11 +8,8 @@ kinds and the package docstring says what each is for.
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import shlex
 from dataclasses import dataclass, field
-from typing import Iterable, List
+from typing import List
 
 APPLY = "sh"
 INTERACTIVE = "sh-interactive"
@@ -29,41 +27,11 @@ BACKUP_SUFFIX = ".mailwizard-bak-"
 step restores exactly what that step found)."""
 
 
-# --------------------------------------------------------------------------- shell helpers
-def shq(args: Iterable[str]) -> str:
-    return " ".join(shlex.quote(str(a)) for a in args)
-
-
-def strip_comment(cmd: str) -> str:
-    """A preview command without its trailing explanatory ``   # ...`` comment."""
-    return re.split(r"\s{2,}# ", cmd, maxsplit=1)[0]
-
-
-def guarded(cmd: str, condition: str, why: str) -> str:
-    """``cmd`` run only when ``condition`` (a shell test) holds."""
-    if "<<" in cmd:  # a here-document's end marker must stay at the start of its line
-        return f"# {why}\nif {condition}; then\n{cmd}\nfi"
-    if "\n" in cmd:
-        cmd = "\n  ".join(cmd.splitlines())
-    return f"# {why}\nif {condition}; then\n  {cmd}\nfi"
-
-
-def san_kind(name: str) -> str:
-    """``IP`` for an address, ``DNS`` for a name (openssl's subjectAltName syntax)."""
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return "DNS"
-    return "IP"
-
-
-def is_key(content: str) -> bool:
-    low = content.lower()
-    return "private key" in low and "certificate" not in low
-
-
 @dataclass
 class Block:
+    """One fenced code block: its kind (the info string's first word), its lines, and an
+    optional second word (:data:`WHOLE_FILE`)."""
+
     kind: str
     lines: List[str] = field(default_factory=list)
     extra: str = ""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List, Sequence, Set
 
-from ..changes import Change, Command, Directory, PostfixParams, Preview, Service
-from .blocks import APPLY, BACKUP, ROLLBACK, VERIFY, Block, shq
+from ..changes import Change, Preview
+from .blocks import APPLY, BACKUP, ROLLBACK, VERIFY, Block
 from .sections import answers_table, appendix, clients, dns, final_tests, intro
-from .shell import Doc
+from .steps import BATCH_WHY, Doc
 from .text import code_span, fence, headings, prose
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,32 +23,14 @@ def md_blocks(blocks: Sequence[Block]) -> List[str]:
 
 
 def change_section(d: Doc, number: str, change: Change, pv: Preview,
-                    changed_here: Set[str]) -> List[str]:
+                   changed_here: Set[str]) -> List[str]:
     rendered = d.render_change(change, pv, changed_here)
     out = [f"### {number} {prose(pv.title)}", ""]
-    note, hand = pv.note, ""
-    if isinstance(change, PostfixParams):
-        stock, _, hand = note.partition("by hand: ")
-        note = stock.strip(" ;")
-    elif isinstance(change, Command):
-        # the undo goes to the rollback section; a skipped command explains itself below
-        note = "" if note.startswith("undo:") or not pv.changed else note
+    note = d.section_note(change, pv)
     if note:
         out += [f"*{prose(note)}*", ""]
-    if hand and pv.path not in d.edited:
-        out += [f"(By hand this is {code_span(hand)}; the command below writes the exact "
-                "result.)", ""]
     for item in rendered.items:
         out += md_blocks([item]) if isinstance(item, Block) else [item, ""]
-    if isinstance(change, Service):
-        sysv = f"service {change.name} start"
-        direct = "; ".join(shq(c) for c in change.direct.get("start", []))
-        if direct:
-            out += [f"Without systemd, mailwizard runs {code_span(sysv)} where the init script "
-                    f"/etc/init.d/{change.name} exists, else (a container with no init "
-                    f"system) {code_span(direct)}.", ""]
-        else:
-            out += [f"Without systemd, mailwizard runs {code_span(sysv)}.", ""]
     return out
 
 
@@ -95,17 +77,16 @@ def step(d: Doc, n: int, sp: StepPlan) -> List[str]:
     i = 0
     while i < len(pairs):
         change, pv = pairs[i]
-        # consecutive directories read better as one block
+        # consecutive changes of one batch (directories) read better as one block
+        batch = d.form(change, pv).batch
         j = i
-        while (j + 1 < len(pairs) and isinstance(change, Directory)
-               and isinstance(pairs[j + 1][0], Directory) and not pairs[j + 1][1].note
-               and not pv.note):
+        while (j + 1 < len(pairs) and batch and not pv.note
+               and d.form(*pairs[j + 1]).batch == batch and not pairs[j + 1][1].note):
             j += 1
         if j > i:
-            cmds = [c for _, p2 in pairs[i:j + 1] for c in p2.commands]
-            out += [f"### {n}.{i + 1}\u2013{n}.{j + 1} directories", "",
-                    "Each directory is created if missing and gets the mode and owner shown "
-                    "(parents first):", ""]
+            cmds = [c for c2, p2 in pairs[i:j + 1] for c in d.form(c2, p2).do]
+            out += [f"### {n}.{i + 1}\u2013{n}.{j + 1} {batch}", "",
+                    BATCH_WHY.get(batch, "In order:"), ""]
             out += fence(APPLY, "\n".join(cmds))
             for c, p2 in pairs[i:j + 1]:
                 if p2.changed:

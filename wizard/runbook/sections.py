@@ -10,7 +10,7 @@ from .text import cell, code_span, fence, prose
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..answers import Answers
-    from .shell import Doc
+    from .steps import Doc
 
 
 def what_it_does(a: Answers) -> List[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ..shelltext import code_span as code_span  # the runbook's modules take it here
 from .blocks import APPLY
 
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
@@ -25,14 +26,6 @@ def prose(s: str) -> str:
 
 def cell(s: str) -> str:
     return prose(s).replace("|", "\\|").replace("\n", " ")
-
-
-def code_span(s: str) -> str:
-    """Inline code span that survives backticks in ``s``."""
-    longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
-    tick = "`" * (longest + 1)
-    pad = " " if s.startswith("`") or s.endswith("`") else ""
-    return f"{tick}{pad}{s}{pad}{tick}"
 
 
 def fence(info: str, body: str) -> List[str]:
