@@ -67,6 +67,8 @@ class DiffRun(NamedTuple):
     removed, of the line the added lines go after (0: at the top)."""
     removed: Tuple[str, ...]
     added: Tuple[str, ...]
+    at: int = 0
+    """0-based index, in the new file, of the first added line (or where it would be)."""
 
 
 def diff_runs(diff: str) -> Optional[List[DiffRun]]:
@@ -79,7 +81,7 @@ def diff_runs(diff: str) -> Optional[List[DiffRun]]:
     if len(lines) < 2 or lines[0].startswith("--- /dev/null") or lines[1] == "+++ /dev/null":
         return None
     runs: List[DiffRun] = []
-    old = 0
+    old = new = at = 0
     start: Optional[int] = None
     removed: List[str] = []
     added: List[str] = []
@@ -87,7 +89,7 @@ def diff_runs(diff: str) -> Optional[List[DiffRun]]:
     def close() -> None:
         nonlocal start
         if start is not None:
-            runs.append(DiffRun(start, tuple(removed), tuple(added)))
+            runs.append(DiffRun(start, tuple(removed), tuple(added), at))
         start = None
         removed.clear()
         added.clear()
@@ -98,22 +100,26 @@ def diff_runs(diff: str) -> Optional[List[DiffRun]]:
             close()
             count = 1 if m.group(2) is None else int(m.group(2))
             old = int(m.group(1)) if count else int(m.group(1)) + 1
+            count = 1 if m.group(4) is None else int(m.group(4))
+            new = int(m.group(3)) if count else int(m.group(3)) + 1
             continue
         tag, text = line[:1], line[1:]
         if tag == " ":
             close()
             old += 1
+            new += 1
         elif tag == "-":
             if start is None:
-                start = old
+                start, at = old, new - 1
             elif added:  # a removal after additions in the same run: not what difflib writes
                 return None
             removed.append(text)
             old += 1
         elif tag == "+":
             if start is None:
-                start = old - 1  # after the previous line
+                start, at = old - 1, new - 1  # after the previous line
             added.append(text)
+            new += 1
         else:
             return None
     close()
@@ -132,22 +138,53 @@ def _sed_text(lines: Iterable[str]) -> str:
     return "\\\n".join(out)
 
 
-def sed_script(runs: Iterable[DiffRun]) -> str:
-    """One GNU sed script that turns the old file of the diff into the new one. Addresses are
-    line numbers of the old file (sed reads the file once, so they all stay valid)."""
+def old_lines(after: str, runs: Sequence[DiffRun]) -> Optional[List[str]]:
+    """The old file's lines, rebuilt from the new text and the runs (``None`` when they do
+    not fit together)."""
+    if not after.endswith("\n"):
+        return None
+    new = after[:-1].split("\n")
+    out: List[str] = []
+    pos = 0
+    for run in runs:
+        if run.at < pos or new[run.at:run.at + len(run.added)] != list(run.added):
+            return None
+        out += new[pos:run.at]
+        if len(out) != (run.line - 1 if run.removed else run.line):
+            return None
+        out += run.removed
+        pos = run.at + len(run.added)
+    return out + new[pos:]
+
+
+def _bre(line: str) -> str:
+    """``line`` as a sed basic regular expression matching exactly that line."""
+    return "^" + re.sub(r"([\\.*\[\]^$/])", r"\\\1", line) + "$"
+
+
+def sed_script(runs: Iterable[DiffRun], old: Optional[Sequence[str]] = None) -> str:
+    """One GNU sed script that turns the old file of the diff into the new one. A line is
+    found by its text when ``old`` (the old file's lines) shows it only once, else by its
+    number in the old file (sed reads the file once, so the numbers all stay valid)."""
+
+    def where(number: int, span: int = 1) -> str:
+        text = old[number - 1] if old is not None and 0 < number <= len(old) else ""
+        if text.strip() and old is not None and old.count(text) == 1:
+            return f"/{_bre(text)}/" + (f",+{span - 1}" if span > 1 else "")
+        return str(number) if span == 1 else f"{number},{number + span - 1}"
+
     cmds: List[str] = []
     for run in runs:
         if run.removed:
-            end = run.line + len(run.removed) - 1
-            where = str(run.line) if end == run.line else f"{run.line},{end}"
+            at = where(run.line, len(run.removed))
             if run.added:
-                cmds.append(f"{where}c\\\n{_sed_text(run.added)}")
+                cmds.append(f"{at}c\\\n{_sed_text(run.added)}")
             else:
-                cmds.append(f"{where}d")
+                cmds.append(f"{at}d")
         elif run.line == 0:
             cmds.append(f"1i\\\n{_sed_text(run.added)}")
         else:
-            cmds.append(f"{run.line}a\\\n{_sed_text(run.added)}")
+            cmds.append(f"{where(run.line)}a\\\n{_sed_text(run.added)}")
     return "\n".join(cmds)
 
 
@@ -159,29 +196,48 @@ def _distinctive(lines: Iterable[str]) -> Optional[str]:
     return None
 
 
-def _context(diff: str) -> set:
-    return {line[1:] for line in diff.splitlines()[2:] if line.startswith(" ")}
+def heredoc_text(cmd: str) -> Optional[str]:
+    """The text a ``cat > FILE <<'MAILWIZARD_EOF'`` command writes (the whole-file write of
+    a file change's preview), or ``None`` when ``cmd`` is not one."""
+    lines = cmd.split("\n")
+    for i, line in enumerate(lines):
+        m = re.fullmatch(r"cat > .* <<'(MAILWIZARD_EOF_*)'", line)
+        if m and m.group(1) in lines[i + 1:]:
+            end = lines.index(m.group(1), i + 1)
+            return "".join(x + "\n" for x in lines[i + 1:end])
+    return None
 
 
-def sed_edit(path: str, diff: str) -> Optional[Tuple[str, str]]:
-    """(guard, command) that make the change ``diff`` shows to the file ``path`` in place, with
-    GNU ``sed -i`` (through a symlink, as mailwizard writes), byte for byte when the file is
-    the one the diff was made against. ``guard`` is a shell test that holds once the edit is
-    made (a line it adds is there, or a line it removes is gone). ``None`` when the diff cannot
-    be replayed that way (then write the whole file)."""
+def sed_edit(path: str, diff: str, after: Optional[str] = None
+             ) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    """(guard, commands) that make the change ``diff`` shows to the file ``path`` in place,
+    with GNU ``sed -i`` (through a symlink, as mailwizard writes): byte for byte when the file
+    is the one the diff was made against. With ``after`` (the new text), lines are found by
+    their text where it is unique, so a file that differs elsewhere (comments) is still edited
+    right. ``guard`` is a shell test that holds once the edit is made (a line it adds is
+    there, or a line it removes is gone); the last command checks it and stops with a message
+    when the file was not as expected. ``None`` when the diff cannot be replayed that way
+    (then write the whole file)."""
     runs = diff_runs(diff)
     if not runs:
         return None
-    seen = {line for run in runs for line in run.removed} | _context(diff)
-    added = _distinctive(line for run in runs for line in run.added if line not in seen)
+    old = old_lines(after, runs) if after is not None else None
+    known = set(old) if old is not None else (
+        {line for run in runs for line in run.removed} | _context(diff))
+    added = _distinctive(line for run in runs for line in run.added if line not in known)
+    q = shlex.quote(path)
     if added is not None:
-        guard = f"grep -qxF -e {shlex.quote(added)} {shlex.quote(path)}"
+        guard = f"grep -qxF -e {shlex.quote(added)} {q}"
     else:
-        context = _context(diff)
-        gone = _distinctive(line for run in runs for line in run.removed
-                            if line not in context)
+        later = set(after[:-1].split("\n")) if after else _context(diff)
+        gone = _distinctive(line for run in runs for line in run.removed if line not in later)
         if gone is None:
             return None
-        guard = f"! grep -qxF -e {shlex.quote(gone)} {shlex.quote(path)}"
-    cmd = f"sed -i --follow-symlinks {shlex.quote(sed_script(runs))} {shlex.quote(path)}"
-    return guard, cmd
+        guard = f"! grep -qxF -e {shlex.quote(gone)} {q}"
+    sed = f"sed -i --follow-symlinks {shlex.quote(sed_script(runs, old))} {q}"
+    stop = shlex.quote(f"{path} is not as this runbook expects: make the change above by hand")
+    return guard, (sed, f"{guard} || {{ echo {stop} >&2; false; }}")
+
+
+def _context(diff: str) -> set:
+    return {line[1:] for line in diff.splitlines()[2:] if line.startswith(" ")}

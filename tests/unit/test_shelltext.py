@@ -12,7 +12,7 @@ from typing import List
 import pytest
 
 from wizard.changes import unified_diff
-from wizard.shelltext import DiffRun, continued, diff_runs, sed_edit, shq
+from wizard.shelltext import DiffRun, continued, diff_runs, heredoc_text, sed_edit, shq
 
 GNU_SED = shutil.which("sed") is not None and "GNU" in subprocess.run(
     ["sed", "--version"], capture_output=True, text=True).stdout
@@ -37,9 +37,10 @@ def test_diff_runs_reads_line_numbers_of_the_old_file() -> None:
     before = _text(["a", "#key =", "b", "c", "d", "e"])
     after = _text(["a", "#key =", "key = 1", "b", "C", "d"])
     assert diff_runs(unified_diff("/f", before, after)) == [
-        DiffRun(2, (), ("key = 1",)), DiffRun(4, ("c",), ("C",)), DiffRun(6, ("e",), ())]
+        DiffRun(2, (), ("key = 1",), 2), DiffRun(4, ("c",), ("C",), 4),
+        DiffRun(6, ("e",), (), 6)]
     top = diff_runs(unified_diff("/f", _text(["a"]), _text(["new", "a"])))
-    assert top == [DiffRun(0, (), ("new",))]
+    assert top == [DiffRun(0, (), ("new",), 0)]
 
 
 def test_diff_runs_refuses_what_sed_cannot_replay() -> None:
@@ -61,12 +62,13 @@ def test_sed_edit_replays_a_structured_edit_byte_for_byte(tmp_path: Path) -> Non
     f.write_bytes(before)
     edit = sed_edit(str(f), unified_diff(str(f), before, after))
     assert edit is not None
-    guard, cmd = edit
+    guard, cmds = edit
+    cmd = "\n".join(cmds)
     assert _sh(guard, tmp_path) != 0  # not made yet
     assert _sh(cmd, tmp_path) == 0
     assert f.read_bytes() == after
     assert _sh(guard, tmp_path) == 0  # made: a second run is skipped
-    assert _sh(f"{guard} || {cmd}", tmp_path) == 0
+    assert _sh(f"{guard} || {cmds[0]}", tmp_path) == 0
     assert f.read_bytes() == after
 
 
@@ -79,7 +81,7 @@ def test_sed_edit_writes_through_a_symlink(tmp_path: Path) -> None:
     after = _text(["START=yes", 'MECHANISMS="pam"'])
     edit = sed_edit(str(link), unified_diff(str(link), real.read_bytes(), after))
     assert edit is not None
-    assert _sh(edit[1], tmp_path) == 0
+    assert _sh("\n".join(edit[1]), tmp_path) == 0
     assert link.is_symlink() and real.read_bytes() == after
 
 
@@ -110,10 +112,40 @@ def test_sed_edit_random_edits_round_trip(tmp_path: Path) -> None:
             continue
         f = tmp_path / "f"
         f.write_bytes(before)
-        edit = sed_edit("f", unified_diff("f", before, after))
-        if edit is None:  # only comments or blanks change: no line tells it is done
-            continue
-        assert _sh(edit[1], tmp_path) == 0
-        assert f.read_bytes() == after, (old, new, edit[1])
-        done += 1
-    assert done > 90
+        for text in (None, after.decode()):  # by line number; by text where unique
+            f.write_bytes(before)
+            edit = sed_edit("f", unified_diff("f", before, after), text)
+            if edit is None:  # only comments or blanks change: no line tells it is done
+                continue
+            assert _sh(edit[1][0], tmp_path) == 0
+            assert f.read_bytes() == after, (old, new, edit[1][0])
+            done += 1
+    assert done > 180
+
+
+@pytest.mark.skipif(not GNU_SED, reason="needs GNU sed")
+def test_sed_edit_by_text_copes_with_a_file_that_differs_elsewhere(tmp_path: Path) -> None:
+    """Lines are found by their text: comments added above do not move the edit; a file
+    without the expected line stops with a message instead of a wrong edit."""
+    before = _text(["# a comment", "#mail_location =", "namespace inbox {", "}"])
+    after = _text(["# a comment", "#mail_location =", "mail_location = maildir:~/Maildir",
+                   "namespace inbox {", "}"])
+    edit = sed_edit("f", unified_diff("f", before, after), after.decode())
+    assert edit is not None
+    guard, cmds = edit
+    assert "/^#mail_location =$/a" in cmds[0]
+    f = tmp_path / "f"
+    f.write_bytes(b"# the admin's note\n# another\n" + before)
+    assert _sh("\n".join(cmds), tmp_path) == 0
+    assert f.read_bytes() == b"# the admin's note\n# another\n" + after
+    f.write_bytes(b"namespace inbox {\n}\n")  # no commented default to put it after
+    res = subprocess.run(["sh", "-e", "-c", "\n".join(cmds)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode != 0 and "is not as this runbook expects" in res.stderr
+
+
+def test_heredoc_text_reads_a_whole_file_write() -> None:
+    cmd = ("cat > '/etc/a b' <<'MAILWIZARD_EOF_'\nx\nMAILWIZARD_EOF\ny\nMAILWIZARD_EOF_\n"
+           "chmod 0640 '/etc/a b'")
+    assert heredoc_text(cmd) == "x\nMAILWIZARD_EOF\ny\n"
+    assert heredoc_text("rm -f /etc/x") is None

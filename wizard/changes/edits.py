@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .. import confedit
-from ..shelltext import continued, sed_edit
+from ..shelltext import continued, heredoc_text, sed_edit
 from .base import Preview, Record, ShellForm, View, quote_argv, register
 from .files import FileChange
 
@@ -46,7 +46,7 @@ class _EditChange(FileChange):
     def shell_edit(self, preview: Preview) -> Optional[Tuple[str, Tuple[str, ...], str]]:
         """(guard, commands, what they are) that make the edit in place: ``sed -i`` replaying
         the diff line by line; ``None`` when that cannot be done exactly."""
-        return _sed_form(self.path, preview.diff)
+        return _sed_form(self.path, preview)
 
 
 @register
@@ -156,7 +156,7 @@ class MasterService(FileChange):
         return _edit_form(self, preview, super().shell_form(preview))
 
     def shell_edit(self, preview: Preview) -> Optional[Tuple[str, Tuple[str, ...], str]]:
-        return _sed_form(self.path, preview.diff)
+        return _sed_form(self.path, preview)
 
     def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
         out = []
@@ -286,13 +286,15 @@ INVERSE: Dict[str, Callable[[Optional[str], Mapping[str, Optional[str]]], Option
 
 
 # --------------------------------------------------------------------------- shell forms
-def _sed_form(path: str, diff: str) -> Optional[Tuple[str, Tuple[str, ...], str]]:
-    edit = sed_edit(path, diff)
+def _sed_form(path: str, preview: Preview) -> Optional[Tuple[str, Tuple[str, ...], str]]:
+    after = heredoc_text(preview.commands[0]) if preview.commands else None
+    edit = sed_edit(path, preview.diff, after)
     if edit is None:
         return None
-    return edit[0], (edit[1],), (
-        "This command makes the change above in place (the line numbers are those of the "
-        "file the diff shows; it is skipped when the change is already made):")
+    return edit[0], edit[1], (
+        "This makes the change above in place, finding each line by its text (by its number "
+        "where the text is not unique); it is skipped when the change is already made, and "
+        "stops with a message if the file is not as the diff shows:")
 
 
 def _edit_form(change: Any, preview: Preview, whole: ShellForm) -> ShellForm:

@@ -90,9 +90,12 @@ def intro(d: Doc) -> List[str]:
         "guarded by a test, so running a block again is harmless.", "",
         "Files marked **(previewed against the stock file)** do not exist yet on a fresh "
         f"server: their diffs were computed against the copy that {p.name}'s package ships. "
-        "The commands write the whole new file, so if you changed such a file yourself "
+        "Configuration files are edited in place (with `postconf -e` for main.cf, else with "
+        "`sed` finding each line by its text and stopping if the file is not as the diff "
+        "shows); other files are written whole, so if you changed such a file yourself "
         "before, compare first with the diff, or run `mailwizard plan --diff` on the server "
-        "to preview against the real files.", "",
+        "to preview against the real files. The appendix shows each edited file whole, as "
+        "mailwizard leaves it.", "",
         "Passwords never appear in this runbook: set them with `passwd` where it says so.", "",
     ]
     if p.notes:
