@@ -1,19 +1,18 @@
 """The answers form: grouped by section, validated inline by the CLI's own validator.
 
-The screen dismisses with the validated :class:`~wizard.answers.Answers`, or ``None`` to go
-back. Nothing is applied here. Validation is :func:`wizard.answers.parse_answers` on the whole
-form; each ``(field, message)`` it reports is shown next to its field.
+The screen dismisses with NEXT and the validated :class:`~wizard.answers.Answers`
+(``Result.answers``), or BACK. Nothing is applied here. Validation is
+:func:`wizard.answers.parse_answers` on the whole form; each ``(field, message)`` it reports
+is shown next to its field.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
-import yaml
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -34,110 +33,21 @@ from wizard.answers import (
 from wizard.errors import AnswersError
 
 from .context import WizardContext
-from .widgets import DryRunBanner, ErrorModal, PromptModal, PromptResult
-
-_INDEX = re.compile(r"\[\d+\]")
-
-
-def _entries(text: str) -> Iterator[Tuple[str, str]]:
-    """``name: rest`` per line -> (name, rest), blank lines and ``#`` comments skipped."""
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            name, _, rest = line.partition(":")
-            yield name.strip(), rest.strip()
-
-
-def _lines_to_map(text: str) -> Dict[str, Any]:
-    """``name: a, b`` per line -> ``{name: [a, b]}`` (one target stays a string)."""
-    out: Dict[str, Any] = {}
-    for name, targets in _entries(text):
-        items = [t for t in re.split(r"[,\s]+", targets) if t]
-        out[name] = items[0] if len(items) == 1 else items
-    return out
+from .form import (
+    error_slot,
+    int_or_text,
+    lines_to_actions,
+    lines_to_map,
+    list_to_text,
+    map_to_lines,
+    save_answers,
+    text_to_list,
+)
+from .results import Move, Result
+from .widgets import DryRunBanner, ErrorModal, PromptModal, PromptResult, UserRow
 
 
-def _lines_to_actions(text: str) -> Dict[str, str]:
-    """``sender: ACTION [text]`` per line -> ``{sender: "ACTION [text]"}`` (text kept as is)."""
-    return dict(_entries(text))
-
-
-def _int_or_text(text: str, default: int) -> Any:
-    """A number field: an int when it is one, else the text (the validator explains)."""
-    text = text.strip()
-    if not text:
-        return default
-    return int(text) if text.isdigit() else text
-
-
-def _map_to_lines(value: Any) -> str:
-    if not isinstance(value, dict):
-        return ""
-    lines = []
-    for name, targets in value.items():
-        if isinstance(targets, (list, tuple)):
-            targets = ", ".join(str(t) for t in targets)
-        lines.append(f"{name}: {targets}")
-    return "\n".join(lines)
-
-
-def _list_to_text(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return "" if value is None else str(value)
-
-
-def _text_to_list(text: str) -> List[str]:
-    return [v for v in re.split(r"[,\s]+", text.strip()) if v]
-
-
-def error_slot(field: str) -> str:
-    """The error line an answers error belongs to (``users[1].name`` -> ``users-1``)."""
-    m = re.match(r"^users\[(\d+)\]", field)
-    if m:
-        return f"users-{m.group(1)}"
-    base = _INDEX.sub("", field)
-    for prefix in ("aliases", "virtual_aliases", "steps", "restrictions.sender_access"):
-        if base == prefix or base.startswith(prefix + "."):
-            return prefix.replace(".", "-")
-    return base.replace(".", "-")
-
-
-class UserRow(Vertical):
-    """One mail user: name, create the account, initial password (masked), its errors."""
-
-    def __init__(self, user: Any) -> None:
-        super().__init__(classes="user-row")
-        if isinstance(user, str):
-            user = {"name": user}
-        self.user = dict(user) if isinstance(user, dict) else {}
-
-    def compose(self) -> ComposeResult:
-        with Horizontal(classes="user-fields"):
-            yield Input(str(self.user.get("name", "") or ""), placeholder="user name",
-                        classes="user-name", compact=True)
-            yield Checkbox("create", bool(self.user.get("create", False)),
-                           classes="user-create", compact=True)
-            yield Input(str(self.user.get("password", "") or ""),
-                        placeholder="password (if created)", password=True,
-                        classes="user-password", compact=True)
-        yield Static("", classes="field-error user-error")
-
-    def show_errors(self, messages: List[str]) -> None:
-        widget = self.query_one(".user-error", Static)
-        widget.update(Text("\n".join(messages)))
-        widget.set_class(bool(messages), "-shown")
-
-    def value(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"name": self.query_one(".user-name", Input).value.strip(),
-                               "create": self.query_one(".user-create", Checkbox).value}
-        pw = self.query_one(".user-password", Input).value
-        if pw:
-            out["password"] = pw
-        return out
-
-
-class AnswersScreen(Screen[Optional[Answers]]):
+class AnswersScreen(Screen[Result]):
     """The form. ``Ctrl+N`` goes on when every answer is valid."""
 
     TITLE = "mailwizard"
@@ -203,7 +113,7 @@ class AnswersScreen(Screen[Optional[Answers]]):
             yield from self._row("Mail domain", self._input(
                 "domain", self._get("domain"), "example.com"), "domain")
             yield from self._row("Trusted networks", self._input(
-                "mynetworks", _list_to_text(self._get(
+                "mynetworks", list_to_text(self._get(
                     "mynetworks", default=["127.0.0.0/8", "[::1]/128"])),
                 "e.g. 127.0.0.0/8"), "mynetworks",
                 "Clients allowed to relay without logging in. Keep it small.")
@@ -224,15 +134,15 @@ class AnswersScreen(Screen[Optional[Answers]]):
                     yield UserRow(user)
             yield Static("", id="err-users", classes="field-error")
             yield Label("Aliases, one per line: name: target, target", classes="hint")
-            yield TextArea(_map_to_lines(self._get("aliases", default={})), id="f-aliases",
+            yield TextArea(map_to_lines(self._get("aliases", default={})), id="f-aliases",
                            compact=True, classes="map")
             yield Static("", id="err-aliases", classes="field-error")
             yield from self._row("Virtual domains", self._input(
                 "virtual_alias_domains",
-                _list_to_text(self._get("virtual_alias_domains", default=[])),
+                list_to_text(self._get("virtual_alias_domains", default=[])),
                 "example.net"), "virtual_alias_domains")
             yield Label("Virtual aliases: address: target, target", classes="hint")
-            yield TextArea(_map_to_lines(self._get("virtual_aliases", default={})),
+            yield TextArea(map_to_lines(self._get("virtual_aliases", default={})),
                            id="f-virtual_aliases", compact=True, classes="map")
             yield Static("", id="err-virtual_aliases", classes="field-error")
 
@@ -268,7 +178,7 @@ class AnswersScreen(Screen[Optional[Answers]]):
                 "Intermediate certificates sent after yours (import mode).")
             yield from self._row("Other names (SAN)", self._input(
                 "certificate-extra_names",
-                _list_to_text(self._get("certificate", "extra_names", default=[])),
+                list_to_text(self._get("certificate", "extra_names", default=[])),
                 "imap.example.com, smtp.example.com"), "certificate-extra_names",
                 "More host names the certificate must cover, besides the host name.")
             yield self._check("certificate-csr", "Also write a signing request (CSR) for a CA",
@@ -285,7 +195,7 @@ class AnswersScreen(Screen[Optional[Answers]]):
 
             yield Label("Restrictions", classes="section")
             yield from self._row("Block lists (RBL)", self._input(
-                "restrictions-rbl", _list_to_text(self._get("restrictions", "rbl", default=[])),
+                "restrictions-rbl", list_to_text(self._get("restrictions", "rbl", default=[])),
                 "zen.spamhaus.org"), "restrictions-rbl")
             yield self._check("restrictions-helo_required", "Require HELO/EHLO",
                               self._get("restrictions", "helo_required", default=True))
@@ -296,7 +206,7 @@ class AnswersScreen(Screen[Optional[Answers]]):
             yield Static("", id="err-restrictions-reject_unknown_helo", classes="field-error")
             yield Label(Text("Sender access, one per line: sender: REJECT|OK|DISCARD|HOLD "
                              "[text]"), classes="hint")
-            yield TextArea(_map_to_lines(self._get("restrictions", "sender_access", default={})),
+            yield TextArea(map_to_lines(self._get("restrictions", "sender_access", default={})),
                            id="f-restrictions-sender_access", compact=True, classes="map")
             yield Static("", id="err-restrictions-sender_access", classes="field-error")
             yield from self._row("Max message bytes", self._input(
@@ -356,14 +266,14 @@ class AnswersScreen(Screen[Optional[Answers]]):
         data: Dict[str, Any] = copy.deepcopy(self.raw)
         data["hostname"] = self._val("hostname")
         data["domain"] = self._val("domain")
-        data["mynetworks"] = _text_to_list(self._val("mynetworks"))
+        data["mynetworks"] = text_to_list(self._val("mynetworks"))
         data["inet_interfaces"] = self._val("inet_interfaces") or "all"
         data["inet_protocols"] = self._sel("inet_protocols")
         data["admin_user"] = self._val("admin_user")
         data["users"] = [row.value() for row in self.query(UserRow)]
-        data["aliases"] = _lines_to_map(self.query_one("#f-aliases", TextArea).text)
-        data["virtual_alias_domains"] = _text_to_list(self._val("virtual_alias_domains"))
-        data["virtual_aliases"] = _lines_to_map(
+        data["aliases"] = lines_to_map(self.query_one("#f-aliases", TextArea).text)
+        data["virtual_alias_domains"] = text_to_list(self._val("virtual_alias_domains"))
+        data["virtual_aliases"] = lines_to_map(
             self.query_one("#f-virtual_aliases", TextArea).text)
         cert = dict(data.get("certificate") or {})
         cert["mode"] = self._sel("certificate-mode")
@@ -377,7 +287,7 @@ class AnswersScreen(Screen[Optional[Answers]]):
                 cert[key] = value
             else:
                 cert.pop(key, None)
-        extra = _text_to_list(self._val("certificate-extra_names"))
+        extra = text_to_list(self._val("certificate-extra_names"))
         if extra:
             cert["extra_names"] = extra
         else:
@@ -390,14 +300,14 @@ class AnswersScreen(Screen[Optional[Answers]]):
         data["sasl"] = {"backend": self._sel("sasl-backend"),
                         "pam_group": self._val("sasl-pam_group")}
         restr = dict(data.get("restrictions") or {})
-        restr["rbl"] = _text_to_list(self._val("restrictions-rbl"))
+        restr["rbl"] = text_to_list(self._val("restrictions-rbl"))
         restr["helo_required"] = self._bool("restrictions-helo_required")
         restr["reject_unknown_helo"] = self._bool("restrictions-reject_unknown_helo")
-        restr["sender_access"] = _lines_to_actions(
+        restr["sender_access"] = lines_to_actions(
             self.query_one("#f-restrictions-sender_access", TextArea).text)
         for key, default in (("message_size_limit", 0), ("smtpd_error_sleep_time", 1),
                              ("smtpd_soft_error_limit", 10), ("smtpd_hard_error_limit", 20)):
-            restr[key] = _int_or_text(self._val(f"restrictions-{key}"), default)
+            restr[key] = int_or_text(self._val(f"restrictions-{key}"), default)
         data["restrictions"] = restr
         steps = dict(data.get("steps") or {})
         for step in ("firewall", "postgrey", "virtual-aliases"):
@@ -478,7 +388,7 @@ class AnswersScreen(Screen[Optional[Answers]]):
             return
         self.ctx.set_raw(self.collect())
         self.ctx.raw_errors = []
-        self.dismiss(answers)
+        self.dismiss(Result(Move.NEXT, answers=answers))
 
     def _focus_first_error(self) -> None:
         for widget in self.query(".field-error.-shown").results(Static):
@@ -498,7 +408,7 @@ class AnswersScreen(Screen[Optional[Answers]]):
 
     def action_back(self) -> None:
         self.ctx.set_raw(self.collect())
-        self.dismiss(None)
+        self.dismiss(Result(Move.BACK))
 
     async def action_add_user(self) -> None:
         users = self.query_one("#users", Vertical)
@@ -531,28 +441,13 @@ class AnswersScreen(Screen[Optional[Answers]]):
     def _save_to(self, result: Optional[PromptResult]) -> None:
         if result is None:
             return
-        data = self.collect()
-        has_pw = any(isinstance(u, dict) and u.get("password") for u in data.get("users", []))
-        if not result.flag:
-            for user in data.get("users", []):
-                if isinstance(user, dict):
-                    user.pop("password", None)
         path = Path(result.value).expanduser()
         try:
-            text = ("# mailwizard answers (saved from the wizard)\n"
-                    + yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
-            fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-                         0o600 if result.flag else 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            if result.flag:
-                os.chmod(path, 0o600)
+            note = save_answers(self.collect(), path, with_passwords=result.flag)
         except OSError as exc:
             self.app.push_screen(ErrorModal("Cannot save the answers", f"{path}: {exc}"))
             return
         self.ctx.answers_saved_to = str(path)
-        note = " with passwords" if result.flag and has_pw else (
-            " (passwords left out)" if has_pw else "")
         self.notify(f"Saved to {path}{note}.", title="Answers saved")
 
     def action_load(self) -> None:

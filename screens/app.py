@@ -40,7 +40,10 @@ from wizard.session import Session
 from .answers import AnswersScreen
 from .context import Machine, WizardContext, default_raw_answers
 from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
+from .results import Move, Result
+from .step import StepScreen
 from .steps import StepListScreen
+from .summary import SummaryScreen
 from .welcome import WelcomeScreen
 from .widgets import ConfirmModal
 
@@ -71,33 +74,82 @@ class MailWizardApp(App[int]):
         self._quit_when_idle = False
         self.interrupted = False
         self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self._steps: Optional[StepListScreen] = None
+        """The step list (installed: kept while the admin is in a step or the summary)."""
 
     # ------------------------------------------------------------------ flow
     def on_mount(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.push_screen(WelcomeScreen(self.ctx), callback=self._after_welcome)
+        self._show_welcome()
 
-    def _after_welcome(self, choice: Optional[str]) -> None:
-        if choice == "start":
-            self.push_screen(AnswersScreen(self.ctx), callback=self._after_answers)
+    # Each full screen dismisses a Result (screens/results.py); one routing method per
+    # screen turns it into the next screen.
+    def _after_welcome(self, result: Optional[Result]) -> None:
+        if result is not None and result.move is Move.NEXT:
+            self._show_answers()
         else:
             self._quit(0)
 
-    def _after_answers(self, answers: Optional[Answers]) -> None:
-        if answers is None:
-            self.push_screen(WelcomeScreen(self.ctx), callback=self._after_welcome)
+    def _after_answers(self, result: Optional[Result]) -> None:
+        answers = result.answers if result is not None else None
+        if result is None or result.move is not Move.NEXT or answers is None:
+            self._show_welcome()
             return
         if answers != self.ctx.answers or self.ctx.engine is None:
             self.ctx.answers = answers
             self.ctx.engine = None
             self.ctx.plans = []
-        self.push_screen(StepListScreen(self.ctx), callback=self._after_steps)
+        self._show_steps(fresh=True)
 
-    def _after_steps(self, choice: Optional[str]) -> None:
-        if choice == "answers":
-            self.push_screen(AnswersScreen(self.ctx), callback=self._after_answers)
+    def _after_steps(self, result: Optional[Result]) -> None:
+        move = result.move if result is not None else Move.QUIT
+        if move is Move.OPEN_STEP and result is not None:
+            self._show_step(result.step, result.tab)
+        elif move is Move.SUMMARY:
+            self._show_summary()
+        elif move is Move.ANSWERS:
+            self._show_answers()
         else:
             self._quit(0)
+
+    def _after_step(self, result: Optional[Result]) -> None:
+        if result is None or result.move is Move.BACK:
+            self._show_steps()
+        elif result.move in (Move.NEXT, Move.SKIP):
+            if result.step + 1 < len(self.ctx.plans):
+                self._show_step(result.step + 1)
+            else:
+                self._show_summary()
+        elif result.move is Move.PREVIOUS:
+            self._show_step(max(result.step - 1, 0))
+        else:
+            self._show_steps()
+
+    def _after_summary(self, result: Optional[Result]) -> None:
+        self._show_steps()
+
+    def _show_welcome(self) -> None:
+        self.push_screen(WelcomeScreen(self.ctx), callback=self._after_welcome)
+
+    def _show_answers(self) -> None:
+        self.push_screen(AnswersScreen(self.ctx), callback=self._after_answers)
+
+    def _show_steps(self, fresh: bool = False) -> None:
+        """The step list: the same screen again (its log and highlight kept), or a new one
+        after the answers (it plans the steps when the answers changed)."""
+        if fresh or self._steps is None:
+            old, self._steps = self._steps, StepListScreen(self.ctx)
+            if old is not None:
+                self.uninstall_screen(old)
+                old.remove()
+            self.install_screen(self._steps, "steps")
+        self.push_screen(self._steps, callback=self._after_steps)
+
+    def _show_step(self, index: int, tab: str = "why") -> None:
+        self.push_screen(StepScreen(self.ctx, index, tab), callback=self._after_step)
+
+    def _show_summary(self) -> None:
+        self.push_screen(SummaryScreen(self.ctx), callback=self._after_summary)
 
     # ------------------------------------------------------------------ worker
     def start_task(self, kind: str, fn: Callable[[], Any], target: MessagePump) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from wizard.answers import Answers, parse_answers
+from wizard.answers import Answers, form_defaults, parse_answers
 from wizard.checks import CheckResult
 from wizard.engine import Engine, EventCallback, StepPlan
 from wizard.errors import AnswersError
@@ -51,22 +51,9 @@ def default_raw_answers(machine: Machine) -> Dict[str, Any]:
         host_default, domain = host, host.split(".", 1)[1]
         if "." not in domain:  # mail.example -> use the host name's own domain anyway
             domain = host
-    return {
-        "hostname": host_default,
-        "domain": domain,
-        "admin_user": "",
-        "mynetworks": ["127.0.0.0/8", "[::1]/128"],
-        "inet_interfaces": "all",
-        "inet_protocols": "all",
-        "users": [],
-        "aliases": {"postmaster": "root", "abuse": "root"},
-        "certificate": {"mode": "self-signed", "days": 825, "key_type": "rsa2048"},
-        "sasl": {"backend": "dovecot", "pam_group": ""},
-        "restrictions": {"rbl": [], "helo_required": True, "reject_unknown_helo": False},
-        "imap": True,
-        "pop3": True,
-        "steps": {"firewall": True, "postgrey": False, "virtual-aliases": True},
-    }
+    raw = form_defaults()
+    raw.update(hostname=host_default, domain=domain)
+    return raw
 
 
 @dataclass

@@ -16,85 +16,17 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabPane
 
-from wizard.checks import CheckResult, failed_count, summarize
-from wizard.engine import (
-    ChangeDone,
-    Event,
-    LogLine,
-    RollbackResult,
-    StepFinished,
-    StepPlan,
-    StepResult,
-    StepStarted,
-)
+from wizard.checks import CheckResult, failed_count
+from wizard.engine import RollbackResult, StepPlan, StepResult
 
 from .common import show_error
 from .context import WizardContext
 from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
+from .render import checks_text, event_line, failure_lines, first_line, output_line
+from .results import Move, Result
 from .widgets import ConfirmModal, DiffView, DryRunBanner, StepProgress
 
 TABS = ("why", "changes", "log", "checks")
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
-
-
-def checks_text(checks: Optional[List[CheckResult]]) -> Text:
-    """PASS/FAIL/INFO lines with the explanation under each failure."""
-    if checks is None:
-        return Text("Not checked yet: the checks run after the step is applied (v runs "
-                    "them again).", style="dim")
-    if not checks:
-        return Text("This step has no automatic checks.", style="dim")
-    text = Text()
-    styles = {True: "bold green", False: "bold red", None: "dim"}
-    for c in checks:
-        text.append(f"{c.status:4} ", style=styles[c.ok])
-        text.append(c.name, style="bold" if c.ok is False else "")
-        if c.detail:
-            text.append(f": {c.detail}")
-        text.append("\n")
-        if c.ok is False and c.explanation:
-            text.append(f"     -> {c.explanation}\n", style="yellow")
-    text.append(summarize(checks), style="bold")
-    return text
-
-
-def event_line(ev: Event) -> Optional[Tuple[str, str]]:
-    """The live log's (line, rich style) for an engine event."""
-    if isinstance(ev, StepStarted):
-        return f"==> {ev.title}", "bold"
-    if isinstance(ev, ChangeDone):
-        mark = {"changed": "+", "unchanged": "=", "resumed": ">", "failed": "!"}
-        style = {"changed": "green", "failed": "red", "unchanged": "dim"}
-        return (f"  {mark.get(ev.outcome, '?')} {ev.description} ({ev.outcome})",
-                style.get(ev.outcome, ""))
-    if isinstance(ev, StepFinished):
-        if ev.status == "failed":
-            return f"  FAILED: {_first_line(ev.error)}", "bold red"
-        if ev.status == "interrupted":
-            return f"  INTERRUPTED: {_first_line(ev.error)}", "bold yellow"
-        return f"  {ev.changed} changed, {ev.unchanged} unchanged", "bold green"
-    if isinstance(ev, LogLine):
-        return f"  {ev.line}", ""
-    return None
-
-
-def output_line(line: str) -> Tuple[str, str]:
-    """The live log's (line, rich style) for a line of a command's output."""
-    return f"    {line}", "dim" if not line.startswith("$ ") else "cyan"
-
-
-def failure_lines(res: StepResult) -> List[Tuple[str, str]]:
-    """What the log shows after a step failed: its output, warnings, what happened."""
-    out: List[Tuple[str, str]] = []
-    details = res.output or "\n".join(res.error.splitlines()[1:])
-    out.extend((f"    {line}", "red") for line in details.splitlines())
-    out.extend((f"  warning: {w}", "yellow") for w in res.warnings)
-    out.append(("This run's changes of the step were undone. r rolls back what earlier "
-                "runs applied; a tries again.", "yellow"))
-    return out
 
 
 def why_text(sp: StepPlan) -> Text:
@@ -122,8 +54,9 @@ def why_text(sp: StepPlan) -> Text:
     return text
 
 
-class StepScreen(Screen[None]):
-    """The step at ``index`` of the plan; ``n``/``p`` switch to the next/previous step."""
+class StepScreen(Screen[Result]):
+    """The step at ``index`` of the plan. Dismisses with NEXT, SKIP, PREVIOUS (``n``, ``k``,
+    ``p``) or BACK (Escape: the step list), its own index in ``Result.step``."""
 
     TITLE = "mailwizard"
 
@@ -229,7 +162,7 @@ class StepScreen(Screen[None]):
             return Text(f"{ctx.apply_disabled()} {sp.changed} change(s) previewed; n for the "
                         "next step.", style="yellow")
         if status == "failed":
-            return Text(f"FAILED: {_first_line(state.error) or 'see the log'}. This run's "
+            return Text(f"FAILED: {first_line(state.error) or 'see the log'}. This run's "
                         "changes were undone. 3 shows the output, r rolls back, a retries.",
                         style="bold red")
         if status in ("applied", "verified"):
@@ -286,20 +219,18 @@ class StepScreen(Screen[None]):
         if tab in TABS:
             self._focus_tab(tab)
 
-    def action_next(self) -> None:
-        if self.index + 1 < len(self.ctx.plans):
-            self.app.switch_screen(StepScreen(self.ctx, self.index + 1))
-        else:
-            from .summary import SummaryScreen
+    def _leave(self, move: Move) -> None:
+        self.dismiss(Result(move, step=self.index))
 
-            self.app.switch_screen(SummaryScreen(self.ctx))
+    def action_next(self) -> None:
+        self._leave(Move.NEXT)
 
     def action_previous(self) -> None:
-        if self.index > 0:
-            self.app.switch_screen(StepScreen(self.ctx, self.index - 1))
+        if self.index > 0:  # the first step has none before it: p does nothing
+            self._leave(Move.PREVIOUS)
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self._leave(Move.BACK)
 
     def action_skip(self) -> None:
         ctx, sp = self.ctx, self.plan
@@ -311,7 +242,7 @@ class StepScreen(Screen[None]):
             ctx.session.set_step(sp.id, "skipped")
         ctx.state(sp.id).local_status = "skipped"
         self.notify(f"Skipped {sp.recipe.title}.")
-        self.action_next()
+        self._leave(Move.SKIP)
 
     def action_apply(self) -> None:
         sp = self.plan

@@ -1,7 +1,8 @@
 """The step list: every recipe with its status and number of changes; the wizard's hub.
 
-Plans the steps in a worker when shown. Dismisses with ``"answers"`` (edit the answers) or
-``"quit"``; step screens and the summary are pushed on top of it.
+Plans the steps in a worker when shown. Dismisses with OPEN_STEP (``Result.step``,
+``Result.tab``), SUMMARY or ANSWERS; the App keeps this one screen (installed) and shows it
+again when the admin comes back from a step or the summary, until the answers change.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from wizard.engine import StepPlan, StepResult, StepStarted
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import EngineEvent, OutputLine, StepApplied, TaskDone, TaskFailed
-from .step import _first_line, event_line, failure_lines, output_line
+from .render import event_line, failure_lines, first_line, output_line
+from .results import Move, Result
 from .widgets import ConfirmModal, DryRunBanner, StepProgress, status_mark
 
 STATUS_WORDS = {
@@ -72,7 +74,7 @@ def step_line(ctx: WizardContext, n: int, sp: StepPlan, width: int = 76,
 
 def _changes(sp: StepPlan) -> str:
     if sp.error:
-        return f"cannot plan yet ({_first_line(sp.error)})"
+        return f"cannot plan yet ({first_line(sp.error)})"
     return _count(sp.changed, "change")
 
 
@@ -99,7 +101,7 @@ class ApplyAllRun:
         return self.steps[self.current] if 0 <= self.current < len(self.steps) else ""
 
 
-class StepListScreen(Screen[str]):
+class StepListScreen(Screen[Result]):
     """All steps; Enter opens one, A applies every remaining step in order."""
 
     TITLE = "mailwizard"
@@ -304,19 +306,21 @@ class StepListScreen(Screen[str]):
         if ol.highlighted is not None:
             self._open(ol.highlighted)
 
-    def _open(self, index: int, tab: str = "why") -> None:
-        from .step import StepScreen
+    def _leave(self, result: Result) -> None:
+        # only from the top of the stack: dismiss pops whatever screen is on top (a modal
+        # opened while apply all was running must not be the one that goes)
+        if self.is_active:
+            self.dismiss(result)
 
+    def _open(self, index: int, tab: str = "why") -> None:
         if getattr(self.app, "busy", None) == "apply-all":
             return
         if self.planned and self.ctx.plans:
-            self.app.push_screen(StepScreen(self.ctx, index, tab))
+            self._leave(Result(Move.OPEN_STEP, step=index, tab=tab))
 
     def action_summary(self) -> None:
-        from .summary import SummaryScreen
-
         if self.planned:
-            self.app.push_screen(SummaryScreen(self.ctx))
+            self._leave(Result(Move.SUMMARY))
 
     def action_export(self) -> None:
         if self.planned:
@@ -326,7 +330,7 @@ class StepListScreen(Screen[str]):
         if getattr(self.app, "busy", None):
             self.notify("Wait for the current task to finish.")
             return
-        self.dismiss("answers")
+        self._leave(Result(Move.ANSWERS))
 
     def action_quit_app(self) -> None:
         self.app.action_request_quit()  # type: ignore[attr-defined]

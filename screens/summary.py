@@ -18,7 +18,8 @@ from wizard.checks import CheckResult, summarize
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import TaskDone, TaskFailed
-from .step import checks_text
+from .render import checks_text
+from .results import Move, Result
 from .widgets import DryRunBanner, StepProgress
 
 
@@ -45,8 +46,9 @@ def client_settings(answers: Answers) -> Text:
     return text
 
 
-class SummaryScreen(Screen[None]):
-    """The end of the walk-through (also reachable with ``s`` from the step list)."""
+class SummaryScreen(Screen[Result]):
+    """The end of the walk-through (also reachable with ``s`` from the step list).
+    Dismisses with BACK (Escape: the step list)."""
 
     TITLE = "mailwizard"
     SUB_TITLE = "Summary"
@@ -171,7 +173,7 @@ class SummaryScreen(Screen[None]):
         export_runbook(self)
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss(Result(Move.BACK))
 
     def action_quit_app(self) -> None:
         self.app.action_request_quit()  # type: ignore[attr-defined]

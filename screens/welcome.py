@@ -1,6 +1,6 @@
 """Welcome: what the wizard does, the target platform, and an existing session's progress.
 
-Dismisses with ``"start"`` (a new run or resume: the answers form comes next) or ``"quit"``.
+Dismisses with NEXT (a new run or resume: the answers form comes next) or QUIT.
 "Start over" and "Roll back everything" are done here, behind a confirmation.
 """
 
@@ -23,6 +23,7 @@ from wizard.errors import AnswersError
 from .common import show_error
 from .context import WizardContext, session_summary
 from .messages import TaskDone, TaskFailed
+from .results import Move, Result
 from .widgets import ConfirmModal, DryRunBanner, ErrorModal
 
 WHAT = """\
@@ -36,7 +37,7 @@ Dovecot lets your users read it (IMAPS/POP3S), and no password travels unencrypt
     and it can be rolled back. Ctrl+C is always safe."""
 
 
-class WelcomeScreen(Screen[str]):
+class WelcomeScreen(Screen[Result]):
     """The first screen."""
 
     TITLE = "mailwizard"
@@ -152,10 +153,10 @@ class WelcomeScreen(Screen[str]):
         if getattr(self.app, "busy", None):
             self.notify("Wait for the rollback to finish.")
             return
-        self.dismiss("start")
+        self.dismiss(Result(Move.NEXT))
 
     def action_quit_app(self) -> None:
-        self.dismiss("quit")
+        self.dismiss(Result(Move.QUIT))
 
     def action_start_over(self) -> None:
         s = self.ctx.session

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Callable, Dict
 
 import pytest
-from treeutil import make_root, snapshot_tree
+from fake_target import make_root
+from treeutil import snapshot_tree
 
 
 @pytest.fixture

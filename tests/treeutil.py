@@ -24,16 +24,3 @@ def snapshot_tree(root: Path) -> Dict[str, Tuple]:
                 out[rel] = ("file", *meta, p.read_bytes())
     return out
 
-
-def make_root(base: Path, users: Dict[str, int] = None) -> Path:  # type: ignore[assignment]
-    """A minimal target root: /etc/passwd, /etc/group, /etc/os-release."""
-    users = users or {}
-    (base / "etc").mkdir(parents=True, exist_ok=True)
-    passwd = ["root:x:0:0:root:/root:/bin/bash", "postfix:x:101:101::/var/spool/postfix:/bin/false"]
-    group = ["root:x:0:", "postfix:x:101:", "mail:x:12:postfix"]
-    for name, uid in users.items():
-        passwd.append(f"{name}:x:{uid}:{uid}::/home/{name}:/bin/bash")
-        group.append(f"{name}:x:{uid}:")
-    (base / "etc/passwd").write_text("\n".join(passwd) + "\n")
-    (base / "etc/group").write_text("\n".join(group) + "\n")
-    return base

@@ -17,7 +17,6 @@ from .answers import Answers
 from .changes import (
     Change,
     ChangeContext,
-    Packages,
     Preview,
     View,
     change_types,
@@ -328,7 +327,7 @@ class Engine:
                 self._finish(ctx, entry, "done")
                 ctx.changed_paths.update(change.touched_paths())
                 changed += 1
-                installed = installed or isinstance(change, Packages)
+                installed = installed or change.installs_software
                 self.on_event(ChangeDone(step_id, idx, current, "resumed"))
             if any(e["state"] == "done" for e in taken.values()) and any(
                     i not in taken for i in range(len(changes))):
@@ -355,7 +354,7 @@ class Engine:
                 self._finish(ctx, entry, "done")
                 ctx.changed_paths.update(change.touched_paths())
                 changed += 1
-                installed = installed or isinstance(change, Packages)
+                installed = installed or change.installs_software
                 self.on_event(ChangeDone(step_id, idx, current, "changed"))
         except KeyboardInterrupt as exc:
             # stop here and keep everything: a started entry stays "started" for a resume
@@ -387,7 +386,7 @@ class Engine:
             return StepResult(step_id, "failed", changed, unchanged, message,
                               traceback.format_exc(), warnings)
         session.set_step(step_id, "applied", changed=changed, unchanged=unchanged, error="")
-        if installed or any(isinstance(c, Packages) for c in changes):
+        if installed or any(c.installs_software for c in changes):
             self.refresh_facts()
         self.on_event(StepFinished(step_id, "applied", changed, unchanged))
         return StepResult(step_id, "applied", changed, unchanged)

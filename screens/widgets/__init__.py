@@ -6,6 +6,7 @@ from ._banner import DryRunBanner
 from ._diff_view import DiffView, preview_renderables
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
+from ._user_row import UserRow
 
 __all__ = [
     "ConfirmModal",
@@ -15,6 +16,7 @@ __all__ = [
     "PromptModal",
     "PromptResult",
     "StepProgress",
+    "UserRow",
     "preview_renderables",
     "progress_counts",
     "status_mark",

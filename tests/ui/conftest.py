@@ -15,6 +15,8 @@ from textual.widget import Widget
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from fake_target import make_root  # noqa: E402
+
 from screens.context import Machine  # noqa: E402
 from wizard.recipe import Recipe  # noqa: E402
 
@@ -38,15 +40,8 @@ def machine() -> Machine:
 @pytest.fixture
 def target_root(tmp_path: Path) -> Path:
     """A small target system: accounts, and a main.cf to edit."""
-    root = tmp_path / "root"
-    (root / "etc/postfix").mkdir(parents=True)
-    (root / "etc/postfix/main.cf").write_text(MAIN_CF)
-    (root / "etc/passwd").write_text(
-        "root:x:0:0:root:/root:/bin/bash\n"
-        "alice:x:1000:1000::/home/alice:/bin/bash\n"
-        "bob:x:1001:1001::/home/bob:/bin/bash\n")
-    (root / "etc/group").write_text("root:x:0:\nalice:x:1000:\nbob:x:1001:\n")
-    return root
+    return make_root(tmp_path / "root", {"alice": 1000, "bob": 1001}, daemons=False,
+                     main_cf=MAIN_CF)
 
 
 def walk_recipes() -> List[Recipe]:

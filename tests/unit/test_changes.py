@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from fake_target import dpkg_query
 
 from wizard import changes as ch
 from wizard.confedit import MasterEntry
@@ -203,16 +204,14 @@ def test_command_after_files_and_ledger(target_root, tmp_path):
 def test_packages_installs_only_missing_and_undo_removes_only_ours(target_root, tmp_path):
     installed = {"postfix"}
 
-    def query(argv, ex):
-        return FakeCommand(0, "".join(f"{n} ii \n" for n in argv[4:] if n in installed))
-
     def install(argv, ex):
         installed.update(a for a in argv if not a.startswith("-") and a not in (
             "apt-get", "install", "Dpkg::Options::=--force-confdef",
             "Dpkg::Options::=--force-confold"))
         return FakeCommand(0)
 
-    ex = ScriptedExecutor(target_root, {"dpkg-query": query, "apt-get install": install})
+    ex = ScriptedExecutor(target_root, {"dpkg-query": dpkg_query(installed),
+                                        "apt-get install": install})
     ctx = ctx_for(ex, tmp_path)
     change = ch.Packages("apt", install=["postfix", "dovecot-core"], remove=["exim4"],
                          debconf=["postfix postfix/main_mailer_type select Internet Site"])
@@ -310,9 +309,6 @@ def test_package_undo_removes_what_the_install_left_in_etc(target_root, tmp_path
     (target_root / "etc/keep").write_text("mine\n")
     before = tree(target_root)
 
-    def query(argv, ex):
-        return FakeCommand(0, "".join(f"{n} ii \n" for n in argv[4:] if n in installed))
-
     def install(argv, ex):
         installed.add("postfix")
         (ex.path("/etc/postfix")).mkdir()
@@ -326,8 +322,8 @@ def test_package_undo_removes_what_the_install_left_in_etc(target_root, tmp_path
         (ex.path("/etc/postfix/main.cf")).unlink()  # dpkg removes what it owns
         return FakeCommand(0)
 
-    ex = ScriptedExecutor(target_root, {"dpkg-query -W": query, "apt-get install": install,
-                                        "apt-get purge": purge,
+    ex = ScriptedExecutor(target_root, {"dpkg-query -W": dpkg_query(installed),
+                                        "apt-get install": install, "apt-get purge": purge,
                                         "dpkg-query -S": FakeCommand(1, "")})
     ctx = ctx_for(ex, tmp_path)
     change = ch.Packages("apt", install=["postfix"])

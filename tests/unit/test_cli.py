@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fake_target import debian12_root
 
 from wizard import cli
 from wizard.answers import demo_answers_path
@@ -56,11 +57,7 @@ def test_apply_on_other_platform_is_refused(tmp_path: Path):
 
 
 def test_apply_without_confirmation_is_refused(tmp_path: Path):
-    root = tmp_path / "root"
-    (root / "etc").mkdir(parents=True)
-    (root / "etc/os-release").write_text("ID=debian\nVERSION_ID=12\n")
-    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
-    (root / "etc/group").write_text("root:x:0:\n")
+    root = debian12_root(tmp_path / "root")
     res = run_cli("apply", "--answers", "demo", "--root", str(root), "--step", "preflight")
     assert res.returncode == 4, res.stdout + res.stderr
     assert "pass --yes" in res.stdout
@@ -69,11 +66,7 @@ def test_apply_without_confirmation_is_refused(tmp_path: Path):
 def test_lock_held_exit_4(tmp_path: Path):
     from wizard.session import Session
 
-    root = tmp_path / "root"
-    (root / "etc").mkdir(parents=True)
-    (root / "etc/os-release").write_text("ID=debian\nVERSION_ID=12\n")
-    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
-    (root / "etc/group").write_text("root:x:0:\n")
+    root = debian12_root(tmp_path / "root")
     with Session.open(root / "var/lib/mailwizard"):
         res = run_cli("rollback", "--root", str(root), "--answers", "demo", "--yes")
     assert res.returncode == 4 and "another mailwizard" in res.stderr

@@ -19,6 +19,7 @@ from typing import Dict, Optional
 
 import pytest
 import yaml
+from fake_target import debian12_root
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,18 +91,9 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _root(tmp_path: Path) -> Path:
-    root = tmp_path / "root"
-    (root / "etc").mkdir(parents=True)
-    (root / "etc/os-release").write_text("ID=debian\nVERSION_ID=12\n")
-    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
-    (root / "etc/group").write_text("root:x:0:\n")
-    return root
-
-
 def _apply(tmp_path: Path, mode: str, env: Optional[Dict[str, str]] = None
            ) -> subprocess.CompletedProcess:
-    root = _root(tmp_path)
+    root = debian12_root(tmp_path / "root")
     return subprocess.run([sys.executable, "-c", SCRIPT, mode, str(root)], cwd=REPO,
                           capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL, start_new_session=True,

@@ -8,24 +8,18 @@ it took effect.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
 
 import pytest
+from fake_target import dpkg_query, make_engine, make_root
 
 from wizard import changes as ch
 from wizard.answers import demo_answers_path, load_answers
-from wizard.engine import Engine, StepInterrupted
+from wizard.engine import StepInterrupted
 from wizard.executor import FakeCommand, ScriptedExecutor
-from wizard.platforms import get_platform
-from wizard.recipe import Facts, Recipe
+from wizard.recipe import Recipe
 from wizard.session import Session
 
 ANSWERS = load_answers(demo_answers_path())
-
-
-def make_engine(session: Session, recipes: List[Recipe], ex: ScriptedExecutor) -> Engine:
-    return Engine(ANSWERS, get_platform("debian12"), ex, session=session, recipes=recipes,
-                  facts=Facts())
 
 
 class Accounts:
@@ -68,7 +62,8 @@ def test_ctrl_c_in_useradd_keeps_the_entry_started_and_rollback_deletes_the_user
     state = tmp_path / "state"
     with Session.open(state) as s:
         with pytest.raises(KeyboardInterrupt) as info:
-            make_engine(s, [AddUser()], ScriptedExecutor(target_root, acc.script())).apply()
+            make_engine(target_root, s, [AddUser()],
+                        ScriptedExecutor(target_root, acc.script())).apply()
         assert isinstance(info.value, StepInterrupted) and not info.value.graceful
         assert info.value.change == "create user carol"
     with Session.open(state) as s2:
@@ -76,7 +71,7 @@ def test_ctrl_c_in_useradd_keeps_the_entry_started_and_rollback_deletes_the_user
         assert (target_root / "etc/mw.conf").exists()  # the finished change was kept
         assert s2.step_status("users") == "interrupted"
         ex = ScriptedExecutor(target_root, acc.script())
-        res = make_engine(s2, [AddUser()], ex).rollback()
+        res = make_engine(target_root, s2, [AddUser()], ex).rollback()
         assert res.errors == []
         assert ["userdel", "-r", "carol"] in ex.calls  # the probe saw carol: undone
     assert tree(target_root) == before
@@ -87,11 +82,12 @@ def test_ctrl_c_in_useradd_then_resume_does_not_add_the_user_twice(target_root, 
     state = tmp_path / "state"
     with Session.open(state) as s:
         with pytest.raises(KeyboardInterrupt):
-            make_engine(s, [AddUser()], ScriptedExecutor(target_root, acc.script())).apply()
+            make_engine(target_root, s, [AddUser()],
+                        ScriptedExecutor(target_root, acc.script())).apply()
     acc.interrupt = ""
     with Session.open(state) as s2:
         ex = ScriptedExecutor(target_root, acc.script())
-        assert make_engine(s2, [AddUser()], ex).apply()[0].status == "applied"
+        assert make_engine(target_root, s2, [AddUser()], ex).apply()[0].status == "applied"
         assert not any(c[0] == "useradd" for c in ex.calls)
         assert [e["state"] for e in s2.journal] == ["done", "done"]
         assert s2.step_status("users") == "applied"
@@ -103,7 +99,7 @@ def test_a_timed_out_useradd_that_did_its_work_is_undone_with_the_step(target_ro
     acc = Accounts(target_root, interrupt="timeout")
     with Session.open(tmp_path / "state") as s:
         ex = ScriptedExecutor(target_root, acc.script())
-        res = make_engine(s, [AddUser()], ex).apply()
+        res = make_engine(target_root, s, [AddUser()], ex).apply()
         assert res[0].status == "failed" and "timed out" in res[0].error
         assert ["userdel", "-r", "carol"] in ex.calls
         assert [e["state"] for e in s.journal] == ["undone", "undone"]
@@ -113,7 +109,7 @@ def test_a_timed_out_useradd_that_did_its_work_is_undone_with_the_step(target_ro
 def test_a_failed_useradd_that_did_nothing_is_not_undone(target_root, tmp_path):
     with Session.open(tmp_path / "state") as s:
         ex = ScriptedExecutor(target_root, {"useradd": FakeCommand(9, "", "useradd: boom")})
-        res = make_engine(s, [AddUser()], ex).apply()
+        res = make_engine(target_root, s, [AddUser()], ex).apply()
         assert res[0].status == "failed"
         assert not any(c[0] == "userdel" for c in ex.calls)
         assert [e["state"] for e in s.journal] == ["undone", "failed"]
@@ -149,8 +145,8 @@ def interrupt_probed(target_root, state, rules):  # type: ignore[no-untyped-def]
     """Apply Probed() and stop it with Ctrl-C inside its command; return the journal."""
     with Session.open(state) as s:
         with pytest.raises(KeyboardInterrupt):
-            make_engine(s, [Probed()], ScriptedExecutor(target_root,
-                                                        firewall(rules, True))).apply()
+            make_engine(target_root, s, [Probed()],
+                        ScriptedExecutor(target_root, firewall(rules, True))).apply()
         return list(s.journal)
 
 
@@ -162,7 +158,7 @@ def test_an_interrupted_probed_command_is_rechecked_on_resume(target_root, tmp_p
     assert journal[0]["record"]["unless"] == ["ufw-has", "25/tcp"]
     with Session.open(state) as s2:
         ex = ScriptedExecutor(target_root, firewall(rules, False))
-        assert make_engine(s2, [Probed()], ex).apply()[0].status == "applied"
+        assert make_engine(target_root, s2, [Probed()], ex).apply()[0].status == "applied"
         assert ["ufw", "allow", "25/tcp"] not in ex.calls  # the probe said it was done
         assert s2.journal[0]["state"] == "done"
 
@@ -172,8 +168,8 @@ def test_an_interrupted_probed_command_is_undone_by_rollback(target_root, tmp_pa
     state = tmp_path / "state"
     interrupt_probed(target_root, state, rules)
     with Session.open(state) as s2:
-        res = make_engine(s2, [Probed()], ScriptedExecutor(target_root,
-                                                           firewall(rules, False))).rollback()
+        res = make_engine(target_root, s2, [Probed()],
+                          ScriptedExecutor(target_root, firewall(rules, False))).rollback()
         assert res.errors == [] and res.undone == 1
     assert rules == set()
 
@@ -187,21 +183,16 @@ def test_an_interrupted_command_that_did_not_run_is_not_undone(target_root, tmp_
                        "unless": ["ufw-has", "25/tcp"], "creates": None, "after_files": []},
                       "Command")
         ex = ScriptedExecutor(target_root, firewall(rules, False))
-        res = make_engine(s, [Probed()], ex).rollback()
+        res = make_engine(target_root, s, [Probed()], ex).rollback()
         assert res.errors == [] and res.undone == 0
         assert not any(c[:2] == ["ufw", "delete"] for c in ex.calls)
         assert s.journal[0]["state"] == "failed"
 
 
 def test_rollback_of_a_started_install_purges_only_what_got_installed(tmp_path, tree):
-    from treeutil import make_root
-
     root = make_root(tmp_path / "root")
     before = tree(root)
     installed: set = set()
-
-    def query(argv, ex):  # type: ignore[no-untyped-def]
-        return FakeCommand(0, "".join(f"{n} ii \n" for n in argv[4:] if n in installed))
 
     def install(argv, ex):  # type: ignore[no-untyped-def]
         installed.add("postfix")  # dovecot-core never got installed: Ctrl-C
@@ -221,16 +212,16 @@ def test_rollback_of_a_started_install_purges_only_what_got_installed(tmp_path, 
         def plan(self, ctx):  # type: ignore[no-untyped-def]
             return [ch.Packages("apt", install=["postfix", "dovecot-core"])]
 
-    script = {"dpkg-query -W": query, "apt-get install": install, "apt-get purge": purge,
-              "dpkg-query -S": FakeCommand(1, "")}
+    script = {"dpkg-query -W": dpkg_query(installed), "apt-get install": install,
+              "apt-get purge": purge, "dpkg-query -S": FakeCommand(1, "")}
     state = tmp_path / "state"
     with Session.open(state) as s:
         with pytest.raises(KeyboardInterrupt):
-            make_engine(s, [Install()], ScriptedExecutor(root, script)).apply()
+            make_engine(root, s, [Install()], ScriptedExecutor(root, script)).apply()
         assert s.journal[0]["state"] == "started"
     with Session.open(state) as s2:
         ex = ScriptedExecutor(root, script)
-        res = make_engine(s2, [Install()], ex).rollback()
+        res = make_engine(root, s2, [Install()], ex).rollback()
         assert res.errors == [] and res.undone == 1
         assert ["apt-get", "purge", "-y", "-q", "--auto-remove", "postfix"] in ex.calls
     assert installed == set()

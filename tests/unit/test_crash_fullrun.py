@@ -1,7 +1,7 @@
 """A whole apply killed right after a session write, then resumed or rolled back.
 
-The real recipes run on a stock target root with scripted commands (the fake target of
-``tests/recipes/test_part2.py``). The process "dies" right after the N-th durable session
+The real recipes run on a stock target root with scripted commands (the shared fake target,
+``tests/fake_target.py``). The process "dies" right after the N-th durable session
 write (as ``MAILWIZARD_FAULT_AT=N`` does in the e2e suite); then either a resumed apply
 finishes and converges and its rollback restores the root byte for byte, or a rollback
 straight after the kill does.
@@ -9,43 +9,55 @@ straight after the kill does.
 
 from __future__ import annotations
 
-import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import List
 
 import pytest
+from fake_target import DEMO_ANSWERS, FakeTarget, make_engine
+from treeutil import snapshot_tree as snapshot
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+from recipes.certificate import CertificateRecipe
+from recipes.firewall import FirewallRecipe
+from recipes.restrictions import RestrictionsRecipe
+from recipes.sasl import SaslRecipe
+from recipes.services import ServicesRecipe
+from recipes.tls_dovecot import TlsDovecotRecipe
+from recipes.tls_postfix import TlsPostfixRecipe
+from wizard.engine import Engine
+from wizard.recipe import Recipe
+from wizard.session import Session
 
-from test_part2 import CASES, FakeTarget, my_recipes, snapshot, stock_root  # noqa: E402
-
-from wizard.engine import Engine  # noqa: E402
-from wizard.executor import ScriptedExecutor  # noqa: E402
-from wizard.platforms import get_platform  # noqa: E402
-from wizard.recipe import Facts  # noqa: E402
-from wizard.session import Session  # noqa: E402
-
-PID, ANSWERS, FIREWALL = CASES[5]  # debian12: cyrus, pam group, firewall, postgrey, virtual
+# debian12: cyrus, pam group, firewall, postgrey, virtual aliases
+PID, FIREWALL = "debian12", None
+ANSWERS = DEMO_ANSWERS.with_changes(
+    sasl=replace(DEMO_ANSWERS.sasl, backend="cyrus", pam_group="mailusers"),
+    steps=(("firewall", True), ("postgrey", True), ("virtual-aliases", True)))
 POINTS = [1, 9, 20, 33, 47, 62]
+
+
+def my_recipes() -> List[Recipe]:
+    """Steps 7-13 (restrictions ... firewall)."""
+    return [RestrictionsRecipe(), CertificateRecipe(), SaslRecipe(), TlsPostfixRecipe(),
+            TlsDovecotRecipe(), ServicesRecipe(), FirewallRecipe()]
 
 
 class Killed(BaseException):
     """Not an Exception: the engine cannot catch it, as it cannot catch SIGKILL."""
 
 
-def engine(root: Path, session: Session, fake: FakeTarget) -> Engine:
-    p = get_platform(PID)
-    facts = Facts(service_manager="direct", firewall=FIREWALL, selinux_enforcing=p.is_el)
-    return Engine(ANSWERS, p, ScriptedExecutor(root, script=fake.script()), session=session,
-                  recipes=my_recipes(), facts=facts)
+def engine(session: Session, fake: FakeTarget) -> Engine:
+    return make_engine(fake.root, session, my_recipes(), fake.executor(), platform=PID,
+                       answers=ANSWERS, facts=fake.facts(FIREWALL))
 
 
 @pytest.mark.parametrize("after", ["resume", "rollback"])
 @pytest.mark.parametrize("point", POINTS)
 def test_killed_after_a_session_write(point: int, after: str, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    root = stock_root(tmp_path, get_platform(PID))
+    fake = FakeTarget.stock(tmp_path, PID)
+    root = fake.root
     before = snapshot(root)
-    fake = FakeTarget(root)
     real_save = Session.save
     saves = {"n": 0}
 
@@ -58,11 +70,11 @@ def test_killed_after_a_session_write(point: int, after: str, tmp_path: Path,
     monkeypatch.setattr(Session, "save", dying_save)
     s = Session.open(tmp_path / "state")
     with pytest.raises(Killed):
-        engine(root, s, fake).apply()
+        engine(s, fake).apply()
     s.close()
     monkeypatch.setattr(Session, "save", real_save)
     with Session.open(tmp_path / "state") as s2:
-        e = engine(root, s2, fake)
+        e = engine(s2, fake)
         if after == "resume":
             first = e.apply()
             assert all(r.status in ("applied", "skipped") for r in first), [

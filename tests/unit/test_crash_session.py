@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from fake_target import make_engine
 
 from wizard import changes as ch
 from wizard import cli
 from wizard.answers import demo_answers_path, load_answers
 from wizard.engine import Engine
 from wizard.errors import SessionError
-from wizard.executor import DryRunExecutor, Executor, FakeCommand, ScriptedExecutor
+from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
-from wizard.recipe import Facts, Recipe
+from wizard.recipe import Recipe
 from wizard.session import Session
 
 ANSWERS = load_answers(demo_answers_path())
@@ -35,11 +36,6 @@ class Files(Recipe):
         return [ch.PostfixParams({"myhostname": "mail.example.com"}),
                 ch.Directory("/etc/mw", 0o750), ch.FileWrite("/etc/mw/a.conf", "a\n"),
                 ch.FileWrite("/etc/mw/b.conf", "b\n")]
-
-
-def make_engine(root: Path, session: Session, recipes: List[Recipe], ex=None) -> Engine:
-    return Engine(ANSWERS, get_platform("debian12"), ex or Executor(root, host_commands=True),
-                  session=session, recipes=recipes, facts=Facts())
 
 
 @pytest.fixture

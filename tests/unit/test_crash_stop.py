@@ -6,26 +6,20 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from fake_target import make_engine
 
 from recipes.aliases import AliasesRecipe
 from recipes.common import map_build
 from wizard import changes as ch
 from wizard import cli
 from wizard.answers import demo_answers_path, load_answers
-from wizard.engine import Engine, StepFinished, StepInterrupted
+from wizard.engine import StepFinished, StepInterrupted
 from wizard.executor import Executor, FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
-from wizard.recipe import Facts, Recipe
+from wizard.recipe import Recipe
 from wizard.session import Session
 
 ANSWERS = load_answers(demo_answers_path())
-
-
-def make_engine(root: Path, session: Session, recipes: List[Recipe], ex=None,
-                events=None) -> Engine:
-    return Engine(ANSWERS, get_platform("debian12"), ex or Executor(root, host_commands=True),
-                  session=session, recipes=recipes, facts=Facts(),
-                  on_event=events.append if events is not None else None)
 
 
 class Three(Recipe):

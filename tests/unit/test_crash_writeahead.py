@@ -16,23 +16,17 @@ from typing import List
 
 import pytest
 import yaml
+from fake_target import dpkg_query, make_engine, make_root
 
 from wizard import changes as ch
 from wizard.answers import demo_answers_path, load_answers
-from wizard.engine import Engine, LogLine
+from wizard.engine import LogLine
 from wizard.executor import Executor, FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
-from wizard.recipe import Facts, Recipe
+from wizard.recipe import Recipe
 from wizard.session import Session
 
 ANSWERS = load_answers(demo_answers_path())
-
-
-def make_engine(root: Path, session: Session, recipes: List[Recipe], ex=None,
-                events=None) -> Engine:
-    return Engine(ANSWERS, get_platform("debian12"), ex or Executor(root, host_commands=True),
-                  session=session, recipes=recipes, facts=Facts(),
-                  on_event=(events.append if events is not None else None))
 
 
 def on_disk(state: Path) -> Session:
@@ -127,9 +121,6 @@ def apt_target(root: Path, installed: set, crash_in_install: bool):
     killed right after the install did its work."""
     calls = {"install": 0}
 
-    def query(argv, ex):  # type: ignore[no-untyped-def]
-        return FakeCommand(0, "".join(f"{n} ii \n" for n in argv[4:] if n in installed))
-
     def install(argv, ex):  # type: ignore[no-untyped-def]
         calls["install"] += 1
         installed.add("postfix")
@@ -147,8 +138,9 @@ def apt_target(root: Path, installed: set, crash_in_install: bool):
         ex.path("/etc/postfix/main.cf").unlink()
         return FakeCommand(0)
 
-    script = {"dpkg-query -W": query, "apt-get install": install, "apt-get purge": purge,
-              "dpkg-query -S": FakeCommand(1, ""), "dpkg-query -L": FakeCommand(0, "")}
+    script = {"dpkg-query -W": dpkg_query(installed), "apt-get install": install,
+              "apt-get purge": purge, "dpkg-query -S": FakeCommand(1, ""),
+              "dpkg-query -L": FakeCommand(0, "")}
     return script, calls
 
 
@@ -163,8 +155,6 @@ class Install(Recipe):
 def killed_in_apt(tmp_path, tree):  # type: ignore[no-untyped-def]
     """A target root, its tree before, the state dir and the installed set, after a run
     killed while apt-get install ran (the install itself completed)."""
-    from treeutil import make_root
-
     root = make_root(tmp_path / "root")
     before = tree(root)
     state = tmp_path / "state"
@@ -218,8 +208,6 @@ time.sleep(float(sys.argv[2]))
 
 
 def test_resume_waits_for_an_orphaned_package_manager(tmp_path):
-    from treeutil import make_root
-
     root = make_root(tmp_path / "root")
     lock = root / "var/lib/dpkg/lock-frontend"
     lock.parent.mkdir(parents=True)

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from fake_target import make_engine
 
 from wizard import changes as ch
 from wizard.answers import demo_answers_path, load_answers
 from wizard.engine import Engine
 from wizard.errors import LockHeld
 from wizard.executor import Executor
-from wizard.platforms import get_platform
-from wizard.recipe import Facts, Recipe
+from wizard.recipe import Recipe
 from wizard.session import Session
 
 ANSWERS = load_answers(demo_answers_path())
@@ -63,8 +63,7 @@ def setup(target_root: Path, tmp_path: Path):
 
 
 def engine(root: Path, session: Session, recipes: List[Recipe], ex=None) -> Engine:
-    return Engine(ANSWERS, get_platform("rocky9"), ex or Executor(root, host_commands=True),
-                  session=session, recipes=recipes, facts=Facts())
+    return make_engine(root, session, recipes, ex, platform="rocky9")
 
 
 def test_apply_reapply_unchanged_and_full_rollback(setup, tree):
@@ -215,8 +214,7 @@ def test_session_written_after_every_change(setup):
 def test_plan_is_pure(setup, tree):
     root, state = setup
     before = tree(root)
-    e = Engine(ANSWERS, get_platform("rocky9"), Executor(root, host_commands=True),
-               recipes=[Basics(), More()], facts=Facts())
+    e = make_engine(root, None, [Basics(), More()], platform="rocky9")
     plans = e.plan()
     assert [p.id for p in plans] == ["basics", "more"]
     # the second step's preview sees the first step's edit of main.cf

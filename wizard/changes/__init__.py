@@ -8,6 +8,8 @@ type, so any process that imports it can undo every journal entry.
 
 from __future__ import annotations
 
+from typing import Tuple
+
 from ..errors import ExecutorError
 from ..executor import sha256
 from ..platforms import stock_file
@@ -30,6 +32,7 @@ from .base import (
     ShellForm,
     View,
     change_types,
+    editor_type,
     journal_type,
     quote_argv,
     register,
@@ -37,7 +40,6 @@ from .base import (
 )
 from .commands import Command, Note
 from .edits import (
-    INVERSE,
     AliasEntries,
     DovecotSettings,
     MasterService,
@@ -72,16 +74,32 @@ from .services import (
     service_manager,
 )
 
+JOURNALED: Tuple[type, ...] = (
+    # files
+    FileWrite, GeneratedFile, Snapshot, Directory,
+    # structured edits (each owns the inverse its journal's ``editor`` names)
+    PostfixParams, MasterService, DovecotSettings, ShellVars, AliasEntries,
+    # commands, packages, services, accounts
+    Command, Packages, Service, UserGroup,
+)
+"""Every change type the journal holds, registered here and nowhere else: an entry stores
+the type's name and its record, and undo needs nothing more (not the recipes, not the plan).
+Subclasses (ConfiguredService, SystemdDropIn, PrivateKeyFile) are journaled under these
+names; Note and Validate never make an entry."""
+
+for _cls in JOURNALED:
+    register(_cls)
+
 __all__ = [
-    "ACCOUNT_FILES", "CHANGE_TYPES", "DIRECT", "INVERSE", "LEGACY_TYPES", "PACKAGE_LOCKS",
-    "PACKAGE_PIDFILES", "AliasEntries", "BackupStore", "Change", "ChangeContext", "Command",
-    "ConfiguredService", "Directory", "DovecotSettings", "ExecutorError", "FileChange",
-    "FileWrite", "GeneratedFile", "KeySource", "MasterService", "Note", "Packages",
-    "PostfixParams", "Preview", "PrivateKeyFile", "Record", "Service", "ShellForm",
-    "ShellVars", "Snapshot",
-    "SystemdDropIn", "UserGroup", "Validate", "Validator", "View", "accounts_added",
-    "change_types", "etc_snapshot", "fingerprint", "journal_type", "package_manager_busy",
-    "quote_argv", "register", "remove_added_accounts", "restore_account_backups",
-    "save_account_files", "service_manager", "sha256", "stock_file", "unified_diff",
-    "wait_for_package_manager",
+    "ACCOUNT_FILES", "CHANGE_TYPES", "DIRECT", "JOURNALED", "LEGACY_TYPES", "PACKAGE_LOCKS",
+    "PACKAGE_PIDFILES", "accounts_added", "AliasEntries", "BackupStore", "Change",
+    "change_types", "ChangeContext", "Command", "ConfiguredService", "Directory",
+    "DovecotSettings", "editor_type", "etc_snapshot", "ExecutorError", "FileChange",
+    "FileWrite", "fingerprint", "GeneratedFile", "journal_type", "KeySource", "MasterService",
+    "Note", "package_manager_busy", "Packages", "PostfixParams", "Preview", "PrivateKeyFile",
+    "quote_argv", "Record", "register", "remove_added_accounts", "restore_account_backups",
+    "save_account_files", "Service", "service_manager", "sha256", "ShellForm", "ShellVars",
+    "Snapshot",
+    "stock_file", "SystemdDropIn", "unified_diff", "UserGroup", "Validate", "Validator",
+    "View", "wait_for_package_manager",
 ]

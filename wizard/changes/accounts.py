@@ -7,20 +7,10 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ..errors import ExecutorError
 from ..executor import sha256
-from .base import (
-    Change,
-    ChangeContext,
-    Preview,
-    Record,
-    ShellForm,
-    View,
-    quote_argv,
-    register,
-)
+from .base import Change, ChangeContext, Preview, Record, ShellForm, View, quote_argv
 
 
 # --------------------------------------------------------------------------- accounts
-@register
 class UserGroup(Change):
     """Create a group and/or a user, or add a user to a group (useradd, groupadd, usermod).
 

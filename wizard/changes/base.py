@@ -25,10 +25,15 @@ Every change follows one protocol (driven by :mod:`wizard.engine`):
     (rollback undoes it only then). Once an entry is done or undone: drop what only a
     resume needed (the saved copy of a private key).
 
-Every journaled type is registered with :func:`register`; the journal stores the name of
-the nearest registered class (:func:`journal_type`), so undo never needs the recipes.
-"""
+A change is immutable once made: what applying it learns goes into its record or the
+context. The engine asks a change what it needs to know (``journaled``,
+``installs_software``) rather than testing its class.
 
+Every journaled type is listed once, in ``JOURNALED`` (:mod:`wizard.changes`), and
+registered from there; the journal stores the name of the nearest registered class
+(:func:`journal_type`), so undo never needs the recipes. A structured edit's record names
+its editor, which :func:`editor_type` maps back to the class that owns the inverse.
+"""
 
 from __future__ import annotations
 
@@ -36,8 +41,8 @@ import difflib
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
+from dataclasses import FrozenInstanceError, dataclass, field
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from ..executor import Executor
 from ..platforms import Platform, stock_file
@@ -202,8 +207,42 @@ def quote_argv(args: Sequence[str]) -> str:
 
 
 # --------------------------------------------------------------------------- base
-class Change:
+class _FrozenAfterInit(type):
+    """Metaclass of :class:`Change`: an instance refuses new values once its constructor
+    (the outermost ``__init__``, subclasses included) has returned."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        obj = super().__call__(*args, **kwargs)
+        object.__setattr__(obj, "_frozen", True)
+        return obj
+
+
+class Change(metaclass=_FrozenAfterInit):
+    """One unit of a plan. Immutable after construction: what applying it learns goes into
+    its journal record (or the :class:`ChangeContext`), so a plan applied, resumed or shown
+    again always says the same."""
+
     kind = "change"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_frozen"):
+            raise FrozenInstanceError(f"cannot assign to {type(self).__name__}.{name}: a "
+                                      "change is immutable once made")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if self.__dict__.get("_frozen"):
+            raise FrozenInstanceError(f"cannot delete {type(self).__name__}.{name}: a "
+                                      "change is immutable once made")
+        object.__delattr__(self, name)
+
+    journaled: ClassVar[bool] = True
+    """False for a change that never makes a journal entry (its ``prepare`` always returns
+    None: a note, a configuration check); such a type is not registered."""
+
+    installs_software: ClassVar[bool] = False
+    """True when applying it installs or removes software: the engine then gathers the
+    target's facts again after the step (installed packages, daemons, paths)."""
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -250,25 +289,44 @@ class Change:
 
 CHANGE_TYPES: Dict[str, type] = {}
 """The registry of journaled change types: name in the journal -> class. Filled by
-:func:`register`, here in the core only, so any process that imports :mod:`wizard.changes`
-can undo every journal entry (recipes subclass these types; a subclass is journaled under the
-name of its nearest registered ancestor and must keep everything its undo needs in the
-record)."""
+:func:`register` from one list, ``JOURNALED`` in :mod:`wizard.changes`, so any process that
+imports the package can undo every journal entry. A subclass of a registered type (such as
+:class:`~wizard.changes.services.ConfiguredService`) is journaled under the name of its
+nearest registered ancestor and keeps everything that ancestor's undo needs in the record."""
 
 LEGACY_TYPES = {"SystemdDropIn": "FileWrite", "PrivateKeyFile": "FileWrite",
-                "ConfiguredService": "Service"}
-"""Names older journals used for recipe subclasses, and the type that undoes them."""
+                "ConfiguredService": "Service", "FileChange": "FileWrite"}
+"""Names older journals may hold (subclasses once defined in the recipes, the base of file
+changes once registered itself), and the type that undoes them."""
 
 _C = TypeVar("_C", bound=type)
 
 
 def register(cls: _C) -> _C:
-    """Class decorator: put a change type in :data:`CHANGE_TYPES`."""
+    """Put a change type in :data:`CHANGE_TYPES` (once; its editor name must be its own)."""
     name = cls.__name__
+    if not getattr(cls, "journaled", False):
+        raise TypeError(f"{name} never makes a journal entry: nothing to register")
     if CHANGE_TYPES.get(name, cls) is not cls:
         raise TypeError(f"change type {name} is registered twice")
+    editor = getattr(cls, "editor", "")
+    owner = editor_type(editor)
+    if owner is not None and owner is not cls:
+        raise TypeError(f"editor {editor!r} belongs to {owner.__name__} already")
     CHANGE_TYPES[name] = cls
     return cls
+
+
+def editor_type(name: str) -> Optional[Any]:
+    """The registered change type whose structured editor is journaled as ``name`` (a
+    record's ``editor``: ``main.cf``, ``master.cf``, ``dovecot``, ``shell``, ``aliases``), or
+    None. Its ``inverse`` undoes just that edit in a file changed since."""
+    if not name:
+        return None
+    for cls in CHANGE_TYPES.values():
+        if getattr(cls, "editor", "") == name:
+            return cls
+    return None
 
 
 def change_types() -> Dict[str, type]:
@@ -280,8 +338,11 @@ def change_types() -> Dict[str, type]:
 
 
 def journal_type(change: Any) -> str:
-    """The registered name a change (or change class) is journaled under."""
+    """The registered name a change (or change class) is journaled under; ``""`` for a type
+    that is never journaled (so matching a plan against the journal can ask any change)."""
     cls = change if isinstance(change, type) else type(change)
+    if not getattr(cls, "journaled", True):
+        return ""
     for base in cls.__mro__:
         if CHANGE_TYPES.get(base.__name__) is base:
             return base.__name__

@@ -6,20 +6,10 @@ import shlex
 from typing import List, Mapping, Optional, Sequence, Set
 
 from ..errors import CommandFailed
-from .base import (
-    Change,
-    ChangeContext,
-    Preview,
-    Record,
-    ShellForm,
-    View,
-    quote_argv,
-    register,
-)
+from .base import Change, ChangeContext, Preview, Record, ShellForm, View, quote_argv
 
 
 # --------------------------------------------------------------------------- commands
-@register
 class Command(Change):
     """Run a command.
 
@@ -144,6 +134,7 @@ class Note(Change):
     """Changes nothing; shows a remark in the plan (e.g. why a step has nothing to do)."""
 
     kind = "note"
+    journaled = False
 
     def __init__(self, title: str, note: str = "") -> None:
         self.title = title

@@ -10,22 +10,28 @@ import posixpath
 import re
 import shlex
 from dataclasses import replace
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .. import confedit
 from ..shelltext import continued, heredoc_text, sed_edit
-from .base import Preview, Record, ShellForm, View, quote_argv, register
+from .base import Preview, Record, ShellForm, View, quote_argv
 from .files import FileChange
 
 
 class _EditChange(FileChange):
-    """A structured edit with an inverse (restores just the keys it set)."""
+    """A structured edit with an inverse (restores just the keys it set): its inverse is
+    :meth:`apply_values` with the old values (``None``: the key was not set)."""
 
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         raise NotImplementedError
 
-    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+    @classmethod
+    def apply_values(cls, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         raise NotImplementedError
+
+    @classmethod
+    def inverse(cls, text: Optional[str], old: Mapping[str, Optional[str]]) -> Optional[str]:
+        return cls.apply_values(text, old)
 
     def wanted(self) -> Mapping[str, str]:
         raise NotImplementedError
@@ -36,7 +42,6 @@ class _EditChange(FileChange):
     def remember(self, before: Optional[str], rec: Record) -> None:
         current = self.read_values(before)
         rec["old"] = {k: current.get(k) for k in self.wanted()}
-
 
     def shell_form(self, preview: Preview) -> ShellForm:
         """The edit in place (:meth:`shell_edit`) instead of writing the whole file, with the
@@ -49,7 +54,7 @@ class _EditChange(FileChange):
         return _sed_form(self.path, preview)
 
 
-@register
+
 class PostfixParams(_EditChange):
     """Set (or remove) main.cf parameters with ``postconf -e`` semantics, in Python.
 
@@ -78,7 +83,8 @@ class PostfixParams(_EditChange):
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         return confedit.read_main_cf(text)
 
-    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+    @classmethod
+    def apply_values(cls, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         sets = {k: v for k, v in values.items() if v is not None}
         drops = [k for k, v in values.items() if v is None]
         return confedit.edit_main_cf(text, sets, drops)
@@ -105,7 +111,6 @@ class PostfixParams(_EditChange):
             self.postconf_commands())])) if p.changed else p.note)
         return p
 
-
     def shell_edit(self, preview: Preview) -> Optional[Tuple[str, Tuple[str, ...], str]]:
         """``postconf -e`` (and ``-X``) lines, one quoted ``name = value`` each."""
         if posixpath.basename(self.path) != "main.cf":
@@ -128,7 +133,7 @@ class PostfixParams(_EditChange):
         return (*shown, "postfix check")
 
 
-@register
+
 class MasterService(FileChange):
     """Set whole service entries in master.cf (e.g. ``submission inet``)."""
 
@@ -149,6 +154,19 @@ class MasterService(FileChange):
         cur = confedit.read_master_cf(before)
         rec["old"] = {f"{e.name}/{e.type}": cur.get((e.name, e.type)) for e in self.entries}
 
+    @classmethod
+    def inverse(cls, text: Optional[str], old: Mapping[str, Optional[str]]) -> Optional[str]:
+        """Put back the old text of each entry (``name/type``), or remove an entry that was
+        not there."""
+        out = text or ""
+        for key, entry_text in old.items():
+            name, typ = key.split("/", 1)
+            current = confedit.read_master_cf(out).get((name, typ))
+            if entry_text is None:
+                out = confedit.edit_master_cf(out, [], remove=[(name, typ)])
+            elif current is not None:
+                out = out.replace(current, entry_text, 1)
+        return out
 
     def shell_form(self, preview: Preview) -> ShellForm:
         """The entries put in place with ``sed -i`` (``postconf -M`` would rewrite the entry's
@@ -166,7 +184,7 @@ class MasterService(FileChange):
         return (*out, "postfix check")
 
 
-@register
+
 class DovecotSettings(_EditChange):
     """Set top-level ``key = value`` settings in one Dovecot configuration file."""
 
@@ -185,17 +203,17 @@ class DovecotSettings(_EditChange):
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         return confedit.read_dovecot_conf(text)
 
-    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+    @classmethod
+    def apply_values(cls, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         return confedit.edit_dovecot_conf(
             text, {k: v for k, v in values.items() if v is not None},
             [k for k, v in values.items() if v is None])
-
 
     def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
         return ("doveconf " + quote_argv(list(self.settings)),)
 
 
-@register
+
 class ShellVars(_EditChange):
     """Set ``KEY=value`` lines in a shell-style settings file (/etc/default, /etc/sysconfig)."""
 
@@ -214,16 +232,16 @@ class ShellVars(_EditChange):
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         return confedit.read_shell_vars(text)
 
-    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+    @classmethod
+    def apply_values(cls, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         return confedit.edit_shell_vars(text, {k: v for k, v in values.items() if v is not None})
-
 
     def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
         pattern = f"^({'|'.join(re.escape(k) for k in self.values)})="
         return (f"grep -E {shlex.quote(pattern)} {shlex.quote(self.path)}",)
 
 
-@register
+
 class AliasEntries(_EditChange):
     """Set entries in an aliases(5) file."""
 
@@ -243,46 +261,18 @@ class AliasEntries(_EditChange):
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         return {k: ", ".join(v) for k, v in confedit.read_aliases(text).items()}
 
-    def apply_values(self, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
+    @classmethod
+    def apply_values(cls, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         return confedit.edit_aliases(text, {
             k: [t.strip() for t in v.split(",")] for k, v in values.items() if v is not None})
 
     def transform(self, before: Optional[str]) -> Optional[str]:
         return confedit.edit_aliases(before, self.entries)
 
-
     def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
         return tuple(f"postalias -q {shlex.quote(n)} "
                      f"\"$(postconf -h default_database_type)\":{shlex.quote(self.path)}"
                      for n in self.entries)
-
-
-def _inverse_master(text: Optional[str], old: Mapping[str, Optional[str]]) -> str:
-    out = text or ""
-    for key, entry_text in old.items():
-        name, typ = key.split("/", 1)
-        current = confedit.read_master_cf(out).get((name, typ))
-        if entry_text is None:
-            out = confedit.edit_master_cf(out, [], remove=[(name, typ)])
-        elif current is not None:
-            out = out.replace(current, entry_text, 1)
-    return out
-
-
-def _split_values(values: Mapping[str, Optional[str]]) -> Tuple[Dict[str, str], List[str]]:
-    return ({k: v for k, v in values.items() if v is not None},
-            [k for k, v in values.items() if v is None])
-
-
-INVERSE: Dict[str, Callable[[Optional[str], Mapping[str, Optional[str]]], Optional[str]]] = {
-    "main.cf": lambda t, old: confedit.edit_main_cf(t, *_split_values(old)),
-    "dovecot": lambda t, old: confedit.edit_dovecot_conf(t, *_split_values(old)),
-    "shell": lambda t, old: confedit.edit_shell_vars(t, _split_values(old)[0]),
-    "aliases": lambda t, old: confedit.edit_aliases(t, {
-        k: [x.strip() for x in v.split(",")] for k, v in _split_values(old)[0].items()}),
-    "master.cf": _inverse_master,
-}
-"""Editors that undo one structured edit when later edits changed the same file."""
 
 
 # --------------------------------------------------------------------------- shell forms

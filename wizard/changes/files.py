@@ -10,7 +10,7 @@ import os
 import shlex
 import time
 from dataclasses import replace
-from typing import Any, Callable, Generic, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Generic, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from ..errors import ExecutorError, ValidationFailed
 from ..executor import Executor, sha256
@@ -22,8 +22,8 @@ from .base import (
     Record,
     ShellForm,
     View,
+    editor_type,
     quote_argv,
-    register,
     unified_diff,
 )
 
@@ -59,7 +59,6 @@ def _make_dirs(ctx: ChangeContext, rec: Record, key: str, target: str, mode: int
     rec[key] = [d for d in known if ex.exists(d)] + [d for d in made if d not in known]
 
 
-@register
 class FileChange(Change):
     """Base of every change to one file's content, mode and owner."""
 
@@ -82,10 +81,17 @@ class FileChange(Change):
         raise NotImplementedError
 
     editor = ""
-    """Name of the structured editor (``INVERSE``) that can undo just this edit."""
+    """Name of the structured editor that can undo just this edit (journaled as
+    ``rec['editor']``; :func:`~wizard.changes.base.editor_type` maps it back to the class)."""
 
     def remember(self, before: Optional[str], rec: Record) -> None:
         """Store in ``rec['old']`` what the inverse edit needs (e.g. old parameter values)."""
+
+    @classmethod
+    def inverse(cls, text: Optional[str], old: Mapping[str, Optional[str]]) -> Optional[str]:
+        """``text`` with just this edit undone, from the values :meth:`remember` kept;
+        ``None`` when the change has no structured inverse (a whole file)."""
+        return None
 
     # ---------------------------------------------------------------------
     def touched_paths(self) -> List[str]:
@@ -233,11 +239,9 @@ class FileChange(Change):
         current = ex.read_bytes(path)
         warnings: List[str] = []
         if sha256(current) != rec["sha_after"] and sha256(current) != rec["sha_before"]:
-            from .edits import INVERSE  # the editors subclass FileChange: imported late
-
-            inverse = INVERSE.get(rec.get("editor", ""))
-            if inverse is not None and current is not None and "old" in rec and not force:
-                text = inverse(current.decode("utf-8", "surrogateescape"), rec["old"])
+            editor = editor_type(rec.get("editor", ""))
+            if editor is not None and current is not None and "old" in rec and not force:
+                text = editor.inverse(current.decode("utf-8", "surrogateescape"), rec["old"])
                 if text is not None:
                     st = ex.stat(path)
                     ex.write_atomic(path, text.encode("utf-8", "surrogateescape"),
@@ -265,7 +269,6 @@ class FileChange(Change):
             if not res.ok:
                 warnings.append(f"`{quote_argv(cmd)}` failed: {res.output}")
         return warnings
-
 
     def shell_form(self, preview: Preview) -> ShellForm:
         """Write the file whole (the diff above shows what changes), remove it, or set its
@@ -304,7 +307,7 @@ class FileChange(Change):
         return tuple(out)
 
 
-@register
+
 class FileWrite(FileChange):
     """Write a whole file (a certificate, a map, a drop-in). ``content=None`` removes it."""
 
@@ -321,7 +324,6 @@ class FileWrite(FileChange):
         return self.content
 
 
-@register
 class GeneratedFile(FileChange):
     """A file whose content is produced once, only if it does not exist yet (private keys,
     self-signed certificates): re-running the plan keeps the existing file."""
@@ -333,17 +335,14 @@ class GeneratedFile(FileChange):
         self.preview_text = preview_text
         self.commands = list(commands)
         """Shell lines that make an equivalent file by hand (the runbook), e.g. ``openssl``."""
-        self._made: Optional[str] = None
 
     def describe(self) -> str:
         return f"create {self.path}"
 
     def transform(self, before: Optional[str]) -> Optional[str]:
-        if before is not None:
-            return before
-        if self._made is None:
-            self._made = self.generate()
-        return self._made
+        # generated once per prepare: the journal keeps those bytes (``new_copy``) and
+        # commit, or a resume, writes them, never a new rendering
+        return before if before is not None else self.generate()
 
     def preview(self, view: View) -> Preview:
         before = view.read(self.path)
@@ -354,7 +353,6 @@ class GeneratedFile(FileChange):
         return Preview(self.kind, self.describe(), diff="", commands=list(self.commands),
                        note=self.reason,
                        changed=True, path=self.path, new_content=self.preview_text)
-
 
     def shell_form(self, preview: Preview) -> ShellForm:
         """What the file will look like, and the commands that make an equivalent one (the
@@ -383,7 +381,7 @@ class GeneratedFile(FileChange):
                            "signature):")
 
 
-@register
+
 class Snapshot(Change):
     """Back up a file that a later command of the step rewrites (an indexed map such as
     ``aliases.db``): rollback puts the exact bytes back, or removes the file when it did not
@@ -441,7 +439,6 @@ class Snapshot(Change):
 
 
 # --------------------------------------------------------------------------- directories
-@register
 class Directory(Change):
     """Make sure a directory exists with a mode and owner; undo removes what was created."""
 

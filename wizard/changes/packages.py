@@ -15,16 +15,7 @@ from typing import Dict, List, Optional, Sequence, Set
 from ..errors import CommandFailed, ExecutorError
 from ..executor import Executor, sha256
 from .accounts import accounts_added, remove_added_accounts, save_account_files
-from .base import (
-    Change,
-    ChangeContext,
-    Preview,
-    Record,
-    ShellForm,
-    View,
-    quote_argv,
-    register,
-)
+from .base import Change, ChangeContext, Preview, Record, ShellForm, View, quote_argv
 from .services import service_manager
 
 
@@ -150,11 +141,11 @@ def _record_install_effects(ctx: ChangeContext, rec: Record) -> None:
     rec["accounts_added"] = accounts_added(ctx, rec["accounts_before"])
 
 
-@register
 class Packages(Change):
     """Install and remove packages; undo removes only what this run installed."""
 
     kind = "packages"
+    installs_software = True
 
     def __init__(self, manager: str, install: Sequence[str] = (), remove: Sequence[str] = (),
                  debconf: Sequence[str] = ()) -> None:

@@ -9,16 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from ..errors import CommandFailed, ExecutorError, ValidationFailed
 from ..executor import Executor
 from ..shelltext import code_span
-from .base import (
-    Change,
-    ChangeContext,
-    Preview,
-    Record,
-    ShellForm,
-    View,
-    quote_argv,
-    register,
-)
+from .base import Change, ChangeContext, Preview, Record, ShellForm, View, quote_argv
 from .files import FileWrite
 
 
@@ -51,7 +42,6 @@ DIRECT: Dict[str, Dict[str, List[List[str]]]] = {
 }
 
 
-@register
 class Service(Change):
     """Enable and (re)start or reload a service, through systemd, SysV or directly.
 
@@ -148,12 +138,13 @@ class Service(Change):
         mgr = rec["manager"]
         if self.enable and not rec["was_enabled"] and mgr == "systemd":
             self._do(ctx, mgr, "enable")
+        action = rec.get("action") or self.action  # a forced restart is in the record
         running = self._running(ctx, mgr)
         if not running:
             self._do(ctx, mgr, "start")
-        elif self.action == "reload":
+        elif action == "reload":
             self._do(ctx, mgr, "reload")
-        elif self.action == "restart" or self.restart_if_running:
+        elif action == "restart" or self.restart_if_running:
             if mgr == "systemd":
                 self._do(ctx, mgr, "restart")
             else:
@@ -243,6 +234,7 @@ class Validate(Change):
     """
 
     kind = "check"
+    journaled = False
 
     def __init__(self, argv: Sequence[str], description: str = "",
                  config: Sequence[str] = ()) -> None:
@@ -338,9 +330,7 @@ class ConfiguredService(Service):
         return rec
 
     def commit(self, ctx: ChangeContext, rec: Record) -> None:
-        if self.must_restart:
-            self.action = "restart"
-        super().commit(ctx, rec)
+        super().commit(ctx, rec)  # rec["action"] says "restart" when must_restart
         ctx.backups.save(self._stamp_key(), fingerprint(ctx.executor, self.config).encode())
 
 

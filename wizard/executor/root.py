@@ -1,17 +1,14 @@
-"""The only module that touches the target system.
+"""The real executor: file operations under a target root, and commands on the target.
 
 An :class:`Executor` works on a *target root*: ``/`` on a real server, a temporary directory in
 unit tests, a mounted image otherwise. Paths given to it are target paths (``/etc/postfix``);
-it maps them under the root. Commands run with the ``sh`` package; when the root is not ``/``
-they run through ``chroot`` (or, for unit tests, on the host with ``MW_ROOT`` set).
-
-:class:`DryRunExecutor` reads the real root but records every write and command instead of
-doing it; probes (``unless`` commands) report "not satisfied" so the plan shows everything.
+it maps them under the root, following links with chroot semantics. Commands run through
+:func:`wizard.executor.process.run_sh`; when the root is not ``/`` they run through ``chroot``
+(or, for unit tests, on the host with ``MW_ROOT`` set).
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
@@ -20,18 +17,14 @@ import shutil
 import signal
 import stat as stat_mod
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import procs
-from .errors import CommandFailed, ExecutorError
-
-OutputCallback = Callable[[str], None]
-
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+from .. import procs
+from ..errors import CommandFailed, ExecutorError
+from .process import DEFAULT_PATH, CommandResult, OutputCallback, run_sh, safe_line
 
 MAX_LINKS = 40
 """Symlinks followed while resolving one target path (the kernel's limit too)."""
@@ -46,32 +39,6 @@ class FileStat:
     size: int
     is_dir: bool
     is_link: bool = False
-
-
-@dataclass
-class CommandResult:
-    argv: List[str]
-    returncode: int
-    stdout: str = ""
-    stderr: str = ""
-    duration: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    @property
-    def output(self) -> str:
-        return (self.stdout + ("\n" if self.stdout and self.stderr else "") + self.stderr).strip()
-
-
-@dataclass
-class Recorded:
-    """One action a dry run would have taken."""
-
-    kind: str  # write | remove | mkdir | chown | run
-    target: str
-    detail: str = ""
 
 
 def sha256(data: Optional[bytes]) -> Optional[str]:
@@ -452,11 +419,11 @@ class Executor:
             else:
                 full = ["chroot", str(self.root)] + full
         if self.on_output and not quiet:
-            show = _safe_line(self.on_output)
+            show = safe_line(self.on_output)
             assert show is not None
             show("$ " + " ".join(shlex.quote(a) for a in argv))
         start = time.monotonic()
-        result = _run_sh(full, input=input, env=run_env, timeout=timeout, daemon=daemon,
+        result = run_sh(full, input=input, env=run_env, timeout=timeout, daemon=daemon,
                          on_line=None if quiet else self.on_output, spool=not quiet)
         result.argv = argv
         result.duration = time.monotonic() - start
@@ -465,320 +432,3 @@ class Executor:
             raise CommandFailed(argv, result.returncode, result.output)
         return result
 
-
-TERM_GRACE = 5.0
-"""Seconds a command's process group gets between SIGTERM and SIGKILL."""
-
-
-def _safe_line(on_line: Optional[OutputCallback]) -> Optional[OutputCallback]:
-    """``on_line`` that never raises: a closed terminal or pipe must not fail a command."""
-    if on_line is None:
-        return None
-
-    def call(line: str) -> None:
-        try:
-            on_line(line)
-        except Exception:  # noqa: BLE001 - output is a courtesy, never a reason to fail
-            pass
-
-    return call
-
-
-def _run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
-            timeout: Optional[float], daemon: bool,
-            on_line: Optional[OutputCallback], spool: bool = True) -> CommandResult:
-    """Run ``full`` with ``sh`` in a session of its own.
-
-    The child gets its own session (``setsid``): a dropped SSH connection (SIGHUP to our
-    process group) or Ctrl-C on our terminal never reaches dpkg or dnf half way through a
-    transaction. mailwizard decides instead: the timeout, or a hard stop (KeyboardInterrupt
-    while waiting), ends the child's whole process group, SIGTERM then SIGKILL after
-    :data:`TERM_GRACE` seconds. The timeout is kept here, not by ``sh``'s ``_timeout``, whose
-    timer thread is not a daemon: after Ctrl-C the interpreter would wait for it at exit, up
-    to the whole timeout.
-    """
-    import sh  # imported lazily: start-up time matters for the TUI
-
-    prog = full[0]
-    resolved = prog if "/" in prog else shutil.which(prog, path=env.get("PATH", DEFAULT_PATH))
-    if resolved is None:
-        return CommandResult(list(full), 127, "", f"{prog}: command not found")
-    kwargs: Dict[str, Any] = {
-        # every exit status and death by signal is ours to read, never an exception
-        "_ok_code": list(range(-64, 256)),
-        "_env": dict(env),
-        "_tty_out": False,
-        "_in": input if input is not None else "",
-        "_return_cmd": True,
-        "_decode_errors": "replace",
-        "_bg": True,
-        "_bg_exc": False,
-        "_new_session": True,
-    }
-    # A command that changes the target writes to (unlinked) spool files, not pipes: if the
-    # wizard is killed while it runs (dpkg half way through a transaction), it writes on
-    # instead of dying of SIGPIPE. Read-only probes (``spool=False``) keep pipes: some tools
-    # behave differently when their output is a regular file (Dovecot 2.4.1's
-    # ``doveconf -h`` with several keys fails with "Multiple settings matched").
-    out_spool: Optional[_Spool] = _Spool() if spool or daemon else None
-    err_spool: Optional[_Spool] = _Spool() if spool or daemon else None
-    devnull = None
-    on_line = _safe_line(on_line)
-    if out_spool is not None and err_spool is not None:
-        kwargs["_out"] = out_spool.writer
-        kwargs["_err"] = err_spool.writer
-    if daemon:
-        devnull = open(os.devnull, "rb")  # noqa: SIM115
-        kwargs["_in"] = devnull
-
-    def pump(final: bool = False) -> None:
-        if on_line is None or daemon or out_spool is None or err_spool is None:
-            return
-        for spool in (out_spool, err_spool):
-            for line in spool.new_lines(final):
-                on_line(line)
-
-    held: List[int] = []
-    try:
-        try:
-            with _signals_deferred(held):  # a stop between fork and here would lose the child
-                proc = sh.Command(resolved)(*full[1:], **kwargs)
-        except (sh.CommandNotFound, FileNotFoundError, PermissionError) as exc:
-            code = 127 if not isinstance(exc, PermissionError) else 126
-            return CommandResult(list(full), code, "", f"{prog}: {exc}")
-        except OSError as exc:
-            if exc.errno == errno.ENOEXEC:
-                return CommandResult(list(full), 126, "", f"{prog}: cannot execute")
-            raise
-        try:
-            for signum in held:  # now that the child is known, to the handlers of before
-                signal.raise_signal(signum)
-            if not _wait_until(proc, timeout, pump):
-                _end_group(proc)
-                pump(final=True)
-                return CommandResult(list(full), 124, "", f"timed out after {timeout} s")
-            proc.wait()  # reaped: collects the exit status
-        except BaseException:  # KeyboardInterrupt, SystemExit: a hard stop
-            _end_group(proc)
-            raise
-        pump(final=True)
-        code = int(proc.exit_code)
-        if code < 0:  # died by a signal: report it the shell's way
-            code = 128 - code
-        if out_spool is not None and err_spool is not None:
-            stdout, stderr = out_spool.text(), err_spool.text()
-        else:
-            stdout, stderr = _decode(proc.stdout), _decode(proc.stderr)
-    finally:
-        for f in (out_spool, err_spool, devnull):
-            if f is not None:
-                f.close()
-    return CommandResult(list(full), code, stdout, stderr)
-
-
-@contextlib.contextmanager
-def _signals_deferred(held: List[int]) -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP back while the child is spawned: a KeyboardInterrupt
-    raised half way through ``sh``'s start-up would leave a child nobody knows to end.
-
-    The previous handlers are back on exit; the signals that came meanwhile are in ``held``
-    for the caller to deliver again once it can end the child (delivered here at once when
-    the spawn failed). Main thread only (signal handlers live there); elsewhere a no-op."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    sigs = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
-    old = {s: signal.getsignal(s) for s in sigs}
-    for s in sigs:
-        signal.signal(s, lambda signum, _frame: held.append(signum) if signum not in held
-                      else None)
-    ok = False
-    try:
-        yield
-        ok = True
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
-        if not ok:
-            while held:
-                signal.raise_signal(held.pop(0))
-
-
-def _wait_until(proc: Any, timeout: Optional[float],
-                tick: Callable[[], None] = lambda: None) -> bool:
-    """Wait for the child of ``proc`` to exit, at most ``timeout`` seconds (None: no limit);
-    False when it still runs. Polls (1 ms, doubling up to 50 ms) so Ctrl-C is seen at once;
-    ``tick`` runs at every poll (the live output)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    pause = 0.001
-    while proc.process.is_alive()[0]:
-        if deadline is not None and time.monotonic() >= deadline:
-            return False
-        tick()
-        time.sleep(pause)
-        pause = min(pause * 2, 0.05)
-    return True
-
-
-class _Spool:
-    """A child's output stream as an unlinked temp file: ``writer`` for the child, read back
-    through a second, independent file description (its own offset) for live lines."""
-
-    def __init__(self) -> None:
-        fd, name = tempfile.mkstemp(prefix="mw-out-")
-        try:
-            self.writer = os.fdopen(fd, "wb")
-            self._reader = open(name, "rb")  # noqa: SIM115
-        finally:
-            os.unlink(name)
-        self._data = bytearray()
-        self._shown = 0
-
-    def new_lines(self, final: bool = False) -> List[str]:
-        """Complete lines written since the last call (and the unfinished one if final)."""
-        chunk = self._reader.read()
-        if chunk:
-            self._data += chunk
-        end = len(self._data) if final else self._data.rfind(b"\n", self._shown) + 1
-        if end <= self._shown:
-            return []
-        part = bytes(self._data[self._shown:end]).decode("utf-8", "replace")
-        self._shown = end
-        return [line for line in part.splitlines()]
-
-    def text(self) -> str:
-        chunk = self._reader.read()
-        if chunk:
-            self._data += chunk
-        return bytes(self._data).decode("utf-8", "replace")
-
-    def close(self) -> None:
-        self.writer.close()
-        self._reader.close()
-
-
-def _end_group(proc: Any, grace: float = TERM_GRACE) -> None:
-    """End the process group of ``proc`` (its session: it was started with setsid): SIGTERM,
-    up to ``grace`` seconds to exit, then SIGKILL for whatever is left; reap the child."""
-    pgid = proc.pid
-    try:
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and proc.process.is_alive()[0]:
-            time.sleep(0.05)
-    finally:
-        try:
-            os.killpg(pgid, signal.SIGKILL)  # stragglers that ignored SIGTERM
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.wait()
-        except Exception:  # noqa: BLE001 - reaping only
-            pass
-
-
-def _decode(data: bytes | str | None) -> str:
-    if data is None:
-        return ""
-    if isinstance(data, bytes):
-        return data.decode("utf-8", "replace")
-    return data
-
-
-class DryRunExecutor(Executor):
-    """Reads the real root, records writes and commands, changes nothing."""
-
-    dry_run = True
-
-    def __init__(self, root: os.PathLike[str] | str = "/",
-                 on_output: Optional[OutputCallback] = None) -> None:
-        super().__init__(root, host_commands=True, on_output=on_output)
-        self.recorded: List[Recorded] = []
-
-    def write_atomic(self, target: str, data: bytes, mode: int, uid: int, gid: int,
-                     mtime: Optional[float] = None) -> None:
-        self.recorded.append(Recorded("write", target, f"{len(data)} bytes, mode {mode:04o}"))
-
-    def set_meta(self, target: str, mode: Optional[int] = None, uid: Optional[int] = None,
-                 gid: Optional[int] = None) -> None:
-        self.recorded.append(Recorded("chmod", target, f"{mode} {uid}:{gid}"))
-
-    def remove(self, target: str) -> None:
-        self.recorded.append(Recorded("remove", target))
-
-    def makedirs(self, target: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> List[str]:
-        self.recorded.append(Recorded("mkdir", target, f"mode {mode:04o}"))
-        return []
-
-    def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
-        self.recorded.append(Recorded("stop", pidfile, " ".join(names)))
-
-    def run(self, argv: Sequence[str], *, input: Optional[str] = None,
-            env: Optional[Mapping[str, str]] = None, check: bool = False,
-            timeout: Optional[float] = 600, daemon: bool = False,
-            quiet: bool = False) -> CommandResult:
-        argv = [str(a) for a in argv]
-        self.recorded.append(Recorded("run", " ".join(shlex.quote(a) for a in argv)))
-        # probes answer "no": the dry run shows every change that could be needed
-        return CommandResult(argv, 1 if quiet else 0, "", "")
-
-
-@dataclass
-class FakeCommand:
-    """A scripted answer for :class:`ScriptedExecutor` (unit tests of recipes)."""
-
-    returncode: int = 0
-    stdout: str = ""
-    stderr: str = ""
-
-
-class ScriptedExecutor(Executor):
-    """Real file operations under a temp root; commands answered from a script.
-
-    ``script`` maps a command prefix (joined argv) to a :class:`FakeCommand` or a callable that
-    gets the argv and the executor (to emulate side effects such as ``useradd``).
-    """
-
-    def __init__(self, root: os.PathLike[str] | str,
-                 script: Optional[Dict[str, object]] = None) -> None:
-        super().__init__(root, host_commands=True)
-        self.script: Dict[str, object] = dict(script or {})
-        self.calls: List[List[str]] = []
-
-    def daemon_pid(self, pidfile: str, names: Sequence[str]) -> Optional[int]:
-        """Scripted as the pseudo command ``daemon-pid PIDFILE NAME...``: exit 0 means it runs
-        (unscripted: it runs, like every unscripted command succeeds); stdout may give the
-        pid."""
-        res = self.run(["daemon-pid", pidfile, *names], quiet=True)
-        if not res.ok:
-            return None
-        out = res.stdout.strip()
-        return int(out) if out.isdigit() else 0
-
-    def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
-        """Scripted as the pseudo command ``daemon-stop PIDFILE NAME...``."""
-        self.run(["daemon-stop", pidfile, *names], check=True)
-
-    def run(self, argv: Sequence[str], *, input: Optional[str] = None,
-            env: Optional[Mapping[str, str]] = None, check: bool = False,
-            timeout: Optional[float] = 600, daemon: bool = False,
-            quiet: bool = False) -> CommandResult:
-        argv = [str(a) for a in argv]
-        self.calls.append(argv)
-        joined = " ".join(argv)
-        answer: object = FakeCommand()
-        best = -1
-        for prefix, ans in self.script.items():
-            if joined.startswith(prefix) and len(prefix) > best:
-                best, answer = len(prefix), ans
-        if callable(answer):
-            answer = answer(argv, self)
-        assert isinstance(answer, FakeCommand)
-        res = CommandResult(argv, answer.returncode, answer.stdout, answer.stderr)
-        self.history.append(res)
-        if check and not res.ok:
-            raise CommandFailed(argv, res.returncode, res.output)
-        return res

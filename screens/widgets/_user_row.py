@@ -1,0 +1,44 @@
+"""One mail user's row in the answers form."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Checkbox, Input, Static
+
+
+class UserRow(Vertical):
+    """One mail user: name, create the account, initial password (masked), its errors."""
+
+    def __init__(self, user: Any) -> None:
+        super().__init__(classes="user-row")
+        if isinstance(user, str):
+            user = {"name": user}
+        self.user = dict(user) if isinstance(user, dict) else {}
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="user-fields"):
+            yield Input(str(self.user.get("name", "") or ""), placeholder="user name",
+                        classes="user-name", compact=True)
+            yield Checkbox("create", bool(self.user.get("create", False)),
+                           classes="user-create", compact=True)
+            yield Input(str(self.user.get("password", "") or ""),
+                        placeholder="password (if created)", password=True,
+                        classes="user-password", compact=True)
+        yield Static("", classes="field-error user-error")
+
+    def show_errors(self, messages: List[str]) -> None:
+        widget = self.query_one(".user-error", Static)
+        widget.update(Text("\n".join(messages)))
+        widget.set_class(bool(messages), "-shown")
+
+    def value(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"name": self.query_one(".user-name", Input).value.strip(),
+                               "create": self.query_one(".user-create", Checkbox).value}
+        pw = self.query_one(".user-password", Input).value
+        if pw:
+            out["password"] = pw
+        return out

@@ -1,0 +1,107 @@
+"""The admin's answers: a validated, immutable model loaded from YAML or built by the TUI form.
+
+Every field is checked by a small validator that returns a message naming the field; an answers
+file with any bad field is refused as a whole (:class:`~wizard.errors.AnswersError` lists every
+problem). Passwords are :class:`~wizard.secret.Secret` and are never written by
+:meth:`Answers.to_dict` unless asked for.
+
+Modules:
+
+- :mod:`.validators`: single-value checks (host names, networks, users, addresses, paths,
+  characters no answer may hold) and the alias-loop finder;
+- :mod:`.base`: :class:`Parser` (one parse: data, errors by field) and :class:`Section`;
+- the sections, one type per part of the answers file, each with its parse, ``to_dict``,
+  ``summary`` and defaults: :mod:`.host` (:class:`Identity`, :class:`Network`,
+  :class:`MailAccess`, :class:`Steps`), :mod:`.accounts` (:class:`Users`, :class:`Admin`,
+  :class:`Aliases`), :mod:`.certificate` (:class:`Certificate`), :mod:`.smtpd`
+  (:class:`Sasl`, :class:`Restrictions`);
+- :mod:`.model`: :class:`Answers` and :func:`parse_answers` composing the sections;
+- :mod:`.reader`: :func:`read_answers_file` (size, nesting and alias limits),
+  :func:`load_answers`, :func:`dump_answers`, :func:`demo_answers_path`.
+"""
+
+from __future__ import annotations
+
+from .accounts import Admin, Aliases, AliasMap, User, Users
+from .base import Parser, Section
+from .certificate import CERT_MODES, KEY_TYPES, Certificate
+from .host import INET_PROTOCOLS, OPTIONAL_STEPS, Identity, MailAccess, Network, Steps
+from .model import (
+    PARSE_ORDER,
+    SECTIONS,
+    TOP_KEYS,
+    Answers,
+    default_answers,
+    form_defaults,
+    parse_answers,
+)
+from .reader import (
+    DEMO_DIR,
+    MAX_YAML_BYTES,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    demo_answers_path,
+    dump_answers,
+    load_answers,
+    read_answers_file,
+)
+from .smtpd import SASL_BACKENDS, Restrictions, Sasl
+from .validators import (
+    Errors,
+    check_address,
+    check_domain,
+    check_hostname,
+    check_path,
+    check_user,
+    find_loop,
+    normalize_network,
+    text_problem,
+)
+
+_find_loop = find_loop  # the name the tests of issue 9 import
+
+__all__ = [
+    "CERT_MODES",
+    "DEMO_DIR",
+    "INET_PROTOCOLS",
+    "KEY_TYPES",
+    "MAX_YAML_BYTES",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
+    "OPTIONAL_STEPS",
+    "PARSE_ORDER",
+    "SASL_BACKENDS",
+    "SECTIONS",
+    "TOP_KEYS",
+    "Admin",
+    "AliasMap",
+    "Aliases",
+    "Answers",
+    "Certificate",
+    "Errors",
+    "Identity",
+    "MailAccess",
+    "Network",
+    "Parser",
+    "Restrictions",
+    "Sasl",
+    "Section",
+    "Steps",
+    "User",
+    "Users",
+    "check_address",
+    "check_domain",
+    "check_hostname",
+    "check_path",
+    "check_user",
+    "default_answers",
+    "demo_answers_path",
+    "dump_answers",
+    "find_loop",
+    "form_defaults",
+    "load_answers",
+    "normalize_network",
+    "parse_answers",
+    "read_answers_file",
+    "text_problem",
+]

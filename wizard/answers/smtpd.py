@@ -1,0 +1,142 @@
+"""The sections about Postfix's SMTP server: ``sasl`` (who may send) and ``restrictions``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Tuple
+
+from .base import Parser, Section
+from .validators import as_list, check_address, check_domain, check_hostname, check_user
+
+if TYPE_CHECKING:
+    from .model import Answers
+
+SASL_BACKENDS = ("dovecot", "cyrus")
+_ACTION_TEXT_RE = re.compile(r"[ -~]{1,200}", re.ASCII)
+_ACCESS_ACTIONS = ("REJECT", "OK", "DISCARD", "HOLD", "DUNNO")
+
+
+@dataclass(frozen=True)
+class Sasl(Section):
+    KEY: ClassVar[str] = "sasl"
+
+    backend: str = "dovecot"
+    """``dovecot`` (Postfix asks Dovecot's auth socket) or ``cyrus`` (saslauthd + PAM)."""
+    pam_group: str = ""
+    """If set, only members of this group may authenticate (guide 001's allow-list)."""
+
+    @classmethod
+    def parse(cls, p: Parser) -> Sasl:
+        s = p.sub("sasl")
+        p.unknown_keys(s, [f.name for f in fields(cls)], "sasl")
+        backend = str(s.get("backend", _SASL.backend))
+        if backend not in SASL_BACKENDS:
+            p.error("sasl.backend", f"must be one of {', '.join(SASL_BACKENDS)}")
+        pam_group = str(s.get("pam_group", "") or "")
+        if pam_group and (msg := check_user(pam_group)):
+            p.error("sasl.pam_group", msg.replace("user name", "group name"))
+        return cls(backend=backend, pam_group=pam_group)
+
+    def to_dict(self, include_secrets: bool = False) -> Dict[str, Any]:
+        return {"backend": self.backend, "pam_group": self.pam_group}
+
+    def summary(self, answers: Answers) -> List[Tuple[str, str]]:
+        return [("SASL", self.backend + (f", only group {self.pam_group}"
+                                         if self.pam_group else ""))]
+
+
+_SASL = Sasl()
+
+
+@dataclass(frozen=True)
+class Restrictions(Section):
+    KEY: ClassVar[str] = "restrictions"
+    FORM_KEYS: ClassVar[Tuple[str, ...]] = ("rbl", "helo_required", "reject_unknown_helo")
+
+    rbl: Tuple[str, ...] = ()
+    """DNS block lists consulted with reject_rbl_client."""
+    sender_access: Tuple[Tuple[str, str], ...] = ()
+    """(address or domain, action) pairs for the sender_access map."""
+    helo_required: bool = True
+    reject_unknown_helo: bool = False
+    """Strict: reject clients whose HELO name has no DNS record (may hurt legitimate mail)."""
+    message_size_limit: int = 0
+    """Bytes; 0 keeps Postfix's default."""
+    smtpd_error_sleep_time: int = 1
+    smtpd_soft_error_limit: int = 10
+    smtpd_hard_error_limit: int = 20
+
+    @classmethod
+    def parse(cls, p: Parser) -> Restrictions:
+        r = p.sub("restrictions")
+        p.unknown_keys(r, [f.name for f in fields(cls)], "restrictions")
+        rbl: List[str] = []
+        for i, host in enumerate(as_list(r.get("rbl"))):
+            if (msg := check_hostname(str(host))):
+                p.error(f"restrictions.rbl[{i}]", msg)
+            else:
+                rbl.append(str(host).lower())
+        sender_access = _sender_access(p, r.get("sender_access") or {})
+        d = _RESTRICTIONS
+
+        def num(key: str, lo: int, hi: int) -> int:
+            return p.opt_int(r, key, getattr(d, key), f"restrictions.{key}", lo, hi)
+
+        return cls(
+            rbl=tuple(rbl),
+            sender_access=tuple(sender_access),
+            helo_required=p.opt_bool(r, "helo_required", d.helo_required,
+                                     "restrictions.helo_required"),
+            reject_unknown_helo=p.opt_bool(r, "reject_unknown_helo", d.reject_unknown_helo,
+                                           "restrictions.reject_unknown_helo"),
+            message_size_limit=num("message_size_limit", 0, 2_000_000_000),
+            smtpd_error_sleep_time=num("smtpd_error_sleep_time", 0, 60),
+            smtpd_soft_error_limit=num("smtpd_soft_error_limit", 1, 1000),
+            smtpd_hard_error_limit=num("smtpd_hard_error_limit", 1, 1000),
+        )
+
+    def to_dict(self, include_secrets: bool = False) -> Dict[str, Any]:
+        return {
+            "rbl": list(self.rbl),
+            "sender_access": {k: v for k, v in self.sender_access},
+            "helo_required": self.helo_required,
+            "reject_unknown_helo": self.reject_unknown_helo,
+            "message_size_limit": self.message_size_limit,
+            "smtpd_error_sleep_time": self.smtpd_error_sleep_time,
+            "smtpd_soft_error_limit": self.smtpd_soft_error_limit,
+            "smtpd_hard_error_limit": self.smtpd_hard_error_limit,
+        }
+
+    def summary(self, answers: Answers) -> List[Tuple[str, str]]:
+        return [("Block lists", ", ".join(self.rbl) or "-")]
+
+
+_RESTRICTIONS = Restrictions()
+
+
+def _sender_access(p: Parser, raw: Any) -> List[Tuple[str, str]]:
+    """The ``sender_access`` map: sender address, ``@domain`` or domain -> access action."""
+    out: List[Tuple[str, str]] = []
+    if not isinstance(raw, Mapping):
+        p.error("restrictions.sender_access", "must be a mapping of sender to action")
+        return out
+    for key, action in raw.items():
+        where = f"restrictions.sender_access.{key}"
+        key = str(key).lower()
+        if "@" in key and not key.startswith("@"):
+            if (msg := check_address(key)):
+                p.error(where, msg)
+                continue
+        elif (msg := check_domain(key.lstrip("@"))):
+            p.error(where, msg)
+            continue
+        act = str(action).strip()
+        if not _ACTION_TEXT_RE.fullmatch(act):
+            p.error(where, "action must be one line of printable ASCII (at most 200 characters)")
+            continue
+        if act.split(" ", 1)[0].upper() not in _ACCESS_ACTIONS:
+            p.error(where, "action must start with one of " + ", ".join(_ACCESS_ACTIONS))
+            continue
+        out.append((key, act))
+    return out
