@@ -1,10 +1,11 @@
-"""Time runbook generation (``mailwizard docs``) per platform, Markdown and HTML.
+"""Time runbook generation (``mailwizard docs``) per platform, Markdown and HTML, and size it.
 
 Usage: python bench/runbook.py [--repeat N] [PLATFORM ...]
 
-Each figure is one full generation: planning every step against the stock files, rendering
-Markdown, and for HTML also converting it. Nothing on this machine is read or changed beyond a
-temporary, empty target root.
+Each time is one full generation: planning every step against the stock files, rendering
+Markdown, and for HTML also converting it. The size is that of the generated runbook in bytes
+(UTF-8) and KiB. Nothing on this machine is read or changed beyond a temporary, empty target
+root.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from recipes import all_recipes  # noqa: E402
 from wizard.answers import demo_answers_path, load_answers  # noqa: E402
-from wizard.docs import render_runbook  # noqa: E402
 from wizard.engine import Engine  # noqa: E402
 from wizard.executor import DryRunExecutor  # noqa: E402
 from wizard.platforms import get_platform, platform_ids  # noqa: E402
+from wizard.runbook import render_runbook  # noqa: E402
 
 DEFAULT = ["rocky9", "centos7", "almalinux10", "debian12", "debian13", "ubuntu24.04"]
 
@@ -39,7 +40,7 @@ def main(argv: List[str]) -> int:
     answers = load_answers(demo_answers_path())
     worst = 0.0
     print(f"{'platform':<14}{'format':<10}{'min ms':>9}{'median ms':>11}{'max ms':>9}"
-          f"{'size KiB':>10}{'steps':>7}")
+          f"{'bytes':>9}{'KiB':>7}{'steps':>7}")
     with tempfile.TemporaryDirectory(prefix="mw-bench-") as root:
         for pid in platforms:
             platform = get_platform(pid)
@@ -57,7 +58,7 @@ def main(argv: List[str]) -> int:
                 worst = max(worst, max(times))
                 print(f"{pid:<14}{fmt:<10}{min(times) * 1000:>9.1f}"
                       f"{statistics.median(times) * 1000:>11.1f}{max(times) * 1000:>9.1f}"
-                      f"{len(out.encode()) / 1024:>10.0f}{steps:>7}")
+                      f"{len(out.encode()):>9}{len(out.encode()) / 1024:>7.1f}{steps:>7}")
     print(f"slowest single generation: {worst * 1000:.1f} ms "
           f"({'OK, under' if worst < 1 else 'OVER'} one second)")
     return 0 if worst < 1 else 1

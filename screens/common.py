@@ -36,11 +36,11 @@ def runbook_default(ctx: Any) -> str:
 
 
 def export_runbook(screen: Screen[Any]) -> None:
-    """Ask for a file name, then write the runbook (``wizard.docs``) in a worker."""
+    """Ask for a file name, then write the runbook (``wizard.runbook``) in a worker."""
     from pathlib import Path
     from typing import Optional
 
-    from wizard.docs import render_runbook
+    from wizard.runbook import render_runbook
 
     from .widgets import PromptModal, PromptResult
 

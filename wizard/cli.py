@@ -262,7 +262,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_docs(args: argparse.Namespace, out: TextIO) -> int:
-    from .docs import render_runbook
+    from .runbook import render_runbook
 
     args.dry_run = True
     engine = _engine(_target(args), args)

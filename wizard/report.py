@@ -1,7 +1,7 @@
 """What the headless verbs print: the plan, the live progress of apply, checks, the session.
 
 Plain text for a terminal or a log (:mod:`wizard.cli` decides what to print when and the exit
-code); the runbook is :mod:`wizard.docs`, the TUI renders in :mod:`screens`.
+code); the runbook is :mod:`wizard.runbook`, the TUI renders in :mod:`screens`.
 """
 
 from __future__ import annotations

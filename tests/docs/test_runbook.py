@@ -1,4 +1,4 @@
-"""The dry-run runbook (wizard/docs.py): complete, executable as written, no secrets.
+"""The dry-run runbook (wizard/runbook/): complete, executable as written, no secrets.
 
 Expectations are derived from ``Engine.plan()`` at test time, for the real recipes
 (``recipes.real_steps()``, whatever exists so far) and for a synthetic set that uses every
@@ -15,9 +15,11 @@ import grp
 import os
 import pwd
 import re
+import shlex
 import shutil
 import stat
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -43,7 +45,11 @@ from wizard.changes import (
     ShellVars,
     UserGroup,
 )
-from wizard.docs import (
+from wizard.engine import Engine, StepPlan
+from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
+from wizard.platforms import get_platform
+from wizard.recipe import PlanContext, Recipe
+from wizard.runbook import (
     APPLY,
     BACKUP,
     BACKUP_SUFFIX,
@@ -53,10 +59,6 @@ from wizard.docs import (
     render_markdown,
     render_runbook,
 )
-from wizard.engine import Engine, StepPlan
-from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
-from wizard.platforms import get_platform
-from wizard.recipe import PlanContext, Recipe
 from wizard.session import Session
 
 PLATFORMS = ["rocky9", "centos7", "debian12", "ubuntu24.04"]
@@ -177,10 +179,22 @@ def sections(md: str) -> Dict[str, str]:
     return out
 
 
+APPENDIX = "Appendix: the edited files in full"
+
+
 def check_complete(md: str, plans: List[StepPlan]) -> None:
-    """Every step, every changed file (diff or whole content) and every command is there."""
+    """Every step, every changed file (diff or whole content) and every command is there.
+
+    A structured edit (main.cf, master.cf, Dovecot, aliases, shell variables) is shown in its
+    step as the commands an admin types (``postconf -e``, or ``sed -i`` replaying the diff),
+    and the file it leaves is written whole once, in the appendix, by the command the last
+    edit's preview gives."""
     lines = {line.strip() for line in md.splitlines()}
     parts = sections(md)
+    appendix = parts.get(APPENDIX, "")
+    in_appendix = re.findall(r"^### (/\S+)$", appendix, re.M)
+    assert len(in_appendix) == len(set(in_appendix)), in_appendix  # each file once
+    last_write: Dict[str, str] = {}
     for n, sp in enumerate(plans, 1):
         heading = f"{n}. {sp.recipe.title or sp.id}"
         assert heading in parts, f"missing step heading {heading!r}"
@@ -191,20 +205,33 @@ def check_complete(md: str, plans: List[StepPlan]) -> None:
             assert "Skipped" in section, sp.id
             continue
         assert not sp.error, f"{sp.id}: {sp.error}"
-        for pv in sp.previews:
+        for change, pv in zip(sp.changes, sp.previews):
             assert pv.title in prose, (sp.id, pv.title)
+            edited = pv.changed and pv.path in in_appendix and pv.new_content is None
             if pv.changed and pv.path:
                 assert pv.path in section, (sp.id, pv.path)
                 if pv.new_content is not None:  # a new file: shown in full
                     assert pv.new_content.rstrip("\n") in section, (sp.id, pv.path, "content")
                 elif pv.diff:
                     assert pv.diff.rstrip("\n") in section, (sp.id, pv.path, "diff")
+                if pv.commands:
+                    last_write[pv.path] = pv.commands[0]
+            if edited and isinstance(change, PostfixParams):
+                for k, v in change.params.items():
+                    assert shlex.quote(f"{k} = {v}") in section, (sp.id, k)
+                continue
+            if edited:
+                assert "sed -i --follow-symlinks" in section, (sp.id, pv.path)
+                continue
             for cmd in pv.commands:
                 for line in _command_lines(cmd):
                     assert line in lines or line in section, (sp.id, pv.title, line)
         assert "### Check by hand" in section and "### Roll back by hand" in section
         if sp.changes:
             assert f"```{VERIFY}" in section, f"{sp.id}: no manual checks"
+    for path in in_appendix:
+        for line in _command_lines(last_write[path]):
+            assert line in appendix, (path, line)
 
 
 # --------------------------------------------------------------------------- completeness
@@ -260,6 +287,63 @@ def test_runbook_covers_every_change_type(tmp_path: Path, platform: str) -> None
     assert "systemctl disable --now dovecot" in step
     off = parts["2. A step the answers turn off"]
     assert "Skipped" in off and "```sh" not in off
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_edited_files_are_commands_in_the_steps_and_whole_once(tmp_path: Path,
+                                                             platform: str) -> None:
+    """main.cf is edited by five steps: each shows ``postconf -e`` lines (values quoted) and
+    the file is written whole once, in the appendix; every other structured edit is an
+    in-place ``sed`` in its step and its whole file is in the appendix too."""
+    engine = dry_engine(tmp_path, platform)
+    md = render_markdown(engine)
+    plans = engine.plan()
+    main_cf = "/etc/postfix/main.cf"
+    writes = [b for b in extract_commands(md) if re.search(
+        r"^cat > " + re.escape(main_cf) + " <<", b, re.M)]
+    assert len(writes) == 1, len(writes)
+    appendix = sections(md)[APPENDIX]
+    assert writes[0].rstrip("\n") in appendix
+    edits = [(sp, c) for sp in plans for c, pv in zip(sp.changes, sp.previews)
+             if isinstance(c, PostfixParams) and pv.changed]
+    assert len(edits) >= 3
+    blocks = extract_commands(md)
+    for sp, change in edits:
+        step = next(v for k, v in sections(md).items() if k.endswith(sp.recipe.title))
+        assert "postconf -e" in step
+        for k, v in change.params.items():
+            assert shlex.quote(f"{k} = {v}") in step, (sp.id, k)
+    # every whole file of the appendix is written once in the whole runbook
+    for path in re.findall(r"^### (/\S+)$", appendix, re.M):
+        pattern = r"^(cat|head -c -1) > " + re.escape(shlex.quote(path)) + " <<"
+        assert len([b for b in blocks if re.search(pattern, b, re.M)]) == 1, path
+    # HTML: the appendix's long files are folded away
+    page = render_runbook(engine, "html")
+    tail = page[page.index('id="appendix-the-edited-files-in-full"'):]
+    folded = [d.split("</details>")[0] for d in tail.split("<details>")[1:]]
+    assert any("cat &gt; /etc/postfix/main.cf &lt;&lt;" in d for d in folded)
+
+
+def test_the_runbook_asks_each_change_and_never_checks_its_type() -> None:
+    """wizard/runbook renders from ``Change.shell_form``: no isinstance/issubclass/type() over
+    a change type, and from wizard.changes it takes only the protocol's names."""
+    import ast
+
+    import wizard.changes
+    import wizard.runbook
+
+    change_names = set(wizard.changes.__all__)
+    for f in sorted(Path(wizard.runbook.__file__).parent.glob("*.py")):
+        tree = ast.parse(f.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("changes"):
+                assert {a.name for a in node.names} <= {"Change", "Preview", "ShellForm"}, (
+                    f.name, [a.name for a in node.names])
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in (
+                    "isinstance", "issubclass", "type"):
+                used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+                used |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+                assert not used & change_names, (f.name, node.lineno, used & change_names)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -493,11 +577,51 @@ def _scripted(root: Path) -> ScriptedExecutor:
     return ex
 
 
+FAKE_POSTCONF = """\
+import re, sys
+args = sys.argv[1:]
+conf = "/etc/postfix"
+if args[:1] == ["-c"]:
+    conf, args = args[1], args[2:]
+mode, args = args[0], args[1:]
+path = conf + "/main.cf"
+lines = open(path).read().splitlines(keepends=True)
+def logical(name):
+    for i, line in enumerate(lines):
+        if re.match(re.escape(name) + r"\\s*=", line):
+            j = i + 1
+            while j < len(lines) and (lines[j][:1] in (" ", "\\t") or not lines[j].strip()
+                                      or lines[j].lstrip().startswith("#")):
+                j += 1
+            while j > i + 1 and not lines[j - 1].strip():
+                j -= 1
+            return i, j
+    return None
+for arg in args:
+    name = arg.split("=", 1)[0].strip() if mode == "-e" else arg
+    hit = logical(name)
+    new = [] if mode == "-X" else [name + " = " + arg.split("=", 1)[1].strip() + "\\n"]
+    if hit:
+        lines[hit[0]:hit[1]] = new
+    else:
+        lines += new
+open(path, "w").write("".join(lines))
+"""
+"""Postfix's ``postconf -e``/``-X`` on main.cf as Postfix does it (a parameter that is not
+set yet goes at the end of the file), for hosts without Postfix."""
+
+
 def _run(blocks: List[str], cwd: Path) -> None:
     script = "umask 022\nset -e\n" + "\n".join(blocks)
+    bin_dir = cwd / "fake-bin"
+    if not (bin_dir / "postconf").exists():
+        bin_dir.mkdir(exist_ok=True)
+        (bin_dir / "postconf").write_text(f"#!{sys.executable}\n{FAKE_POSTCONF}")
+        (bin_dir / "postconf").chmod(0o755)
     res = subprocess.run(["sh", "-e", "-c", script], cwd=cwd, capture_output=True, text=True,
                          timeout=60, stdin=subprocess.DEVNULL,
-                         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"})
+                         env={"PATH": f"{bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin",
+                              "LC_ALL": "C"})
     assert res.returncode == 0, f"{res.stderr}\n--- script ---\n{script[-3000:]}"
 
 

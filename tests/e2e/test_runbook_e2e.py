@@ -47,9 +47,9 @@ from allsteps import real_engine
 from mwlab import HOSTNAME, Mailbox, host_run
 
 from wizard.answers import load_answers
-from wizard.docs import APPLY, INTERACTIVE, extract_commands, render_runbook
 from wizard.executor import DryRunExecutor
 from wizard.platforms import get_platform
+from wizard.runbook import APPLY, INTERACTIVE, extract_commands, render_runbook
 
 pytestmark = pytest.mark.e2e
 

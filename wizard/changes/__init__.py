@@ -29,6 +29,7 @@ from .base import (
     ChangeContext,
     Preview,
     Record,
+    ShellForm,
     View,
     change_types,
     editor_type,
@@ -97,7 +98,8 @@ __all__ = [
     "FileWrite", "fingerprint", "GeneratedFile", "journal_type", "KeySource", "MasterService",
     "Note", "package_manager_busy", "Packages", "PostfixParams", "Preview", "PrivateKeyFile",
     "quote_argv", "Record", "register", "remove_added_accounts", "restore_account_backups",
-    "save_account_files", "Service", "service_manager", "sha256", "ShellVars", "Snapshot",
+    "save_account_files", "Service", "service_manager", "sha256", "ShellForm", "ShellVars",
+    "Snapshot",
     "stock_file", "SystemdDropIn", "unified_diff", "UserGroup", "Validate", "Validator",
     "View", "wait_for_package_manager",
 ]

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ..errors import ExecutorError
 from ..executor import sha256
-from .base import Change, ChangeContext, Preview, Record, View, quote_argv
+from .base import Change, ChangeContext, Preview, Record, ShellForm, View, quote_argv
 
 
 # --------------------------------------------------------------------------- accounts
@@ -131,6 +131,41 @@ class UserGroup(Change):
             return [f"`{quote_argv(cmd)}` failed: {res.output}"]
         restore_account_backups(ctx, rec.get("accounts_before") or {})
         return []
+
+
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """useradd/groupadd/usermod behind a test that the account is not there yet; the
+        password with ``passwd`` (asks a person; never from the answers here)."""
+        plain = tuple(c for c in preview.commands if not c.startswith("passwd "))
+        user, group = shlex.quote(self.user), shlex.quote(self.group)
+        if self.member_of:
+            guard = f"id -nG {user} | tr ' ' '\\n' | grep -qx {shlex.quote(self.member_of)}"
+            guard_why = f"only when {self.user} is not in {self.member_of} yet"
+            check = f"id -nG {user}"
+            undo = quote_argv(["gpasswd", "-d", self.user, self.member_of])
+        elif self.user:
+            guard = f"id -u {user} >/dev/null 2>&1"
+            guard_why = f"only when the user {self.user} does not exist yet"
+            check = f"id {user}"
+            undo = quote_argv(["userdel", *(["-r"] if self.create_home else []), self.user]) + (
+                "   # removes the mailbox too")
+        else:
+            guard = f"getent group {group} >/dev/null"
+            guard_why = f"only when the group {self.group} does not exist yet"
+            check = f"getent group {group}"
+            undo = quote_argv(["groupdel", self.group])
+        ask = ask_why = ""
+        if len(plain) != len(preview.commands):
+            ask = f"passwd {user}"
+            ask_why = (f"Give {self.user} a password: passwd asks for it twice. Mail clients "
+                       "log in with this user name and password (mailwizard sets it when the "
+                       "answers give one, and never prints it).")
+        return ShellForm(do=plain, guard=guard if plain else "", guard_why=guard_why,
+                         why="" if preview.changed else (
+                             (preview.note or "Nothing to do on this system.")
+                             + " (The guard skips it.)"),
+                         undo=(undo,) if preview.changed else (), check=(check,),
+                         ask=(ask,) if ask else (), ask_why=ask_why)
 
 
 ACCOUNT_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/subuid",

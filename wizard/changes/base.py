@@ -278,6 +278,14 @@ class Change(metaclass=_FrozenAfterInit):
     def touched_paths(self) -> List[str]:
         return []
 
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """How an admin makes this change by hand (the runbook), given its ``preview``.
+
+        By default the commands the preview lists (a preview's commands are shell lines by
+        contract), with no guard, undo or check; every change type of this package says more.
+        """
+        return ShellForm(do=tuple(preview.commands))
+
 
 CHANGE_TYPES: Dict[str, type] = {}
 """The registry of journaled change types: name in the journal -> class. Filled by
@@ -340,3 +348,48 @@ def journal_type(change: Any) -> str:
             return base.__name__
     raise TypeError(f"{cls.__name__} derives from no registered change type")
 
+
+
+# --------------------------------------------------------------------------- shell form
+@dataclass(frozen=True)
+class ShellForm:
+    """A change as an admin makes it by hand: shell lines for the runbook, and what to say
+    about them. Every value in a shell line is shell-quoted; an entry of ``do`` may span
+    lines (a here-document, a quoted ``sed`` script). Sentences are Markdown (code spans)."""
+
+    do: Tuple[str, ...] = ()
+    """Commands that make the change, in order (empty: nothing to run, see ``why``)."""
+    guard: str = ""
+    """A shell test that holds once the change is made; ``do`` runs only when it fails
+    ('' when ``do`` is safe to run again as it is)."""
+    guard_why: str = ""
+    """The comment above the guarded commands (e.g. 'only when X does not exist yet')."""
+    undo: Tuple[str, ...] = ()
+    """Commands that undo it by hand (a file's back-up copy is the runbook's business)."""
+    undo_last: Tuple[str, ...] = ()
+    """Lines for the end of the step's roll-back, after its files are back."""
+    check: Tuple[str, ...] = ()
+    """Read-only commands that show the change is there."""
+    why: str = ""
+    """Said before ``do``: what the commands are; without ``do``, why there are none."""
+    notes: Tuple[str, ...] = ()
+    """Said after the commands."""
+    show: str = ""
+    """Text shown for reading before anything else (what a generated file looks like)."""
+    show_why: str = ""
+    """Said before ``show``."""
+    ask: Tuple[str, ...] = ()
+    """Commands that need a person at the keyboard (``passwd``), run after ``do``."""
+    ask_why: str = ""
+    """Said before ``ask``."""
+    restore: str = ""
+    """A file the step's back-up copies first and its roll-back restores ('' for none)."""
+    runs_after: Tuple[str, ...] = ()
+    """Files whose change in the same step makes ``do`` run whatever ``guard`` says; with
+    none of them changed and no guard, ``do`` is not needed."""
+    whole_file: bool = False
+    """``do`` writes a whole file that a diff above already shows (HTML folds it)."""
+    in_place: bool = False
+    """``do`` edits the file in place; the runbook shows the whole result once, apart."""
+    batch: str = ""
+    """Consecutive changes with the same batch name (e.g. 'directories') share one block."""

@@ -6,7 +6,7 @@ import shlex
 from typing import List, Mapping, Optional, Sequence, Set
 
 from ..errors import CommandFailed
-from .base import Change, ChangeContext, Preview, Record, View, quote_argv
+from .base import Change, ChangeContext, Preview, Record, ShellForm, View, quote_argv
 
 
 # --------------------------------------------------------------------------- commands
@@ -102,6 +102,33 @@ class Command(Change):
         return []
 
 
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """The command (its input as a here-document) behind the probe apply uses: ``creates``
+        or ``unless`` as the guard, ``after_files`` as the files that make it run."""
+        cmd = preview.commands[0] if preview.commands else self.shell()
+        if self.input is not None:
+            data = self.input
+            marker = "MAILWIZARD_INPUT"
+            while marker in data:
+                marker += "_"
+            if not data.endswith("\n"):
+                data += "\n"
+            cmd = f"{cmd} <<'{marker}'\n{data}{marker}"
+        guard = guard_why = ""
+        if self.creates:
+            guard = f"[ -e {shlex.quote(self.creates)} ]"
+            guard_why = f"only when {self.creates} does not exist yet"
+        elif self.unless:
+            guard = f"{quote_argv(self.unless)} >/dev/null 2>&1"
+            guard_why = "skipped when already done"
+        why = "" if preview.changed else (
+            (preview.note or "Nothing to do on this system.") + " (The guard skips it.)")
+        return ShellForm(do=(cmd,), guard=guard, guard_why=guard_why, why=why,
+                         runs_after=tuple(self.after_files),
+                         undo=(quote_argv(self.undo_argv),) if self.undo_argv else (),
+                         check=(f"ls -l {shlex.quote(self.creates)}",) if self.creates else ())
+
+
 # --------------------------------------------------------------------------- a note in a plan
 class Note(Change):
     """Changes nothing; shows a remark in the plan (e.g. why a step has nothing to do)."""
@@ -124,3 +151,8 @@ class Note(Change):
 
     def commit(self, ctx: ChangeContext, rec: Record) -> None:
         return None
+
+
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """Nothing to run: the note says it all."""
+        return ShellForm()

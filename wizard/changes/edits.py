@@ -6,11 +6,15 @@ when the file was changed again since.
 
 from __future__ import annotations
 
+import posixpath
+import re
 import shlex
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from dataclasses import replace
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .. import confedit
-from .base import Preview, Record, View
+from ..shelltext import continued, heredoc_text, sed_edit
+from .base import Preview, Record, ShellForm, View, quote_argv
 from .files import FileChange
 
 
@@ -38,6 +42,17 @@ class _EditChange(FileChange):
     def remember(self, before: Optional[str], rec: Record) -> None:
         current = self.read_values(before)
         rec["old"] = {k: current.get(k) for k in self.wanted()}
+
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """The edit in place (:meth:`shell_edit`) instead of writing the whole file, with the
+        checks an admin would read (:meth:`shell_checks`)."""
+        return _edit_form(self, preview, super().shell_form(preview))
+
+    def shell_edit(self, preview: Preview) -> Optional[Tuple[str, Tuple[str, ...], str]]:
+        """(guard, commands, what they are) that make the edit in place: ``sed -i`` replaying
+        the diff line by line; ``None`` when that cannot be done exactly."""
+        return _sed_form(self.path, preview)
+
 
 
 class PostfixParams(_EditChange):
@@ -96,6 +111,28 @@ class PostfixParams(_EditChange):
             self.postconf_commands())])) if p.changed else p.note)
         return p
 
+    def shell_edit(self, preview: Preview) -> Optional[Tuple[str, Tuple[str, ...], str]]:
+        """``postconf -e`` (and ``-X``) lines, one quoted ``name = value`` each."""
+        if posixpath.basename(self.path) != "main.cf":
+            return super().shell_edit(preview)
+        cfg = "" if self.path == "/etc/postfix/main.cf" else (
+            f" -c {shlex.quote(posixpath.dirname(self.path))}")
+        cmds = []
+        if self.params:
+            cmds.append(continued(f"postconf{cfg} -e", [
+                shlex.quote(f"{k} = {v}") for k, v in self.params.items()]))
+        if self.remove_names:
+            cmds.append(f"postconf{cfg} -X " + quote_argv(self.remove_names))
+        return "", tuple(cmds), (
+            "By hand, with Postfix's own editor (it adds a parameter at the end of the file "
+            "where mailwizard puts it next to its commented default: the settings are the "
+            "same, and the appendix has the file byte for byte):")
+
+    def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
+        shown = ("postconf " + quote_argv(list(self.params)),) if self.params else ()
+        return (*shown, "postfix check")
+
+
 
 class MasterService(FileChange):
     """Set whole service entries in master.cf (e.g. ``submission inet``)."""
@@ -131,6 +168,22 @@ class MasterService(FileChange):
                 out = out.replace(current, entry_text, 1)
         return out
 
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """The entries put in place with ``sed -i`` (``postconf -M`` would rewrite the entry's
+        layout: not what apply writes), with the checks an admin would read."""
+        return _edit_form(self, preview, super().shell_form(preview))
+
+    def shell_edit(self, preview: Preview) -> Optional[Tuple[str, Tuple[str, ...], str]]:
+        return _sed_form(self.path, preview)
+
+    def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
+        out = []
+        for e in self.entries:
+            pattern = f"^{re.escape(e.name)}[[:space:]]+{re.escape(e.type)}"
+            out.append(f"grep -E {shlex.quote(pattern)} {shlex.quote(self.path)}")
+        return (*out, "postfix check")
+
+
 
 class DovecotSettings(_EditChange):
     """Set top-level ``key = value`` settings in one Dovecot configuration file."""
@@ -156,6 +209,10 @@ class DovecotSettings(_EditChange):
             text, {k: v for k, v in values.items() if v is not None},
             [k for k, v in values.items() if v is None])
 
+    def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
+        return ("doveconf " + quote_argv(list(self.settings)),)
+
+
 
 class ShellVars(_EditChange):
     """Set ``KEY=value`` lines in a shell-style settings file (/etc/default, /etc/sysconfig)."""
@@ -178,6 +235,11 @@ class ShellVars(_EditChange):
     @classmethod
     def apply_values(cls, text: Optional[str], values: Mapping[str, Optional[str]]) -> str:
         return confedit.edit_shell_vars(text, {k: v for k, v in values.items() if v is not None})
+
+    def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
+        pattern = f"^({'|'.join(re.escape(k) for k in self.values)})="
+        return (f"grep -E {shlex.quote(pattern)} {shlex.quote(self.path)}",)
+
 
 
 class AliasEntries(_EditChange):
@@ -206,3 +268,41 @@ class AliasEntries(_EditChange):
 
     def transform(self, before: Optional[str]) -> Optional[str]:
         return confedit.edit_aliases(before, self.entries)
+
+    def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
+        return tuple(f"postalias -q {shlex.quote(n)} "
+                     f"\"$(postconf -h default_database_type)\":{shlex.quote(self.path)}"
+                     for n in self.entries)
+
+
+# --------------------------------------------------------------------------- shell forms
+def _sed_form(path: str, preview: Preview) -> Optional[Tuple[str, Tuple[str, ...], str]]:
+    after = heredoc_text(preview.commands[0]) if preview.commands else None
+    edit = sed_edit(path, preview.diff, after)
+    if edit is None:
+        return None
+    return edit[0], edit[1], (
+        "This makes the change above in place, finding each line by its text (by its number "
+        "where the text is not unique); it is skipped when the change is already made, and "
+        "stops with a message if the file is not as the diff shows:")
+
+
+def _edit_form(change: Any, preview: Preview, whole: ShellForm) -> ShellForm:
+    """``whole`` (the file written whole) with the edit in place instead, when the change
+    can say it that way, and the change's own checks."""
+    form = replace(whole, check=change.shell_checks(preview))
+    if not form.whole_file:
+        return form
+    edit = change.shell_edit(preview)
+    if edit is None:
+        return form
+    guard, cmds, why = edit
+    path = shlex.quote(change.path)
+    tail = []
+    if change.mode is not None:
+        tail.append(f"chmod {change.mode:04o} {path}")
+    if (change.owner, change.group) != ("root", "root"):
+        tail.append(f"chown {shlex.quote(change.owner + ':' + change.group)} {path}")
+    return replace(form, do=(*cmds, *tail), guard=guard, why=why, whole_file=False,
+                   guard_why="skipped when the change is already made",
+                   in_place=True)

@@ -9,15 +9,18 @@ from __future__ import annotations
 import os
 import shlex
 import time
+from dataclasses import replace
 from typing import Any, Callable, Generic, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from ..errors import ExecutorError, ValidationFailed
 from ..executor import Executor, sha256
+from ..shelltext import code_span
 from .base import (
     Change,
     ChangeContext,
     Preview,
     Record,
+    ShellForm,
     View,
     editor_type,
     quote_argv,
@@ -267,6 +270,43 @@ class FileChange(Change):
                 warnings.append(f"`{quote_argv(cmd)}` failed: {res.output}")
         return warnings
 
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """Write the file whole (the diff above shows what changes), remove it, or set its
+        mode; the step's back-up copies it first."""
+        pv = preview
+        restore = pv.path if pv.changed and pv.path else ""
+        check = self.shell_checks(pv)
+        if not pv.changed and not pv.commands:
+            return ShellForm(why="Already as wanted: nothing to do.", check=check)
+        if pv.new_content is not None:
+            mode = f", mode {self.mode:04o}" if self.mode is not None else ""
+            return ShellForm(do=tuple(pv.commands), restore=restore, check=check,
+                             why=f"A new file{mode}, owned by {self.owner}:{self.group}. The "
+                                 "command writes it in full:")
+        if pv.commands and pv.commands[0].startswith("rm "):
+            why, whole = "The file is removed:", False
+        elif pv.diff:
+            why, whole = "This command writes the whole file with the change above:", True
+        elif pv.commands:
+            why, whole = "The content is already right; only the mode changes:", False
+        else:
+            return ShellForm(restore=restore, check=check)
+        return ShellForm(do=tuple(pv.commands), why=why, whole_file=whole, restore=restore,
+                         check=check)
+
+    def shell_checks(self, preview: Preview) -> Tuple[str, ...]:
+        """Read-only commands that show the file (and a certificate's subject and dates)."""
+        if not preview.path:
+            return ()
+        path = shlex.quote(preview.path)
+        out = [f"ls -l {path}"]
+        if "BEGIN CERTIFICATE-" in (preview.new_content or ""):
+            out.append(f"openssl x509 -in {path} -noout -subject -enddate")
+        if preview.path.startswith("/etc/postfix/"):
+            out.append("postfix check")
+        return tuple(out)
+
+
 
 class FileWrite(FileChange):
     """Write a whole file (a certificate, a map, a drop-in). ``content=None`` removes it."""
@@ -313,6 +353,33 @@ class GeneratedFile(FileChange):
         return Preview(self.kind, self.describe(), diff="", commands=list(self.commands),
                        note=self.reason,
                        changed=True, path=self.path, new_content=self.preview_text)
+
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """What the file will look like, and the commands that make an equivalent one (the
+        ``commands`` given, guarded so an existing file is kept)."""
+        pv = preview
+        check = self.shell_checks(pv)
+        if not pv.changed:
+            return ShellForm(why="The file exists already and is kept as it is.", check=check)
+        mode = f"{(self.mode if self.mode is not None else 0o644):04o}"
+        path = shlex.quote(self.path)
+        form = ShellForm(show=pv.new_content or self.preview_text, restore=self.path,
+                         check=check,
+                         show_why="mailwizard generates this file once and keeps it if it "
+                                  f"exists. It will look like this (mode {mode}, owned by "
+                                  f"{self.owner}:{self.group}):")
+        if not pv.commands:
+            return replace(form, why="There is no shell equivalent: let `mailwizard apply` "
+                                     "make this file, or put a suitable file at "
+                                     f"{code_span(self.path)} yourself.")
+        owner = shlex.quote(f"{self.owner}:{self.group}")
+        return replace(form, do=(*pv.commands, f"chmod {mode} {path}", f"chown {owner} {path}"),
+                       guard=f"[ -e {path} ]",
+                       guard_why=f"only when {self.path} does not exist yet",
+                       why="By hand, this makes an equivalent file (the bytes differ from what "
+                           "mailwizard would write: a new random key, serial number or "
+                           "signature):")
+
 
 
 class Snapshot(Change):
@@ -435,6 +502,15 @@ class Directory(Change):
         return warnings
 
 
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """``install -d``; undo removes the directory if this step made it and it is empty."""
+        undo: Tuple[str, ...] = ()
+        if preview.changed and "exists" not in preview.note:
+            undo = (f"rmdir {shlex.quote(self.path)} 2>/dev/null || true   # only if empty",)
+        return ShellForm(do=tuple(preview.commands), undo=undo, batch="directories",
+                         check=(f"ls -ld {shlex.quote(self.path)}",))
+
+
 # --------------------------------------------------------------------------- keys
 _K = TypeVar("_K")
 
@@ -470,3 +546,12 @@ class PrivateKeyFile(FileWrite):
                                  f"KEYFILE {shlex.quote(self.path)}"] if changed else [],
                        note="(key material is never shown)" + (
                            "" if changed else "; same key already in place"))
+
+
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """Install the key from where the admin keeps it (KEYFILE); never its bytes."""
+        form = super().shell_form(preview)
+        if not preview.commands:
+            return form
+        return replace(form, why="Install your private key (put the path of your key file "
+                                 "in place of KEYFILE):", whole_file=False)

@@ -16,7 +16,7 @@ from ..errors import CommandFailed, ExecutorError
 from ..executor import Executor, sha256
 from ..facts import installed_packages, unit_active
 from .accounts import accounts_added, remove_added_accounts, save_account_files
-from .base import Change, ChangeContext, Preview, Record, View, quote_argv
+from .base import Change, ChangeContext, Preview, Record, ShellForm, View, quote_argv
 from .services import service_manager
 
 
@@ -322,3 +322,54 @@ class Packages(Change):
             else:
                 warnings.append(f"{p} came with the packages and was changed since: kept")
         return warnings
+
+
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """The package commands as apply runs them: with apt, the lists refreshed first,
+        nothing already installed upgraded, and only installed packages removed."""
+        return ShellForm(do=tuple(self._shell_do(preview)), undo=tuple(self._shell_undo()),
+                         check=(("dpkg-query -W " if self.manager == "apt" else "rpm -q ")
+                                + quote_argv(self.install),) if self.install else ())
+
+    def _shell_do(self, preview: Preview) -> List[str]:
+        if self.manager != "apt":
+            return list(preview.commands)
+        cmds: List[str] = []
+        for c in preview.commands:
+            if c.startswith("apt-get install"):
+                cmds.append("apt-get update -q")
+                # like apply, which installs only the missing ones: a package that is already
+                # installed (ca-certificates, openssl) is not upgraded
+                c += " --no-upgrade"
+            if c.startswith("apt-get remove") and self.remove:
+                # like apply: remove only those that are installed (apt-get remove fails on a
+                # name the package sources do not know at all)
+                cmds += ["# only those of them that are installed:",
+                         "#   " + re.split(r"\s{2,}# ", c, maxsplit=1)[0],
+                         "installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n' "
+                         + quote_argv(self.remove)
+                         + " 2>/dev/null | awk '$1 == \"ii\" {print $2}')",
+                         "[ -z \"$installed\" ] || DEBIAN_FRONTEND=noninteractive apt-get "
+                         "remove -y -q $installed"]
+                continue
+            if c.startswith("apt-get "):
+                c = "DEBIAN_FRONTEND=noninteractive " + c
+            cmds.append(c)
+        return cmds
+
+    def _shell_undo(self) -> List[str]:
+        out = []
+        if self.install:
+            if self.manager == "apt":
+                out.append("DEBIAN_FRONTEND=noninteractive " + quote_argv(
+                    ["apt-get", "purge", "-y", "-q", *self.install])
+                    + "   # only what this step installed")
+            else:
+                out.append(quote_argv([self.manager, "remove", "-y", *self.install])
+                           + "   # only what this step installed")
+        if self.remove:
+            inst = "apt-get install -y" if self.manager == "apt" else (
+                f"{self.manager} install -y")
+            out.append(f"# {inst} {' '.join(self.remove)}   # those that were installed "
+                       "before")
+        return out

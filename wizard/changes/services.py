@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import CommandFailed, ExecutorError, ValidationFailed
 from ..executor import Executor
 from ..facts import systemd_running, unit_active
-from .base import Change, ChangeContext, Preview, Record, View, quote_argv
+from ..shelltext import code_span
+from .base import Change, ChangeContext, Preview, Record, ShellForm, View, quote_argv
 from .files import FileWrite
 
 
@@ -175,6 +176,28 @@ class Service(Change):
         except ExecutorError as exc:
             warnings.append(str(exc))
         return warnings
+
+
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """The systemctl lines; what apply does without systemd is said after them."""
+        unit = shlex.quote(self.unit)
+        last: Tuple[str, ...] = ()
+        if self.action != "start" or self.restart_if_running:
+            last = (f"# if {self.unit} ran before this step, keep it and let it read the "
+                    f"restored files instead:\n#   systemctl reload-or-restart {unit}",)
+        sysv = code_span(f"service {self.name} start")
+        direct = "; ".join(quote_argv(c) for c in self.direct.get("start", []))
+        if direct:
+            note = (f"Without systemd, mailwizard runs {sysv} where the init script "
+                    f"/etc/init.d/{self.name} exists, else (a container with no init system) "
+                    f"{code_span(direct)}.")
+        else:
+            note = f"Without systemd, mailwizard runs {sysv}."
+        return ShellForm(do=tuple(preview.commands), notes=(note,), undo_last=last,
+                         undo=(f"systemctl disable --now {unit}   # if it was not running "
+                               "before this step",),
+                         check=(f"systemctl is-enabled {unit}",
+                                f"systemctl is-active {shlex.quote(self.status_unit)}"))
 
 
 # --------------------------------------------------------------------------- checks
