@@ -1,9 +1,9 @@
 """Change types: the units a recipe plans and the engine applies, journals and undoes.
 
 The protocol, the preview and the registry live in :mod:`.base`; the change types by
-subject in :mod:`.files`, :mod:`.edits`, :mod:`.commands`, :mod:`.packages`,
-:mod:`.services` and :mod:`.accounts`. Importing this package registers every journaled
-type, so any process that imports it can undo every journal entry.
+subject in :mod:`.files`, :mod:`.tree`, :mod:`.keys`, :mod:`.edits`, :mod:`.commands`,
+:mod:`.packages`, :mod:`.services` and :mod:`.accounts`. Importing this package registers
+every journaled type, so any process that imports it can undo every journal entry.
 """
 
 from __future__ import annotations
@@ -46,16 +46,8 @@ from .edits import (
     PostfixParams,
     ShellVars,
 )
-from .files import (
-    Directory,
-    FileChange,
-    FileWrite,
-    GeneratedFile,
-    KeySource,
-    PrivateKeyFile,
-    Snapshot,
-    Validator,
-)
+from .files import FileChange, FileWrite, GeneratedFile, Validator
+from .keys import KeySource, PrivateKeyFile
 from .packages import (
     PACKAGE_LOCKS,
     PACKAGE_PIDFILES,
@@ -73,6 +65,7 @@ from .services import (
     fingerprint,
     service_manager,
 )
+from .tree import Directory, Snapshot
 
 JOURNALED: Tuple[type, ...] = (
     # files
