@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from conftest import FROZEN_MACHINE, MAIN_CF, run_async, settle, text_of, walk_recipes
 from textual.widgets import Checkbox, Input, OptionList, RichLog, TextArea
 from textual.widgets._footer import FooterKey
 from ui_recipes import MOTD, BrokenStep, GreylistStep, HostnameStep, test_recipes
+from uikit import FROZEN_MACHINE, MAIN_CF, run_async, settle, text_of, walk_recipes
 
 from screens.answers import AnswersScreen, UserRow, error_slot
 from screens.app import make_app

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import FROZEN_MACHINE, run_async, settle, walk_recipes
 from textual.widgets import OptionList
+from uikit import FROZEN_MACHINE, run_async, settle, walk_recipes
 
 from screens.answers import AnswersScreen
 from screens.app import make_app

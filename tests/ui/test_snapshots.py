@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import FROZEN_MACHINE, settle
 from ui_recipes import test_recipes
+from uikit import FROZEN_MACHINE, settle
 
 from screens.app import MailWizardApp, make_app
 from wizard.executor import DryRunExecutor
@@ -109,7 +109,7 @@ def test_summary(snap_compare: Any, tmp_path: Path) -> None:
 
 def test_apply_all_done(snap_compare: Any, tmp_path: Path) -> None:
     """A real run on a temp root after A (apply all): statuses, outcome, the live log."""
-    from conftest import MAIN_CF
+    from uikit import MAIN_CF
 
     from wizard.executor import FakeCommand, ScriptedExecutor
     from wizard.session import Session

@@ -1,0 +1,58 @@
+"""Helpers for the TUI tests (a plain module: test files import it, never ``conftest``,
+which a whole-suite run may resolve to another directory's conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Callable, Coroutine, List
+
+from textual.pilot import Pilot
+from textual.widget import Widget
+
+from screens.context import Machine
+from wizard.recipe import Recipe
+
+#: Snapshots and defaults must not depend on the machine the tests run on.
+FROZEN_MACHINE = Machine(hostname="mail.ci.example", platform_name="Test Linux 1")
+
+MAIN_CF = """\
+# Global Postfix configuration file (test copy).
+#
+#myhostname = host.domain.tld
+#mydomain = domain.tld
+inet_interfaces = localhost
+"""
+
+
+def walk_recipes() -> List[Recipe]:
+    """The real steps when they exist, else the test steps."""
+    from allsteps import real_steps
+    from ui_recipes import test_recipes
+
+    return real_steps() or test_recipes()
+
+
+def text_of(widget: Widget) -> str:
+    """The plain text a widget shows."""
+    rendered: Any = widget.render()
+    plain = getattr(rendered, "plain", None)
+    return plain if isinstance(plain, str) else str(rendered)
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let workers finish and the UI catch up."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test with asyncio.run (no pytest-asyncio needed); fixtures still work."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
