@@ -171,7 +171,7 @@ def _not_before(cert: x509.Certificate) -> _dt.datetime:
     value = getattr(cert, "not_valid_before_utc", None)
     if value is None:  # cryptography < 42
         value = cert.not_valid_before.replace(tzinfo=_dt.timezone.utc)
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def validate_import(cert_data: bytes, key_data: bytes, hostname: str, cert_file: str,

@@ -375,4 +375,4 @@ class StepScreen(Screen[Result]):
         await pane.mount(DiffView(sp.previews if sp.enabled else [], id="step-diff",
                             empty="Nothing to change."))
         tabs = self.query_one(TabbedContent)
-        tabs.get_tab("changes").label = f"2 Changes ({sp.changed})"  # type: ignore[assignment]
+        tabs.get_tab("changes").label = f"2 Changes ({sp.changed})"

@@ -365,7 +365,7 @@ class Session:
         entry["at"] = _now()
         self.save()
 
-    def entries(self, step: Optional[str] = None, states: tuple = ("done", "started")
+    def entries(self, step: Optional[str] = None, states: Tuple[str, ...] = ("done", "started")
                 ) -> List[Dict[str, Any]]:
         return [e for e in self.journal
                 if (step is None or e["step"] == step) and e["state"] in states]

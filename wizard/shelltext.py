@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 __all__ = ["shq", "guarded", "continued", "code_span", "negate", "sed_edit", "DiffRun",
            "diff_runs"]
@@ -239,5 +239,5 @@ def sed_edit(path: str, diff: str, after: Optional[str] = None
     return guard, (sed, f"{guard} || {{ echo {stop} >&2; false; }}")
 
 
-def _context(diff: str) -> set:
+def _context(diff: str) -> Set[str]:
     return {line[1:] for line in diff.splitlines()[2:] if line.startswith(" ")}
