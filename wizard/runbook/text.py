@@ -36,7 +36,7 @@ def fence(info: str, body: str) -> List[str]:
     return [fence + info, body, fence, ""]
 
 
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)(.*)$")
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)(.*)\Z")
 
 
 def extract_commands(markdown: str, kinds: Sequence[str] = (APPLY,)) -> List[str]:
@@ -53,7 +53,7 @@ def extract_commands(markdown: str, kinds: Sequence[str] = (APPLY,)) -> List[str
             i += 1
             continue
         fence, info = m.group(1), m.group(2)
-        close = re.compile(r"^ {0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*$")
+        close = re.compile(r"^ {0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*\Z")
         body: List[str] = []
         i += 1
         while i < len(lines) and not close.match(lines[i]):
@@ -80,7 +80,7 @@ class Slugger:
 
 
 def heading_text(markdown_line: str) -> Tuple[int, str]:
-    m = re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", markdown_line)
+    m = re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*\Z", markdown_line)
     if not m:
         return 0, ""
     text = re.sub(r"\\(.)", r"\1", m.group(2)).replace("`", "")
