@@ -15,7 +15,8 @@ from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import pidfile_direct, postfix_running
-from ._postfix import MAIN_CF, joined, main_cf, map_build
+from ._postfix import MAIN_CF, joined, main_cf, map_build, map_output, map_ref
+from ._senders import SENDER_LOGINS, sender_logins, sender_logins_text
 
 SENDER_ACCESS = "/etc/postfix/sender_access"
 POSTGREY_INET = "127.0.0.1:10023"
@@ -44,7 +45,12 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
             "reject_non_fqdn_helo_hostname"]
     if r.reject_unknown_helo:
         helo.append("reject_unknown_helo_hostname")
-    sender = ["permit_mynetworks", "permit_sasl_authenticated"]
+    sender = []
+    if r.sender_login:
+        # first: a logged-in client (only the submission port offers AUTH) may use only the
+        # sender addresses its login owns, before permit_sasl_authenticated lets it through
+        sender.append("reject_authenticated_sender_login_mismatch")
+    sender += ["permit_mynetworks", "permit_sasl_authenticated"]
     if r.sender_access:
         # before the generic rejects, so an explicit OK entry can let a sender through
         sender.append(f"check_sender_access {db}:{SENDER_ACCESS}")
@@ -63,6 +69,8 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
         "smtpd_helo_restrictions": joined(helo),
         "smtpd_sender_restrictions": joined(sender),
     }
+    if r.sender_login:
+        params["smtpd_sender_login_maps"] = map_ref(db, SENDER_LOGINS)
     if platform.has_relay_restrictions:
         params["smtpd_relay_restrictions"] = joined(relay)
     params.update({
@@ -101,7 +109,10 @@ class RestrictionsRecipe(Recipe):
         "filter the rest. Relaying is allowed only to trusted networks and logged-in users: "
         "reject_unauth_destination is always part of the rules, so the server can never become "
         "an open relay. Noisy clients are slowed down and cut off after repeated errors, and "
-        "VRFY is switched off so nobody can probe for valid accounts.")
+        "VRFY is switched off so nobody can probe for valid accounts. On the submission port "
+        "a logged-in user may send only as their own address and the aliases that end at "
+        "them alone: a sender login map built from the users and aliases answers which login "
+        "owns which address.")
     outdated = (
         "The guides put relay control in smtpd_recipient_restrictions. Since Postfix 2.10 it "
         "has its own list, smtpd_relay_restrictions, which we use where the Postfix version "
@@ -114,12 +125,19 @@ class RestrictionsRecipe(Recipe):
         "DNS problem would lose mail.",
         "The very long smtpd_error_sleep_time (30-60 s) of some guides also hurts honest "
         "clients with a typo; we default to a short delay and a hard error limit.",
+        "Guide 002 binds senders with a pcre map `/^(.*)@example.com$/ ${1}` and "
+        "reject_sender_login_mismatch. That lets a login claim any address with its name, and "
+        "it also refuses mail from other servers that carries one of our addresses "
+        "(forwarders, mailing lists). We list every address with its one owner "
+        "(/etc/postfix/sender_logins) and use reject_authenticated_sender_login_mismatch, "
+        "which judges logged-in clients only: AUTH is offered only on port 587, so this is the "
+        "submission port's rule and port 25 is unchanged.",
         "Maps are built with the platform's database type: `lmdb:` on EL10, where Postfix has "
         "no Berkeley DB and `hash:` fails.",
         "postgrey's listener differs: Debian's package listens on TCP port 10023 (we bind it to "
         "127.0.0.1), EL's on the unix socket postgrey/socket in the Postfix queue directory.",
     )
-    touches = (MAIN_CF, SENDER_ACCESS, "/etc/default/postgrey", "postgrey")
+    touches = (MAIN_CF, SENDER_ACCESS, SENDER_LOGINS, "/etc/default/postgrey", "postgrey")
 
     def plan(self, ctx: PlanContext) -> List[Change]:
         a, p = ctx.answers, ctx.platform
@@ -136,6 +154,16 @@ class RestrictionsRecipe(Recipe):
             changes.extend(build.before)
             changes.append(FileWrite(SENDER_ACCESS, text, mode=0o644,
                                      reason="senders to refuse or accept explicitly"))
+            changes.extend(build.after)
+        if a.restrictions.sender_login:
+            text = sender_logins_text(a, ctx.db)
+            build = map_build(ctx.view, ["postmap", map_ref(ctx.db, SENDER_LOGINS)],
+                              SENDER_LOGINS, map_output(ctx.db, SENDER_LOGINS),
+                              source_changes=ctx.view.read_text(SENDER_LOGINS) != text,
+                              description=f"index {SENDER_LOGINS} ({ctx.db})")
+            changes.extend(build.before)
+            changes.append(FileWrite(SENDER_LOGINS, text, mode=0o644,
+                                     reason="which login may send as which address (587)"))
             changes.extend(build.after)
         if a.step_enabled("postgrey"):
             if p.is_debian:
@@ -163,6 +191,8 @@ class RestrictionsRecipe(Recipe):
         values = confedit.read_main_cf(ex.read_text(MAIN_CF))
         guard = [k for k in ("smtpd_relay_restrictions", "smtpd_recipient_restrictions")
                  if "reject_unauth_destination" in values.get(k, "")]
+        if ctx.answers.restrictions.sender_login:
+            out.extend(_sender_login_checks(ctx))
         out.append(CheckResult("relay rules present", bool(guard),
                                "reject_unauth_destination in " + (", ".join(guard) or "nothing"),
                                "" if guard else "without it the server relays for anyone"))
@@ -188,9 +218,33 @@ class RestrictionsRecipe(Recipe):
             key = answers.restrictions.sender_access[0][0]
             ref = q(f"{platform.default_database_type}:{SENDER_ACCESS}")
             cmds.append(f"postmap -q {q(key)} {ref}")
+        if answers.restrictions.sender_login:
+            user, other = answers.admin_user, f"nobody-else@{answers.domain}"
+            ref = q(map_ref(platform.default_database_type, SENDER_LOGINS))
+            cmds.append(f"postmap -q {q(user + '@' + answers.domain)} {ref}   # expect {user}")
+            cmds.append(f"swaks --server {q(answers.hostname)} --port 587 --tls --auth-user "
+                        f"{q(user)} --from {q(other)} --to {q(user + '@' + answers.domain)}"
+                        "   # expect 553 ... not owned by user")
         cmds.append("# from a machine outside mynetworks: swaks --to someone@example.org "
                     f"--server {q(answers.hostname)}   # expect 'Relay access denied'")
         return cmds
+
+
+def _sender_login_checks(ctx: VerifyContext) -> List[CheckResult]:
+    """The sender login map answers each address with its owner (postmap -q)."""
+    ex = ctx.executor
+    if not ex.which("postmap"):
+        return [checks.info("sender login map answers", "postfix is not installed")]
+    ref = map_ref(ctx.platform.default_database_type, SENDER_LOGINS)
+    out = []
+    for address, login in sender_logins(ctx.answers):
+        res = ex.run(["postmap", "-q", address, ref], quiet=True, timeout=60)
+        got = res.stdout.strip()
+        ok = res.ok and got == login
+        out.append(CheckResult(f"sender login map answers {address}", ok,
+                               f"postmap -q {address} {ref} -> {got or 'nothing'}",
+                               "" if ok else f"expected {login}; run: postmap {ref}"))
+    return out
 
 
 def _source_address(host: str) -> Optional[str]:

@@ -66,6 +66,9 @@ class Restrictions(Section):
     smtpd_error_sleep_time: int = 1
     smtpd_soft_error_limit: int = 10
     smtpd_hard_error_limit: int = 20
+    sender_login: bool = True
+    """Bind senders to logins on the submission port: a logged-in user may send only as their
+    own address and the aliases that end at them alone (smtpd_sender_login_maps)."""
 
     @classmethod
     def parse(cls, p: Parser) -> Restrictions:
@@ -94,6 +97,8 @@ class Restrictions(Section):
             smtpd_error_sleep_time=num("smtpd_error_sleep_time", 0, 60),
             smtpd_soft_error_limit=num("smtpd_soft_error_limit", 1, 1000),
             smtpd_hard_error_limit=num("smtpd_hard_error_limit", 1, 1000),
+            sender_login=p.opt_bool(r, "sender_login", d.sender_login,
+                                    "restrictions.sender_login"),
         )
 
     def to_dict(self, include_secrets: bool = False) -> Dict[str, Any]:
@@ -106,6 +111,7 @@ class Restrictions(Section):
             "smtpd_error_sleep_time": self.smtpd_error_sleep_time,
             "smtpd_soft_error_limit": self.smtpd_soft_error_limit,
             "smtpd_hard_error_limit": self.smtpd_hard_error_limit,
+            "sender_login": self.sender_login,
         }
 
     def summary(self, answers: Answers) -> List[Tuple[str, str]]:
