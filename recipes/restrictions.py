@@ -41,6 +41,11 @@ def postgrey_direct(platform: Platform) -> Dict[str, List[List[str]]]:
 def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[str, str]:
     """The main.cf restriction parameters for these answers (pure; used by plan and tests)."""
     r = answers.restrictions
+    # smtpd_delay_reject stays at its default (yes): client, HELO and sender rules are all
+    # judged at RCPT time, so permit_sasl_authenticated works in every list below
+    client = ["permit_mynetworks", "permit_sasl_authenticated"]
+    if r.reject_unknown_client:
+        client.append("reject_unknown_reverse_client_hostname")
     helo = ["permit_mynetworks", "permit_sasl_authenticated", "reject_invalid_helo_hostname",
             "reject_non_fqdn_helo_hostname"]
     if r.reject_unknown_helo:
@@ -65,6 +70,7 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
     if answers.step_enabled("postgrey"):
         recipient.append(policy_service(platform))
     params = {
+        "smtpd_client_restrictions": joined(client),
         "smtpd_helo_required": "yes" if r.helo_required else "no",
         "smtpd_helo_restrictions": joined(helo),
         "smtpd_sender_restrictions": joined(sender),
@@ -75,6 +81,15 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
         params["smtpd_relay_restrictions"] = joined(relay)
     params.update({
         "smtpd_recipient_restrictions": joined(recipient),
+        # a client that talks before the server answered is a bulk mailer, not a mail server;
+        # the DATA stage is where Postfix's documentation says this rule works best
+        "smtpd_data_restrictions": joined(["permit_mynetworks", "permit_sasl_authenticated",
+                                           "reject_unauth_pipelining"]),
+        # anvil's per-client limits (per anvil_rate_time_unit, 60s by default); clients in
+        # mynetworks are exempt (smtpd_client_event_limit_exceptions)
+        "smtpd_client_connection_rate_limit": str(r.smtpd_client_connection_rate_limit),
+        "smtpd_client_message_rate_limit": str(r.smtpd_client_message_rate_limit),
+        "smtpd_client_auth_rate_limit": str(r.smtpd_client_auth_rate_limit),
         "smtpd_error_sleep_time": f"{r.smtpd_error_sleep_time}s",
         "smtpd_soft_error_limit": str(r.smtpd_soft_error_limit),
         "smtpd_hard_error_limit": str(r.smtpd_hard_error_limit),
@@ -112,7 +127,10 @@ class RestrictionsRecipe(Recipe):
         "VRFY is switched off so nobody can probe for valid accounts. On the submission port "
         "a logged-in user may send only as their own address and the aliases that end at "
         "them alone: a sender login map built from the users and aliases answers which login "
-        "owns which address.")
+        "owns which address. Clients that send commands before the server answered "
+        "(pipelining abuse) are refused, each client's connections, messages and login "
+        "attempts per minute are limited, and clients without reverse DNS can be refused "
+        "before anything else.")
     outdated = (
         "The guides put relay control in smtpd_recipient_restrictions. Since Postfix 2.10 it "
         "has its own list, smtpd_relay_restrictions, which we use where the Postfix version "
@@ -132,6 +150,25 @@ class RestrictionsRecipe(Recipe):
         "(/etc/postfix/sender_logins) and use reject_authenticated_sender_login_mismatch, "
         "which judges logged-in clients only: AUTH is offered only on port 587, so this is the "
         "submission port's rule and port 25 is unchanged.",
+        "Guide 000 writes smtpd_delay_reject = yes and calls it a requirement of the HELO "
+        "rules; guide 001 sets it to no for a 'sleep 5' client delay. We keep Postfix's "
+        "default (yes, so not written): every client, HELO and sender rule waits until RCPT "
+        "TO, the log names sender and recipient of each rejection, and "
+        "permit_sasl_authenticated works in those lists because AUTH comes before RCPT. With "
+        "no, a client would be judged before it could log in. The sleep trick only ties up "
+        "our own smtpd processes.",
+        "Guides 000 and 003 put reject_unauth_pipelining in the recipient (or every) list; it "
+        "belongs in smtpd_data_restrictions, where it sees a client sending DATA and the "
+        "message before the server answered. Postfix 3.9 and newer (Debian 13) also drop "
+        "such clients by default (smtpd_forbid_unauth_pipelining).",
+        "reject_unknown_reverse_client_hostname (guide 003's client rule) is an answer, off "
+        "by default: many small honest servers have no reverse DNS. The stricter "
+        "reject_unknown_client_hostname of guide 002 is not offered.",
+        "Guide 002's rate limits (2400 connections and 12000 messages per 120 s) are so high "
+        "they never trip. Ours are per client per minute (anvil_rate_time_unit keeps its "
+        "default of 60 s): 60 connections, 100 messages and 20 AUTH commands, with "
+        "smtpd_client_auth_rate_limit added against password guessing; trusted networks are "
+        "exempt.",
         "Maps are built with the platform's database type: `lmdb:` on EL10, where Postfix has "
         "no Berkeley DB and `hash:` fails.",
         "postgrey's listener differs: Debian's package listens on TCP port 10023 (we bind it to "
@@ -213,7 +250,9 @@ class RestrictionsRecipe(Recipe):
 
     def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
         cmds = ["postconf smtpd_relay_restrictions smtpd_recipient_restrictions "
-                "smtpd_helo_restrictions smtpd_sender_restrictions"]
+                "smtpd_helo_restrictions smtpd_sender_restrictions",
+                "postconf smtpd_client_restrictions smtpd_data_restrictions smtpd_delay_reject",
+                "postconf -n | grep _rate_limit   # the anvil limits per client and minute"]
         if answers.restrictions.sender_access:
             key = answers.restrictions.sender_access[0][0]
             ref = q(f"{platform.default_database_type}:{SENDER_ACCESS}")
