@@ -51,12 +51,21 @@ def test_demo_is_valid_and_round_trips(tmp_path: Path):
     assert load_answers(f) == a
 
 
+def test_mail_host_outside_the_domain_is_valid():
+    a = parse_answers(with_(hostname="mx.provider.net", domain="customer.org"))
+    assert (a.hostname, a.domain) == ("mx.provider.net", "customer.org")
+
+
+def test_domain_below_the_host_name_names_the_domain():
+    errs, _ = errors_of(with_(hostname="example.com", domain="mail.example.com"))
+    assert "lies below the host name" in errs["domain"] and "hostname" not in errs
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("hostname", "mail", "fully qualified"),
     ("hostname", "-bad-.example.com", "not valid"),
     ("hostname", "mail.example.123", "numeric"),
     ("hostname", "a" * 64 + ".example.com", "not valid"),
-    ("hostname", "mail.other.org", "not inside the mail domain"),
     ("hostname", _DEL, "is required"),
     ("hostname", 5, "must be text"),
     ("domain", "exa mple.com", "not valid"),
@@ -234,3 +243,10 @@ def test_user_shell_default_and_answer():
     assert alice.shell == "" and bob.shell == "/bin/bash"
     assert answers.to_dict()["users"][1]["shell"] == "/bin/bash"
     assert "shell" not in answers.to_dict()["users"][0]
+
+
+def test_mx_target_is_compared_whole():
+    from wizard.checks import mx_target
+    assert mx_target("10 mx.provider.net.") == "mx.provider.net"
+    # a substring is not a match: xmail.example.com is not mail.example.com
+    assert mx_target("10 xmail.example.com.") != "mail.example.com"
