@@ -101,7 +101,8 @@ class RestrictionsRecipe(Recipe):
         "filter the rest. Relaying is allowed only to trusted networks and logged-in users: "
         "reject_unauth_destination is always part of the rules, so the server can never become "
         "an open relay. Noisy clients are slowed down and cut off after repeated errors, and "
-        "VRFY is switched off so nobody can probe for valid accounts.")
+        "VRFY is switched off so nobody can probe for valid accounts (as guides 003 and 004 "
+        "do).")
     outdated = (
         "The guides put relay control in smtpd_recipient_restrictions. Since Postfix 2.10 it "
         "has its own list, smtpd_relay_restrictions, which we use where the Postfix version "
