@@ -19,22 +19,32 @@ _INTERFACE_WORDS = ("all", "loopback-only", "localhost")
 
 @dataclass(frozen=True)
 class Identity(Section):
-    """``hostname`` and ``domain``: the server's name, inside the mail domain."""
+    """``hostname`` and ``domain``: the server's name and the mail domain it serves.
+
+    The host may live outside the domain (``mx.provider.net`` serving ``customer.org``: the MX
+    record points there). Only a domain below the host name is refused (the two answers are
+    most likely swapped: mail would go to ``user@mail.example.com``)."""
 
     hostname: str = ""
     domain: str = ""
 
     @classmethod
     def parse(cls, p: Parser) -> Identity:
-        hostname = p.req_str("hostname").lower().rstrip(".")
+        # checked before lower(): str.lower() folds some non-ASCII letters to ASCII ones
+        # (U+212A KELVIN SIGN becomes 'k'), which must not turn a bad name into a good one
+        hostname = p.req_str("hostname").rstrip(".")
         if hostname and (msg := check_hostname(hostname)):
             p.error("hostname", msg)
-        domain = p.req_str("domain").lower().rstrip(".")
+        hostname = hostname.lower()
+        domain = p.req_str("domain").rstrip(".")
         if domain and (msg := check_domain(domain)):
             p.error("domain", msg)
+        domain = domain.lower()
         if (hostname and domain and not p.has_error("hostname", "domain")
-                and not (hostname == domain or hostname.endswith("." + domain))):
-            p.error("hostname", f"{hostname!r} is not inside the mail domain {domain!r}")
+                and domain.endswith("." + hostname)):
+            p.error("domain", f"the mail domain {domain!r} lies below the host name "
+                              f"{hostname!r}: swapped? domain is what follows the @ in your "
+                              "addresses, hostname the server's own name")
         return cls(hostname=hostname, domain=domain)
 
     def to_dict(self, include_secrets: bool = False) -> Dict[str, Any]:
