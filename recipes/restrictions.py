@@ -22,6 +22,8 @@ from ._senders import SENDER_LOGINS, sender_logins, sender_logins_text
 SENDER_ACCESS = "/etc/postfix/sender_access"
 POSTGREY_INET = "127.0.0.1:10023"
 POSTGREY_EL_SOCKET = "/var/spool/postfix/postgrey/socket"
+POSTGREY_DEFAULTS = "/etc/default/postgrey"
+POSTGREY_SYSCONFIG = "/etc/sysconfig/postgrey"
 DEFAULT_MAILBOX_SIZE_LIMIT = 51200000
 
 
@@ -86,11 +88,11 @@ def policy_services(answers: Answers, platform: Platform) -> List[str]:
     return out
 
 
-def postgrey_direct(platform: Platform) -> Dict[str, List[List[str]]]:
+def postgrey_direct(platform: Platform, delay: int) -> Dict[str, List[List[str]]]:
     listen = (f"--inet={POSTGREY_INET}" if platform.is_debian
               else f"--unix={POSTGREY_EL_SOCKET}")
-    return pidfile_direct([["postgrey", listen, "--daemonize", "--pidfile=/run/postgrey.pid"]],
-                          "/run/postgrey.pid")
+    return pidfile_direct([["postgrey", listen, f"--delay={delay}", "--daemonize",
+                            "--pidfile=/run/postgrey.pid"]], "/run/postgrey.pid")
 
 
 def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[str, str]:
@@ -251,13 +253,18 @@ class RestrictionsRecipe(Recipe):
         "on fail only). Its time limit is the per-service policyd-spf_time_limit = 3600, not "
         "the global policy_time_limit the guide sets; check_policy_service comes after "
         "reject_unauth_destination, never before it (that would open relaying).",
+        "Guide 002 lowers postgrey's delay to 60 s by appending to OPTIONS in "
+        "/etc/sysconfig/postgrey, a variable of the old init script. The delay is an answer "
+        "(restrictions.postgrey_delay, postgrey's own 300 s by default), written to "
+        "POSTGREY_OPTS in /etc/default/postgrey (Debian) or /etc/sysconfig/postgrey (EPEL), "
+        "and the services step restarts postgrey so it takes effect.",
         "Maps are built with the platform's database type: `lmdb:` on EL10, where Postfix has "
         "no Berkeley DB and `hash:` fails.",
         "postgrey's listener differs: Debian's package listens on TCP port 10023 (we bind it to "
         "127.0.0.1), EL's on the unix socket postgrey/socket in the Postfix queue directory.",
     )
     touches = (MAIN_CF, f"{MASTER_CF} (policyd-spf)", SENDER_ACCESS, SENDER_LOGINS,
-               "/etc/default/postgrey", "postgrey")
+               f"{POSTGREY_DEFAULTS} or {POSTGREY_SYSCONFIG}", "postgrey")
 
     def plan(self, ctx: PlanContext) -> List[Change]:
         a, p = ctx.answers, ctx.platform
@@ -286,12 +293,20 @@ class RestrictionsRecipe(Recipe):
                                      reason="which login may send as which address (587)"))
             changes.extend(build.after)
         if a.step_enabled("postgrey"):
+            delay = f"--delay={a.restrictions.postgrey_delay}"
             if p.is_debian:
-                changes.append(ShellVars("/etc/default/postgrey",
-                                         {"POSTGREY_OPTS": f"--inet={POSTGREY_INET}"},
-                                         reason="postgrey listens on the loopback only"))
+                changes.append(ShellVars(POSTGREY_DEFAULTS,
+                                         {"POSTGREY_OPTS": f"--inet={POSTGREY_INET} {delay}"},
+                                         reason="postgrey listens on the loopback only; its "
+                                                "greylisting delay"))
+            else:
+                # EPEL's unit passes $POSTGREY_OPTS last, after its own defaults
+                changes.append(ShellVars(POSTGREY_SYSCONFIG, {"POSTGREY_OPTS": delay},
+                                         reason="postgrey's greylisting delay"))
             # started before main.cf names it, so smtpd never calls a missing policy server
-            changes.append(Service("postgrey", action="start", direct=postgrey_direct(p)))
+            # (the services step restarts it when its settings file changed)
+            changes.append(Service("postgrey", action="start",
+                                   direct=postgrey_direct(p, a.restrictions.postgrey_delay)))
         if a.restrictions.spf:
             # defined before main.cf names it, so smtpd never calls a missing service
             changes.append(MasterService([spf_entry(p)],
