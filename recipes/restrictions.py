@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from shlex import quote as q
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 from wizard import checks, confedit
 from wizard.answers import Answers
@@ -16,6 +16,7 @@ from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import pidfile_direct, postfix_running
+from ._dnsbl import RESOLV_CONF, resolver_check
 from ._postfix import MAIN_CF, MASTER_CF, joined, main_cf, map_build, map_output, map_ref
 from ._senders import SENDER_LOGINS, sender_logins, sender_logins_text
 
@@ -39,20 +40,6 @@ HARDENING = {
     "show_user_unknown_table_name": "no",
 }
 """Guide 003's address-hygiene flags, set on every platform (each exists since Postfix 2.x)."""
-
-
-RESOLV_CONF = "/etc/resolv.conf"
-PUBLIC_RESOLVERS = frozenset(str(ipaddress.ip_address(a)) for a in (
-    "8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844",          # Google
-    "1.1.1.1", "1.0.0.1", "1.1.1.2", "1.0.0.2", "1.1.1.3", "1.0.0.3",               # Cloudflare
-    "2606:4700:4700::1111", "2606:4700:4700::1001",
-    "9.9.9.9", "149.112.112.112", "9.9.9.10", "9.9.9.11", "2620:fe::fe", "2620:fe::9",  # Quad9
-    "208.67.222.222", "208.67.220.220", "2620:119:35::35", "2620:119:53::53",     # OpenDNS
-    "94.140.14.14", "94.140.15.15", "2a10:50c0::ad1:ff", "2a10:50c0::ad2:ff",     # AdGuard
-    "4.2.2.1", "4.2.2.2", "64.6.64.6", "64.6.65.6", "8.26.56.26", "185.228.168.9",
-))
-"""Well-known open resolvers. DNS block lists such as Spamhaus refuse queries that come
-through them (Spamhaus answers 127.255.255.254 or .255 instead of a listing)."""
 
 
 def policy_service(platform: Platform) -> str:
@@ -383,45 +370,6 @@ class RestrictionsRecipe(Recipe):
         cmds.append("# from a machine outside mynetworks: swaks --to someone@example.org "
                     f"--server {q(answers.hostname)}   # expect 'Relay access denied'")
         return cmds
-
-
-def nameservers(resolv_conf: Optional[str]) -> List[str]:
-    """The ``nameserver`` addresses of a resolv.conf text, in order."""
-    out = []
-    for line in (resolv_conf or "").splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[0] == "nameserver":
-            out.append(words[1])
-    return out
-
-
-def _public(address: str) -> bool:
-    try:
-        return str(ipaddress.ip_address(address.split("%")[0])) in PUBLIC_RESOLVERS
-    except ValueError:
-        return False
-
-
-def resolver_check(resolv_conf: Optional[str], rbl: Sequence[str]) -> CheckResult:
-    """Whether the block lists can answer: a public resolver gets refused, and an unfiltered
-    reject_rbl_client then takes the refusal (127.255.255.x) for a listing."""
-    name = "block lists reachable (resolver)"
-    servers = nameservers(resolv_conf)
-    public = [a for a in servers if _public(a)]
-    if not public:
-        return checks.passed(name, f"{RESOLV_CONF}: nameserver {', '.join(servers) or 'none'}")
-    detail = f"{RESOLV_CONF} uses the public resolver(s) {', '.join(public)}"
-    unfiltered = [r for r in rbl if "=" not in r]
-    why = ("Spamhaus and other block lists refuse queries from public resolvers and answer "
-           "with 127.255.255.x (254: public resolver, 255: too many queries) instead of a "
-           "listing. Use a local resolver (e.g. unbound on this server) or your provider's.")
-    if unfiltered:
-        return checks.failed(name, detail + "; no return-code filter on "
-                             + ", ".join(unfiltered),
-                             why + " Without a filter such as =127.0.0.[2..11], Postfix takes "
-                             "that answer for a listing and rejects every client.")
-    return checks.info(name, detail, why + " The return-code filters keep mail flowing, but "
-                       "the lists block nothing until the resolver changes.")
 
 
 def _spf_checks(ctx: VerifyContext) -> List[CheckResult]:
