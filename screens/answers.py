@@ -52,6 +52,7 @@ _RATE_FIELDS = tuple((key, label, getattr(Restrictions(), key)) for key, label i
     ("smtpd_client_message_rate_limit", "Messages/min"),
     ("smtpd_client_auth_rate_limit", "Logins (AUTH)/min")))
 """The anvil rate limits of the restrictions: answer key, label, default."""
+_DELAY = Restrictions().postgrey_delay
 
 
 class AnswersScreen(Screen[Result]):
@@ -203,7 +204,9 @@ class AnswersScreen(Screen[Result]):
             yield Label("Restrictions", classes="section")
             yield from self._row("Block lists (RBL)", self._input(
                 "restrictions-rbl", list_to_text(self._get("restrictions", "rbl", default=[])),
-                "zen.spamhaus.org"), "restrictions-rbl")
+                "zen.spamhaus.org=127.0.0.[2..11]"), "restrictions-rbl",
+                "Keep the =127.0.0.[2..11] filter: through a public resolver (8.8.8.8, "
+                "1.1.1.1...) Spamhaus answers 127.255.255.x, which without it rejects all mail.")
             yield self._check("restrictions-helo_required", "Require HELO/EHLO",
                               self._get("restrictions", "helo_required", default=True))
             yield Static("", id="err-restrictions-helo_required", classes="field-error")
@@ -219,6 +222,9 @@ class AnswersScreen(Screen[Result]):
                               "Port 587: users send only as their own addresses",
                               self._get("restrictions", "sender_login", default=True))
             yield Static("", id="err-restrictions-sender_login", classes="field-error")
+            yield self._check("restrictions-spf", "Check senders' SPF (refuse on fail)",
+                              self._get("restrictions", "spf", default=True))
+            yield Static("", id="err-restrictions-spf", classes="field-error")
             yield Label(Text("Sender access, one per line: sender: REJECT|OK|DISCARD|HOLD "
                              "[text]"), classes="hint")
             yield TextArea(map_to_lines(self._get("restrictions", "sender_access", default={})),
@@ -244,6 +250,11 @@ class AnswersScreen(Screen[Result]):
                 self._get("restrictions", "smtpd_hard_error_limit", default=20), "20"),
                 "restrictions-smtpd_hard_error_limit",
                 "Errors before the client is disconnected (smtpd_hard_error_limit).")
+            yield from self._row("Postgrey delay (s)", self._input(
+                "restrictions-postgrey_delay",
+                self._get("restrictions", "postgrey_delay", default=_DELAY), str(_DELAY)),
+                "restrictions-postgrey_delay",
+                "How long postgrey makes an unknown sender wait (optional postgrey step).")
             for key, label, default in _RATE_FIELDS:
                 yield from self._row(label, self._input(
                     f"restrictions-{key}", self._get("restrictions", key, default=default),
@@ -325,10 +336,12 @@ class AnswersScreen(Screen[Result]):
         restr["reject_unknown_helo"] = self._bool("restrictions-reject_unknown_helo")
         restr["reject_unknown_client"] = self._bool("restrictions-reject_unknown_client")
         restr["sender_login"] = self._bool("restrictions-sender_login")
+        restr["spf"] = self._bool("restrictions-spf")
         restr["sender_access"] = lines_to_actions(
             self.query_one("#f-restrictions-sender_access", TextArea).text)
         for key, default in (("message_size_limit", 0), ("smtpd_error_sleep_time", 1),
                              ("smtpd_soft_error_limit", 10), ("smtpd_hard_error_limit", 20),
+                             ("postgrey_delay", _DELAY),
                              *((k, d) for k, _, d in _RATE_FIELDS)):
             restr[key] = int_or_text(self._val(f"restrictions-{key}"), default)
         data["restrictions"] = restr
