@@ -16,6 +16,7 @@ from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import pidfile_direct, postfix_running
 from ._postfix import MAIN_CF, joined, main_cf, map_build
+from .quota import quota_policy
 
 SENDER_ACCESS = "/etc/postfix/sender_access"
 POSTGREY_INET = "127.0.0.1:10023"
@@ -55,6 +56,7 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
     # later empties the relay list.
     recipient = ["permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination",
                  "reject_non_fqdn_recipient", "reject_unknown_recipient_domain"]
+    recipient += quota_policy(answers)  # mailbox full: refused here (step quota)
     recipient += [f"reject_rbl_client {rbl}" for rbl in r.rbl]
     if answers.step_enabled("postgrey"):
         recipient.append(policy_service(platform))
