@@ -19,6 +19,7 @@ from ._daemons import pidfile_direct, postfix_running
 from ._dnsbl import RESOLV_CONF, resolver_check
 from ._postfix import MAIN_CF, MASTER_CF, joined, main_cf, map_build, map_output, map_ref
 from ._senders import SENDER_LOGINS, sender_logins, sender_logins_text
+from .quota import quota_policy
 
 SENDER_ACCESS = "/etc/postfix/sender_access"
 POSTGREY_INET = "127.0.0.1:10023"
@@ -110,6 +111,7 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
     # later empties the relay list.
     recipient = ["permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination",
                  "reject_non_fqdn_recipient", "reject_unknown_recipient_domain"]
+    recipient += quota_policy(answers)  # mailbox full: refused here (step quota)
     recipient += [f"reject_rbl_client {rbl}" for rbl in r.rbl]
     recipient += policy_services(answers, platform)
     params = {
