@@ -12,6 +12,7 @@ def all_recipes() -> List[Recipe]:
     from .aliases import AliasesRecipe
     from .certificate import CertificateRecipe
     from .dovecot_basics import DovecotBasicsRecipe
+    from .epel import EpelRecipe
     from .firewall import FirewallRecipe
     from .maildir import MaildirRecipe
     from .packages import PackagesRecipe
@@ -23,7 +24,7 @@ def all_recipes() -> List[Recipe]:
     from .tls_dovecot import TlsDovecotRecipe
     from .tls_postfix import TlsPostfixRecipe
 
-    return [PreflightRecipe(), PackagesRecipe(), PostfixBasicsRecipe(), DovecotBasicsRecipe(),
-            MaildirRecipe(), AliasesRecipe(), RestrictionsRecipe(), CertificateRecipe(),
-            SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(), ServicesRecipe(),
-            FirewallRecipe()]
+    return [PreflightRecipe(), EpelRecipe(), PackagesRecipe(), PostfixBasicsRecipe(),
+            DovecotBasicsRecipe(), MaildirRecipe(), AliasesRecipe(), RestrictionsRecipe(),
+            CertificateRecipe(), SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(),
+            ServicesRecipe(), FirewallRecipe()]

@@ -129,7 +129,9 @@ class Engine:
         selected = {r.id for r in self.select(steps)}
         for recipe in self.recipes:
             sp = StepPlan(recipe)
-            if not recipe.enabled(self.answers):
+            if not recipe.enabled_for(self.answers, self.platform):
+                if recipe.enabled(self.answers):
+                    continue  # not needed here (e.g. EPEL off EL): left out of the plan
                 sp.enabled = False
             elif recipe.id in selected or steps is None:
                 sp = self._plan_one(recipe, view)
@@ -175,7 +177,7 @@ class Engine:
         for recipe in self.select(steps):
             if self.cancelled:  # between two steps: nothing of this one was done
                 raise StepInterrupted(recipe.id, "", graceful=True)
-            if not recipe.enabled(self.answers):
+            if not recipe.enabled_for(self.answers, self.platform):
                 self.session.set_step(recipe.id, "skipped")
                 res = StepResult(recipe.id, "skipped")
             else:
@@ -360,7 +362,7 @@ class Engine:
         vctx = VerifyContext(self.answers, self.platform, self.facts, self.executor,
                              probe_host=probe_host)
         for recipe in self.select(steps):
-            if not recipe.enabled(self.answers):
+            if not recipe.enabled_for(self.answers, self.platform):
                 continue
             try:
                 results = recipe.verify(vctx)

@@ -680,3 +680,26 @@ def test_cli_writes_the_runbook(tmp_path: Path) -> None:
     assert main(["docs", "--platform", "rocky9", "--answers", "demo", "--format", "html",
                  "-o", str(html)]) == 0
     assert html.read_text().startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("platform", ["rocky9", "centos7", "debian12"])
+def test_runbook_enables_epel_before_postgrey_on_el(tmp_path: Path, platform: str) -> None:
+    """postgrey comes from EPEL on EL: the runbook installs epel-release (and enables CRB
+    where EPEL needs it) in its own step before the package step, with its checks."""
+    answers = demo_answers().with_changes(steps=(("firewall", True), ("postgrey", True),
+                                                 ("virtual-aliases", True)))
+    engine = dry_engine(tmp_path, platform, answers)
+    md = render_markdown(engine)
+    check_complete(md, engine.plan())
+    p = get_platform(platform)
+    if not p.is_el:
+        assert "Step id `epel`" not in md and "epel-release" not in md
+        return
+    assert md.count("Step id `epel`") == 1
+    assert md.index("Step id `epel`") < md.index("Step id `packages`")
+    assert "epel-release" in md and "repolist" in md
+    if p.major >= 8:
+        assert "dnf config-manager --set-enabled crb" in md
+        assert "dnf config-manager --set-disabled crb" in md
+    else:
+        assert "--set-enabled" not in md and "yum install -y epel-release" in md
