@@ -18,6 +18,7 @@ def all_recipes() -> List[Recipe]:
     from .packages import PackagesRecipe
     from .postfix_basics import PostfixBasicsRecipe
     from .preflight import PreflightRecipe
+    from .relay import RelayRecipe
     from .restrictions import RestrictionsRecipe
     from .sasl import SaslRecipe
     from .services import ServicesRecipe
@@ -27,4 +28,4 @@ def all_recipes() -> List[Recipe]:
     return [PreflightRecipe(), EpelRecipe(), PackagesRecipe(), PostfixBasicsRecipe(),
             DovecotBasicsRecipe(), MaildirRecipe(), AliasesRecipe(), RestrictionsRecipe(),
             CertificateRecipe(), SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(),
-            ServicesRecipe(), FirewallRecipe()]
+            RelayRecipe(), ServicesRecipe(), FirewallRecipe()]
