@@ -64,13 +64,15 @@ def policy_services(answers: Answers, platform: Platform) -> List[str]:
     """The check_policy_service rules of smtpd_recipient_restrictions, in order.
 
     They always come after reject_unauth_destination (a policy server answering OK or DUNNO
-    must never open relaying) and after the cheap built-in checks. SPF comes before
-    greylisting, so a forged sender is refused at once instead of being asked to retry. One
-    line per service: add new ones here.
+    must never open relaying) and after the cheap built-in checks. SPF comes first, so a
+    forged sender is refused at once; then Dovecot's quota-status (step quota), so mail for a
+    full mailbox is refused at RCPT instead of bouncing later; greylisting last, so nobody is
+    asked to retry a message that would be refused anyway. One line per service.
     """
     out = []
     if answers.restrictions.spf:
         out.append(f"check_policy_service unix:private/{SPF_SERVICE}")
+    out += quota_policy(answers)
     if answers.step_enabled("postgrey"):
         out.append(policy_service(platform))
     return out
@@ -111,7 +113,6 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
     # later empties the relay list.
     recipient = ["permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination",
                  "reject_non_fqdn_recipient", "reject_unknown_recipient_domain"]
-    recipient += quota_policy(answers)  # mailbox full: refused here (step quota)
     recipient += [f"reject_rbl_client {rbl}" for rbl in r.rbl]
     recipient += policy_services(answers, platform)
     params = {

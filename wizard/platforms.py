@@ -172,7 +172,7 @@ def _el(distro: str, label: str, major: int) -> Platform:
         packages_dovecot=("dovecot",),
         packages_cyrus=("cyrus-sasl", "cyrus-sasl-plain"),
         packages_postgrey=("postgrey",),
-        packages_epel=("postgrey",),
+        packages_epel=("postgrey", "pypolicyd-spf"),
         epel_release=epel_release,
         epel_release_url=epel_url,
         crb_repo=crb,

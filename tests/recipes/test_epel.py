@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import List
 
@@ -14,8 +15,10 @@ from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
 from wizard.recipe import Facts, VerifyContext
 
-POSTGREY = DEMO_ANSWERS.with_changes(steps=(("firewall", True), ("postgrey", True),
-                                            ("virtual-aliases", True)))
+NO_SPF = DEMO_ANSWERS.with_changes(
+    restrictions=replace(DEMO_ANSWERS.restrictions, spf=False))
+POSTGREY = NO_SPF.with_changes(steps=(("firewall", True), ("postgrey", True),
+                                      ("virtual-aliases", True)))
 
 
 def planned_ids(pid: str, answers, root: Path) -> List[str]:
@@ -28,7 +31,10 @@ def test_epel_comes_before_the_packages_that_need_it(pid: str, tmp_path: Path) -
     ids = planned_ids(pid, POSTGREY, tmp_path)
     assert ids.index("epel") == ids.index("packages") - 1
     # without an EPEL package there is nothing to enable
-    assert "epel" not in planned_ids(pid, DEMO_ANSWERS, tmp_path)
+    assert "epel" not in planned_ids(pid, NO_SPF, tmp_path)
+    # inbound SPF (on in the demo answers) needs pypolicyd-spf, which only EPEL has
+    spf = planned_ids(pid, DEMO_ANSWERS, tmp_path)
+    assert spf.index("epel") == spf.index("packages") - 1
 
 
 @pytest.mark.parametrize("pid", ["debian12", "debian13", "ubuntu24.04"])

@@ -34,12 +34,13 @@ def test_never_an_open_relay(pid: str, spf: bool, postgrey: bool, rbl: Tuple[str
             assert policy == "check_policy_service inet:127.0.0.1:10023"
         else:
             assert policy == "check_policy_service unix:postgrey/socket"
-    # policy services come after the relay lock and the built-in checks: SPF, then postgrey
+    # policy services come after the relay lock and the built-in checks: SPF, quota, postgrey
     policies = [r for r in rules if r.startswith("check_policy_service")]
     assert rules[len(rules) - len(policies):] == policies
-    assert policies[:1] == (["check_policy_service unix:private/policyd-spf"] if spf else
-                            policies[:1])
-    assert len(policies) == int(spf) + int(postgrey)
+    quota = ["check_policy_service unix:private/quota-status"] if a.mail_quota else []
+    assert policies[:int(spf) + len(quota)] == (
+        ["check_policy_service unix:private/policyd-spf"] if spf else []) + quota
+    assert len(policies) == int(spf) + len(quota) + int(postgrey)
     assert [r for r in rules if r.startswith("reject_rbl_client")] == [
         f"reject_rbl_client {x}" for x in rbl]
     assert ("check_sender_access" in values["smtpd_sender_restrictions"]) == bool(access)
