@@ -46,7 +46,7 @@ from .edits import (
     PostfixParams,
     ShellVars,
 )
-from .files import FileChange, FileWrite, GeneratedFile, SecretFile, Validator
+from .files import FileChange, FileWrite, GeneratedFile, Validator
 from .keys import KeySource, PrivateKeyFile
 from .packages import (
     PACKAGE_LOCKS,
@@ -56,6 +56,7 @@ from .packages import (
     package_manager_busy,
     wait_for_package_manager,
 )
+from .secret_file import SecretFile
 from .services import (
     DIRECT,
     ConfiguredService,
@@ -77,8 +78,8 @@ JOURNALED: Tuple[type, ...] = (
 )
 """Every change type the journal holds, registered here and nowhere else: an entry stores
 the type's name and its record, and undo needs nothing more (not the recipes, not the plan).
-Subclasses (ConfiguredService, SystemdDropIn, PrivateKeyFile, SecretFile) are journaled under these
-names; Note and Validate never make an entry."""
+Subclasses (ConfiguredService, SystemdDropIn, PrivateKeyFile, SecretFile) are journaled
+under these names; Note and Validate never make an entry."""
 
 for _cls in JOURNALED:
     register(_cls)
