@@ -106,6 +106,17 @@ def map_build(view: View, argv: Sequence[str], source: str, output: str,
     return out
 
 
+def postmap_changes(view: View, db: str, path: str, write: Change, *,
+                    source_changes: bool = True, description: str = "") -> List[Change]:
+    """Write a lookup table's source with ``write`` and index it with ``postmap db:path``:
+    the Snapshot of the indexed file, the write, then the ``postmap`` command (see
+    :func:`map_build`)."""
+    build = map_build(view, ["postmap", map_ref(db, path)], path, map_output(db, path),
+                      source_changes=source_changes,
+                      description=description or f"index {path} ({db})")
+    return [*build.before, write, *build.after]
+
+
 # --------------------------------------------------------------------------- aliases
 def alias_loops(table: Mapping[str, Iterable[str]]) -> List[List[str]]:
     """Cycles of two or more local names in an aliases table (``a: b`` and ``b: a``).

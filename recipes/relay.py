@@ -17,7 +17,7 @@ from wizard.checks import CheckResult, failed, info, passed
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from ._postfix import MAIN_CF, map_build, map_output, map_ref
+from ._postfix import MAIN_CF, map_output, map_ref, postmap_changes
 
 SASL_PASSWD = "/etc/postfix/sasl_passwd"
 PLACEHOLDER = "PASSWORD"
@@ -79,14 +79,12 @@ class RelayRecipe(Recipe):
         if a.relay_user and a.relay_password is not None:
             secret = a.relay_password
             out = map_output(ctx.db, SASL_PASSWD)
-            build = map_build(ctx.view, ["postmap", map_ref(ctx.db, SASL_PASSWD)],
-                              SASL_PASSWD, out,
-                              description=f"build {out} from {SASL_PASSWD} (postmap)")
-            changes += build.before
-            changes.append(SecretFile(
-                SASL_PASSWD, lambda pw: passwd_line(a, pw), secret, PLACEHOLDER, mode=0o600,
-                reason="the relay login; root only (0600), the password is never shown"))
-            changes += build.after
+            changes += postmap_changes(
+                ctx.view, ctx.db, SASL_PASSWD,
+                SecretFile(SASL_PASSWD, lambda pw: passwd_line(a, pw), secret, PLACEHOLDER,
+                           mode=0o600, reason="the relay login; root only (0600), the "
+                           "password is never shown"),
+                description=f"build {out} from {SASL_PASSWD} (postmap)")
             changes.append(Command(["chmod", "0600", out], after_files=[SASL_PASSWD],
                                    description=f"keep {out} readable by root only"))
         elif a.relay_user:

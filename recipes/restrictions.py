@@ -17,7 +17,7 @@ from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import pidfile_direct, postfix_running
 from ._dnsbl import RESOLV_CONF, resolver_check
-from ._postfix import MAIN_CF, MASTER_CF, joined, main_cf, map_build, map_output, map_ref
+from ._postfix import MAIN_CF, MASTER_CF, joined, main_cf, map_ref, postmap_changes
 from ._senders import SENDER_LOGINS, sender_logins, sender_logins_text
 from .quota import quota_policy
 
@@ -261,28 +261,21 @@ class RestrictionsRecipe(Recipe):
         a, p = ctx.answers, ctx.platform
         changes: List[Change] = []
         if a.restrictions.sender_access:
-            suffix = ".lmdb" if ctx.db == "lmdb" else ".db"
             # a map we create is removed on undo; one that existed is rebuilt after its
             # source file is restored (see recipes._postfix.map_build)
             text = sender_access_text(a)
-            build = map_build(ctx.view, ["postmap", f"{ctx.db}:{SENDER_ACCESS}"],
-                              SENDER_ACCESS, SENDER_ACCESS + suffix,
-                              source_changes=ctx.view.read_text(SENDER_ACCESS) != text,
-                              description=f"index {SENDER_ACCESS} ({ctx.db})")
-            changes.extend(build.before)
-            changes.append(FileWrite(SENDER_ACCESS, text, mode=0o644,
-                                     reason="senders to refuse or accept explicitly"))
-            changes.extend(build.after)
+            changes += postmap_changes(
+                ctx.view, ctx.db, SENDER_ACCESS,
+                FileWrite(SENDER_ACCESS, text, mode=0o644,
+                          reason="senders to refuse or accept explicitly"),
+                source_changes=ctx.view.read_text(SENDER_ACCESS) != text)
         if a.restrictions.sender_login:
             text = sender_logins_text(a, ctx.db)
-            build = map_build(ctx.view, ["postmap", map_ref(ctx.db, SENDER_LOGINS)],
-                              SENDER_LOGINS, map_output(ctx.db, SENDER_LOGINS),
-                              source_changes=ctx.view.read_text(SENDER_LOGINS) != text,
-                              description=f"index {SENDER_LOGINS} ({ctx.db})")
-            changes.extend(build.before)
-            changes.append(FileWrite(SENDER_LOGINS, text, mode=0o644,
-                                     reason="which login may send as which address (587)"))
-            changes.extend(build.after)
+            changes += postmap_changes(
+                ctx.view, ctx.db, SENDER_LOGINS,
+                FileWrite(SENDER_LOGINS, text, mode=0o644,
+                          reason="which login may send as which address (587)"),
+                source_changes=ctx.view.read_text(SENDER_LOGINS) != text)
         if a.step_enabled("postgrey"):
             delay = f"--delay={a.restrictions.postgrey_delay}"
             if p.is_debian:
