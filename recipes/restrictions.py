@@ -15,7 +15,8 @@ from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import pidfile_direct, postfix_running
-from ._postfix import MAIN_CF, joined, main_cf, map_build
+from ._postfix import MAIN_CF, joined, main_cf, map_build, map_output, map_ref
+from ._senders import SENDER_LOGINS, sender_logins, sender_logins_text
 
 SENDER_ACCESS = "/etc/postfix/sender_access"
 POSTGREY_INET = "127.0.0.1:10023"
@@ -40,11 +41,21 @@ def postgrey_direct(platform: Platform) -> Dict[str, List[List[str]]]:
 def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[str, str]:
     """The main.cf restriction parameters for these answers (pure; used by plan and tests)."""
     r = answers.restrictions
+    # smtpd_delay_reject stays at its default (yes): client, HELO and sender rules are all
+    # judged at RCPT time, so permit_sasl_authenticated works in every list below
+    client = ["permit_mynetworks", "permit_sasl_authenticated"]
+    if r.reject_unknown_client:
+        client.append("reject_unknown_reverse_client_hostname")
     helo = ["permit_mynetworks", "permit_sasl_authenticated", "reject_invalid_helo_hostname",
             "reject_non_fqdn_helo_hostname"]
     if r.reject_unknown_helo:
         helo.append("reject_unknown_helo_hostname")
-    sender = ["permit_mynetworks", "permit_sasl_authenticated"]
+    sender = []
+    if r.sender_login:
+        # first: a logged-in client (only the submission port offers AUTH) may use only the
+        # sender addresses its login owns, before permit_sasl_authenticated lets it through
+        sender.append("reject_authenticated_sender_login_mismatch")
+    sender += ["permit_mynetworks", "permit_sasl_authenticated"]
     if r.sender_access:
         # before the generic rejects, so an explicit OK entry can let a sender through
         sender.append(f"check_sender_access {db}:{SENDER_ACCESS}")
@@ -59,14 +70,26 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
     if answers.step_enabled("postgrey"):
         recipient.append(policy_service(platform))
     params = {
+        "smtpd_client_restrictions": joined(client),
         "smtpd_helo_required": "yes" if r.helo_required else "no",
         "smtpd_helo_restrictions": joined(helo),
         "smtpd_sender_restrictions": joined(sender),
     }
+    if r.sender_login:
+        params["smtpd_sender_login_maps"] = map_ref(db, SENDER_LOGINS)
     if platform.has_relay_restrictions:
         params["smtpd_relay_restrictions"] = joined(relay)
     params.update({
         "smtpd_recipient_restrictions": joined(recipient),
+        # a client that talks before the server answered is a bulk mailer, not a mail server;
+        # the DATA stage is where Postfix's documentation says this rule works best
+        "smtpd_data_restrictions": joined(["permit_mynetworks", "permit_sasl_authenticated",
+                                           "reject_unauth_pipelining"]),
+        # anvil's per-client limits (per anvil_rate_time_unit, 60s by default); clients in
+        # mynetworks are exempt (smtpd_client_event_limit_exceptions)
+        "smtpd_client_connection_rate_limit": str(r.smtpd_client_connection_rate_limit),
+        "smtpd_client_message_rate_limit": str(r.smtpd_client_message_rate_limit),
+        "smtpd_client_auth_rate_limit": str(r.smtpd_client_auth_rate_limit),
         "smtpd_error_sleep_time": f"{r.smtpd_error_sleep_time}s",
         "smtpd_soft_error_limit": str(r.smtpd_soft_error_limit),
         "smtpd_hard_error_limit": str(r.smtpd_hard_error_limit),
@@ -101,7 +124,13 @@ class RestrictionsRecipe(Recipe):
         "filter the rest. Relaying is allowed only to trusted networks and logged-in users: "
         "reject_unauth_destination is always part of the rules, so the server can never become "
         "an open relay. Noisy clients are slowed down and cut off after repeated errors, and "
-        "VRFY is switched off so nobody can probe for valid accounts.")
+        "VRFY is switched off so nobody can probe for valid accounts. On the submission port "
+        "a logged-in user may send only as their own address and the aliases that end at "
+        "them alone: a sender login map built from the users and aliases answers which login "
+        "owns which address. Clients that send commands before the server answered "
+        "(pipelining abuse) are refused, each client's connections, messages and login "
+        "attempts per minute are limited, and clients without reverse DNS can be refused "
+        "before anything else.")
     outdated = (
         "The guides put relay control in smtpd_recipient_restrictions. Since Postfix 2.10 it "
         "has its own list, smtpd_relay_restrictions, which we use where the Postfix version "
@@ -114,12 +143,38 @@ class RestrictionsRecipe(Recipe):
         "DNS problem would lose mail.",
         "The very long smtpd_error_sleep_time (30-60 s) of some guides also hurts honest "
         "clients with a typo; we default to a short delay and a hard error limit.",
+        "Guide 002 binds senders with a pcre map `/^(.*)@example.com$/ ${1}` and "
+        "reject_sender_login_mismatch. That lets a login claim any address with its name, and "
+        "it also refuses mail from other servers that carries one of our addresses "
+        "(forwarders, mailing lists). We list every address with its one owner "
+        "(/etc/postfix/sender_logins) and use reject_authenticated_sender_login_mismatch, "
+        "which judges logged-in clients only: AUTH is offered only on port 587, so this is the "
+        "submission port's rule and port 25 is unchanged.",
+        "Guide 000 writes smtpd_delay_reject = yes and calls it a requirement of the HELO "
+        "rules; guide 001 sets it to no for a 'sleep 5' client delay. We keep Postfix's "
+        "default (yes, so not written): every client, HELO and sender rule waits until RCPT "
+        "TO, the log names sender and recipient of each rejection, and "
+        "permit_sasl_authenticated works in those lists because AUTH comes before RCPT. With "
+        "no, a client would be judged before it could log in. The sleep trick only ties up "
+        "our own smtpd processes.",
+        "Guides 000 and 003 put reject_unauth_pipelining in the recipient (or every) list; it "
+        "belongs in smtpd_data_restrictions, where it sees a client sending DATA and the "
+        "message before the server answered. Postfix 3.9 and newer (Debian 13) also drop "
+        "such clients by default (smtpd_forbid_unauth_pipelining).",
+        "reject_unknown_reverse_client_hostname (guide 003's client rule) is an answer, off "
+        "by default: many small honest servers have no reverse DNS. The stricter "
+        "reject_unknown_client_hostname of guide 002 is not offered.",
+        "Guide 002's rate limits (2400 connections and 12000 messages per 120 s) are so high "
+        "they never trip. Ours are per client per minute (anvil_rate_time_unit keeps its "
+        "default of 60 s): 60 connections, 100 messages and 20 AUTH commands, with "
+        "smtpd_client_auth_rate_limit added against password guessing; trusted networks are "
+        "exempt.",
         "Maps are built with the platform's database type: `lmdb:` on EL10, where Postfix has "
         "no Berkeley DB and `hash:` fails.",
         "postgrey's listener differs: Debian's package listens on TCP port 10023 (we bind it to "
         "127.0.0.1), EL's on the unix socket postgrey/socket in the Postfix queue directory.",
     )
-    touches = (MAIN_CF, SENDER_ACCESS, "/etc/default/postgrey", "postgrey")
+    touches = (MAIN_CF, SENDER_ACCESS, SENDER_LOGINS, "/etc/default/postgrey", "postgrey")
 
     def plan(self, ctx: PlanContext) -> List[Change]:
         a, p = ctx.answers, ctx.platform
@@ -136,6 +191,16 @@ class RestrictionsRecipe(Recipe):
             changes.extend(build.before)
             changes.append(FileWrite(SENDER_ACCESS, text, mode=0o644,
                                      reason="senders to refuse or accept explicitly"))
+            changes.extend(build.after)
+        if a.restrictions.sender_login:
+            text = sender_logins_text(a, ctx.db)
+            build = map_build(ctx.view, ["postmap", map_ref(ctx.db, SENDER_LOGINS)],
+                              SENDER_LOGINS, map_output(ctx.db, SENDER_LOGINS),
+                              source_changes=ctx.view.read_text(SENDER_LOGINS) != text,
+                              description=f"index {SENDER_LOGINS} ({ctx.db})")
+            changes.extend(build.before)
+            changes.append(FileWrite(SENDER_LOGINS, text, mode=0o644,
+                                     reason="which login may send as which address (587)"))
             changes.extend(build.after)
         if a.step_enabled("postgrey"):
             if p.is_debian:
@@ -163,6 +228,8 @@ class RestrictionsRecipe(Recipe):
         values = confedit.read_main_cf(ex.read_text(MAIN_CF))
         guard = [k for k in ("smtpd_relay_restrictions", "smtpd_recipient_restrictions")
                  if "reject_unauth_destination" in values.get(k, "")]
+        if ctx.answers.restrictions.sender_login:
+            out.extend(_sender_login_checks(ctx))
         out.append(CheckResult("relay rules present", bool(guard),
                                "reject_unauth_destination in " + (", ".join(guard) or "nothing"),
                                "" if guard else "without it the server relays for anyone"))
@@ -183,14 +250,40 @@ class RestrictionsRecipe(Recipe):
 
     def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
         cmds = ["postconf smtpd_relay_restrictions smtpd_recipient_restrictions "
-                "smtpd_helo_restrictions smtpd_sender_restrictions"]
+                "smtpd_helo_restrictions smtpd_sender_restrictions",
+                "postconf smtpd_client_restrictions smtpd_data_restrictions smtpd_delay_reject",
+                "postconf -n | grep _rate_limit   # the anvil limits per client and minute"]
         if answers.restrictions.sender_access:
             key = answers.restrictions.sender_access[0][0]
             ref = q(f"{platform.default_database_type}:{SENDER_ACCESS}")
             cmds.append(f"postmap -q {q(key)} {ref}")
+        if answers.restrictions.sender_login:
+            user, other = answers.admin_user, f"nobody-else@{answers.domain}"
+            ref = q(map_ref(platform.default_database_type, SENDER_LOGINS))
+            cmds.append(f"postmap -q {q(user + '@' + answers.domain)} {ref}   # expect {user}")
+            cmds.append(f"swaks --server {q(answers.hostname)} --port 587 --tls --auth-user "
+                        f"{q(user)} --from {q(other)} --to {q(user + '@' + answers.domain)}"
+                        "   # expect 553 ... not owned by user")
         cmds.append("# from a machine outside mynetworks: swaks --to someone@example.org "
                     f"--server {q(answers.hostname)}   # expect 'Relay access denied'")
         return cmds
+
+
+def _sender_login_checks(ctx: VerifyContext) -> List[CheckResult]:
+    """The sender login map answers each address with its owner (postmap -q)."""
+    ex = ctx.executor
+    if not ex.which("postmap"):
+        return [checks.info("sender login map answers", "postfix is not installed")]
+    ref = map_ref(ctx.platform.default_database_type, SENDER_LOGINS)
+    out = []
+    for address, login in sender_logins(ctx.answers):
+        res = ex.run(["postmap", "-q", address, ref], quiet=True, timeout=60)
+        got = res.stdout.strip()
+        ok = res.ok and got == login
+        out.append(CheckResult(f"sender login map answers {address}", ok,
+                               f"postmap -q {address} {ref} -> {got or 'nothing'}",
+                               "" if ok else f"expected {login}; run: postmap {ref}"))
+    return out
 
 
 def _source_address(host: str) -> Optional[str]:

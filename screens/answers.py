@@ -28,6 +28,7 @@ from wizard.answers import (
     KEY_TYPES,
     SASL_BACKENDS,
     Answers,
+    Restrictions,
     read_answers_file,
 )
 from wizard.errors import AnswersError
@@ -45,6 +46,12 @@ from .form import (
 )
 from .results import Move, Result
 from .widgets import DryRunBanner, ErrorModal, PromptModal, PromptResult, UserRow
+
+_RATE_FIELDS = tuple((key, label, getattr(Restrictions(), key)) for key, label in (
+    ("smtpd_client_connection_rate_limit", "Connections/min"),
+    ("smtpd_client_message_rate_limit", "Messages/min"),
+    ("smtpd_client_auth_rate_limit", "Logins (AUTH)/min")))
+"""The anvil rate limits of the restrictions: answer key, label, default."""
 
 
 class AnswersScreen(Screen[Result]):
@@ -204,6 +211,14 @@ class AnswersScreen(Screen[Result]):
                               "Strict HELO: reject names without DNS (may lose mail)",
                               self._get("restrictions", "reject_unknown_helo", default=False))
             yield Static("", id="err-restrictions-reject_unknown_helo", classes="field-error")
+            yield self._check("restrictions-reject_unknown_client",
+                              "Strict client: reject addresses without reverse DNS",
+                              self._get("restrictions", "reject_unknown_client", default=False))
+            yield Static("", id="err-restrictions-reject_unknown_client", classes="field-error")
+            yield self._check("restrictions-sender_login",
+                              "Port 587: users send only as their own addresses",
+                              self._get("restrictions", "sender_login", default=True))
+            yield Static("", id="err-restrictions-sender_login", classes="field-error")
             yield Label(Text("Sender access, one per line: sender: REJECT|OK|DISCARD|HOLD "
                              "[text]"), classes="hint")
             yield TextArea(map_to_lines(self._get("restrictions", "sender_access", default={})),
@@ -229,6 +244,11 @@ class AnswersScreen(Screen[Result]):
                 self._get("restrictions", "smtpd_hard_error_limit", default=20), "20"),
                 "restrictions-smtpd_hard_error_limit",
                 "Errors before the client is disconnected (smtpd_hard_error_limit).")
+            for key, label, default in _RATE_FIELDS:
+                yield from self._row(label, self._input(
+                    f"restrictions-{key}", self._get("restrictions", key, default=default),
+                    str(default)), f"restrictions-{key}",
+                    f"Per client and minute ({key}); 0: no limit.")
 
             yield Label("Optional steps and access", classes="section")
             steps = self._get("steps", default={}) or {}
@@ -303,10 +323,13 @@ class AnswersScreen(Screen[Result]):
         restr["rbl"] = text_to_list(self._val("restrictions-rbl"))
         restr["helo_required"] = self._bool("restrictions-helo_required")
         restr["reject_unknown_helo"] = self._bool("restrictions-reject_unknown_helo")
+        restr["reject_unknown_client"] = self._bool("restrictions-reject_unknown_client")
+        restr["sender_login"] = self._bool("restrictions-sender_login")
         restr["sender_access"] = lines_to_actions(
             self.query_one("#f-restrictions-sender_access", TextArea).text)
         for key, default in (("message_size_limit", 0), ("smtpd_error_sleep_time", 1),
-                             ("smtpd_soft_error_limit", 10), ("smtpd_hard_error_limit", 20)):
+                             ("smtpd_soft_error_limit", 10), ("smtpd_hard_error_limit", 20),
+                             *((k, d) for k, _, d in _RATE_FIELDS)):
             restr[key] = int_or_text(self._val(f"restrictions-{key}"), default)
         data["restrictions"] = restr
         steps = dict(data.get("steps") or {})

@@ -66,6 +66,18 @@ class Restrictions(Section):
     smtpd_error_sleep_time: int = 1
     smtpd_soft_error_limit: int = 10
     smtpd_hard_error_limit: int = 20
+    sender_login: bool = True
+    """Bind senders to logins on the submission port: a logged-in user may send only as their
+    own address and the aliases that end at them alone (smtpd_sender_login_maps)."""
+    reject_unknown_client: bool = False
+    """Client stage: reject clients whose address has no reverse DNS name
+    (reject_unknown_reverse_client_hostname; may hurt small legitimate servers)."""
+    smtpd_client_connection_rate_limit: int = 60
+    """Connections one client may open per minute (anvil); 0: no limit."""
+    smtpd_client_message_rate_limit: int = 100
+    """Messages one client may send per minute (anvil); 0: no limit."""
+    smtpd_client_auth_rate_limit: int = 20
+    """AUTH commands one client may send per minute (anvil); 0: no limit."""
 
     @classmethod
     def parse(cls, p: Parser) -> Restrictions:
@@ -94,6 +106,15 @@ class Restrictions(Section):
             smtpd_error_sleep_time=num("smtpd_error_sleep_time", 0, 60),
             smtpd_soft_error_limit=num("smtpd_soft_error_limit", 1, 1000),
             smtpd_hard_error_limit=num("smtpd_hard_error_limit", 1, 1000),
+            sender_login=p.opt_bool(r, "sender_login", d.sender_login,
+                                    "restrictions.sender_login"),
+            reject_unknown_client=p.opt_bool(r, "reject_unknown_client",
+                                             d.reject_unknown_client,
+                                             "restrictions.reject_unknown_client"),
+            smtpd_client_connection_rate_limit=num("smtpd_client_connection_rate_limit", 0,
+                                                   100_000),
+            smtpd_client_message_rate_limit=num("smtpd_client_message_rate_limit", 0, 100_000),
+            smtpd_client_auth_rate_limit=num("smtpd_client_auth_rate_limit", 0, 100_000),
         )
 
     def to_dict(self, include_secrets: bool = False) -> Dict[str, Any]:
@@ -106,6 +127,11 @@ class Restrictions(Section):
             "smtpd_error_sleep_time": self.smtpd_error_sleep_time,
             "smtpd_soft_error_limit": self.smtpd_soft_error_limit,
             "smtpd_hard_error_limit": self.smtpd_hard_error_limit,
+            "sender_login": self.sender_login,
+            "reject_unknown_client": self.reject_unknown_client,
+            "smtpd_client_connection_rate_limit": self.smtpd_client_connection_rate_limit,
+            "smtpd_client_message_rate_limit": self.smtpd_client_message_rate_limit,
+            "smtpd_client_auth_rate_limit": self.smtpd_client_auth_rate_limit,
         }
 
     def summary(self, answers: Answers) -> List[Tuple[str, str]]:
