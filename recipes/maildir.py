@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from wizard import checks
 from wizard.answers import Answers
-from wizard.changes import Change, Command, Directory, UserGroup
+from wizard.changes import Change, Command, Directory, Note, UserGroup
 from wizard.checks import CheckResult
 from wizard.errors import RecipeError
 from wizard.platforms import Platform
@@ -17,6 +17,14 @@ from ._accounts import primary_group, user_home
 SKEL = "/etc/skel/Maildir"
 SUBDIRS = ("cur", "new", "tmp")
 MODE = 0o700
+
+
+def _shells(text: Optional[str]) -> Optional[Set[str]]:
+    """The login shells /etc/shells lists (None: no such file, nothing to check against)."""
+    if text is None:
+        return None
+    return {line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")}
 
 
 def maildir_paths(base: str) -> List[str]:
@@ -31,9 +39,16 @@ class MaildirRecipe(Recipe):
     summary = (
         "Creates the mail users the answers ask for and gives every mail user a private "
         "~/Maildir with its cur, new and tmp folders, readable by that user only. A Maildir "
-        "is also put in /etc/skel, so accounts added later get one automatically. Accounts "
-        "that already exist are left as they are, passwords included.")
+        "is also put in /etc/skel, so accounts added later get one automatically. New "
+        "accounts are mail-only by default: their shell is nologin, so they can read and send "
+        "mail but not log in by SSH (an answer can give one of them a shell listed in "
+        "/etc/shells). A new account gets the password the answers give; without one the "
+        "plan says so and the account cannot log in until you run passwd. Accounts that "
+        "already exist are left as they are, passwords and shells included.")
     outdated = (
+        "The guide creates mail users with a normal login shell; a mail user rarely needs "
+        "one, and a shell turns every guessed mail password into an SSH login. mailwizard "
+        "gives new accounts nologin unless the answers ask for a shell.",
         "The guide makes only ~/Maildir and relies on Postfix to add cur/new/tmp on first "
         "delivery; Dovecot then shows an empty, broken INBOX to users who have had no mail "
         "yet. We create all four directories up front.",
@@ -56,9 +71,21 @@ class MaildirRecipe(Recipe):
         users, groups = self._accounts(ctx)
         changes: List[Change] = [Directory(d, MODE, "root", "root") for d in maildir_paths(SKEL)]
         # accounts come after the skeleton, so useradd -m copies the Maildir into the new home
-        for u in ctx.answers.users:
-            if u.create:
-                changes.append(UserGroup(user=u.name, create_home=True, set_password=True))
+        shells = _shells(ctx.view.read_text("/etc/shells"))
+        for i, u in enumerate(ctx.answers.users):
+            if not u.create:
+                continue
+            if u.shell and shells is not None and u.shell not in shells:
+                raise RecipeError(f"users[{i}].shell: {u.shell} is not a login shell listed "
+                                  "in /etc/shells on this server")
+            changes.append(UserGroup(user=u.name, create_home=True,
+                                     shell=u.shell or ctx.platform.nologin,
+                                     set_password=u.password is not None))
+            if u.password is None and u.name not in users:
+                changes.append(Note(
+                    f"password not set for {u.name}",
+                    f"The answers give {u.name} no password, so the new account has none and "
+                    f"cannot log in yet. Set one with: passwd {u.name}"))
         made: List[str] = []
         for u in ctx.answers.users:
             if u.name not in users and not u.create and not ctx.facts.dry_run:

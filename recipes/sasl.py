@@ -14,6 +14,7 @@ from wizard.changes import (
     Directory,
     DovecotSettings,
     FileWrite,
+    Note,
     PostfixParams,
     ShellVars,
     SystemdDropIn,
@@ -99,6 +100,20 @@ def pam_service(answers: Answers) -> str:
     return "dovecot" if answers.sasl.backend == "dovecot" else "smtp"
 
 
+def pam_group_covers(answers: Answers) -> str:
+    """Which logins the PAM group allow-list limits, in words."""
+    if answers.sasl.backend == "dovecot":
+        return "SMTP AUTH, IMAP and POP3: Dovecot checks all three through PAM service dovecot"
+    return "SMTP AUTH only: saslauthd checks it through PAM service smtp"
+
+
+PAM_GROUP_DOVECOT_NOTE = (
+    "Guide 001 limits SMTP AUTH only (saslauthd asks PAM service smtp). With the Dovecot "
+    "backend, Dovecot checks SMTP logins, IMAP and POP3 through the one PAM service "
+    "'dovecot', so the group limits all three: a user outside it can neither send nor read "
+    "mail. To limit SMTP AUTH only, choose the cyrus backend (sasl.backend: cyrus).")
+
+
 class SaslRecipe(Recipe):
     id = "sasl"
     title = "SMTP authentication (SASL)"
@@ -113,7 +128,9 @@ class SaslRecipe(Recipe):
         "the tls-postfix step); port 25 stays for other mail servers and offers no AUTH at "
         "all, which keeps password-guessing bots away. Optionally only members of one group "
         "may log in; every user named in the answers is added to that group first, so nobody "
-        "is locked out by surprise.")
+        "is locked out by surprise. With the Cyrus backend the group limits SMTP AUTH only, as "
+        "in guide 001; with the Dovecot backend it limits SMTP AUTH, IMAP and POP3 alike, and "
+        "the plan says so.")
     outdated = (
         "The guides enable smtpd_sasl_auth_enable globally (port 25). Today mail clients "
         "submit on 587; offering AUTH on 25 only attracts brute-force attempts. We enable it on "
@@ -191,7 +208,11 @@ class SaslRecipe(Recipe):
         service = pam_service(a)
         path = f"/etc/pam.d/{service}"
         out.append(FileWrite(path, pam_with_group(ctx.view.read_text(path), p, service, group),
-                             mode=0o644, reason=f"only members of {group} may log in"))
+                             mode=0o644, reason=f"only members of {group} may log in "
+                             f"({pam_group_covers(a)})"))
+        if a.sasl.backend == "dovecot":
+            out.append(Note(f"the group {group} limits IMAP and POP3 logins too",
+                            PAM_GROUP_DOVECOT_NOTE))
         return out
 
     # ------------------------------------------------------------------ verify

@@ -272,6 +272,12 @@ def _not_after(cert: Any) -> _dt.datetime:
 
 
 # --------------------------------------------------------------------------- DNS
+def mx_target(record: str) -> str:
+    """The host an MX record's text (``10 mx.example.net.``) names, lower case, no dot."""
+    parts = record.split()
+    return parts[-1].lower().rstrip(".") if parts else ""
+
+
 def dns_records(hostname: str, domain: str, addresses: Sequence[str] = (),
                 timeout: float = 3.0) -> List[CheckResult]:
     """MX, A/AAAA, PTR and SPF as seen in public DNS. Informational only: never fatal."""
@@ -292,9 +298,11 @@ def dns_records(hostname: str, domain: str, addresses: Sequence[str] = (),
             return []
 
     mx = query(domain, "MX")
-    out.append(CheckResult(f"MX for {domain}", None if not mx else any(
-        hostname in m for m in mx), ", ".join(mx) or "none found",
-        f"publish: {domain}. MX 10 {hostname}." if not any(hostname in m for m in mx) else ""))
+    ours = any(mx_target(m) == hostname for m in mx)
+    out.append(CheckResult(f"MX for {domain}", None if not mx else ours,
+                           ", ".join(mx) or "none found",
+                           "" if ours else f"publish: {domain}. MX 10 {hostname}. (domain and "
+                           "hostname answers; the host may live in another domain)"))
     a = query(hostname, "A") + query(hostname, "AAAA")
     out.append(CheckResult(f"A/AAAA for {hostname}", True if a else None,
                            ", ".join(a) or "none found",

@@ -70,6 +70,11 @@ class Platform:
         return self.family == "debian"
 
     @property
+    def nologin(self) -> str:
+        """The shell of mail-only accounts: no interactive login (SSH, console)."""
+        return "/sbin/nologin" if self.is_el else "/usr/sbin/nologin"
+
+    @property
     def dovecot_syntax(self) -> str:
         """``2.2``, ``2.3`` or ``2.4``: picks the configuration dialect."""
         if self.dovecot_version >= (2, 4):

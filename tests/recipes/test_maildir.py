@@ -22,7 +22,13 @@ def test_maildir_plan(tmp_path: Path, pid: str) -> None:
     assert all(d.mode == 0o700 for d in dirs)
     assert {(d.owner, d.group) for d in dirs if "alice" in d.path} == {("alice", "alice")}
     users = [c for c in plan.changes if isinstance(c, ch.UserGroup)]
-    assert [u.user for u in users] == ["alice", "bob"] and all(u.set_password for u in users)
+    assert [u.user for u in users] == ["alice", "bob"]
+    # mail-only accounts: nologin; the demo gives no passwords, so none is promised and the
+    # plan says so in a visible step
+    assert {u.shell for u in users} == {p.nologin}
+    assert not any(u.set_password for u in users)
+    notes = [c for c in plan.changes if isinstance(c, ch.Note)]
+    assert [n.title for n in notes] == ["password not set for alice", "password not set for bob"]
     # skeleton before the accounts (useradd -m copies it), accounts before their Maildirs
     kinds = [type(c).__name__ for c in plan.changes]
     assert kinds.index("UserGroup") > kinds.index("Directory")

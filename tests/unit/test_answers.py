@@ -51,12 +51,21 @@ def test_demo_is_valid_and_round_trips(tmp_path: Path):
     assert load_answers(f) == a
 
 
+def test_mail_host_outside_the_domain_is_valid():
+    a = parse_answers(with_(hostname="mx.provider.net", domain="customer.org"))
+    assert (a.hostname, a.domain) == ("mx.provider.net", "customer.org")
+
+
+def test_domain_below_the_host_name_names_the_domain():
+    errs, _ = errors_of(with_(hostname="example.com", domain="mail.example.com"))
+    assert "lies below the host name" in errs["domain"] and "hostname" not in errs
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("hostname", "mail", "fully qualified"),
     ("hostname", "-bad-.example.com", "not valid"),
     ("hostname", "mail.example.123", "numeric"),
     ("hostname", "a" * 64 + ".example.com", "not valid"),
-    ("hostname", "mail.other.org", "not inside the mail domain"),
     ("hostname", _DEL, "is required"),
     ("hostname", 5, "must be text"),
     ("domain", "exa mple.com", "not valid"),
@@ -99,13 +108,23 @@ def test_users_errors():
         {"name": "alice", "create": True}, {"name": "alice"}, {"name": "9bad"},
         {"name": "dan", "create": True, "password": "short"},
         {"name": "eve", "password": "long-enough-pass"},
-        {"name": "fred", "shell": "/bin/sh"}, 42]))
+        {"name": "fred", "shell": "/bin/sh"}, 42,
+        {"name": "gil", "create": True, "shell": "/bin/../bin/sh"},
+        {"name": "hal", "create": True, "shell": "/bin/bash:/bin/sh"},
+        {"name": "ivy", "create": True, "shell": "bash"},
+        {"name": "jo", "create": True, "shell": "/bin/ba sh"}]))
     assert "listed twice" in errs["users[1].name"]
     assert "not a valid user name" in errs["users[2].name"]
     assert "at least 8" in errs["users[3].password"]
     assert "only used for a user created here" in errs["users[4].password"]
-    assert "unknown key" in errs["users[5].shell"]
+    assert "only used for a user created here" in errs["users[5].shell"]
+    for i in (7, 9, 10):  # '..', not absolute, a space
+        assert "not a shell path" in errs[f"users[{i}].shell"]
+    assert "not a shell path" in errs["users[8].shell"]
     assert "must be a user name or a mapping" in errs["users[6]"]
+    errs, _ = errors_of(with_(users=[{"name": "al", "create": True,
+                                      "shell": "/bin/bash\n/bin/sh"}]))
+    assert "users[0].shell" in errs
 
 
 def test_existing_users_are_checked_when_known():
@@ -214,3 +233,20 @@ def test_passwords_are_secret_and_not_dumped():
     assert str(pw) == "***" and "S3cret" not in repr(a) and "S3cret" not in f"{pw}"
     assert "S3cret" not in dump_answers(a)
     assert "S3cret-pass" in dump_answers(a, include_secrets=True)
+
+
+def test_user_shell_default_and_answer():
+    answers = parse_answers(with_(users=[{"name": "alice", "create": True},
+                                         {"name": "bob", "create": True,
+                                          "shell": "/bin/bash"}]))
+    alice, bob = answers.users
+    assert alice.shell == "" and bob.shell == "/bin/bash"
+    assert answers.to_dict()["users"][1]["shell"] == "/bin/bash"
+    assert "shell" not in answers.to_dict()["users"][0]
+
+
+def test_mx_target_is_compared_whole():
+    from wizard.checks import mx_target
+    assert mx_target("10 mx.provider.net.") == "mx.provider.net"
+    # a substring is not a match: xmail.example.com is not mail.example.com
+    assert mx_target("10 xmail.example.com.") != "mail.example.com"

@@ -292,6 +292,29 @@ def test_a_password_never_becomes_a_second_chpasswd_line(target_root, tmp_path):
     assert not [c for c in ex.calls if c[0] == "chpasswd"]
 
 
+def test_a_promised_password_is_never_skipped_silently(target_root, tmp_path):
+    """A change that says it sets the password fails loudly when the password is not in the
+    run's answers (a resumed session keeps no secrets) instead of leaving the account
+    without one while the plan said otherwise."""
+    def useradd(argv, ex):  # type: ignore[no-untyped-def]
+        with open(ex.path("/etc/passwd"), "a") as fh:
+            fh.write(f"{argv[-1]}:x:1500:1500::/home/{argv[-1]}:/sbin/nologin\n")
+        return FakeCommand(0)
+
+    ex = ScriptedExecutor(target_root, {"useradd": useradd, "chpasswd": FakeCommand(0)})
+    ctx = ctx_for(ex, tmp_path)
+    change = ch.UserGroup(user="carol", shell="/sbin/nologin", set_password=True)
+    rec = change.prepare(ctx)
+    assert rec is not None
+    with pytest.raises(ExecutorError, match="passwd carol"):
+        change.commit(ctx, rec)
+    assert ["useradd", "-m", "-s", "/sbin/nologin", "carol"] in ex.calls
+    assert not [c for c in ex.calls if c[0] == "chpasswd"]
+    quiet = ch.UserGroup(user="dave", shell="/sbin/nologin")
+    assert not any(c.startswith("passwd") for c in quiet.preview(
+        ch.View(ex, get_platform("rocky9"))).commands)
+
+
 def test_preview_against_stock_file(tmp_path):
     from wizard.executor import DryRunExecutor
 

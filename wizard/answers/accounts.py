@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Set, Tuple
 
@@ -16,6 +17,7 @@ from .validators import (
     check_domain,
     check_user,
     find_loop,
+    printable,
 )
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ class User:
     """Create the account if it does not exist."""
     password: Optional[Secret] = None
     """Initial password when the account is created; never stored in the session."""
+    shell: str = ""
+    """Login shell of an account created here; empty: the platform's nologin (mail only)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class Users(Section):
             if not isinstance(entry, Mapping):
                 p.error(where, "must be a user name or a mapping with 'name'")
                 continue
-            p.unknown_keys(entry, ("name", "create", "password"), where)
+            p.unknown_keys(entry, ("name", "create", "password", "shell"), where)
             name = entry.get("name")
             if (msg := check_user(name)) or not isinstance(name, str):
                 p.error(f"{where}.name", msg or "must be text")
@@ -70,16 +74,19 @@ class Users(Section):
             seen.add(name)
             create = p.opt_bool(entry, "create", False, f"{where}.create")
             password = _password(p, entry.get("password"), create, where)
+            shell = _shell(p, entry.get("shell"), create, where)
             if p.existing_users is not None and not create and name not in p.existing_users:
                 p.error(f"{where}.name",
                         f"user {name!r} does not exist on this server (set create: true)")
-            users.append(User(name=name, create=create, password=password))
+            users.append(User(name=name, create=create, password=password, shell=shell))
         return cls(users=tuple(users))
 
     def to_dict(self, include_secrets: bool = False) -> Dict[str, Any]:
         users: List[Dict[str, Any]] = []
         for u in self.users:
             d: Dict[str, Any] = {"name": u.name, "create": u.create}
+            if u.shell:
+                d["shell"] = u.shell
             if include_secrets and u.password is not None:
                 d["password"] = u.password.reveal()
             users.append(d)
@@ -88,6 +95,26 @@ class Users(Section):
     def summary(self, answers: Answers) -> List[Tuple[str, str]]:
         return [("Users", ", ".join(
             f"{u.name}{' (new)' if u.create else ''}" for u in self.users) or "-")]
+
+
+SHELL_RE = re.compile(r"/(?:[A-Za-z0-9._+-]+/)*[A-Za-z0-9._+-]+", re.ASCII)
+"""A login shell: an absolute path of plain name parts (checked against /etc/shells when the
+plan is made)."""
+
+
+def _shell(p: Parser, shell: Any, create: bool, where: str) -> str:
+    if shell is None or shell == "":
+        return ""
+    if not isinstance(shell, str) or not SHELL_RE.fullmatch(shell) or len(shell) > 255 \
+            or ".." in shell.split("/") or "." in shell.split("/"):
+        p.error(f"{where}.shell", f"{printable(str(shell))!r} is not a shell path (an absolute "
+                                  "path: letters, digits and . _ + - only, no '..')")
+    elif not create:
+        p.error(f"{where}.shell", "only used for a user created here; an existing account "
+                                  "keeps its shell (set create: true or drop it)")
+    else:
+        return shell
+    return ""
 
 
 def _password(p: Parser, pw: Any, create: bool, where: str) -> Optional[Secret]:

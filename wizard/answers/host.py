@@ -19,7 +19,11 @@ _INTERFACE_WORDS = ("all", "loopback-only", "localhost")
 
 @dataclass(frozen=True)
 class Identity(Section):
-    """``hostname`` and ``domain``: the server's name, inside the mail domain."""
+    """``hostname`` and ``domain``: the server's name and the mail domain it serves.
+
+    The host may live outside the domain (``mx.provider.net`` serving ``customer.org``: the MX
+    record points there). Only a domain below the host name is refused (the two answers are
+    most likely swapped: mail would go to ``user@mail.example.com``)."""
 
     hostname: str = ""
     domain: str = ""
@@ -33,8 +37,10 @@ class Identity(Section):
         if domain and (msg := check_domain(domain)):
             p.error("domain", msg)
         if (hostname and domain and not p.has_error("hostname", "domain")
-                and not (hostname == domain or hostname.endswith("." + domain))):
-            p.error("hostname", f"{hostname!r} is not inside the mail domain {domain!r}")
+                and domain.endswith("." + hostname)):
+            p.error("domain", f"the mail domain {domain!r} lies below the host name "
+                              f"{hostname!r}: swapped? domain is what follows the @ in your "
+                              "addresses, hostname the server's own name")
         return cls(hostname=hostname, domain=domain)
 
     def to_dict(self, include_secrets: bool = False) -> Dict[str, Any]:

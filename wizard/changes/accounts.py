@@ -97,15 +97,18 @@ class UserGroup(Change):
                 ex.run(cmd, check=True, timeout=120)
         if self.user and not self.member_of and self.set_password:
             pw = ctx.secrets.get(self.user)
-            if pw is not None:
-                line = f"{self.user}:{pw.reveal()}"
-                if any(c in line for c in "\n\r\x00") or ":" in self.user:
-                    # answers are validated long before; reaching this is a bug: refuse
-                    # rather than hand chpasswd a second line (another account's password)
-                    raise ExecutorError(f"refusing to set the password of {self.user!r}: "
-                                        "it would not be one chpasswd line")
-                ex.run(["chpasswd"], input=line + "\n", check=True, quiet=True, timeout=60)
-                rec["password_set"] = True
+            if pw is None:
+                # the plan promised a password: never skip it silently
+                raise ExecutorError(f"the password for {self.user} is not in this run's "
+                                    f"answers; set it with: passwd {self.user}")
+            line = f"{self.user}:{pw.reveal()}"
+            if any(c in line for c in "\n\r\x00") or ":" in self.user:
+                # answers are validated long before; reaching this is a bug: refuse
+                # rather than hand chpasswd a second line (another account's password)
+                raise ExecutorError(f"refusing to set the password of {self.user!r}: "
+                                    "it would not be one chpasswd line")
+            ex.run(["chpasswd"], input=line + "\n", check=True, quiet=True, timeout=60)
+            rec["password_set"] = True
 
     @classmethod
     def took_effect(cls, ctx: ChangeContext, rec: Record) -> Optional[bool]:
@@ -155,7 +158,7 @@ class UserGroup(Change):
             check = f"getent group {group}"
             undo = quote_argv(["groupdel", self.group])
         ask = ask_why = ""
-        if len(plain) != len(preview.commands):
+        if self.user and not self.member_of:
             ask = f"passwd {user}"
             ask_why = (f"Give {self.user} a password: passwd asks for it twice. Mail clients "
                        "log in with this user name and password (mailwizard sets it when the "
