@@ -30,12 +30,16 @@ class Identity(Section):
 
     @classmethod
     def parse(cls, p: Parser) -> Identity:
-        hostname = p.req_str("hostname").lower().rstrip(".")
+        # checked before lower(): str.lower() folds some non-ASCII letters to ASCII ones
+        # (U+212A KELVIN SIGN becomes 'k'), which must not turn a bad name into a good one
+        hostname = p.req_str("hostname").rstrip(".")
         if hostname and (msg := check_hostname(hostname)):
             p.error("hostname", msg)
-        domain = p.req_str("domain").lower().rstrip(".")
+        hostname = hostname.lower()
+        domain = p.req_str("domain").rstrip(".")
         if domain and (msg := check_domain(domain)):
             p.error("domain", msg)
+        domain = domain.lower()
         if (hostname and domain and not p.has_error("hostname", "domain")
                 and domain.endswith("." + hostname)):
             p.error("domain", f"the mail domain {domain!r} lies below the host name "
