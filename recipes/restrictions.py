@@ -24,6 +24,20 @@ POSTGREY_EL_SOCKET = "/var/spool/postfix/postgrey/socket"
 DEFAULT_MAILBOX_SIZE_LIMIT = 51200000
 
 
+HARDENING = {
+    # MAIL FROM/RCPT TO must be <address>: no bare addresses, no RFC 822 comments
+    "strict_rfc821_envelopes": "yes",
+    # a sender address of our own domains must be one that exists here
+    "smtpd_reject_unlisted_sender": "yes",
+    # no user%domain or domain!user routing tricks: addresses are user@domain
+    "allow_percent_hack": "no",
+    "swap_bangpath": "no",
+    # "user unknown" answers do not name the table that was asked
+    "show_user_unknown_table_name": "no",
+}
+"""Guide 003's address-hygiene flags, set on every platform (each exists since Postfix 2.x)."""
+
+
 def policy_service(platform: Platform) -> str:
     """How smtpd reaches postgrey: Debian's package listens on TCP, EL's on a unix socket."""
     if platform.is_debian:
@@ -94,6 +108,7 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
         "smtpd_soft_error_limit": str(r.smtpd_soft_error_limit),
         "smtpd_hard_error_limit": str(r.smtpd_hard_error_limit),
         "disable_vrfy_command": "yes",
+        **HARDENING,
     })
     if r.message_size_limit > 0:
         params["message_size_limit"] = str(r.message_size_limit)
@@ -130,7 +145,9 @@ class RestrictionsRecipe(Recipe):
         "owns which address. Clients that send commands before the server answered "
         "(pipelining abuse) are refused, each client's connections, messages and login "
         "attempts per minute are limited, and clients without reverse DNS can be refused "
-        "before anything else.")
+        "before anything else. Envelopes must follow RFC 821 (<address>), old routing "
+        "tricks (user%domain, bang paths) are off, and a stranger may not use an unknown "
+        "address of our own domain as sender.")
     outdated = (
         "The guides put relay control in smtpd_recipient_restrictions. Since Postfix 2.10 it "
         "has its own list, smtpd_relay_restrictions, which we use where the Postfix version "
@@ -169,6 +186,12 @@ class RestrictionsRecipe(Recipe):
         "default of 60 s): 60 connections, 100 messages and 20 AUTH commands, with "
         "smtpd_client_auth_rate_limit added against password guessing; trusted networks are "
         "exempt.",
+        "Guide 003's strict_rfc821_envelopes, show_user_unknown_table_name = no, "
+        "allow_percent_hack = no and swap_bangpath = no are set as it says, with "
+        "smtpd_reject_unlisted_sender = yes: a stranger may no longer use a made-up address "
+        "of our own domain as sender. Mail clients and servers that follow the RFCs (every "
+        "current one, swaks, Python's smtplib) are not affected; an old script that sends "
+        "MAIL FROM without angle brackets is.",
         "Maps are built with the platform's database type: `lmdb:` on EL10, where Postfix has "
         "no Berkeley DB and `hash:` fails.",
         "postgrey's listener differs: Debian's package listens on TCP port 10023 (we bind it to "
