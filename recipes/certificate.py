@@ -80,10 +80,14 @@ def subject_name(answers: Answers) -> x509.Name:
 
 def make_certificate(key: PrivateKey, answers: Answers,
                      now: Optional[_dt.datetime] = None) -> x509.Certificate:
-    """A self-signed server certificate that clients can also load as their CA file.
+    """A self-signed leaf (end-entity) server certificate.
 
-    CA:TRUE with keyCertSign makes it a valid trust anchor for itself; serverAuth, SAN, SKI and
-    AKI satisfy strict verifiers (Python 3.13's VERIFY_X509_STRICT, OpenSSL 3).
+    CA:FALSE (critical) and no keyCertSign: trusting it (a client's CA file, or a tool that
+    gathers every certificate of a directory into the system store) trusts this one server
+    name and nothing else, as it can sign no other certificate. keyUsage fits the key type
+    (keyEncipherment for RSA only); serverAuth, SAN, SKI and AKI satisfy strict verifiers
+    (Python 3.13's VERIFY_X509_STRICT, OpenSSL 3), which accept a self-signed leaf that is
+    itself the trust anchor.
     """
     now = now or _dt.datetime.now(_dt.timezone.utc)
     name = subject_name(answers)
@@ -97,10 +101,10 @@ def make_certificate(key: PrivateKey, answers: Answers,
         .not_valid_before(now - _dt.timedelta(minutes=5))
         .not_valid_after(now + _dt.timedelta(days=answers.certificate.days))
         .add_extension(x509.SubjectAlternativeName(san_names(answers)), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(
             digital_signature=True, content_commitment=False, key_encipherment=is_rsa,
-            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
             encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
@@ -210,7 +214,11 @@ class CertificateRecipe(Recipe):
         "By default mailwizard makes a self-signed certificate in-process with the Python "
         "cryptography library: a modern key (RSA 2048+ or ECDSA), SHA-256, the host name in "
         "subjectAltName and extensions strict clients need, so a client can trust it by "
-        "loading the same file as its CA. The key is created once and kept on later runs; it "
+        "loading the same file as its CA. It is a leaf certificate (CA:FALSE, for TLS "
+        "servers only): even if it ends up in a trust store it vouches for this server alone "
+        "and can sign nothing else. It is stored beside the system's other server "
+        "certificates, never in the folders update-ca-certificates or update-ca-trust turn "
+        "into trusted roots. The key is created once and kept on later runs; it "
         "is readable by root only and never shown in previews. Alternatively an existing "
         "certificate (e.g. from a public CA) is checked - key matches, not expired, names the "
         "host - and copied into place. A certificate signing request can be written as well.")
@@ -225,6 +233,9 @@ class CertificateRecipe(Recipe):
         "use import mode with a certificate from a CA such as Let's Encrypt.",
         "A 10-year self-signed certificate (3650 days) is no longer accepted by some clients; "
         "the default lifetime is 825 days.",
+        "'openssl req -x509' with the stock openssl.cnf makes a CA certificate (CA:TRUE); "
+        "the runbook's command adds CA:FALSE, serverAuth and a key usage that fits the key, "
+        "as mailwizard's own certificate has.",
     )
     touches = ("/etc/pki/tls/certs", "/etc/pki/tls/private", "/etc/ssl/certs", "/etc/ssl/private")
 

@@ -276,6 +276,15 @@ def test_runbook_covers_every_change_type(tmp_path: Path, platform: str) -> None
     assert "\\<b>tags\\</b> and `backticks`" in step  # recipe prose cannot inject HTML
     assert "```sh-interactive\npasswd alice\n```" in step
     assert "openssl genpkey" in step and "openssl req -new -x509" in step
+    req = next(ln for ln in step.splitlines() if "openssl req -new -x509" in ln)
+    # the hand-made certificate is a leaf too, never a CA (OpenSSL's req -x509 default)
+    if engine.platform.is_el and engine.platform.major <= 8:  # OpenSSL < 3: v3_req section
+        assert "-extensions v3_req" in req and "CA:TRUE" not in req
+    else:
+        assert "-addext basicConstraints=critical,CA:FALSE" in req
+        assert "-addext keyUsage=critical,digitalSignature" in req
+    if not (engine.platform.is_el and engine.platform.major <= 7):
+        assert "-addext extendedKeyUsage=serverAuth" in req
     assert (f"f=$(readlink -f /etc/postfix/main.cf) && mv -f \"$f{BACKUP_SUFFIX}showcase\" "
             "\"$f\"") in step
     assert "rm -f /etc/postfix/showcase_map.db" in extract_commands(step, [ROLLBACK])[0]

@@ -62,7 +62,7 @@ def _handshake(cert_pem: bytes, key_pem_: bytes, cafile: Path, hostname: str,
 
 
 @pytest.mark.parametrize("key_type", ["rsa2048", "ecdsa-p256", "ecdsa-p384"])
-def test_self_signed_certificate_is_its_own_ca(key_type: str, tmp_path: Path) -> None:
+def test_self_signed_certificate_is_a_leaf(key_type: str, tmp_path: Path) -> None:
     a = with_(DEMO, certificate=replace(DEMO.certificate, key_type=key_type,
                                         extra_names=("smtp.example.com", "192.0.2.10")))
     key = new_key(key_type)
@@ -76,6 +76,15 @@ def test_self_signed_certificate_is_its_own_ca(key_type: str, tmp_path: Path) ->
     with pytest.raises(ssl.SSLCertVerificationError):
         _handshake(cert_pem, key_pem(key).encode(), tmp_path / "ca.crt", "other.example.com",
                    tmp_path)
+    # a leaf, never a CA: trusting it (even by accident, in a CA directory) trusts this one
+    # server, and it can sign nothing else
+    bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and bc.value.ca is False
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert ku.critical and ku.value.digital_signature and not ku.value.key_cert_sign
+    assert ku.value.key_encipherment is key_type.startswith("rsa")
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName)[0] == "mail.example.com"
     assert [str(x) for x in san.get_values_for_type(x509.IPAddress)] == ["192.0.2.10"]
@@ -164,3 +173,16 @@ def test_existing_key_without_certificate_gets_a_matching_certificate(tmp_path: 
     from recipes.certificate import spki
     assert spki(cert.public_key()) == spki(existing.public_key())
     assert (root / k_path.lstrip("/")).stat().st_mode & 0o777 == 0o600  # mode fixed
+
+
+TRUST_STORE_SOURCES = ("/usr/local/share/ca-certificates", "/usr/share/ca-certificates",
+                       "/etc/pki/ca-trust/source", "/usr/share/pki/ca-trust-source")
+"""Where update-ca-certificates (Debian) and update-ca-trust (EL) pick up new roots."""
+
+
+@pytest.mark.parametrize("pid", ["rocky9", "centos7", "almalinux10", "debian12", "debian13",
+                                 "ubuntu24.04"])
+def test_certificate_is_not_stored_where_trust_tools_collect_roots(pid: str) -> None:
+    cert, key = cert_paths(DEMO, get_platform(pid))
+    for path in (cert, key):
+        assert not any(path.startswith(d + "/") for d in TRUST_STORE_SOURCES), path

@@ -138,11 +138,23 @@ class Doc:
                     f"-out {target}"]
         cmd = (f"openssl req -new -x509 -sha256 -days {int(cert.days)} -key {key}{utf8} "
                f"-subj {shlex.quote(subj)}")
+        # a leaf, never a CA: CA:FALSE, serverAuth, keyUsage as fits the key type
+        old_openssl = self.platform.is_el and self.platform.major <= 8  # OpenSSL < 3
+        if old_openssl:
+            # before OpenSSL 3, -addext cannot replace the config's CA:TRUE (v3_ca); the
+            # stock config's v3_req section is the leaf profile (CA:FALSE)
+            cmd += " -extensions v3_req"
         if not (self.platform.is_el and self.platform.major <= 7):  # OpenSSL >= 1.1.1
             names = [self.answers.cert_cn, *[n for n in cert.extra_names
                                              if n != self.answers.cert_cn]]
             cmd += " -addext " + shlex.quote("subjectAltName=" + ",".join(
                 f"{san_kind(n)}:{n}" for n in names))
+            cmd += " -addext extendedKeyUsage=serverAuth"
+        if not old_openssl:
+            usage = ("digitalSignature,keyEncipherment" if cert.key_type.startswith("rsa")
+                     else "digitalSignature")
+            cmd += (" -addext basicConstraints=critical,CA:FALSE"
+                    f" -addext keyUsage=critical,{usage}")
         return [cmd + f" -out {target}"]
 
     def section_note(self, change: Change, pv: Preview) -> str:
