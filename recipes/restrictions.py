@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from shlex import quote as q
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from wizard import checks, confedit
 from wizard.answers import Answers
@@ -36,6 +36,20 @@ HARDENING = {
     "show_user_unknown_table_name": "no",
 }
 """Guide 003's address-hygiene flags, set on every platform (each exists since Postfix 2.x)."""
+
+
+RESOLV_CONF = "/etc/resolv.conf"
+PUBLIC_RESOLVERS = frozenset(str(ipaddress.ip_address(a)) for a in (
+    "8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844",          # Google
+    "1.1.1.1", "1.0.0.1", "1.1.1.2", "1.0.0.2", "1.1.1.3", "1.0.0.3",               # Cloudflare
+    "2606:4700:4700::1111", "2606:4700:4700::1001",
+    "9.9.9.9", "149.112.112.112", "9.9.9.10", "9.9.9.11", "2620:fe::fe", "2620:fe::9",  # Quad9
+    "208.67.222.222", "208.67.220.220", "2620:119:35::35", "2620:119:53::53",     # OpenDNS
+    "94.140.14.14", "94.140.15.15", "2a10:50c0::ad1:ff", "2a10:50c0::ad2:ff",     # AdGuard
+    "4.2.2.1", "4.2.2.2", "64.6.64.6", "64.6.65.6", "8.26.56.26", "185.228.168.9",
+))
+"""Well-known open resolvers. DNS block lists such as Spamhaus refuse queries that come
+through them (Spamhaus answers 127.255.255.254 or .255 instead of a listing)."""
 
 
 def policy_service(platform: Platform) -> str:
@@ -192,6 +206,12 @@ class RestrictionsRecipe(Recipe):
         "of our own domain as sender. Mail clients and servers that follow the RFCs (every "
         "current one, swaks, Python's smtplib) are not affected; an old script that sends "
         "MAIL FROM without angle brackets is.",
+        "Guides 000 and 002 list reject_rbl_client zen.spamhaus.org without a return-code "
+        "filter. Spamhaus answers refused queries (from public resolvers such as 8.8.8.8, or "
+        "over its free limit) with 127.255.255.x, which an unfiltered rule takes for a "
+        "listing: all mail is then rejected. The answers accept Postfix's filter "
+        "(zen.spamhaus.org=127.0.0.[2..11]), the demo uses it, and verify warns when "
+        "/etc/resolv.conf points at a public resolver.",
         "Maps are built with the platform's database type: `lmdb:` on EL10, where Postfix has "
         "no Berkeley DB and `hash:` fails.",
         "postgrey's listener differs: Debian's package listens on TCP port 10023 (we bind it to "
@@ -253,6 +273,8 @@ class RestrictionsRecipe(Recipe):
                  if "reject_unauth_destination" in values.get(k, "")]
         if ctx.answers.restrictions.sender_login:
             out.extend(_sender_login_checks(ctx))
+        if ctx.answers.restrictions.rbl:
+            out.append(resolver_check(ex.read_text(RESOLV_CONF), ctx.answers.restrictions.rbl))
         out.append(CheckResult("relay rules present", bool(guard),
                                "reject_unauth_destination in " + (", ".join(guard) or "nothing"),
                                "" if guard else "without it the server relays for anyone"))
@@ -287,9 +309,54 @@ class RestrictionsRecipe(Recipe):
             cmds.append(f"swaks --server {q(answers.hostname)} --port 587 --tls --auth-user "
                         f"{q(user)} --from {q(other)} --to {q(user + '@' + answers.domain)}"
                         "   # expect 553 ... not owned by user")
+        if answers.restrictions.rbl:
+            zone = answers.restrictions.rbl[0].split("=", 1)[0]
+            cmds.append(f"grep nameserver {RESOLV_CONF}   # not a public resolver "
+                        "(8.8.8.8, 1.1.1.1, 9.9.9.9...) when block lists are used")
+            cmds.append(f"dig +short {q('2.0.0.127.' + zone)} A   # the list's test entry: "
+                        "127.0.0.x; 127.255.255.x means the resolver is refused")
         cmds.append("# from a machine outside mynetworks: swaks --to someone@example.org "
                     f"--server {q(answers.hostname)}   # expect 'Relay access denied'")
         return cmds
+
+
+def nameservers(resolv_conf: Optional[str]) -> List[str]:
+    """The ``nameserver`` addresses of a resolv.conf text, in order."""
+    out = []
+    for line in (resolv_conf or "").splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            out.append(words[1])
+    return out
+
+
+def _public(address: str) -> bool:
+    try:
+        return str(ipaddress.ip_address(address.split("%")[0])) in PUBLIC_RESOLVERS
+    except ValueError:
+        return False
+
+
+def resolver_check(resolv_conf: Optional[str], rbl: Sequence[str]) -> CheckResult:
+    """Whether the block lists can answer: a public resolver gets refused, and an unfiltered
+    reject_rbl_client then takes the refusal (127.255.255.x) for a listing."""
+    name = "block lists reachable (resolver)"
+    servers = nameservers(resolv_conf)
+    public = [a for a in servers if _public(a)]
+    if not public:
+        return checks.passed(name, f"{RESOLV_CONF}: nameserver {', '.join(servers) or 'none'}")
+    detail = f"{RESOLV_CONF} uses the public resolver(s) {', '.join(public)}"
+    unfiltered = [r for r in rbl if "=" not in r]
+    why = ("Spamhaus and other block lists refuse queries from public resolvers and answer "
+           "with 127.255.255.x (254: public resolver, 255: too many queries) instead of a "
+           "listing. Use a local resolver (e.g. unbound on this server) or your provider's.")
+    if unfiltered:
+        return checks.failed(name, detail + "; no return-code filter on "
+                             + ", ".join(unfiltered),
+                             why + " Without a filter such as =127.0.0.[2..11], Postfix takes "
+                             "that answer for a listing and rejects every client.")
+    return checks.info(name, detail, why + " The return-code filters keep mail flowing, but "
+                       "the lists block nothing until the resolver changes.")
 
 
 def _sender_login_checks(ctx: VerifyContext) -> List[CheckResult]:

@@ -203,7 +203,9 @@ class AnswersScreen(Screen[Result]):
             yield Label("Restrictions", classes="section")
             yield from self._row("Block lists (RBL)", self._input(
                 "restrictions-rbl", list_to_text(self._get("restrictions", "rbl", default=[])),
-                "zen.spamhaus.org"), "restrictions-rbl")
+                "zen.spamhaus.org=127.0.0.[2..11]"), "restrictions-rbl",
+                "Keep the =127.0.0.[2..11] filter: through a public resolver (8.8.8.8, "
+                "1.1.1.1...) Spamhaus answers 127.255.255.x, which without it rejects all mail.")
             yield self._check("restrictions-helo_required", "Require HELO/EHLO",
                               self._get("restrictions", "helo_required", default=True))
             yield Static("", id="err-restrictions-helo_required", classes="field-error")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 from .base import Parser, Section
 from .validators import as_list, check_address, check_domain, check_hostname, check_user
@@ -15,6 +15,42 @@ if TYPE_CHECKING:
 SASL_BACKENDS = ("dovecot", "cyrus")
 _ACTION_TEXT_RE = re.compile(r"[ -~]{1,200}", re.ASCII)
 _ACCESS_ACTIONS = ("REJECT", "OK", "DISCARD", "HOLD", "DUNNO")
+_RBL_ITEM_RE = re.compile(r"([0-9]{1,3})(?:\.\.([0-9]{1,3}))?", re.ASCII)
+
+
+def check_rbl(entry: str) -> Optional[str]:
+    """Return an error message if ``entry`` is not a reject_rbl_client argument:
+    ``rbl.domain`` or ``rbl.domain=d.d.d.d``, each ``d`` a number 0-255 or ``[...]`` holding
+    ``;``-separated numbers and ``a..b`` ranges (Postfix 2.8+), e.g.
+    ``zen.spamhaus.org=127.0.0.[2..11]``."""
+    name, eq, pattern = entry.partition("=")
+    if (msg := check_hostname(name)):
+        return msg
+    if not eq:
+        return None
+    octets = pattern.split(".")
+    # "[2..11]" splits at its dots: join the pieces of a bracket back together
+    joined: List[str] = []
+    for part in octets:
+        if joined and joined[-1].startswith("[") and not joined[-1].endswith("]"):
+            joined[-1] += "." + part
+        else:
+            joined.append(part)
+    bad = (f"filter {pattern!r} must be four dot-separated numbers 0-255, each may be "
+           "[a..b;c] (e.g. 127.0.0.[2..11])")
+    if len(joined) != 4:
+        return bad
+    for octet in joined:
+        items = octet[1:-1].split(";") if (octet.startswith("[") and octet.endswith("]")
+                                           and len(octet) > 2) else [octet]
+        for item in items:
+            m = _RBL_ITEM_RE.fullmatch(item)
+            if not m or int(m.group(1)) > 255 or (m.group(2) is not None and not (
+                    int(m.group(1)) <= int(m.group(2)) <= 255)):
+                return bad
+            if m.group(2) is not None and not octet.startswith("["):
+                return bad
+    return None
 
 
 @dataclass(frozen=True)
@@ -55,7 +91,9 @@ class Restrictions(Section):
     FORM_KEYS: ClassVar[Tuple[str, ...]] = ("rbl", "helo_required", "reject_unknown_helo")
 
     rbl: Tuple[str, ...] = ()
-    """DNS block lists consulted with reject_rbl_client."""
+    """DNS block lists consulted with reject_rbl_client, each ``domain`` or
+    ``domain=d.d.d.d`` with Postfix's return-code filter (``zen.spamhaus.org=127.0.0.[2..11]``
+    counts only real listings, not Spamhaus's 127.255.255.x error answers)."""
     sender_access: Tuple[Tuple[str, str], ...] = ()
     """(address or domain, action) pairs for the sender_access map."""
     helo_required: bool = True
@@ -85,10 +123,10 @@ class Restrictions(Section):
         p.unknown_keys(r, [f.name for f in fields(cls)], "restrictions")
         rbl: List[str] = []
         for i, host in enumerate(as_list(r.get("rbl"))):
-            if (msg := check_hostname(str(host))):
+            if (msg := check_rbl(str(host).strip())):
                 p.error(f"restrictions.rbl[{i}]", msg)
             else:
-                rbl.append(str(host).lower())
+                rbl.append(str(host).strip().lower())
         sender_access = _sender_access(p, r.get("sender_access") or {})
         d = _RESTRICTIONS
 
