@@ -20,19 +20,40 @@ SSL_CONF = f"{DOVECOT_CONFD}/10-ssl.conf"
 AUTH_CONF = f"{DOVECOT_CONFD}/10-auth.conf"
 
 
+CIPHER_EXCLUDE = "!aNULL:!SHA1:!SHA256:!SHA384"
+"""No anonymous suites, and none with a SHA record MAC: in TLS 1.2 those are the CBC suites
+(AEAD suites have no separate MAC). TLS 1.3 suites are not affected by the list."""
+
+DOVECOT_DEFAULT_CIPHERS = ("ALL:!kRSA:!SRP:!kDHd:!DSS:!aNULL:!eNULL:!EXPORT:!DES:!3DES:!MD5:"
+                           "!PSK:!RC4:!ADH:!LOW")
+"""Dovecot 2.3/2.4's own default list (without its trailing @STRENGTH)."""
+
+
+def cipher_list(platform: Platform) -> str:
+    """``ssl_cipher_list`` for IMAPS/POP3S: on EL8+ the system crypto policy
+    (``PROFILE=SYSTEM``, which EL's Dovecot ships and EL's OpenSSL extends with what follows
+    it), elsewhere Dovecot's own default; both without aNULL and CBC suites."""
+    if platform.is_el and platform.major >= 8:
+        return f"PROFILE=SYSTEM:{CIPHER_EXCLUDE}"
+    parts = DOVECOT_DEFAULT_CIPHERS.split(":") + CIPHER_EXCLUDE.split(":")
+    return ":".join(dict.fromkeys(parts)) + ":@STRENGTH"
+
+
 def ssl_settings(answers: Answers, platform: Platform) -> Dict[str, str]:
     """10-ssl.conf settings in the dialect of the platform's Dovecot (2.2, 2.3 or 2.4)."""
     cert, key = cert_paths(answers, platform)
     syntax = platform.dovecot_syntax
     if syntax == "2.4":
-        # 2.4 renamed the settings and takes plain paths (no "<" file inclusion)
+        # 2.4 renamed the settings and takes plain paths (no "<" file inclusion); the cipher
+        # list keeps its name (a global setting, read by the ssl_server side too)
         return {"ssl": "required", "ssl_server_cert_file": cert, "ssl_server_key_file": key,
-                "ssl_min_protocol": "TLSv1.2"}
+                "ssl_min_protocol": "TLSv1.2", "ssl_cipher_list": cipher_list(platform)}
     out = {"ssl": "required", "ssl_cert": f"<{cert}", "ssl_key": f"<{key}"}
     if syntax == "2.3":
         out["ssl_min_protocol"] = "TLSv1.2"
     else:  # 2.2 (EL7) has no ssl_min_protocol
         out["ssl_protocols"] = "!SSLv2 !SSLv3 !TLSv1 !TLSv1.1"
+    out["ssl_cipher_list"] = cipher_list(platform)
     return out
 
 
@@ -45,12 +66,16 @@ def auth_settings(platform: Platform) -> Dict[str, str]:
 class TlsDovecotRecipe(Recipe):
     id = "tls-dovecot"
     title = "TLS for Dovecot (IMAP and POP3)"
-    guide = "Guide 000, part 3 section 8 (TLS in Dovecot)"
+    guide = ("Guide 000, part 3 section 8 (TLS in Dovecot); guide 004 (no anonymous "
+             "ciphers)")
     summary = (
         "Makes Dovecot present the same certificate as Postfix and refuse any login that is "
         "not protected by TLS: IMAPS (993) and POP3S (995) are encrypted from the first byte, "
         "and on 143/110 a client must issue STARTTLS before it may log in. Only TLS 1.2 or "
-        "newer is accepted. The packaged certificate lines are replaced in place: on EL they "
+        "newer is accepted, without anonymous (aNULL) or old CBC suites: on EL8 and newer the "
+        "system crypto policy is kept and only narrowed (PROFILE=SYSTEM plus exclusions), "
+        "elsewhere Dovecot's own default list is narrowed the same way. The packaged "
+        "certificate lines are replaced in place: on EL they "
         "point at /etc/pki/dovecot files that only the dovecot-init service creates (missing "
         "in containers, where Dovecot would then refuse to start), on Debian at the snakeoil "
         "certificate. Dovecot 2.4 (Debian 13) uses its new setting names.")
@@ -60,8 +85,9 @@ class TlsDovecotRecipe(Recipe):
         "and are on by default; certificates go in conf.d/10-ssl.conf.",
         "`ssl_cert = </path` (2.x) became `ssl_server_cert_file = /path` in Dovecot 2.4, and "
         "disable_plaintext_auth = yes became auth_allow_cleartext = no.",
-        "ssl_protocols was replaced by ssl_min_protocol in 2.3; ssl_cipher_list = "
-        "ALL:!LOW:!SSLv2 is obsolete (EL's PROFILE=SYSTEM or the library default is better).",
+        "ssl_protocols was replaced by ssl_min_protocol in 2.3; guide 000's ssl_cipher_list = "
+        "ALL:!LOW:!SSLv2 is obsolete and still allows CBC suites: we start from EL's "
+        "PROFILE=SYSTEM or Dovecot's default and remove aNULL and the SHA-MAC (CBC) suites.",
         "login_process_size and pop3_uidl_format are no longer needed.",
     )
     touches = (SSL_CONF, AUTH_CONF)
@@ -70,7 +96,8 @@ class TlsDovecotRecipe(Recipe):
         p = ctx.platform
         return [
             DovecotSettings(SSL_CONF, ssl_settings(ctx.answers, p),
-                            reason="our certificate; TLS required; TLS 1.2 or newer"),
+                            reason="our certificate; TLS required; TLS 1.2 or newer; no "
+                                   "anonymous or CBC cipher suites"),
             DovecotSettings(AUTH_CONF, auth_settings(p),
                             reason="no password without TLS (LOGINDISABLED before STARTTLS)"),
         ]
@@ -96,4 +123,7 @@ class TlsDovecotRecipe(Recipe):
             f"openssl s_client -connect {q(answers.hostname + ':993')} -quiet   # '* OK' greeting",
             f"openssl s_client -starttls imap -connect {q(answers.hostname + ':143')} </dev/null",
             "doveconf -n | grep -E 'ssl|cert|key|cleartext|plaintext'   # 2.4 nests ssl_server { }",
+            "doveconf -h ssl_cipher_list ssl_min_protocol",
+            f"openssl s_client -connect {q(answers.hostname + ':993')} -tls1_2 "
+            "-cipher ECDHE-RSA-AES128-SHA </dev/null   # expect: handshake failure (CBC)",
         ]

@@ -21,12 +21,32 @@ OBSOLETE = ("smtpd_use_tls", "smtpd_enforce_tls", "smtpd_tls_chain_files")
 """Removed when present: the first two are replaced by smtpd_tls_security_level; a
 ``smtpd_tls_chain_files`` would silently override the cert/key files we set."""
 
+PORT25_DEFAULTS = ("smtpd_tls_protocols", "smtpd_tls_ciphers")
+"""Opportunistic TLS (port 25) keeps Postfix's own protocol and cipher defaults: removed when
+present (no platform's stock main.cf sets them; earlier mailwizard versions set the first)."""
+
+MANDATORY_EXCLUDE = "aNULL, SHA1, SHA256, SHA384"
+"""Left out of mandatory TLS (submission): anonymous suites (no server authentication) and
+every suite with a SHA-1/SHA-256/SHA-384 record MAC, which are exactly the CBC suites of TLS
+1.2 (the AEAD suites, GCM/CHACHA20/CCM, have no separate MAC). OpenSSL knows these names
+since 1.0.1, so every supported platform (EL7 has 1.0.2) takes them."""
+
 
 def protocols(platform: Platform) -> str:
     """TLS 1.2 or newer: ``>=TLSv1.2`` needs Postfix 3.6; older versions take a deny list."""
     if platform.postfix_version >= (3, 6):
         return ">=TLSv1.2"
     return "!SSLv2, !SSLv3, !TLSv1, !TLSv1.1"
+
+
+def mandatory_params(platform: Platform) -> Dict[str, str]:
+    """The floor of mandatory TLS (the submission port, where the level is ``encrypt``);
+    opportunistic TLS on port 25 never uses these."""
+    return {
+        "smtpd_tls_mandatory_protocols": protocols(platform),
+        "smtpd_tls_mandatory_ciphers": "high",
+        "smtpd_tls_mandatory_exclude_ciphers": MANDATORY_EXCLUDE,
+    }
 
 
 def tls_params(answers: Answers, platform: Platform, db: str) -> Dict[str, str]:
@@ -41,8 +61,7 @@ def tls_params(answers: Answers, platform: Platform, db: str) -> Dict[str, str]:
         "smtpd_tls_loglevel": "1",
         "smtpd_tls_received_header": "yes",
         "smtpd_tls_session_cache_database": f"{cache}:${{data_directory}}/smtpd_scache",
-        "smtpd_tls_mandatory_protocols": protocols(platform),
-        "smtpd_tls_protocols": protocols(platform),
+        **mandatory_params(platform),
         "smtp_tls_security_level": "may",
         "smtp_tls_loglevel": "1",
         "smtp_tls_session_cache_database": f"{cache}:${{data_directory}}/smtp_scache",
@@ -71,14 +90,20 @@ class TlsPostfixRecipe(Recipe):
     id = "tls-postfix"
     title = "TLS for Postfix and the submission port"
     guide = ("Guide 000, part 3 section 7 (TLS in Postfix); guide 001 (TLS block); guide 003 "
-             "(submission with mandatory TLS)")
+             "(submission with mandatory TLS, its cipher floor); guide 004 (TLS directives: "
+             "no anonymous ciphers)")
     summary = (
         "Points Postfix at the certificate from the previous step and switches on STARTTLS. "
         "On port 25 TLS is offered but not required, because many mail servers on the "
         "Internet still deliver without it. Mail clients use the submission port 587, where "
         "TLS is mandatory and login is required before anything is relayed. Passwords are "
-        "accepted only inside TLS on every port, only TLS 1.2 or newer is negotiated for "
-        "mandatory TLS, sessions are logged briefly and noted in the Received header. The "
+        "accepted only inside TLS on every port. Mandatory TLS (587) takes only TLS 1.2 or "
+        "newer, Postfix's 'high' cipher grade, and neither anonymous suites (aNULL: no "
+        "server authentication, as guide 004 warns) nor the old CBC suites with a SHA "
+        "record MAC, so clients get AES-GCM or ChaCha20. Port 25 keeps Postfix's own "
+        "protocol and cipher defaults, as guide 003 and Postfix's documentation advise: a "
+        "higher floor there does not make mail safer, it only pushes old servers back to "
+        "plain text. Sessions are logged briefly and noted in the Received header. The "
         "certificate and key are given as two files (smtpd_tls_cert_file/key_file): this "
         "works on every Postfix version we support and is easy to read; the newer "
         "smtpd_tls_chain_files form adds nothing for a single certificate.")
@@ -95,16 +120,27 @@ class TlsPostfixRecipe(Recipe):
         "smtpd_tls_loglevel 3 (guide 002) logs whole handshakes; 1 is enough in production.",
         "The TLS protocol floor is written `>=TLSv1.2` on Postfix 3.6+; older versions (EL7-9) "
         "get the equivalent list `!SSLv2, !SSLv3, !TLSv1, !TLSv1.1`.",
+        "Guide 003 replaces tls_high_cipherlist with a fixed list copied from a web page; "
+        "such a list goes stale and would change every TLS grade. We keep Postfix's own "
+        "list and exclude what we do not want on 587 (smtpd_tls_mandatory_exclude_ciphers = "
+        "aNULL, SHA1, SHA256, SHA384), which is the same result for TLS 1.2 and leaves TLS "
+        "1.3 to OpenSSL.",
+        "Guide 003's tls_ssl_options = no_ticket and its DH parameter files are not needed: "
+        "current Postfix rotates its ticket keys and uses built-in groups.",
+        "Earlier mailwizard versions also raised port 25 to TLS 1.2 (smtpd_tls_protocols); "
+        "that line is removed so port 25 is back at Postfix's default.",
     )
     touches = (MAIN_CF, MASTER_CF)
 
     def plan(self, ctx: PlanContext) -> List[Change]:
         p = ctx.platform
         current = main_cf(ctx.view)
-        remove = [k for k in OBSOLETE if k in current]
+        remove = [k for k in OBSOLETE + PORT25_DEFAULTS if k in current]
         return [
             PostfixParams(tls_params(ctx.answers, p, ctx.db), remove=remove,
-                          reason="replaces any packaged (e.g. snakeoil) certificate lines"),
+                          reason="replaces any packaged (e.g. snakeoil) certificate lines; "
+                                 "587 gets a TLS 1.2 / strong-cipher floor, 25 keeps "
+                                 "Postfix's defaults"),
             MasterService([submission_entry(p)],
                           reason="port 587 for mail clients: TLS and login required"),
         ]
@@ -118,6 +154,10 @@ class TlsPostfixRecipe(Recipe):
         out.append(CheckResult("submission service in master.cf",
                                "smtpd_tls_security_level=encrypt" in sub,
                                sub.splitlines()[0] if sub else "missing"))
+        use_p = ctx.platform.has_postconf_master
+        submission = dict(mandatory_params(ctx.platform), smtpd_tls_security_level="encrypt")
+        out += checks.postfix_effective(ex, "submission/inet", submission, use_p)
+        out += checks.postfix_at_defaults(ex, "smtp/inet", PORT25_DEFAULTS, use_p)
         if postfix_running(ex):
             out += [checks.smtp_starttls_offered(host, 25),
                     checks.smtp_no_auth_before_tls(host, 25),
@@ -138,4 +178,11 @@ class TlsPostfixRecipe(Recipe):
             f"-CAfile {q(cert)} "
             "-quiet   # then: EHLO test  -> AUTH PLAIN LOGIN listed",
             "grep -A9 '^submission' /etc/postfix/master.cf",
+            "postconf -n | grep -E '^smtpd_tls_(mandatory_|protocols|ciphers)'"
+            "   # no smtpd_tls_protocols/ciphers: port 25 at Postfix's defaults",
+            f"openssl s_client -starttls smtp -connect {q(answers.hostname + ':587')} "
+            "-tls1_2 -cipher aNULL </dev/null   # expect: handshake failure",
+            f"openssl s_client -starttls smtp -connect {q(answers.hostname + ':587')} "
+            "-tls1_2 -cipher ECDHE-RSA-AES128-SHA </dev/null   # expect: handshake failure "
+            "(CBC)",
         ]

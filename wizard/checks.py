@@ -67,6 +67,82 @@ def main_cf_values(ex: Executor, expected: Dict[str, str],
     return out
 
 
+def _same_value(a: str, b: str) -> bool:
+    """Postfix list values compare equal whatever their commas and spacing."""
+    return " ".join(a.replace(",", " ").split()) == " ".join(b.replace(",", " ").split())
+
+
+def postfix_service_overrides(ex: Executor, service: str, postconf_p: bool = True,
+                              master_cf: str = "/etc/postfix/master.cf") -> Dict[str, str]:
+    """The ``-o`` overrides of master.cf ``service`` (``name/type``), as ``postconf -P``
+    reports them (Postfix 2.11+), else read from master.cf in Python."""
+    if postconf_p:
+        res = ex.run(["postconf", "-P"], quiet=True, timeout=60)
+        out: Dict[str, str] = {}
+        for line in res.stdout.splitlines() if res.ok else []:
+            key, sep, value = line.partition(" = ")
+            if sep and key.startswith(service + "/"):
+                out[key[len(service) + 1:]] = value
+        return out
+    name, _, kind = service.partition("/")
+    entry = confedit.read_master_cf(ex.read_text(master_cf)).get((name, kind), "")
+    return confedit.master_options(entry)
+
+
+def _postconf_h(ex: Executor, keys: Sequence[str], defaults: bool = False) -> List[str]:
+    res = ex.run(["postconf", "-dh" if defaults else "-h", *keys], quiet=True, timeout=60)
+    lines = res.stdout.splitlines() if res.ok else []
+    return [x.strip() for x in lines] + [""] * (len(keys) - len(lines))
+
+
+def postfix_effective(ex: Executor, service: str, expected: Dict[str, str],
+                      postconf_p: bool = True) -> List[CheckResult]:
+    """What Postfix really uses for ``service`` (``name/type``): its master.cf override when
+    it has one, else the main.cf value or Postfix's default (``postconf -h``), compared with
+    ``expected``."""
+    if not ex.which("postconf"):
+        return [info(f"{service} {k}", "postfix is not installed") for k in expected]
+    overrides = postfix_service_overrides(ex, service, postconf_p)
+    keys = list(expected)
+    values = dict(zip(keys, _postconf_h(ex, keys)))
+    out: List[CheckResult] = []
+    for k, want in expected.items():
+        if k in overrides:
+            got, where = overrides[k], "master.cf"
+        else:
+            got, where = values[k], "main.cf or default"
+        if _same_value(got, want):
+            out.append(passed(f"{service} {k}", f"{k} = {got} (from {where})"))
+        else:
+            out.append(failed(f"{service} {k}", f"expected {want!r}, Postfix uses {got!r} "
+                              f"(from {where})", "postconf -P; postconf -n"))
+    return out
+
+
+def postfix_at_defaults(ex: Executor, service: str, keys: Sequence[str],
+                        postconf_p: bool = True) -> List[CheckResult]:
+    """``service`` uses Postfix's built-in default for each of ``keys``: no master.cf
+    override, and the value ``postconf -h`` reports equals ``postconf -dh``."""
+    if not ex.which("postconf"):
+        return [info(f"{service} {k} at Postfix's default", "postfix is not installed")
+                for k in keys]
+    overrides = postfix_service_overrides(ex, service, postconf_p)
+    now = _postconf_h(ex, keys)
+    default = _postconf_h(ex, keys, defaults=True)
+    out: List[CheckResult] = []
+    for k, got, want in zip(keys, now, default):
+        name = f"{service} {k} at Postfix's default"
+        if k in overrides:
+            out.append(failed(name, f"master.cf sets {k}={overrides[k]}",
+                              "remove the -o override of this service"))
+        elif got == want:
+            out.append(passed(name, f"{k} = {got}"))
+        else:
+            out.append(failed(name, f"{k} = {got}, Postfix's default is {want!r}",
+                              f"postconf -X {k}"))
+    return out
+
+
 def postfix_check(ex: Executor) -> CheckResult:
     if not ex.which("postfix"):
         return info("postfix check", "postfix is not installed")

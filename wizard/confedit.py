@@ -221,6 +221,22 @@ def read_master_cf(text: Optional[str]) -> Dict[Tuple[str, str], str]:
     return {(n, t): "".join(lines[s:e]) for s, e, n, t in _master_logical(lines)}
 
 
+_MASTER_OPTION = re.compile(
+    r"-o\s+(?:\{\s*([A-Za-z0-9_]+)\s*=\s*(.*?)\s*\}|([A-Za-z0-9_]+)=(\S*))")
+
+
+def master_options(entry: str) -> Dict[str, str]:
+    """The ``-o`` overrides of one master.cf entry's text (``-o name=value`` and
+    ``-o { name = value }``), the last one winning as in Postfix."""
+    out: Dict[str, str] = {}
+    for m in _MASTER_OPTION.finditer(entry):
+        if m.group(1):
+            out[m.group(1)] = m.group(2)
+        else:
+            out[m.group(3)] = m.group(4)
+    return out
+
+
 def edit_master_cf(
     text: Optional[str],
     entries: Iterable[MasterEntry],

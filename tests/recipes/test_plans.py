@@ -56,12 +56,16 @@ def test_demo_plan_per_platform(pid: str, empty_root: Path) -> None:
         assert postmap.creates == "/etc/postfix/sender_access.lmdb"
     else:
         assert values["smtpd_tls_session_cache_database"].startswith("btree:")
-    # TLS protocol syntax per Postfix version
+    # TLS protocol syntax per Postfix version: the floor is on mandatory TLS (587) only
     if p.postfix_version >= (3, 6):
         assert values["smtpd_tls_mandatory_protocols"] == ">=TLSv1.2"
     else:
         assert ">=" not in active
-        assert values["smtpd_tls_protocols"] == "!SSLv2, !SSLv3, !TLSv1, !TLSv1.1"
+        assert values["smtpd_tls_mandatory_protocols"] == "!SSLv2, !SSLv3, !TLSv1, !TLSv1.1"
+    # port 25 keeps Postfix's opportunistic defaults; 587 gets strong ciphers only
+    assert "smtpd_tls_protocols" not in values and "smtpd_tls_ciphers" not in values
+    assert values["smtpd_tls_mandatory_ciphers"] == "high"
+    assert values["smtpd_tls_mandatory_exclude_ciphers"] == "aNULL, SHA1, SHA256, SHA384"
     cert, key = cert_paths(DEMO, p)
     assert values["smtpd_tls_cert_file"] == cert and values["smtpd_tls_key_file"] == key
     assert "snakeoil" not in active and "postfix.pem" not in active
@@ -90,6 +94,10 @@ def test_demo_plan_per_platform(pid: str, empty_root: Path) -> None:
         assert ssl_conf["ssl_protocols"] == "!SSLv2 !SSLv3 !TLSv1 !TLSv1.1"
     else:
         assert ssl_conf["ssl_min_protocol"] == "TLSv1.2"
+    # IMAPS/POP3S: no anonymous or CBC suites; EL8+ narrows the system crypto policy
+    ciphers = ssl_conf["ssl_cipher_list"]
+    assert ciphers.startswith("PROFILE=SYSTEM:") == (p.is_el and p.major >= 8), ciphers
+    assert all(x in ciphers.split(":") for x in ("!aNULL", "!SHA1", "!SHA256", "!SHA384"))
     assert auth_conf["auth_mechanisms"] == "plain login"
     assert "unix_listener /var/spool/postfix/private/auth" in plan.text(
         "/etc/dovecot/conf.d/99-mailwizard-auth.conf")

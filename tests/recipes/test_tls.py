@@ -12,6 +12,7 @@ from recipe_plans import DEMO
 
 from recipes.certificate import cert_paths
 from recipes.tls_dovecot import TlsDovecotRecipe
+from wizard import confedit
 from wizard.engine import Engine
 from wizard.executor import FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
@@ -103,3 +104,144 @@ def test_tls_dovecot_verify_reads_what_dovecot_uses(pid: str, version: str,
     if version == "2.4":
         assert got["dovecot ssl_server_cert_file"].detail == f"ssl_server_cert_file = {cert}"
         assert got["dovecot ssl_server_key_file"].detail == f"ssl_server_key_file = {key}"
+
+
+# --------------------------------------------------------------------------- cipher floors
+def _openssl_suites(cipher_string: str) -> List[Tuple[str, str, str]]:
+    """(name, authentication, MAC) of the TLS <= 1.2 suites OpenSSL enables for a string."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    out = subprocess.run(["openssl", "ciphers", "-v", cipher_string], capture_output=True,
+                         text=True, check=True).stdout
+    suites = []
+    for line in out.splitlines():
+        f = line.split()
+        if f[1] == "TLSv1.3":
+            continue  # not chosen by cipher lists
+        fields = dict(x.split("=", 1) for x in f[2:] if "=" in x)
+        suites.append((f[0], fields["Au"], fields["Mac"]))
+    return suites
+
+
+def test_submission_cipher_floor_leaves_only_authenticated_aead_suites() -> None:
+    """What Postfix builds for mandatory TLS: its 'high' list (Debian 12's default shown
+    here) followed by ':!x' for each excluded name. No aNULL, no CBC (SHA MAC) suite may
+    survive, and strong suites must (else submission could not negotiate at all)."""
+    from recipes.tls_postfix import MANDATORY_EXCLUDE
+
+    high = "aNULL:-aNULL:HIGH:@STRENGTH"
+    assert any(a == "None" for _, a, _ in _openssl_suites(high))  # what 587 offered before
+    built = high + "".join(f":!{x.strip()}" for x in MANDATORY_EXCLUDE.split(","))
+    suites = _openssl_suites(built)
+    assert suites and all(mac == "AEAD" for _, _, mac in suites), suites
+    assert not [n for n, a, _ in suites if a == "None"]
+    assert "ECDHE-RSA-AES128-GCM-SHA256" in [n for n, _, _ in suites]
+
+
+@pytest.mark.parametrize("pid", ["debian12", "debian13", "centos7", "ubuntu24.04"])
+def test_dovecot_cipher_list_has_no_anonymous_or_cbc_suites(pid: str) -> None:
+    from recipes.tls_dovecot import DOVECOT_DEFAULT_CIPHERS, cipher_list
+
+    assert any(mac == "SHA1" for _, _, mac in _openssl_suites(DOVECOT_DEFAULT_CIPHERS))
+    suites = _openssl_suites(cipher_list(get_platform(pid)))
+    assert suites and all(mac == "AEAD" and au != "None" for _, au, mac in suites), suites
+
+
+def test_el_dovecot_keeps_the_system_crypto_policy() -> None:
+    """EL's OpenSSL replaces a leading PROFILE=SYSTEM by the policy's list and appends what
+    follows: the exclusions narrow the admin's policy instead of replacing it."""
+    from recipes.tls_dovecot import cipher_list
+
+    for pid in ("rocky8", "rocky9", "almalinux10"):
+        assert cipher_list(get_platform(pid)) == "PROFILE=SYSTEM:!aNULL:!SHA1:!SHA256:!SHA384"
+
+
+@pytest.mark.parametrize("pid", ["debian12", "rocky9", "centos7"])
+def test_tls_postfix_removes_a_raised_port_25_floor(pid: str, tmp_path: Path) -> None:
+    """A main.cf with smtpd_tls_protocols/ciphers (an earlier mailwizard set the first)
+    gets them removed, and rollback puts them back byte for byte."""
+    from recipes.tls_postfix import TlsPostfixRecipe
+
+    p = get_platform(pid)
+    root = stock_root(tmp_path, p)
+    main_cf = root / "etc/postfix/main.cf"
+    main_cf.write_text(main_cf.read_text() + "smtpd_tls_protocols = >=TLSv1.2\n"
+                       "smtpd_tls_ciphers = high\n")
+    before = main_cf.read_bytes()
+    ex = FakeTarget(root, p).executor()
+    with Session.open(tmp_path / "state") as s:
+        e = Engine(DEMO, p, ex, session=s, recipes=[TlsPostfixRecipe()], facts=Facts())
+        assert [r.status for r in e.apply()] == ["applied"]
+        values = confedit.read_main_cf(main_cf.read_text())
+        assert "smtpd_tls_protocols" not in values and "smtpd_tls_ciphers" not in values
+        assert values["smtpd_tls_mandatory_ciphers"] == "high"
+        e.rollback()
+    assert main_cf.read_bytes() == before
+
+
+def _postconf(main: Dict[str, str], defaults: Dict[str, str], master: str):
+    """A fake ``postconf -h/-dh/-P``: main.cf values over defaults, -P from ``master``."""
+    def run(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
+        if argv[1] == "-P":
+            return FakeCommand(0, master)
+        src = defaults if argv[1] == "-dh" else {**defaults, **main}
+        return FakeCommand(0, "".join(src.get(k, "") + "\n" for k in argv[2:]))
+
+    return run
+
+
+DEFAULTS = {"smtpd_tls_protocols": ">=TLSv1", "smtpd_tls_ciphers": "medium",
+            "smtpd_tls_mandatory_protocols": ">=TLSv1", "smtpd_tls_mandatory_ciphers": "medium",
+            "smtpd_tls_mandatory_exclude_ciphers": "", "smtpd_tls_security_level": ""}
+GOOD_MAIN = {"smtpd_tls_mandatory_protocols": ">=TLSv1.2", "smtpd_tls_mandatory_ciphers": "high",
+             "smtpd_tls_mandatory_exclude_ciphers": "aNULL, SHA1, SHA256, SHA384",
+             "smtpd_tls_security_level": "may"}
+SUBMISSION_P = "submission/inet/smtpd_tls_security_level = encrypt\n"
+
+
+@pytest.mark.parametrize("main,master,failing", [
+    (GOOD_MAIN, SUBMISSION_P, set()),
+    # port 25 raised to TLS 1.2: not Postfix's default any more
+    ({**GOOD_MAIN, "smtpd_tls_protocols": ">=TLSv1.2"}, SUBMISSION_P,
+     {"smtp/inet smtpd_tls_protocols at Postfix's default"}),
+    # the submission entry overrides the cipher grade back to medium
+    (GOOD_MAIN, SUBMISSION_P + "submission/inet/smtpd_tls_mandatory_ciphers = medium\n",
+     {"submission/inet smtpd_tls_mandatory_ciphers"}),
+    # a -o on port 25 counts too
+    (GOOD_MAIN, SUBMISSION_P + "smtp/inet/smtpd_tls_ciphers = high\n",
+     {"smtp/inet smtpd_tls_ciphers at Postfix's default"}),
+    # no exclusions: 587 offers aNULL and CBC suites again
+    ({**GOOD_MAIN, "smtpd_tls_mandatory_exclude_ciphers": ""}, SUBMISSION_P,
+     {"submission/inet smtpd_tls_mandatory_exclude_ciphers"}),
+    # submission without encrypt uses none of the mandatory settings
+    (GOOD_MAIN, "", {"submission/inet smtpd_tls_security_level"}),
+])
+def test_tls_postfix_verify_reads_the_effective_config(main: Dict[str, str], master: str,
+                                                       failing: set, tmp_path: Path) -> None:
+    from recipes.tls_postfix import TlsPostfixRecipe
+
+    p = get_platform("debian12")
+    root = stock_root(tmp_path, p)
+    postconf = root / "usr/sbin/postconf"
+    postconf.parent.mkdir(parents=True)
+    postconf.write_text("#!/bin/sh\n")
+    postconf.chmod(0o755)
+    script = FakeTarget(root).script()
+    script["postconf"] = _postconf(main, DEFAULTS, master)
+    ex = ScriptedExecutor(root, script=script)
+    results = TlsPostfixRecipe().verify(VerifyContext(DEMO, p, Facts(), ex))
+    effective = {r.name: r for r in results if r.name.startswith(("submission/", "smtp/"))}
+    assert len(effective) == 6
+    assert {n for n, r in effective.items() if r.ok is False} == failing
+
+
+def test_master_options_parsed_without_postconf() -> None:
+    """EL7's Postfix 2.10 has no ``postconf -P``: the overrides are read from master.cf."""
+    entry = ("submission inet n - n - - smtpd\n  -o smtpd_tls_security_level=encrypt\n"
+             "  -o { smtpd_tls_mandatory_ciphers = high }\n  -o syslog_name=postfix/submission\n")
+    assert confedit.master_options(entry) == {
+        "smtpd_tls_security_level": "encrypt", "smtpd_tls_mandatory_ciphers": "high",
+        "syslog_name": "postfix/submission"}
