@@ -195,13 +195,21 @@ class LabDNS:
         for domain in ("example.test", "example.net"):
             self.add(domain, "MX", f"10 {host}.", replace=True)
         self.add("example.test", "TXT", '"v=spf1 mx -all"', replace=True)
-        self.add(CLIENT_NAME, "A", srv.host_ip)
         self.add_ptr(srv.host_ip, CLIENT_NAME)
         self.list_in_rbl(srv.host_ip2)
+        self._refresh_shared()
+
+    def _refresh_shared(self) -> None:
+        """Records that name every attached server's first client address."""
         with self._lock:
             clients = sorted(s.host_ip for s, _ in self._attached.values())
-        spf = " ".join(f"ip4:{ip}" for ip in clients)
-        self.add(SPF_PASS, "TXT", f'"v=spf1 {spf} -all"', replace=True)
+        if clients:
+            self.add(CLIENT_NAME, "A", *clients, replace=True)
+            spf = " ".join(f"ip4:{ip}" for ip in clients)
+            self.add(SPF_PASS, "TXT", f'"v=spf1 {spf} -all"', replace=True)
+        else:
+            self.remove(CLIENT_NAME, "A")
+            self.remove(SPF_PASS, "TXT")
 
     def detach(self, srv: lab.Server) -> None:
         with self._lock:
@@ -216,6 +224,10 @@ class LabDNS:
         if entry is not None:
             lab._sh(["ip", "addr", "del", f"{entry[1]}/24", "dev", srv.veth], timeout=20,
                     check=False)
+            for ip in (srv.ip, srv.host_ip):
+                self.remove(dns.reversename.from_address(ip).to_text())
+            self.remove(rbl_query_name(srv.host_ip2))
+            self._refresh_shared()
 
     def close(self) -> None:
         for netns in list(self._socks):

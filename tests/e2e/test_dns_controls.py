@@ -7,6 +7,9 @@ starts) and configured by ``mailwizard apply`` with the lab's block list as its 
 
 * the client the lab RBL lists (10.201.N.3, A 127.0.0.2) is refused at RCPT, naming the
   list; the other client (10.201.N.1) gets its mail delivered;
+* a second list answers every query with 127.255.255.254 (how Spamhaus refuses public
+  resolvers); consulted with the return-code filter ``=127.0.0.[2..11]`` of the answers, that
+  answer rejects nobody;
 * a sender in a domain that does not exist (NXDOMAIN, ``reject_unknown_sender_domain``) is
   refused; one in a domain with MX and A records is accepted;
 * the lab DNS saw the server's own queries (the RBL name, the sender domain), so the verdicts
@@ -26,6 +29,9 @@ from mwlab import Deployed, deploy
 pytestmark = pytest.mark.e2e
 
 RCPT = f"alice@{mwlab.DOMAIN}"
+# a list that answers every query with 127.255.255.254 (Spamhaus's "public resolver" refusal),
+# consulted with Postfix's return-code filter: the refusal is not a listing
+REFUSED_FILTERED = f"{labdns.REFUSED_ZONE}=127.0.0.[2..11]"
 
 
 @pytest.fixture(scope="module", params=["bookworm", "trixie"])
@@ -38,7 +44,7 @@ def dep(request: pytest.FixtureRequest, lab_dns: labdns.LabDNS):
         srv.attach_debs()
         lab_dns.attach(srv)
         yield deploy(srv, "dovecot", record=f"dns_controls_apply_{suite}",
-                     overrides={"restrictions": {"rbl": [labdns.RBL_ZONE]}})
+                     overrides={"restrictions": {"rbl": [labdns.RBL_ZONE, REFUSED_FILTERED]}})
     finally:
         lab_dns.detach(srv)
         srv.halt()
@@ -96,6 +102,17 @@ def test_a_client_not_listed_gets_its_mail_delivered(dep: Deployed, lab_dns: lab
     dep.box.wait_for("alice", t)
 
 
+def test_a_refusal_answer_is_not_a_listing_with_the_filter(dep: Deployed,
+                                                           lab_dns: labdns.LabDNS):
+    srv = dep.srv
+    rr = srv.run("postconf -h smtpd_recipient_restrictions").stdout
+    assert f"reject_rbl_client {REFUSED_FILTERED}" in rr, rr
+    code, msg = rcpt_verdict(dep, f"someone@{labdns.SPF_PASS}", srv.host_ip)
+    assert code == 250, (code, msg)
+    asked = labdns.rbl_query_name(srv.host_ip, labdns.REFUSED_ZONE) + "."
+    assert (srv.ip, asked, "A") in lab_dns.queries, "the filtered list was not consulted"
+
+
 def test_a_sender_domain_without_dns_is_refused(dep: Deployed, lab_dns: labdns.LabDNS):
     srv = dep.srv
     code, msg = rcpt_verdict(dep, f"someone@{labdns.UNKNOWN}", srv.host_ip)
@@ -106,9 +123,10 @@ def test_a_sender_domain_without_dns_is_refused(dep: Deployed, lab_dns: labdns.L
 
 
 def test_a_sender_domain_with_mx_is_accepted(dep: Deployed):
-    for domain in (labdns.SPF_PASS, "example.net"):
-        code, msg = rcpt_verdict(dep, f"someone@{domain}", dep.srv.host_ip)
-        assert code == 250, (domain, code, msg)
+    # our own virtual alias domain only with a listed address (smtpd_reject_unlisted_sender)
+    for sender in (f"someone@{labdns.SPF_PASS}", "contact@example.net"):
+        code, msg = rcpt_verdict(dep, sender, dep.srv.host_ip)
+        assert code == 250, (sender, code, msg)
 
 
 def test_without_the_listing_the_same_client_passes(dep: Deployed, lab_dns: labdns.LabDNS):
