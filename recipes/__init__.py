@@ -17,6 +17,7 @@ def all_recipes() -> List[Recipe]:
     from .packages import PackagesRecipe
     from .postfix_basics import PostfixBasicsRecipe
     from .preflight import PreflightRecipe
+    from .quota import QuotaRecipe
     from .restrictions import RestrictionsRecipe
     from .sasl import SaslRecipe
     from .services import ServicesRecipe
@@ -25,5 +26,6 @@ def all_recipes() -> List[Recipe]:
 
     return [PreflightRecipe(), PackagesRecipe(), PostfixBasicsRecipe(), DovecotBasicsRecipe(),
             MaildirRecipe(), AliasesRecipe(), RestrictionsRecipe(), CertificateRecipe(),
-            SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(), ServicesRecipe(),
+            SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(), QuotaRecipe(),
+            ServicesRecipe(),
             FirewallRecipe()]

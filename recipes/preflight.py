@@ -59,9 +59,11 @@ class PreflightRecipe(Recipe):
         "The guide assumes CentOS 5, where sendmail holds port 25 by default; today Postfix is "
         "the default MTA on EL, and on Debian/Ubuntu the usual squatter is exim4. We check who "
         "listens on each mail port instead of assuming.",
-        "The guide leaves DNS to the reader. A mail server without MX, A and PTR records is "
-        "rejected by most receivers today, so we show what public DNS says (never fatal: the "
-        "records often come after the server).",
+        "Guides 000 and 003 ask for an MX record for the domain and a reverse (PTR) record "
+        "for the server's address (003 adds SPF), but leave checking them to the reader. "
+        "Receivers today refuse most mail from a server whose records are missing or do not "
+        "agree, so we show what public DNS says (never fatal: the records often come after "
+        "the server).",
     )
     touches = ()
 

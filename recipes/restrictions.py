@@ -17,6 +17,7 @@ from wizard.recipe import PlanContext, Recipe, VerifyContext
 from ._daemons import pidfile_direct, postfix_running
 from ._postfix import MAIN_CF, joined, main_cf, map_build, map_output, map_ref
 from ._senders import SENDER_LOGINS, sender_logins, sender_logins_text
+from .quota import quota_policy
 
 SENDER_ACCESS = "/etc/postfix/sender_access"
 POSTGREY_INET = "127.0.0.1:10023"
@@ -94,6 +95,7 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
     # later empties the relay list.
     recipient = ["permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination",
                  "reject_non_fqdn_recipient", "reject_unknown_recipient_domain"]
+    recipient += quota_policy(answers)  # mailbox full: refused here (step quota)
     recipient += [f"reject_rbl_client {rbl}" for rbl in r.rbl]
     if answers.step_enabled("postgrey"):
         recipient.append(policy_service(platform))
@@ -153,7 +155,8 @@ class RestrictionsRecipe(Recipe):
         "filter the rest. Relaying is allowed only to trusted networks and logged-in users: "
         "reject_unauth_destination is always part of the rules, so the server can never become "
         "an open relay. Noisy clients are slowed down and cut off after repeated errors, and "
-        "VRFY is switched off so nobody can probe for valid accounts. On the submission port "
+        "VRFY is switched off so nobody can probe for valid accounts (as guides 003 and 004 "
+        "do). On the submission port "
         "a logged-in user may send only as their own address and the aliases that end at "
         "them alone: a sender login map built from the users and aliases answers which login "
         "owns which address. Clients that send commands before the server answered "

@@ -131,7 +131,8 @@ def test_summary_is_the_sections_lines_in_file_order() -> None:
     labels = [label for label, _ in answers.summary()]
     assert labels == ["Host name", "Mail domain", "Admin (receives root's mail)",
                       "Trusted networks", "Listen on", "Users", "Aliases", "Virtual aliases",
-                      "Certificate", "SASL", "Block lists", "Mail access"]
+                      "Certificate", "SASL", "Block lists", "Mail access",
+                      "Mailbox quota"]
     assert ("Certificate", "self-signed, rsa2048, CN=mail.example.com") in answers.summary()
 
 

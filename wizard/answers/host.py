@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Tuple
 
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
     from .model import Answers
 
 INET_PROTOCOLS = ("all", "ipv4", "ipv6")
+QUOTA_RE = re.compile(r"[1-9][0-9]{0,5}[MGT]", re.ASCII)
+"""A quota size: 1 to 999999 mebi-, gibi- or tebibytes (Dovecot's M, G and T)."""
 OPTIONAL_STEPS = ("firewall", "postgrey", "virtual-aliases")
 _INTERFACE_WORDS = ("all", "loopback-only", "localhost")
 
@@ -114,6 +117,8 @@ class MailAccess(Section):
     pop3: bool = True
     plaintext_ports: bool = False
     """Also open 110/143 in the firewall (login there still needs STARTTLS)."""
+    mail_quota: str = ""
+    """Per-user mailbox quota (``500M``, ``1G``, ``2T``); empty or ``off``: none."""
 
     @classmethod
     def parse(cls, p: Parser) -> MailAccess:
@@ -123,14 +128,25 @@ class MailAccess(Section):
             p.error("imap", "at least one of imap and pop3 must be on")
         plaintext_ports = p.opt_bool(p.data, "plaintext_ports", _ACCESS.plaintext_ports,
                                      "plaintext_ports")
-        return cls(imap=imap, pop3=pop3, plaintext_ports=plaintext_ports)
+        quota = p.data.get("mail_quota", "")
+        if quota is None or quota is False or quota == "" or quota == "off":
+            quota = ""
+        elif not isinstance(quota, str) or not QUOTA_RE.fullmatch(quota):
+            p.error("mail_quota", f"{quota!r} is not a size like 500M, 1G or 2T "
+                                  "(or off for no quota)")
+            quota = ""
+        return cls(imap=imap, pop3=pop3, plaintext_ports=plaintext_ports, mail_quota=quota)
 
     def to_dict(self, include_secrets: bool = False) -> Dict[str, Any]:
-        return {"imap": self.imap, "pop3": self.pop3, "plaintext_ports": self.plaintext_ports}
+        return {"imap": self.imap, "pop3": self.pop3, "plaintext_ports": self.plaintext_ports,
+                "mail_quota": self.mail_quota or "off"}
 
     def summary(self, answers: Answers) -> List[Tuple[str, str]]:
         on = [name for name, enabled in (("IMAP", self.imap), ("POP3", self.pop3)) if enabled]
-        return [("Mail access", ", ".join(on) or "none")]
+        out = [("Mail access", ", ".join(on) or "none")]
+        if self.mail_quota:
+            out.append(("Mailbox quota", f"{self.mail_quota} per user"))
+        return out
 
 
 _ACCESS = MailAccess()

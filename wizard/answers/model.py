@@ -54,6 +54,8 @@ class Answers:
     pop3: bool = _ACCESS.pop3
     plaintext_ports: bool = _ACCESS.plaintext_ports
     """Also open 110/143 in the firewall (login there still needs STARTTLS)."""
+    mail_quota: str = _ACCESS.mail_quota
+    """Per-user mailbox quota (``1G``); empty: none (step ``quota``)."""
     steps: Tuple[Tuple[str, bool], ...] = _STEPS.steps
 
     # ------------------------------------------------------------------ helpers
