@@ -25,6 +25,8 @@ def wanted_packages(answers: Answers, platform: Platform) -> List[str]:
         names += list(platform.packages_cyrus)
     if answers.step_enabled("postgrey"):
         names += list(platform.packages_postgrey)
+    if answers.restrictions.spf:
+        names += list(platform.packages_spf)
     return list(dict.fromkeys(names))
 
 

@@ -9,13 +9,14 @@ from typing import Dict, List, Optional, Sequence
 
 from wizard import checks, confedit
 from wizard.answers import Answers
-from wizard.changes import Change, FileWrite, PostfixParams, Service, ShellVars
+from wizard.changes import Change, FileWrite, MasterService, PostfixParams, Service, ShellVars
 from wizard.checks import CheckResult
+from wizard.confedit import MasterEntry
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import pidfile_direct, postfix_running
-from ._postfix import MAIN_CF, joined, main_cf, map_build, map_output, map_ref
+from ._postfix import MAIN_CF, MASTER_CF, joined, main_cf, map_build, map_output, map_ref
 from ._senders import SENDER_LOGINS, sender_logins, sender_logins_text
 from .quota import quota_policy
 
@@ -60,6 +61,32 @@ def policy_service(platform: Platform) -> str:
     return "check_policy_service unix:postgrey/socket"
 
 
+SPF_SERVICE = "policyd-spf"
+
+
+def spf_entry(platform: Platform) -> MasterEntry:
+    """The packaged SPF policy server as a master.cf spawn service (one process per smtpd,
+    unprivileged, never chrooted: it needs the system's resolver)."""
+    return MasterEntry(SPF_SERVICE, "unix", "-", "n", "n", "-", "0",
+                       f"spawn {platform.spf_policy_argv}")
+
+
+def policy_services(answers: Answers, platform: Platform) -> List[str]:
+    """The check_policy_service rules of smtpd_recipient_restrictions, in order.
+
+    They always come after reject_unauth_destination (a policy server answering OK or DUNNO
+    must never open relaying) and after the cheap built-in checks. SPF comes before
+    greylisting, so a forged sender is refused at once instead of being asked to retry. One
+    line per service: add new ones here.
+    """
+    out = []
+    if answers.restrictions.spf:
+        out.append(f"check_policy_service unix:private/{SPF_SERVICE}")
+    if answers.step_enabled("postgrey"):
+        out.append(policy_service(platform))
+    return out
+
+
 def postgrey_direct(platform: Platform) -> Dict[str, List[List[str]]]:
     listen = (f"--inet={POSTGREY_INET}" if platform.is_debian
               else f"--unix={POSTGREY_EL_SOCKET}")
@@ -97,8 +124,7 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
                  "reject_non_fqdn_recipient", "reject_unknown_recipient_domain"]
     recipient += quota_policy(answers)  # mailbox full: refused here (step quota)
     recipient += [f"reject_rbl_client {rbl}" for rbl in r.rbl]
-    if answers.step_enabled("postgrey"):
-        recipient.append(policy_service(platform))
+    recipient += policy_services(answers, platform)
     params = {
         "smtpd_client_restrictions": joined(client),
         "smtpd_helo_required": "yes" if r.helo_required else "no",
@@ -126,6 +152,9 @@ def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[st
         "disable_vrfy_command": "yes",
         **HARDENING,
     })
+    if r.spf:
+        # a policy server may take long on slow DNS; Postfix's 1000 s default cuts it off
+        params[f"{SPF_SERVICE}_time_limit"] = "3600"
     if r.message_size_limit > 0:
         params["message_size_limit"] = str(r.message_size_limit)
     return params
@@ -164,7 +193,9 @@ class RestrictionsRecipe(Recipe):
         "attempts per minute are limited, and clients without reverse DNS can be refused "
         "before anything else. Envelopes must follow RFC 821 (<address>), old routing "
         "tricks (user%domain, bang paths) are off, and a stranger may not use an unknown "
-        "address of our own domain as sender.")
+        "address of our own domain as sender. Mail from other servers is checked against "
+        "the sender domain's SPF record by the distribution's policyd-spf, and refused when "
+        "the record says the sending server is not allowed (fail).")
     outdated = (
         "The guides put relay control in smtpd_recipient_restrictions. Since Postfix 2.10 it "
         "has its own list, smtpd_relay_restrictions, which we use where the Postfix version "
@@ -215,12 +246,21 @@ class RestrictionsRecipe(Recipe):
         "listing: all mail is then rejected. The answers accept Postfix's filter "
         "(zen.spamhaus.org=127.0.0.[2..11]), the demo uses it, and verify warns when "
         "/etc/resolv.conf points at a public resolver.",
+        "Guide 002 downloads postfix-policyd-spf-perl by hand, installs it in /usr/local and "
+        "runs it as nobody. The distributions package a maintained SPF policy server: "
+        "postfix-policyd-spf-python on Debian/Ubuntu (its own user policyd-spf, "
+        "/usr/bin/policyd-spf) and pypolicyd-spf from EPEL on EL (user nobody, "
+        "/usr/libexec/postfix/policyd-spf); we use those with their shipped policy (refuse "
+        "on fail only). Its time limit is the per-service policyd-spf_time_limit = 3600, not "
+        "the global policy_time_limit the guide sets; check_policy_service comes after "
+        "reject_unauth_destination, never before it (that would open relaying).",
         "Maps are built with the platform's database type: `lmdb:` on EL10, where Postfix has "
         "no Berkeley DB and `hash:` fails.",
         "postgrey's listener differs: Debian's package listens on TCP port 10023 (we bind it to "
         "127.0.0.1), EL's on the unix socket postgrey/socket in the Postfix queue directory.",
     )
-    touches = (MAIN_CF, SENDER_ACCESS, SENDER_LOGINS, "/etc/default/postgrey", "postgrey")
+    touches = (MAIN_CF, f"{MASTER_CF} (policyd-spf)", SENDER_ACCESS, SENDER_LOGINS,
+               "/etc/default/postgrey", "postgrey")
 
     def plan(self, ctx: PlanContext) -> List[Change]:
         a, p = ctx.answers, ctx.platform
@@ -255,6 +295,10 @@ class RestrictionsRecipe(Recipe):
                                          reason="postgrey listens on the loopback only"))
             # started before main.cf names it, so smtpd never calls a missing policy server
             changes.append(Service("postgrey", action="start", direct=postgrey_direct(p)))
+        if a.restrictions.spf:
+            # defined before main.cf names it, so smtpd never calls a missing service
+            changes.append(MasterService([spf_entry(p)],
+                                         reason="the SPF policy server, started by Postfix"))
         params = restriction_params(a, p, ctx.db)
         cur = main_cf(ctx.view)
         limit = a.restrictions.message_size_limit
@@ -276,6 +320,8 @@ class RestrictionsRecipe(Recipe):
                  if "reject_unauth_destination" in values.get(k, "")]
         if ctx.answers.restrictions.sender_login:
             out.extend(_sender_login_checks(ctx))
+        if ctx.answers.restrictions.spf:
+            out.extend(_spf_checks(ctx))
         if ctx.answers.restrictions.rbl:
             out.append(resolver_check(ex.read_text(RESOLV_CONF), ctx.answers.restrictions.rbl))
         out.append(CheckResult("relay rules present", bool(guard),
@@ -318,6 +364,10 @@ class RestrictionsRecipe(Recipe):
                         "(8.8.8.8, 1.1.1.1, 9.9.9.9...) when block lists are used")
             cmds.append(f"dig +short {q('2.0.0.127.' + zone)} A   # the list's test entry: "
                         "127.0.0.x; 127.255.255.x means the resolver is refused")
+        if answers.restrictions.spf:
+            cmds.append(f"postconf -M {SPF_SERVICE}/unix; postconf {SPF_SERVICE}_time_limit")
+            cmds.append("journalctl -t policyd-spf -n 20   # SPF results of incoming mail "
+                        f"(or grep policyd-spf {q(platform.mail_log)})")
         cmds.append("# from a machine outside mynetworks: swaks --to someone@example.org "
                     f"--server {q(answers.hostname)}   # expect 'Relay access denied'")
         return cmds
@@ -360,6 +410,24 @@ def resolver_check(resolv_conf: Optional[str], rbl: Sequence[str]) -> CheckResul
                              "that answer for a listing and rejects every client.")
     return checks.info(name, detail, why + " The return-code filters keep mail flowing, but "
                        "the lists block nothing until the resolver changes.")
+
+
+def _spf_checks(ctx: VerifyContext) -> List[CheckResult]:
+    """The spawn service is in master.cf and its program is installed."""
+    ex = ctx.executor
+    entry = confedit.read_master_cf(ex.read_text(MASTER_CF)).get((SPF_SERVICE, "unix"), "")
+    want = spf_entry(ctx.platform).command
+    program = want.split("argv=", 1)[1].split()[0]
+    out = [CheckResult("SPF policy service in master.cf", " ".join(entry.split()).endswith(want),
+                       " ".join(entry.split()) or "missing",
+                       "" if entry else f"add: {spf_entry(ctx.platform).render().strip()}")]
+    if ex.exists(program):
+        out.append(checks.passed("SPF policy server installed", program))
+    else:
+        out.append(checks.failed("SPF policy server installed", f"{program} is missing",
+                                 "install " + " ".join(ctx.platform.packages_spf)
+                                 + (" (from EPEL)" if ctx.platform.is_el else "")))
+    return out
 
 
 def _sender_login_checks(ctx: VerifyContext) -> List[CheckResult]:

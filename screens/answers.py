@@ -221,6 +221,9 @@ class AnswersScreen(Screen[Result]):
                               "Port 587: users send only as their own addresses",
                               self._get("restrictions", "sender_login", default=True))
             yield Static("", id="err-restrictions-sender_login", classes="field-error")
+            yield self._check("restrictions-spf", "Check senders' SPF (refuse on fail)",
+                              self._get("restrictions", "spf", default=True))
+            yield Static("", id="err-restrictions-spf", classes="field-error")
             yield Label(Text("Sender access, one per line: sender: REJECT|OK|DISCARD|HOLD "
                              "[text]"), classes="hint")
             yield TextArea(map_to_lines(self._get("restrictions", "sender_access", default={})),
@@ -327,6 +330,7 @@ class AnswersScreen(Screen[Result]):
         restr["reject_unknown_helo"] = self._bool("restrictions-reject_unknown_helo")
         restr["reject_unknown_client"] = self._bool("restrictions-reject_unknown_client")
         restr["sender_login"] = self._bool("restrictions-sender_login")
+        restr["spf"] = self._bool("restrictions-spf")
         restr["sender_access"] = lines_to_actions(
             self.query_one("#f-restrictions-sender_access", TextArea).text)
         for key, default in (("message_size_limit", 0), ("smtpd_error_sleep_time", 1),

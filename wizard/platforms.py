@@ -40,6 +40,10 @@ class Platform:
     packages_postgrey: Tuple[str, ...]
     packages_remove: Tuple[str, ...]
     """Other MTAs to remove when present."""
+    packages_spf: Tuple[str, ...]
+    """The SPF policy server for Postfix (EPEL on EL)."""
+    spf_policy_argv: str
+    """master.cf spawn arguments of the packaged SPF policy server (its user and program)."""
     cert_dir: str
     key_dir: str
     dovecot_cert: str
@@ -146,6 +150,8 @@ def _el(distro: str, label: str, major: int) -> Platform:
         packages_cyrus=("cyrus-sasl", "cyrus-sasl-plain"),
         packages_postgrey=("postgrey",),
         packages_remove=("sendmail",),
+        packages_spf=("pypolicyd-spf",),
+        spf_policy_argv="user=nobody argv=/usr/libexec/postfix/policyd-spf",
         cert_dir="/etc/pki/tls/certs",
         key_dir="/etc/pki/tls/private",
         dovecot_cert="/etc/pki/dovecot/certs/dovecot.pem",
@@ -182,6 +188,9 @@ def _deb(distro: str, label: str, version: str, pf: Version, dv: Version, stock:
         packages_cyrus=("sasl2-bin", "libsasl2-modules"),
         packages_postgrey=("postgrey",),
         packages_remove=("exim4-daemon-light", "exim4-daemon-heavy", "sendmail-bin"),
+        packages_spf=("postfix-policyd-spf-python",),
+        # the package's postinst creates the system user policyd-spf (README.Debian)
+        spf_policy_argv="user=policyd-spf argv=/usr/bin/policyd-spf",
         cert_dir="/etc/ssl/certs",
         key_dir="/etc/ssl/private",
         dovecot_cert="/etc/dovecot/private/dovecot.pem",

@@ -86,3 +86,27 @@ def test_verify_reads_the_targets_resolv_conf(tmp_path: Path) -> None:
     got = [c for c in RestrictionsRecipe().verify(ctx)
            if c.name == "block lists reachable (resolver)"]
     assert len(got) == 1 and got[0].ok is None and "8.8.4.4" in got[0].detail
+
+
+@pytest.mark.parametrize("pid", ["rocky9", "debian13"])
+def test_verify_spf_service_and_program(pid: str, tmp_path: Path) -> None:
+    from recipes.restrictions import RestrictionsRecipe, spf_entry
+    from wizard.executor import FakeCommand, ScriptedExecutor
+    from wizard.recipe import Facts, VerifyContext
+
+    p = get_platform(pid)
+    ex = ScriptedExecutor(tmp_path, {"daemon-pid": FakeCommand(1)})
+    ctx = VerifyContext(DEMO, p, Facts(), ex)
+
+    def spf_results() -> dict:
+        return {c.name: c.ok for c in RestrictionsRecipe().verify(ctx) if "SPF" in c.name}
+
+    assert spf_results() == {"SPF policy service in master.cf": False,
+                             "SPF policy server installed": False}
+    (tmp_path / "etc/postfix").mkdir(parents=True)
+    (tmp_path / "etc/postfix/master.cf").write_text(spf_entry(p).render())
+    program = p.spf_policy_argv.split("argv=")[1]
+    (tmp_path / program.lstrip("/")).parent.mkdir(parents=True)
+    (tmp_path / program.lstrip("/")).write_text("#!/bin/sh\n")
+    assert spf_results() == {"SPF policy service in master.cf": True,
+                             "SPF policy server installed": True}

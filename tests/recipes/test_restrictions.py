@@ -13,12 +13,14 @@ from wizard.platforms import get_platform
 
 
 @pytest.mark.parametrize("pid", PLATFORMS)
+@pytest.mark.parametrize("spf", [False, True])
 @pytest.mark.parametrize("postgrey", [False, True])
 @pytest.mark.parametrize("rbl", [(), ("zen.spamhaus.org", "bl.spamcop.net")])
 @pytest.mark.parametrize("access", [(), (("x@example.org", "OK"),)])
-def test_never_an_open_relay(pid: str, postgrey: bool, rbl: Tuple[str, ...],
+def test_never_an_open_relay(pid: str, spf: bool, postgrey: bool, rbl: Tuple[str, ...],
                              access: Tuple[Tuple[str, str], ...], empty_root: Path) -> None:
-    a = with_(DEMO, restrictions=replace(DEMO.restrictions, rbl=rbl, sender_access=access),
+    a = with_(DEMO, restrictions=replace(DEMO.restrictions, rbl=rbl, sender_access=access,
+                                         spf=spf),
               steps=(("firewall", True), ("postgrey", postgrey), ("virtual-aliases", True)))
     values = Planned(empty_root, get_platform(pid), a).main_cf()
     rules = values["smtpd_recipient_restrictions"].split(", ")
@@ -32,6 +34,12 @@ def test_never_an_open_relay(pid: str, postgrey: bool, rbl: Tuple[str, ...],
             assert policy == "check_policy_service inet:127.0.0.1:10023"
         else:
             assert policy == "check_policy_service unix:postgrey/socket"
+    # policy services come after the relay lock and the built-in checks: SPF, then postgrey
+    policies = [r for r in rules if r.startswith("check_policy_service")]
+    assert rules[len(rules) - len(policies):] == policies
+    assert policies[:1] == (["check_policy_service unix:private/policyd-spf"] if spf else
+                            policies[:1])
+    assert len(policies) == int(spf) + int(postgrey)
     assert [r for r in rules if r.startswith("reject_rbl_client")] == [
         f"reject_rbl_client {x}" for x in rbl]
     assert ("check_sender_access" in values["smtpd_sender_restrictions"]) == bool(access)

@@ -116,6 +116,9 @@ class Restrictions(Section):
     """Messages one client may send per minute (anvil); 0: no limit."""
     smtpd_client_auth_rate_limit: int = 20
     """AUTH commands one client may send per minute (anvil); 0: no limit."""
+    spf: bool = True
+    """Check the sender's SPF record on mail from other servers (the distribution's
+    policyd-spf; from EPEL on EL) and refuse mail whose SPF result is fail."""
 
     @classmethod
     def parse(cls, p: Parser) -> Restrictions:
@@ -153,6 +156,7 @@ class Restrictions(Section):
                                                    100_000),
             smtpd_client_message_rate_limit=num("smtpd_client_message_rate_limit", 0, 100_000),
             smtpd_client_auth_rate_limit=num("smtpd_client_auth_rate_limit", 0, 100_000),
+            spf=p.opt_bool(r, "spf", d.spf, "restrictions.spf"),
         )
 
     def to_dict(self, include_secrets: bool = False) -> Dict[str, Any]:
@@ -170,6 +174,7 @@ class Restrictions(Section):
             "smtpd_client_connection_rate_limit": self.smtpd_client_connection_rate_limit,
             "smtpd_client_message_rate_limit": self.smtpd_client_message_rate_limit,
             "smtpd_client_auth_rate_limit": self.smtpd_client_auth_rate_limit,
+            "spf": self.spf,
         }
 
     def summary(self, answers: Answers) -> List[Tuple[str, str]]:
