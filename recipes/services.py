@@ -14,6 +14,7 @@ from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import dovecot_running, listeners, only_loopback, postfix_running
 from ._dovecot import DOVECOT_CONFD, DOVECOT_DIR
+from ._logs import mail_log_check, queue_check
 from ._postfix import MAIN_CF, MASTER_CF, main_cf
 from .certificate import cert_paths
 from .restrictions import postgrey_direct
@@ -107,6 +108,9 @@ class ServicesRecipe(Recipe):
             out.append(checks.failed("postfix status", "postfix is not running",
                                      f"see journalctl -u {ctx.platform.postfix_unit} or "
                                      "the mail log"))
+        # guides 000 and 004: the mail log and the queue are the admin's first tools
+        out.append(mail_log_check(ex, ctx.platform, ctx.facts.service_manager))
+        out.append(queue_check(ex, ctx.platform, postfix_running(ex)))
         if dovecot_running(ex):
             out.append(checks.passed("dovecot running"))
             ports = ([993] if a.imap else []) + ([995] if a.pop3 else [])
@@ -124,5 +128,7 @@ class ServicesRecipe(Recipe):
             units.append("postgrey")
         return ["postfix check && doveconf -n >/dev/null && echo config OK",
                 "systemctl is-enabled " + " ".join(units),
-                "postfix status; ss -ltnp | grep -E ':(25|587|993|995) '"]
+                "postfix status; ss -ltnp | grep -E ':(25|587|993|995) '",
+                f"journalctl -u {platform.postfix_unit} -n 20   # or {platform.mail_log}",
+                "postqueue -j | wc -l   # messages waiting in the queue"]
 

@@ -10,6 +10,7 @@ from .text import cell, code_span, fence, prose
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..answers import Answers
+    from ..platforms import Platform
     from .steps import Doc
 
 
@@ -173,6 +174,47 @@ def dns(d: Doc) -> List[str]:
     return out
 
 
+def pflogsumm_package(p: Platform) -> str:
+    """The package with pflogsumm ("" where the distribution has none)."""
+    if p.is_debian:
+        return "pflogsumm"
+    return "postfix-perl-scripts" if p.major >= 8 else ""
+
+
+def logs_and_queue(p: Platform) -> List[str]:
+    """Where Postfix logs, how to read the queue, and a daily summary (guides 000 and 004)."""
+    unit = p.postfix_unit
+    log = ["# the log file exists only when rsyslog runs; the journal has it always",
+           f"tail -f {p.mail_log}",
+           f"journalctl -f -u {unit}",
+           "# what waits in the queue, and why (mailq is postqueue -p)",
+           "mailq",
+           "# the same as one JSON object per message: count them",
+           "postqueue -j | wc -l",
+           "# try every deferred message again now",
+           "postqueue -f"]
+    out = ["## Logs and the mail queue", "",
+           f"Postfix and Dovecot log through syslog. On {p.name} "
+           + (f"the journal keeps it (`journalctl -u {unit}`); {p.mail_log} exists only when "
+              "rsyslog is installed." if p.is_debian else
+              f"rsyslog writes {p.mail_log}; the journal has the same lines "
+              f"(`journalctl -u {unit}`).")
+           + " The queue holds mail Postfix has accepted but not yet delivered: a message "
+           "that stays there names its problem in `mailq`. `mailwizard verify` checks that "
+           "the log is written and that the queue can be read.", "",
+           *fence(VERIFY, "\n".join(log))]
+    pkg = pflogsumm_package(p)
+    if pkg:
+        src = (f"journalctl -u {unit} --since yesterday --until today -o short-traditional"
+               if p.is_debian else f"cat {p.mail_log} {p.mail_log}-*")
+        out += [f"A daily summary (mail in and out, rejects, the busiest senders) comes from "
+                f"pflogsumm, packaged as `{pkg}`. Guide 000 suggests it to judge how well "
+                "block lists work:", "",
+                *fence(VERIFY, f"{p.pkg_manager} install {pkg}\n"
+                               f"{src} | pflogsumm -d yesterday")]
+    return out
+
+
 def final_tests(d: Doc) -> List[str]:
     a, p = d.answers, d.platform
     h = a.hostname
@@ -212,6 +254,7 @@ def final_tests(d: Doc) -> List[str]:
             *fence(VERIFY, "\n".join(remote)),
             "Then on the server:", "",
             *fence(VERIFY, "\n".join(local)),
+            *logs_and_queue(p),
             "## Undo everything", "",
             "Run the rollback blocks of the steps from the last step back to the first, or "
             "let `mailwizard rollback` undo everything from its journal.", ""]
