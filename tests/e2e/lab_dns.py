@@ -29,6 +29,7 @@ Records for server N (``srv.ip`` = 10.201.N.2, clients ``srv.host_ip`` = .1 and
 ``rbl.lab.test``                   an RBL zone listing srv.host_ip2: A 127.0.0.2 and a TXT
 ``refused.lab.test``               ``*`` A 127.255.255.254: a list that refuses the querier
                                    (what Spamhaus answers to queries from public resolvers)
+``nospf.lab.test``                 A + MX, no TXT (SPF result "none")
 ``nosuch.lab.test``                not published: NXDOMAIN
 =================================  ===========================================================
 
@@ -68,6 +69,7 @@ REFUSED_ZONE = "refused.lab.test"
 SPF_PASS = "pass.lab.test"
 SPF_FAIL = "fail.lab.test"
 UNKNOWN = "nosuch.lab.test"
+NO_SPF = "nospf.lab.test"          # A + MX, no SPF record (SPF result: none)
 CLIENT_NAME = "client.example.org"
 TTL = 60
 DNS_HOST_OCTET = 53             # the resolver of server N is 10.201.N.53
@@ -108,6 +110,8 @@ class LabDNS:
         self.add(SPF_PASS, "A", "192.0.2.10")
         self.add(SPF_PASS, "MX", f"10 mx.{SPF_PASS}.")
         self.add(f"mx.{SPF_PASS}", "A", "192.0.2.10")
+        self.add(NO_SPF, "A", "192.0.2.30")
+        self.add(NO_SPF, "MX", f"10 {NO_SPF}.")
         self.add(f"*.{REFUSED_ZONE}", "A", "127.255.255.254")
 
     # ------------------------------------------------------------------ records

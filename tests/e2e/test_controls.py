@@ -2,7 +2,8 @@
 
 One server per suite, attached to the lab DNS, configured by ``mailwizard apply`` with the
 lab's answers plus: a third user ``carol`` (mail only), ``bob`` with a login shell,
-``reject_unknown_client`` on and a connection rate limit of 20 per minute.  From the host:
+``reject_unknown_client`` on, a connection rate limit of 20 per minute and a 1M mail
+quota.  From the host:
 
 * sender binding on 587: carol, logged in, may send as carol but not as alice or as
   bob's alias; bob may send as his own alias ``sales``;
@@ -10,6 +11,8 @@ lab's answers plus: a third user ``carol`` (mail only), ``bob`` with a login she
   address trips the connection limit (421), and the next address is not affected;
 * client stage: a client without reverse DNS (10.201.N.3) is refused, one with
   forward-confirmed reverse DNS (10.201.N.1) accepted;
+* quota: once carol's Maildir holds more than her quota, mail to her is refused at RCPT
+  (552 5.2.2, Dovecot's quota-status service), mail to bob still accepted;
 * mail-only users cannot log in by SSH (nologin), a user given a shell can.
 """
 
@@ -31,6 +34,7 @@ pytestmark = pytest.mark.e2e
 
 CAROL = "S3cret-pass-carol"
 CONN_LIMIT = 20
+QUOTA = "1M"
 BURST_HOST_OCTET = 9          # the burst comes from 10.201.N.9 (added to the host veth)
 
 
@@ -48,7 +52,7 @@ def dep(request: pytest.FixtureRequest, lab_dns: labdns.LabDNS):
         srv.attach_debs()
         lab_dns.attach(srv)
         d = deploy(srv, "dovecot", record=f"controls_apply_{suite}", overrides={
-            "users": users,
+            "users": users, "mail_quota": QUOTA,
             "restrictions": {"reject_unknown_client": True,
                              "smtpd_client_connection_rate_limit": CONN_LIMIT}})
         d.box.maildirs["carol"] = srv.path("/home/carol/Maildir")
@@ -191,3 +195,22 @@ def test_mail_only_users_cannot_log_in_by_ssh(dep: Deployed, sshd: Path):
 def test_a_user_given_a_shell_can_log_in_by_ssh(dep: Deployed, sshd: Path):
     r = ssh(dep.srv, sshd, "bob")
     assert r.returncode == 0 and r.stdout.strip() == "logged-in", r
+
+
+# --------------------------------------------------------------------------- quota
+def test_mail_to_an_over_quota_user_is_refused_at_rcpt(dep: Deployed):
+    srv = dep.srv
+    # carol's mailbox grows past 1M: a 1.5 MB message put in her Maildir as a delivery would
+    srv.run("set -e; d=/home/carol/Maildir; install -d -o carol -g carol -m 700 $d $d/new "
+            "$d/cur $d/tmp; f=$d/new/$(date +%s).big.mail.example.test; "
+            "{ printf 'From: x@example.test\\nSubject: big\\n\\n'; "
+            "head -c 1100000 /dev/zero | base64; } > $f; chown carol:carol $f")
+    usage = srv.run("doveadm quota recalc -u carol; doveadm quota get -u carol 2>&1").stdout
+    print(usage)
+    with dep.box.smtp(25) as s:
+        s.ehlo()
+        s.mail(f"someone@{labdns.SPF_PASS}")
+        code, msg = s.rcpt(f"carol@{DOMAIN}")
+        ok_code, ok_msg = s.rcpt(f"bob@{DOMAIN}")
+    assert code == 552 and b"Mailbox is full" in msg, (code, msg, usage)
+    assert ok_code == 250, (ok_code, ok_msg)

@@ -10,6 +10,9 @@ starts) and configured by ``mailwizard apply`` with the lab's block list as its 
 * a second list answers every query with 127.255.255.254 (how Spamhaus refuses public
   resolvers); consulted with the return-code filter ``=127.0.0.[2..11]`` of the answers, that
   answer rejects nobody;
+* inbound SPF (policyd-spf, on by default): a sender domain whose SPF record does not
+  authorise the client (``fail.lab.test``; ``pass.lab.test`` from 10.201.N.3) is refused,
+  one that does (``pass.lab.test`` from 10.201.N.1) is accepted with ``Received-SPF: Pass``;
 * a sender in a domain that does not exist (NXDOMAIN, ``reject_unknown_sender_domain``) is
   refused; one in a domain with MX and A records is accepted;
 * the lab DNS saw the server's own queries (the RBL name, the sender domain), so the verdicts
@@ -18,6 +21,7 @@ starts) and configured by ``mailwizard apply`` with the lab's block list as its 
 
 from __future__ import annotations
 
+import re
 from typing import Tuple
 
 import lab
@@ -138,8 +142,30 @@ def test_without_the_listing_the_same_client_passes(dep: Deployed, lab_dns: labd
     try:
         # an smtpd process caches RBL verdicts: new processes after a reload
         srv.run("postfix reload 2>&1")
-        code, msg = rcpt_verdict(dep, f"someone@{labdns.SPF_PASS}", srv.host_ip2)
+        # a sender without SPF record: from .3, pass.lab.test's SPF would fail
+        code, msg = rcpt_verdict(dep, f"someone@{labdns.NO_SPF}", srv.host_ip2)
         assert code == 250, (code, msg)
     finally:
         lab_dns.list_in_rbl(srv.host_ip2)
         srv.run("postfix reload 2>&1")
+
+
+def test_a_sender_whose_spf_fails_is_refused(dep: Deployed, lab_dns: labdns.LabDNS):
+    srv = dep.srv
+    code, msg = rcpt_verdict(dep, f"someone@{labdns.SPF_FAIL}", srv.host_ip)
+    assert code == 550, (code, msg)
+    assert "SPF" in msg, msg
+    assert any(c == srv.ip and q == labdns.SPF_FAIL + "." and t == "TXT"
+               for c, q, t in lab_dns.queries), "policyd-spf did not ask the lab DNS"
+
+
+def test_a_sender_whose_spf_passes_is_accepted_and_marked(dep: Deployed):
+    srv = dep.srv
+    t = mwlab.token()
+    with dep.box.smtp(25, source=srv.host_ip) as s:
+        s.ehlo()
+        s.sendmail(f"someone@{labdns.SPF_PASS}", [RCPT],
+                   f"From: someone@{labdns.SPF_PASS}\r\nTo: {RCPT}\r\nSubject: spf {t}\r\n"
+                   "\r\nspf pass\r\n")
+    text = dep.box.wait_for("alice", t).read_text(errors="replace")
+    assert re.search(r"^Received-SPF: Pass ", text, re.M), text[:2000]
