@@ -12,20 +12,21 @@ def all_recipes() -> List[Recipe]:
     from .aliases import AliasesRecipe
     from .certificate import CertificateRecipe
     from .dovecot_basics import DovecotBasicsRecipe
+    from .epel import EpelRecipe
     from .firewall import FirewallRecipe
     from .maildir import MaildirRecipe
     from .packages import PackagesRecipe
     from .postfix_basics import PostfixBasicsRecipe
     from .preflight import PreflightRecipe
     from .quota import QuotaRecipe
+    from .relay import RelayRecipe
     from .restrictions import RestrictionsRecipe
     from .sasl import SaslRecipe
     from .services import ServicesRecipe
     from .tls_dovecot import TlsDovecotRecipe
     from .tls_postfix import TlsPostfixRecipe
 
-    return [PreflightRecipe(), PackagesRecipe(), PostfixBasicsRecipe(), DovecotBasicsRecipe(),
-            MaildirRecipe(), AliasesRecipe(), RestrictionsRecipe(), CertificateRecipe(),
-            SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(), QuotaRecipe(),
-            ServicesRecipe(),
-            FirewallRecipe()]
+    return [PreflightRecipe(), EpelRecipe(), PackagesRecipe(), PostfixBasicsRecipe(),
+            DovecotBasicsRecipe(), MaildirRecipe(), AliasesRecipe(), RestrictionsRecipe(),
+            CertificateRecipe(), SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(),
+            QuotaRecipe(), RelayRecipe(), ServicesRecipe(), FirewallRecipe()]

@@ -62,7 +62,8 @@ def tls_params(answers: Answers, platform: Platform, db: str) -> Dict[str, str]:
         "smtpd_tls_received_header": "yes",
         "smtpd_tls_session_cache_database": f"{cache}:${{data_directory}}/smtpd_scache",
         **mandatory_params(platform),
-        "smtp_tls_security_level": "may",
+        # with a relay the password travels to it: TLS required (guide 004 / SASL_README)
+        "smtp_tls_security_level": "encrypt" if answers.relayhost else "may",
         "smtp_tls_loglevel": "1",
         "smtp_tls_session_cache_database": f"{cache}:${{data_directory}}/smtp_scache",
     }

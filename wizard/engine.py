@@ -51,7 +51,7 @@ from .rollback import (
     undo_entries,
 )
 from .rollback import timed_out as _timed_out
-from .secret import Secret
+from .secret import RELAY_SECRET, Secret
 from .session import Session
 
 __all__ = ["ChangeDone", "Engine", "Event", "EventCallback", "LogLine", "RollbackResult",
@@ -86,6 +86,9 @@ class Engine:
         self.platform = effective_platform(platform, self.facts)
         self.secrets: Dict[str, Secret] = {
             u.name: u.password for u in answers.users if u.password is not None}
+        if answers.relay_password is not None:
+            # ':' is in no user name: this key never collides with an account's password
+            self.secrets[RELAY_SECRET] = answers.relay_password
         self.cancelled = False
         """Set from another thread to stop between two changes."""
         self.last_view: Optional[View] = None
@@ -129,7 +132,9 @@ class Engine:
         selected = {r.id for r in self.select(steps)}
         for recipe in self.recipes:
             sp = StepPlan(recipe)
-            if not recipe.enabled(self.answers):
+            if not recipe.enabled_for(self.answers, self.platform):
+                if recipe.enabled(self.answers):
+                    continue  # not needed here (EPEL off EL, no relayhost): left out
                 sp.enabled = False
             elif recipe.id in selected or steps is None:
                 sp = self._plan_one(recipe, view)
@@ -175,7 +180,7 @@ class Engine:
         for recipe in self.select(steps):
             if self.cancelled:  # between two steps: nothing of this one was done
                 raise StepInterrupted(recipe.id, "", graceful=True)
-            if not recipe.enabled(self.answers):
+            if not recipe.enabled_for(self.answers, self.platform):
                 self.session.set_step(recipe.id, "skipped")
                 res = StepResult(recipe.id, "skipped")
             else:
@@ -360,7 +365,7 @@ class Engine:
         vctx = VerifyContext(self.answers, self.platform, self.facts, self.executor,
                              probe_host=probe_host)
         for recipe in self.select(steps):
-            if not recipe.enabled(self.answers):
+            if not recipe.enabled_for(self.answers, self.platform):
                 continue
             try:
                 results = recipe.verify(vctx)

@@ -64,6 +64,16 @@ class Platform:
     compatibility_level: str = ""
     """Value to write when main.cf has none (fresh "No configuration" Debian install)."""
     notes: Tuple[str, ...] = field(default_factory=tuple)
+    packages_epel: Tuple[str, ...] = ()
+    """Packages that only EPEL provides here (EL); installing one needs the epel step."""
+    epel_release: str = ""
+    """The package that defines the EPEL repositories (``epel-release``; Oracle Linux
+    ``oracle-epel-release-elN``); empty where there is no EPEL (Debian, Ubuntu)."""
+    epel_release_url: str = ""
+    """Where RHEL gets it (not in RHEL's own repositories): the Fedora project's rpm."""
+    crb_repo: str = ""
+    """The repository EPEL packages may depend on: ``crb`` (EL9/10), ``powertools`` (EL8),
+    Oracle's ``olN_codeready_builder``, RHEL's CodeReady Builder; empty on EL7."""
 
     @property
     def is_el(self) -> bool:
@@ -135,6 +145,19 @@ def _el(distro: str, label: str, major: int) -> Platform:
         notes.append("Postfix on EL10 is built without Berkeley DB: maps use lmdb:, not hash:.")
     if major >= 8:
         notes.append("genkey and crypto-utils are gone; mailwizard makes keys with cryptography.")
+    epel_release, epel_url, crb = "epel-release", "", ""
+    if distro == "ol":
+        epel_release = f"oracle-epel-release-el{major}"
+    elif distro == "rhel":
+        epel_url = (f"https://dl.fedoraproject.org/pub/epel/epel-release-latest-{major}"
+                    ".noarch.rpm")
+    if major >= 8:
+        if distro == "ol":
+            crb = f"ol{major}_codeready_builder"
+        elif distro == "rhel":
+            crb = f"codeready-builder-for-rhel-{major}-$(arch)-rpms"
+        else:
+            crb = "powertools" if major == 8 else "crb"
     return Platform(
         id=f"{distro}{major}",
         name=f"{label} {major}",
@@ -149,6 +172,10 @@ def _el(distro: str, label: str, major: int) -> Platform:
         packages_dovecot=("dovecot",),
         packages_cyrus=("cyrus-sasl", "cyrus-sasl-plain"),
         packages_postgrey=("postgrey",),
+        packages_epel=("postgrey",),
+        epel_release=epel_release,
+        epel_release_url=epel_url,
+        crb_repo=crb,
         packages_remove=("sendmail",),
         packages_spf=("pypolicyd-spf",),
         spf_policy_argv="user=nobody argv=/usr/libexec/postfix/policyd-spf",

@@ -128,6 +128,11 @@ class Recipe:
     def enabled(self, answers: Answers) -> bool:
         return True
 
+    def enabled_for(self, answers: Answers, platform: Platform) -> bool:
+        """Whether the step runs for these answers on this platform (a step that only
+        some platforms need, like EPEL on EL, overrides this)."""
+        return self.enabled(answers)
+
     def plan(self, ctx: PlanContext) -> List[Change]:
         raise NotImplementedError
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+RELAY_SECRET = ":relay"
+"""Key of the relay login's password among the engine's secrets (no user name has ':')."""
+
 
 class Secret(str):
     """A password or key passphrase. ``str()``/``repr()`` hide it; ``.reveal()`` gives it."""

@@ -689,3 +689,64 @@ def test_cli_writes_the_runbook(tmp_path: Path) -> None:
     assert main(["docs", "--platform", "rocky9", "--answers", "demo", "--format", "html",
                  "-o", str(html)]) == 0
     assert html.read_text().startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("platform", ["rocky9", "centos7", "debian12"])
+def test_runbook_enables_epel_before_postgrey_on_el(tmp_path: Path, platform: str) -> None:
+    """postgrey comes from EPEL on EL: the runbook installs epel-release (and enables CRB
+    where EPEL needs it) in its own step before the package step, with its checks."""
+    answers = demo_answers().with_changes(steps=(("firewall", True), ("postgrey", True),
+                                                 ("virtual-aliases", True)))
+    engine = dry_engine(tmp_path, platform, answers)
+    md = render_markdown(engine)
+    check_complete(md, engine.plan())
+    p = get_platform(platform)
+    if not p.is_el:
+        assert "Step id `epel`" not in md and "epel-release" not in md
+        return
+    assert md.count("Step id `epel`") == 1
+    assert md.index("Step id `epel`") < md.index("Step id `packages`")
+    assert "epel-release" in md and "repolist" in md
+    if p.major >= 8:
+        assert "dnf config-manager --set-enabled crb" in md
+        assert "dnf config-manager --set-disabled crb" in md
+    else:
+        assert "--set-enabled" not in md and "yum install -y epel-release" in md
+
+
+RELAY_SECRET_TEXT = "Sm4rthost-Secret-42"
+
+
+def answers_with_relay(tmp_path: Path) -> Answers:
+    data = yaml.safe_load(demo_answers_path().read_text())
+    data.update(relayhost="[smtp.provider.example]:587", relay_user="mailer@example.com",
+                relay_password=RELAY_SECRET_TEXT)
+    path = tmp_path / "relay-answers.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_answers(path)
+
+
+@pytest.mark.parametrize("platform", ["rocky9", "debian13", "almalinux10"])
+def test_relay_runbook_shows_the_password_map_with_a_placeholder(tmp_path: Path,
+                                                                  platform: str) -> None:
+    """Guide 004's relayhost: the runbook writes sasl_passwd with PASSWORD in place of the
+    secret (never the secret, in Markdown or HTML), builds the map and keeps both 0600."""
+    answers = answers_with_relay(tmp_path)
+    engine = dry_engine(tmp_path, platform, answers=answers)
+    md = render_markdown(engine)
+    check_complete(md, engine.plan())
+    for fmt in ("markdown", "html"):
+        assert RELAY_SECRET_TEXT not in render_runbook(engine, fmt)
+    step = sections(md)[next(t for t in sections(md) if t.endswith("Outbound relay (smarthost)"))]
+    assert "install -D -m 0600 -o root -g root /dev/null /etc/postfix/sasl_passwd" in step
+    assert "[smtp.provider.example]:587 mailer@example.com:PASSWORD" in step
+    db = engine.platform.default_database_type
+    assert f"postmap {db}:/etc/postfix/sasl_passwd" in step
+    assert "relayhost = [smtp.provider.example]:587" in md
+    assert "smtp_tls_security_level = encrypt" in md
+
+
+def test_the_blocked_port_25_warning_points_to_the_relay_answer(tmp_path: Path) -> None:
+    md = render_markdown(dry_engine(tmp_path, "debian12"))
+    warning = next(line for line in md.splitlines() if "block outgoing port 25" in line)
+    assert "`relayhost`" in warning and "`relay_password`" in warning

@@ -93,7 +93,7 @@ class Planned:
         self.changes: Dict[str, List[ch.Change]] = {}
         self.previews: Dict[str, List[ch.Preview]] = {}
         for r in steps_7_13():
-            if not r.enabled(answers):
+            if not r.enabled_for(answers, platform):
                 continue
             cs = r.plan(PlanContext(answers, platform, self.facts, self.view))
             self.changes[r.id] = cs

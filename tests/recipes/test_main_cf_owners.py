@@ -40,7 +40,7 @@ def main_cf_keys(root: Path, pid: str, answers: Answers) -> Dict[str, Set[str]]:
     view = ch.View(ex, platform)
     out: Dict[str, Set[str]] = {}
     for recipe in all_recipes():
-        if not recipe.enabled(answers):
+        if not recipe.enabled_for(answers, platform):
             continue
         changes = recipe.plan(PlanContext(answers, platform, facts, view))
         for c in changes:

@@ -141,8 +141,8 @@ def test_passwords_never_in_plans(tmp_path: Path) -> None:
 
 def test_all_recipes_start_with_steps_1_to_6() -> None:
     ids = [r.id for r in all_recipes()]
-    assert ids[:6] == ["preflight", "packages", "postfix-basics", "dovecot-basics", "maildir",
-                       "aliases"]
+    assert ids[:7] == ["preflight", "epel", "packages", "postfix-basics", "dovecot-basics",
+                       "maildir", "aliases"]
     assert len(ids) == len(set(ids))
 
 

@@ -118,7 +118,7 @@ class Outcome:
         self.previews: Dict[str, List[ch.Preview]] = {}
         self.error: Optional[str] = None
         for recipe in all_recipes():
-            if not recipe.enabled(answers):
+            if not recipe.enabled_for(answers, self.platform):
                 continue
             try:
                 cs = recipe.plan(PlanContext(answers, self.platform, facts, self.view))

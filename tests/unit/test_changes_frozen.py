@@ -16,6 +16,7 @@ from wizard import changes as ch
 from wizard.confedit import MasterEntry
 from wizard.executor import Executor, FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
+from wizard.secret import Secret
 
 PLATFORM = get_platform("debian13")
 
@@ -29,6 +30,8 @@ INSTANCES: Dict[type, ch.Change] = {type(c): c for c in (
     ch.Service("postfix"), ch.ConfiguredService("dovecot", config=["/etc/dovecot"]),
     ch.Validate(["postfix", "check"]), ch.SystemdDropIn("/etc/systemd/system/x.d/a.conf", "x"),
     ch.PrivateKeyFile("/etc/ssl/k.pem", "KEY\n", mode=0o600), ch.UserGroup(group="vmail"),
+    ch.SecretFile("/etc/postfix/sasl_passwd", lambda pw: f"[relay]:587 u:{pw}\n",
+                  Secret("s3cret-pw")),
 )}
 """One instance of every concrete change class."""
 

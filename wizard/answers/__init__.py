@@ -45,6 +45,7 @@ from .reader import (
     load_answers,
     read_answers_file,
 )
+from .relay import Relay
 from .smtpd import SASL_BACKENDS, Restrictions, Sasl
 from .validators import (
     Errors,
@@ -84,6 +85,7 @@ __all__ = [
     "Network",
     "Parser",
     "Restrictions",
+    "Relay",
     "Sasl",
     "Section",
     "Steps",

@@ -12,25 +12,30 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Type
 
 from ..errors import AnswersError
+from ..secret import Secret
 from .accounts import Admin, Aliases, AliasMap, User, Users
 from .base import Parser, Section
 from .certificate import Certificate
 from .host import Identity, MailAccess, Network, Steps
+from .relay import Relay
 from .smtpd import Restrictions, Sasl
 from .validators import text_errors
 
 SECTIONS: Tuple[Type[Section], ...] = (
-    Identity, Admin, Network, Users, Aliases, Certificate, Sasl, Restrictions, MailAccess, Steps,
+    Identity, Admin, Network, Users, Aliases, Certificate, Sasl, Restrictions, MailAccess, Relay,
+    Steps,
 )
 """Every section, in the order of the answers file and of the summary."""
 
 PARSE_ORDER: Tuple[Type[Section], ...] = (
-    Identity, Network, Users, Admin, Aliases, Certificate, Sasl, Restrictions, MailAccess, Steps,
+    Identity, Network, Users, Admin, Aliases, Certificate, Sasl, Restrictions, MailAccess, Relay,
+    Steps,
 )
 """The order sections are parsed in (and their problems listed): ``admin_user`` is checked
 against the users, the aliases against the users and the domain."""
 
 _NETWORK, _USERS, _ALIASES, _ACCESS, _STEPS = Network(), Users(), Aliases(), MailAccess(), Steps()
+_RELAY = Relay()
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,11 @@ class Answers:
     """Also open 110/143 in the firewall (login there still needs STARTTLS)."""
     mail_quota: str = _ACCESS.mail_quota
     """Per-user mailbox quota (``1G``); empty: none (step ``quota``)."""
+    relayhost: str = _RELAY.relayhost
+    """Outbound smarthost (``[smtp.provider]:587``), empty for direct delivery."""
+    relay_user: str = _RELAY.relay_user
+    relay_password: Optional[Secret] = _RELAY.relay_password
+    """The relay login's password; never stored in the session."""
     steps: Tuple[Tuple[str, bool], ...] = _STEPS.steps
 
     # ------------------------------------------------------------------ helpers

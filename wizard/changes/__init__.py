@@ -53,6 +53,7 @@ from .files import (
     GeneratedFile,
     KeySource,
     PrivateKeyFile,
+    SecretFile,
     Snapshot,
     Validator,
 )
@@ -84,7 +85,7 @@ JOURNALED: Tuple[type, ...] = (
 )
 """Every change type the journal holds, registered here and nowhere else: an entry stores
 the type's name and its record, and undo needs nothing more (not the recipes, not the plan).
-Subclasses (ConfiguredService, SystemdDropIn, PrivateKeyFile) are journaled under these
+Subclasses (ConfiguredService, SystemdDropIn, PrivateKeyFile, SecretFile) are journaled under these
 names; Note and Validate never make an entry."""
 
 for _cls in JOURNALED:
@@ -97,7 +98,8 @@ __all__ = [
     "DovecotSettings", "editor_type", "etc_snapshot", "ExecutorError", "FileChange",
     "FileWrite", "fingerprint", "GeneratedFile", "journal_type", "KeySource", "MasterService",
     "Note", "package_manager_busy", "Packages", "PostfixParams", "Preview", "PrivateKeyFile",
-    "quote_argv", "Record", "register", "remove_added_accounts", "restore_account_backups",
+    "quote_argv", "SecretFile", "Record", "register", "remove_added_accounts",
+    "restore_account_backups",
     "save_account_files", "Service", "service_manager", "sha256", "ShellForm", "ShellVars",
     "Snapshot",
     "stock_file", "SystemdDropIn", "unified_diff", "UserGroup", "Validate", "Validator",

@@ -30,6 +30,10 @@ def what_it_does(a: Answers) -> List[str]:
     out.append("- Relays mail only for logged-in users and the trusted networks "
                f"({', '.join(a.mynetworks)}); everyone else can deliver only to local "
                "addresses, so the server is not an open relay.")
+    if a.relayhost:
+        login = f", logging in as {code_span(a.relay_user)}" if a.relay_user else ""
+        out.append(f"- Sends all outbound mail through the relay {code_span(a.relayhost)}"
+                   f"{login}, only over TLS.")
     extra = []
     if a.restrictions.rbl:
         extra.append("DNS block lists (" + ", ".join(a.restrictions.rbl) + ")")
@@ -69,7 +73,9 @@ def intro(d: Doc) -> List[str]:
         f"the reverse (PTR) record to {a.hostname}: many receivers refuse mail without it.",
         "- These ports reachable from outside (check your provider's firewall or security "
         "group as well): " + ", ".join(ports) + ". Some providers block outgoing port 25 "
-        "until you ask.",
+        "until you ask; if yours does, send through its relay instead: answer `relayhost` "
+        "(e.g. `[smtp.provider.example]:587`) with `relay_user` and `relay_password` (the "
+        "relay step).",
         "- A snapshot or backup of the server. Every step below also says how to back up and "
         "restore the files it changes.",
         "- No other mail server software you want to keep: the packages step replaces it.", "",
