@@ -36,8 +36,9 @@ USERS = {"alice": "S3cret-pass-alice", "bob": "S3cret-pass-bob"}
 def answers_for(server_ip: str, backend: str = "dovecot", firewall: bool = True,
                 overrides: Optional[Dict[str, object]] = None) -> str:
     """The answers file for a lab server: the demo's shape, with lab names and passwords.
-    ``overrides``: top-level sections replaced, except a dict given for a section that is a
-    dict, which is merged into it (``{"restrictions": {"rbl": [...]}}`` keeps the rest)."""
+    ``overrides``: top-level sections replaced, except a non-empty dict given for a section
+    that is a dict, which is merged into it (``{"restrictions": {"rbl": [...]}}`` keeps the
+    rest; ``{}`` empties the section)."""
     data = {
         "hostname": HOSTNAME,
         "domain": DOMAIN,
@@ -60,7 +61,7 @@ def answers_for(server_ip: str, backend: str = "dovecot", firewall: bool = True,
     }
     for key, value in (overrides or {}).items():
         cur = data.get(key)
-        if isinstance(cur, dict) and isinstance(value, dict):
+        if isinstance(cur, dict) and isinstance(value, dict) and value:
             data[key] = {**cur, **value}
         else:
             data[key] = value
