@@ -56,3 +56,15 @@ def dovecot_packages(platform: Platform, answers: Answers) -> List[str]:
             continue
         out.append(name)
     return out
+
+
+def dovecot_lda(platform: Platform) -> str:
+    """Path of Dovecot's local delivery agent (``dovecot-lda``) on ``platform``."""
+    return ("/usr/libexec/dovecot/dovecot-lda" if platform.is_el
+            else "/usr/lib/dovecot/dovecot-lda")
+
+
+def lda_mailbox_command(platform: Platform) -> str:
+    """main.cf ``mailbox_command`` that hands local mail to Dovecot's LDA (run by Postfix's
+    local(8) as the recipient), so Dovecot indexes and counts every message it stores."""
+    return f'{dovecot_lda(platform)} -f "$SENDER" -a "$RECIPIENT"'

@@ -12,6 +12,7 @@ from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import postfix_status
+from ._dovecot import lda_mailbox_command
 from ._postfix import ALIASES, MAIN_CF, berkeley_maps_to, map_ref
 
 DEBIAN_TEMPLATE = {
@@ -41,6 +42,9 @@ def basic_params(answers: Answers, platform: Platform, db: str) -> Dict[str, str
         "smtpd_banner": "$myhostname ESMTP",
         "alias_maps": map_ref(db, ALIASES),
         "alias_database": map_ref(db, ALIASES),
+        # with a quota, Dovecot's LDA stores local mail (into the same ~/Maildir), so the
+        # quota counts it and quota-status can refuse mail for a full mailbox (step quota)
+        **({"mailbox_command": lda_mailbox_command(platform)} if answers.mail_quota else {}),
     }
 
 
@@ -61,7 +65,7 @@ def plan_params(answers: Answers, platform: Platform, db: str,
     params.update(berkeley_maps_to(db, values))
     params.update(basic_params(answers, platform, db))
     remove = []
-    if values.get("mailbox_command", "").strip():
+    if values.get("mailbox_command", "").strip() and not answers.mail_quota:
         # a mailbox_command (procmail on some Ubuntu installs) makes Postfix ignore home_mailbox
         remove.append("mailbox_command")
     return params, remove
@@ -110,7 +114,7 @@ class PostfixBasicsRecipe(Recipe):
         db = ctx.platform.default_database_type
         out = checks.main_cf_values(ex, basic_params(ctx.answers, ctx.platform, db))
         values = confedit.read_main_cf(text)
-        if values.get("mailbox_command", "").strip():
+        if values.get("mailbox_command", "").strip() and not ctx.answers.mail_quota:
             out.append(failed("main.cf mailbox_command empty", values["mailbox_command"],
                               "with a mailbox_command Postfix ignores home_mailbox"))
         leftovers = berkeley_maps_to(db, values)

@@ -142,7 +142,10 @@ class QuotaRecipe(Recipe):
         "quota plugin, which also shows the usage to IMAP clients. Postfix asks Dovecot's "
         "quota-status service about each recipient before it accepts a message, so mail for a "
         "full mailbox is refused during the SMTP dialogue (552 5.2.2) and the sender's server "
-        "reports it at once, instead of accepting the message and bouncing it later. The "
+        "reports it at once, instead of accepting the message and bouncing it later. Local "
+        "mail is then stored by Dovecot's delivery agent (dovecot-lda, set as Postfix's "
+        "mailbox_command by the postfix-basics step) into the same ~/Maildir, so every "
+        "message is counted: mail Postfix wrote into the Maildir itself would not be. The "
         "check sits in the recipient restrictions after reject_unauth_destination (written by "
         "the restrictions step). Off unless the answers set a size.")
     outdated = (
@@ -154,8 +157,8 @@ class QuotaRecipe(Recipe):
         "and mail_plugins as a list; 2.2/2.3 use quota_rule in the plugin block. mailwizard "
         "writes the dialect of the installed Dovecot.",
         "Mail from trusted networks and logged-in users is accepted before the check "
-        "(permit_mynetworks, permit_sasl_authenticated come first), and Postfix itself writes "
-        "into the Maildir: Dovecot counts that mail the next time it looks at the mailbox.",
+        "(permit_mynetworks, permit_sasl_authenticated come first); Dovecot's delivery agent "
+        "still applies the limit when it stores such a message.",
     )
     touches = (QUOTA_CONF, "main.cf smtpd_recipient_restrictions (restrictions step)")
     optional = True
