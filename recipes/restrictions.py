@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from shlex import quote as q
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 from wizard import checks, confedit
 from wizard.answers import Answers
@@ -16,6 +16,7 @@ from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import pidfile_direct, postfix_running
+from ._dnsbl import RESOLV_CONF, resolver_check
 from ._postfix import MAIN_CF, MASTER_CF, joined, main_cf, map_build, map_output, map_ref
 from ._senders import SENDER_LOGINS, sender_logins, sender_logins_text
 from .quota import quota_policy
@@ -23,6 +24,8 @@ from .quota import quota_policy
 SENDER_ACCESS = "/etc/postfix/sender_access"
 POSTGREY_INET = "127.0.0.1:10023"
 POSTGREY_EL_SOCKET = "/var/spool/postfix/postgrey/socket"
+POSTGREY_DEFAULTS = "/etc/default/postgrey"
+POSTGREY_SYSCONFIG = "/etc/sysconfig/postgrey"
 DEFAULT_MAILBOX_SIZE_LIMIT = 51200000
 
 
@@ -38,20 +41,6 @@ HARDENING = {
     "show_user_unknown_table_name": "no",
 }
 """Guide 003's address-hygiene flags, set on every platform (each exists since Postfix 2.x)."""
-
-
-RESOLV_CONF = "/etc/resolv.conf"
-PUBLIC_RESOLVERS = frozenset(str(ipaddress.ip_address(a)) for a in (
-    "8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844",          # Google
-    "1.1.1.1", "1.0.0.1", "1.1.1.2", "1.0.0.2", "1.1.1.3", "1.0.0.3",               # Cloudflare
-    "2606:4700:4700::1111", "2606:4700:4700::1001",
-    "9.9.9.9", "149.112.112.112", "9.9.9.10", "9.9.9.11", "2620:fe::fe", "2620:fe::9",  # Quad9
-    "208.67.222.222", "208.67.220.220", "2620:119:35::35", "2620:119:53::53",     # OpenDNS
-    "94.140.14.14", "94.140.15.15", "2a10:50c0::ad1:ff", "2a10:50c0::ad2:ff",     # AdGuard
-    "4.2.2.1", "4.2.2.2", "64.6.64.6", "64.6.65.6", "8.26.56.26", "185.228.168.9",
-))
-"""Well-known open resolvers. DNS block lists such as Spamhaus refuse queries that come
-through them (Spamhaus answers 127.255.255.254 or .255 instead of a listing)."""
 
 
 def policy_service(platform: Platform) -> str:
@@ -87,11 +76,11 @@ def policy_services(answers: Answers, platform: Platform) -> List[str]:
     return out
 
 
-def postgrey_direct(platform: Platform) -> Dict[str, List[List[str]]]:
+def postgrey_direct(platform: Platform, delay: int) -> Dict[str, List[List[str]]]:
     listen = (f"--inet={POSTGREY_INET}" if platform.is_debian
               else f"--unix={POSTGREY_EL_SOCKET}")
-    return pidfile_direct([["postgrey", listen, "--daemonize", "--pidfile=/run/postgrey.pid"]],
-                          "/run/postgrey.pid")
+    return pidfile_direct([["postgrey", listen, f"--delay={delay}", "--daemonize",
+                            "--pidfile=/run/postgrey.pid"]], "/run/postgrey.pid")
 
 
 def restriction_params(answers: Answers, platform: Platform, db: str) -> Dict[str, str]:
@@ -254,13 +243,18 @@ class RestrictionsRecipe(Recipe):
         "on fail only). Its time limit is the per-service policyd-spf_time_limit = 3600, not "
         "the global policy_time_limit the guide sets; check_policy_service comes after "
         "reject_unauth_destination, never before it (that would open relaying).",
+        "Guide 002 lowers postgrey's delay to 60 s by appending to OPTIONS in "
+        "/etc/sysconfig/postgrey, a variable of the old init script. The delay is an answer "
+        "(restrictions.postgrey_delay, postgrey's own 300 s by default), written to "
+        "POSTGREY_OPTS in /etc/default/postgrey (Debian) or /etc/sysconfig/postgrey (EPEL), "
+        "and the services step restarts postgrey so it takes effect.",
         "Maps are built with the platform's database type: `lmdb:` on EL10, where Postfix has "
         "no Berkeley DB and `hash:` fails.",
         "postgrey's listener differs: Debian's package listens on TCP port 10023 (we bind it to "
         "127.0.0.1), EL's on the unix socket postgrey/socket in the Postfix queue directory.",
     )
     touches = (MAIN_CF, f"{MASTER_CF} (policyd-spf)", SENDER_ACCESS, SENDER_LOGINS,
-               "/etc/default/postgrey", "postgrey")
+               f"{POSTGREY_DEFAULTS} or {POSTGREY_SYSCONFIG}", "postgrey")
 
     def plan(self, ctx: PlanContext) -> List[Change]:
         a, p = ctx.answers, ctx.platform
@@ -289,12 +283,20 @@ class RestrictionsRecipe(Recipe):
                                      reason="which login may send as which address (587)"))
             changes.extend(build.after)
         if a.step_enabled("postgrey"):
+            delay = f"--delay={a.restrictions.postgrey_delay}"
             if p.is_debian:
-                changes.append(ShellVars("/etc/default/postgrey",
-                                         {"POSTGREY_OPTS": f"--inet={POSTGREY_INET}"},
-                                         reason="postgrey listens on the loopback only"))
+                changes.append(ShellVars(POSTGREY_DEFAULTS,
+                                         {"POSTGREY_OPTS": f"--inet={POSTGREY_INET} {delay}"},
+                                         reason="postgrey listens on the loopback only; its "
+                                                "greylisting delay"))
+            else:
+                # EPEL's unit passes $POSTGREY_OPTS last, after its own defaults
+                changes.append(ShellVars(POSTGREY_SYSCONFIG, {"POSTGREY_OPTS": delay},
+                                         reason="postgrey's greylisting delay"))
             # started before main.cf names it, so smtpd never calls a missing policy server
-            changes.append(Service("postgrey", action="start", direct=postgrey_direct(p)))
+            # (the services step restarts it when its settings file changed)
+            changes.append(Service("postgrey", action="start",
+                                   direct=postgrey_direct(p, a.restrictions.postgrey_delay)))
         if a.restrictions.spf:
             # defined before main.cf names it, so smtpd never calls a missing service
             changes.append(MasterService([spf_entry(p)],
@@ -371,45 +373,6 @@ class RestrictionsRecipe(Recipe):
         cmds.append("# from a machine outside mynetworks: swaks --to someone@example.org "
                     f"--server {q(answers.hostname)}   # expect 'Relay access denied'")
         return cmds
-
-
-def nameservers(resolv_conf: Optional[str]) -> List[str]:
-    """The ``nameserver`` addresses of a resolv.conf text, in order."""
-    out = []
-    for line in (resolv_conf or "").splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[0] == "nameserver":
-            out.append(words[1])
-    return out
-
-
-def _public(address: str) -> bool:
-    try:
-        return str(ipaddress.ip_address(address.split("%")[0])) in PUBLIC_RESOLVERS
-    except ValueError:
-        return False
-
-
-def resolver_check(resolv_conf: Optional[str], rbl: Sequence[str]) -> CheckResult:
-    """Whether the block lists can answer: a public resolver gets refused, and an unfiltered
-    reject_rbl_client then takes the refusal (127.255.255.x) for a listing."""
-    name = "block lists reachable (resolver)"
-    servers = nameservers(resolv_conf)
-    public = [a for a in servers if _public(a)]
-    if not public:
-        return checks.passed(name, f"{RESOLV_CONF}: nameserver {', '.join(servers) or 'none'}")
-    detail = f"{RESOLV_CONF} uses the public resolver(s) {', '.join(public)}"
-    unfiltered = [r for r in rbl if "=" not in r]
-    why = ("Spamhaus and other block lists refuse queries from public resolvers and answer "
-           "with 127.255.255.x (254: public resolver, 255: too many queries) instead of a "
-           "listing. Use a local resolver (e.g. unbound on this server) or your provider's.")
-    if unfiltered:
-        return checks.failed(name, detail + "; no return-code filter on "
-                             + ", ".join(unfiltered),
-                             why + " Without a filter such as =127.0.0.[2..11], Postfix takes "
-                             "that answer for a listing and rejects every client.")
-    return checks.info(name, detail, why + " The return-code filters keep mail flowing, but "
-                       "the lists block nothing until the resolver changes.")
 
 
 def _spf_checks(ctx: VerifyContext) -> List[CheckResult]:

@@ -88,8 +88,9 @@ class ServicesRecipe(Recipe):
                                              direct=saslauthd_direct(p)))
         if a.step_enabled("postgrey"):
             conf = ["/etc/default/postgrey"] if p.is_debian else ["/etc/sysconfig/postgrey"]
+            direct = postgrey_direct(p, a.restrictions.postgrey_delay)
             changes.append(ConfiguredService("postgrey", action="restart", config=conf,
-                                             direct=postgrey_direct(p)))
+                                             direct=direct))
         why = _postfix_listen_changed(ctx)
         changes.append(ConfiguredService(
             "postfix", action="reload", config=postfix_conf,

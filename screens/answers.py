@@ -52,6 +52,7 @@ _RATE_FIELDS = tuple((key, label, getattr(Restrictions(), key)) for key, label i
     ("smtpd_client_message_rate_limit", "Messages/min"),
     ("smtpd_client_auth_rate_limit", "Logins (AUTH)/min")))
 """The anvil rate limits of the restrictions: answer key, label, default."""
+_DELAY = Restrictions().postgrey_delay
 
 
 class AnswersScreen(Screen[Result]):
@@ -249,6 +250,11 @@ class AnswersScreen(Screen[Result]):
                 self._get("restrictions", "smtpd_hard_error_limit", default=20), "20"),
                 "restrictions-smtpd_hard_error_limit",
                 "Errors before the client is disconnected (smtpd_hard_error_limit).")
+            yield from self._row("Postgrey delay (s)", self._input(
+                "restrictions-postgrey_delay",
+                self._get("restrictions", "postgrey_delay", default=_DELAY), str(_DELAY)),
+                "restrictions-postgrey_delay",
+                "How long postgrey makes an unknown sender wait (optional postgrey step).")
             for key, label, default in _RATE_FIELDS:
                 yield from self._row(label, self._input(
                     f"restrictions-{key}", self._get("restrictions", key, default=default),
@@ -335,6 +341,7 @@ class AnswersScreen(Screen[Result]):
             self.query_one("#f-restrictions-sender_access", TextArea).text)
         for key, default in (("message_size_limit", 0), ("smtpd_error_sleep_time", 1),
                              ("smtpd_soft_error_limit", 10), ("smtpd_hard_error_limit", 20),
+                             ("postgrey_delay", _DELAY),
                              *((k, d) for k, _, d in _RATE_FIELDS)):
             restr[key] = int_or_text(self._val(f"restrictions-{key}"), default)
         data["restrictions"] = restr

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from recipe_plans import DEMO, Planned
 
-from recipes.restrictions import nameservers, resolver_check
+from recipes._dnsbl import nameservers, resolver_check
 from wizard.answers import parse_answers
 from wizard.answers.smtpd import check_rbl
 from wizard.errors import AnswersError

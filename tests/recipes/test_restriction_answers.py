@@ -43,3 +43,10 @@ def test_rate_limit_defaults_and_round_trip() -> None:
 def test_reject_unknown_client_must_be_a_boolean() -> None:
     assert [f for f, _ in errors_for(reject_unknown_client="no")] == [
         "restrictions.reject_unknown_client"]
+
+
+@pytest.mark.parametrize("bad", [0, 3601, "60", False])
+def test_postgrey_delay_is_seconds_up_to_an_hour(bad: Any) -> None:
+    errs = errors_for(postgrey_delay=bad)
+    assert [f for f, _ in errs] == ["restrictions.postgrey_delay"]
+    assert DEMO.restrictions.postgrey_delay == 300

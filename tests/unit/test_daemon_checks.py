@@ -86,7 +86,7 @@ def test_a_stale_pid_file_naming_another_program_is_not_dovecot(tmp_path: Path,
 
 
 @pytest.mark.parametrize("name,direct", [
-    ("postgrey", postgrey_direct(get_platform("debian12"))),
+    ("postgrey", postgrey_direct(get_platform("debian12"), 300)),
     ("saslauthd", saslauthd_direct(get_platform("rocky9"))),
 ])
 def test_direct_services_run_and_stop_by_pid_file(tmp_path: Path, spawn, name: str,

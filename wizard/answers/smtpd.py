@@ -116,6 +116,9 @@ class Restrictions(Section):
     """Messages one client may send per minute (anvil); 0: no limit."""
     smtpd_client_auth_rate_limit: int = 20
     """AUTH commands one client may send per minute (anvil); 0: no limit."""
+    postgrey_delay: int = 300
+    """Seconds postgrey makes an unknown sender wait before its retry is accepted (with the
+    optional postgrey step)."""
     spf: bool = True
     """Check the sender's SPF record on mail from other servers (the distribution's
     policyd-spf; from EPEL on EL) and refuse mail whose SPF result is fail."""
@@ -156,6 +159,7 @@ class Restrictions(Section):
                                                    100_000),
             smtpd_client_message_rate_limit=num("smtpd_client_message_rate_limit", 0, 100_000),
             smtpd_client_auth_rate_limit=num("smtpd_client_auth_rate_limit", 0, 100_000),
+            postgrey_delay=num("postgrey_delay", 1, 3600),
             spf=p.opt_bool(r, "spf", d.spf, "restrictions.spf"),
         )
 
@@ -174,6 +178,7 @@ class Restrictions(Section):
             "smtpd_client_connection_rate_limit": self.smtpd_client_connection_rate_limit,
             "smtpd_client_message_rate_limit": self.smtpd_client_message_rate_limit,
             "smtpd_client_auth_rate_limit": self.smtpd_client_auth_rate_limit,
+            "postgrey_delay": self.postgrey_delay,
             "spf": self.spf,
         }
 
