@@ -14,7 +14,6 @@ from wizard.changes import (
     Directory,
     DovecotSettings,
     FileWrite,
-    Note,
     PostfixParams,
     ShellVars,
     SystemdDropIn,
@@ -96,22 +95,27 @@ def sasl_params(answers: Answers, platform: Platform) -> dict:  # type: ignore[t
     return params
 
 
-def pam_service(answers: Answers) -> str:
-    return "dovecot" if answers.sasl.backend == "dovecot" else "smtp"
+PAM_SERVICE = "smtp"
+"""The PAM service SMTP logins are checked with, whichever backend: saslauthd asks for it, and
+Dovecot is told to use it for SMTP (see :func:`smtp_pam_dropin_text`)."""
+
+SMTP_PAM_DROPIN = f"{DOVECOT_CONFD}/05-mailwizard-smtp-pam.conf"
+"""Sorts before 10-auth.conf: on Dovecot 2.2/2.3 its passdb must be the first one."""
 
 
-def pam_group_covers(answers: Answers) -> str:
-    """Which logins the PAM group allow-list limits, in words."""
-    if answers.sasl.backend == "dovecot":
-        return "SMTP AUTH, IMAP and POP3: Dovecot checks all three through PAM service dovecot"
-    return "SMTP AUTH only: saslauthd checks it through PAM service smtp"
-
-
-PAM_GROUP_DOVECOT_NOTE = (
-    "Guide 001 limits SMTP AUTH only (saslauthd asks PAM service smtp). With the Dovecot "
-    "backend, Dovecot checks SMTP logins, IMAP and POP3 through the one PAM service "
-    "'dovecot', so the group limits all three: a user outside it can neither send nor read "
-    "mail. To limit SMTP AUTH only, choose the cyrus backend (sasl.backend: cyrus).")
+def smtp_pam_dropin_text(platform: Platform) -> str:
+    """Dovecot checks SMTP logins (the requests Postfix sends, service=smtp) with PAM service
+    smtp and every other login (IMAP, POP3) with PAM service dovecot, as before."""
+    head = ("# Written by mailwizard (step \"sasl\"): SMTP logins from Postfix go through PAM\n"
+            "# service smtp (/etc/pam.d/smtp, which holds the group rule); IMAP and POP3 keep\n"
+            "# PAM service dovecot.\n")
+    if platform.dovecot_syntax == "2.4":
+        return head + ("protocol smtp {\n  passdb pam {\n    service_name = smtp\n  }\n}\n")
+    return head + (
+        "# The first passdb: its answer is final, so a refused SMTP login never falls through\n"
+        "# to the system passdb of auth-system.conf.ext.\n"
+        "passdb {\n  driver = pam\n  args = %{if;%s;eq;smtp;smtp;dovecot}\n"
+        "  result_failure = return-fail\n  result_internalfail = return-fail\n}\n")
 
 
 class SaslRecipe(Recipe):
@@ -128,9 +132,10 @@ class SaslRecipe(Recipe):
         "the tls-postfix step); port 25 stays for other mail servers and offers no AUTH at "
         "all, which keeps password-guessing bots away. Optionally only members of one group "
         "may log in; every user named in the answers is added to that group first, so nobody "
-        "is locked out by surprise. With the Cyrus backend the group limits SMTP AUTH only, as "
-        "in guide 001; with the Dovecot backend it limits SMTP AUTH, IMAP and POP3 alike, and "
-        "the plan says so.")
+        "is locked out by surprise. As in guide 001 the group limits SMTP AUTH only (sending), "
+        "with either backend: IMAP and POP3 logins are not affected. With the Dovecot backend, "
+        "Dovecot is told to check SMTP logins with PAM service smtp, which holds the group "
+        "rule, and every other login with its own PAM service as before.")
     outdated = (
         "The guides enable smtpd_sasl_auth_enable globally (port 25). Today mail clients "
         "submit on 587; offering AUTH on 25 only attracts brute-force attempts. We enable it on "
@@ -147,7 +152,7 @@ class SaslRecipe(Recipe):
         "On Debian 13 saslauthd runs from a native systemd unit that ignores the socket "
         "directory in /etc/default/saslauthd; a small unit drop-in fixes that.",
     )
-    touches = (MAIN_CF, DOVECOT_AUTH_DROPIN, "/etc/dovecot/conf.d/10-auth.conf",
+    touches = (MAIN_CF, DOVECOT_AUTH_DROPIN, SMTP_PAM_DROPIN, "/etc/dovecot/conf.d/10-auth.conf",
                "/etc/default/saslauthd", "/etc/sysconfig/saslauthd", "/etc/pam.d")
 
     def plan(self, ctx: PlanContext) -> List[Change]:
@@ -205,14 +210,14 @@ class SaslRecipe(Recipe):
                 members.append(name)
         out: List[Change] = [UserGroup(group=group, system=True)]
         out += [UserGroup(user=u, member_of=group) for u in members]
-        service = pam_service(a)
-        path = f"/etc/pam.d/{service}"
-        out.append(FileWrite(path, pam_with_group(ctx.view.read_text(path), p, service, group),
-                             mode=0o644, reason=f"only members of {group} may log in "
-                             f"({pam_group_covers(a)})"))
+        path = f"/etc/pam.d/{PAM_SERVICE}"
+        out.append(FileWrite(path, pam_with_group(ctx.view.read_text(path), p, PAM_SERVICE,
+                                                  group),
+                             mode=0o644, reason=f"only members of {group} may send with SMTP "
+                             "AUTH (IMAP and POP3 logins are not limited)"))
         if a.sasl.backend == "dovecot":
-            out.append(Note(f"the group {group} limits IMAP and POP3 logins too",
-                            PAM_GROUP_DOVECOT_NOTE))
+            out.append(FileWrite(SMTP_PAM_DROPIN, smtp_pam_dropin_text(p), mode=0o644,
+                                 reason="Dovecot checks SMTP logins with PAM service smtp"))
         return out
 
     # ------------------------------------------------------------------ verify
@@ -232,6 +237,12 @@ class SaslRecipe(Recipe):
             else:
                 out.append(checks.info("saslauthd socket", f"{mux} is missing",
                                        "saslauthd is not running yet (step services)"))
+        if a.sasl.pam_group and a.sasl.backend == "dovecot":
+            want = smtp_pam_dropin_text(p)
+            ok = ex.read_text(SMTP_PAM_DROPIN) == want
+            out.append(CheckResult("Dovecot checks SMTP logins with PAM service smtp", ok,
+                                   SMTP_PAM_DROPIN if ok else f"{SMTP_PAM_DROPIN} differs",
+                                   "" if ok else "apply the step sasl again"))
         if a.sasl.pam_group:
             groups = ex.groups()
             members = groups.get(a.sasl.pam_group, (0, []))[1]

@@ -12,7 +12,9 @@ from wizard import changes as ch
 from wizard.platforms import get_platform
 
 
-@pytest.mark.parametrize("backend,service", [("dovecot", "dovecot"), ("cyrus", "smtp")])
+# guide 001: the group limits SMTP AUTH only, so its rule is in PAM service smtp with either
+# backend (Dovecot is told to use that service for SMTP logins), never in Dovecot's own
+@pytest.mark.parametrize("backend,service", [("dovecot", "smtp"), ("cyrus", "smtp")])
 @pytest.mark.parametrize("pid", ["rocky9", "debian12"])
 def test_pam_group_adds_every_user_first(backend: str, service: str, pid: str,
                                          empty_root: Path) -> None:
@@ -33,6 +35,7 @@ def test_pam_group_adds_every_user_first(backend: str, service: str, pid: str,
     lines = [x for x in pam.splitlines() if x and not x.startswith("#")]
     assert lines[0].split()[:3] == ["auth", "required", "pam_succeed_if.so"]
     assert lines[0].endswith("user ingroup mailusers")
+    assert all(getattr(c, "path", "") != "/etc/pam.d/dovecot" for c in sasl)
 
 
 def test_pam_edit_is_idempotent_and_keeps_the_file() -> None:
