@@ -11,13 +11,15 @@ quota.  From the host:
   address trips the connection limit (421), and the next address is not affected;
 * client stage: a client without reverse DNS (10.201.N.3) is refused, one with
   forward-confirmed reverse DNS (10.201.N.1) accepted;
-* quota: once carol's Maildir holds more than her quota, mail to her is refused at RCPT
+* quota: once a delivery has filled carol's mailbox past her quota, mail to her is refused at RCPT
   (552 5.2.2, Dovecot's quota-status service), mail to bob still accepted;
 * mail-only users cannot log in by SSH (nologin), a user given a shell can.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 import shutil
 import smtplib
 import subprocess
@@ -199,14 +201,17 @@ def test_a_user_given_a_shell_can_log_in_by_ssh(dep: Deployed, sshd: Path):
 
 # --------------------------------------------------------------------------- quota
 def test_mail_to_an_over_quota_user_is_refused_at_rcpt(dep: Deployed):
-    srv = dep.srv
-    # carol's mailbox grows past 1M: a 1.5 MB message put in her Maildir as a delivery would
-    srv.run("set -e; d=/home/carol/Maildir; install -d -o carol -g carol -m 700 $d $d/new "
-            "$d/cur $d/tmp; f=$d/new/$(date +%s).big.mail.example.test; "
-            "{ printf 'From: x@example.test\\nSubject: big\\n\\n'; "
-            "head -c 1100000 /dev/zero | base64; } > $f; chown carol:carol $f")
-    usage = srv.run("doveadm quota recalc -u carol; doveadm quota get -u carol 2>&1").stdout
-    print(usage)
+    """A real delivery fills carol's mailbox past her 1M quota; the next RCPT to her is
+    refused by Dovecot's quota-status service, bob still gets mail."""
+    t = mwlab.token()
+    big = base64.encodebytes(os.urandom(850_000)).decode().replace("\n", "\r\n")
+    with dep.box.smtp(25) as s:
+        s.ehlo()
+        s.sendmail(f"someone@{labdns.SPF_PASS}", [f"carol@{DOMAIN}"],
+                   f"From: someone@{labdns.SPF_PASS}\r\nTo: carol@{DOMAIN}\r\n"
+                   f"Subject: big {t}\r\n\r\n{big}")
+    dep.box.wait_for("carol", t, timeout=60)
+    usage = dep.srv.run("doveadm quota get -u carol 2>&1", check=False).stdout
     with dep.box.smtp(25) as s:
         s.ehlo()
         s.mail(f"someone@{labdns.SPF_PASS}")
