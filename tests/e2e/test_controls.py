@@ -200,22 +200,39 @@ def test_a_user_given_a_shell_can_log_in_by_ssh(dep: Deployed, sshd: Path):
 
 
 # --------------------------------------------------------------------------- quota
-def test_mail_to_an_over_quota_user_is_refused_at_rcpt(dep: Deployed):
-    """A real delivery fills carol's mailbox past her 1M quota; the next RCPT to her is
-    refused by Dovecot's quota-status service, bob still gets mail."""
-    t = mwlab.token()
-    big = base64.encodebytes(os.urandom(850_000)).decode().replace("\n", "\r\n")
+def send_raw(dep: Deployed, to: str, subject: str, body: str, size: bool) -> Tuple[int, str]:
+    """One message on 25 from 10.201.N.1; MAIL FROM with SIZE= only when ``size``.  Returns
+    the first refusal or (250, "")."""
+    msg = (f"From: someone@{labdns.SPF_PASS}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n"
+           f"{body}")
     with dep.box.smtp(25) as s:
         s.ehlo()
-        s.sendmail(f"someone@{labdns.SPF_PASS}", [f"carol@{DOMAIN}"],
-                   f"From: someone@{labdns.SPF_PASS}\r\nTo: carol@{DOMAIN}\r\n"
-                   f"Subject: big {t}\r\n\r\n{big}")
-    dep.box.wait_for("carol", t, timeout=60)
+        code, reply = s.mail(f"someone@{labdns.SPF_PASS}",
+                             [f"SIZE={len(msg)}"] if size else [])
+        if code == 250:
+            code, reply = s.rcpt(to)
+        if code == 250:
+            code, reply = s.data(msg.encode())
+    return code, reply.decode(errors="replace") if code != 250 else ""
+
+
+def test_mail_to_an_over_quota_user_is_refused_at_rcpt(dep: Deployed):
+    """Real deliveries fill carol's mailbox past her 1M quota (the second within Dovecot's
+    default 10% grace); then mail to her is refused at RCPT by Dovecot's quota-status
+    service, while bob still gets mail."""
+    to = f"carol@{DOMAIN}"
+    t1, t2 = mwlab.token(), mwlab.token()
+    big = base64.encodebytes(os.urandom(660_000)).decode().replace("\n", "\r\n")  # ~0.9 MB
+    assert send_raw(dep, to, f"big {t1}", big, size=True) == (250, "")
+    dep.box.wait_for("carol", t1, timeout=60)
+    more = base64.encodebytes(os.urandom(110_000)).decode().replace("\n", "\r\n")  # ~150 kB
+    assert send_raw(dep, to, f"more {t2}", more, size=False) == (250, "")
+    dep.box.wait_for("carol", t2, timeout=60)
     usage = dep.srv.run("doveadm quota get -u carol 2>&1", check=False).stdout
     with dep.box.smtp(25) as s:
         s.ehlo()
         s.mail(f"someone@{labdns.SPF_PASS}")
-        code, msg = s.rcpt(f"carol@{DOMAIN}")
+        code, msg = s.rcpt(to)
         ok_code, ok_msg = s.rcpt(f"bob@{DOMAIN}")
     assert code == 552 and b"Mailbox is full" in msg, (code, msg, usage)
     assert ok_code == 250, (ok_code, ok_msg)

@@ -8,13 +8,13 @@ configured by ``mailwizard apply``, both resolving through the lab DNS.
 
 alice submits on ``sender``'s 587 a message to ``contact@example.net``; ``sender`` is not the
 destination, so it goes to the relay host: over TLS, logged in, and ``smart`` delivers it to
-its bob.  The logs of both sides show the TLS session and the SASL login.
+its bob.  The smarthost's Received header shows the sender's link address, TLS and a
+SASL login ("with ESMTPSA"); the lab servers have no syslog, so headers are the evidence.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 import lab
@@ -77,30 +77,31 @@ def test_the_sender_applies_with_the_relay_answers(pair: Pair):
     assert mode == ["600", "root"], (path, mode)
 
 
+def received_headers(text: str) -> list:
+    """The Received: headers of a message, unfolded, topmost first."""
+    head = text.split("\n\n", 1)[0]
+    unfolded = re.sub(r"\n[ \t]+", " ", head)
+    return [line for line in unfolded.splitlines() if line.startswith("Received:")]
+
+
 def test_outbound_mail_goes_through_the_smarthost_with_tls_and_sasl(pair: Pair):
     t = mwlab.token()
     pair.sender.box.send_authenticated("alice", "contact@example.net", f"relay {t}",
                                        "through the smarthost\n")
     f = pair.smart.box.wait_for("bob", t, timeout=60)
-    text = f.read_text(errors="replace")
-    assert f"relay {t}" in text
-    # the smarthost saw the sender's link address log in over TLS
-    smart_log = pair.smart.srv.path("/var/log/postfix.log").read_text(errors="replace")
-    assert re.search(rf"client=\S*\[{re.escape(pair.sender_link_ip)}\], sasl_method=\w+, "
-                     r"sasl_username=alice", smart_log), smart_log[-3000:]
-    assert re.search(rf"TLS connection established from \S*\[{re.escape(pair.sender_link_ip)}"
-                     r"\]", smart_log), smart_log[-3000:]
-    # the sender handed it to the relay host, not to example.net's MX
-    deadline = time.monotonic() + 20
-    while True:
-        log = pair.sender.srv.path("/var/log/postfix.log").read_text(errors="replace")
-        if re.search(rf"to=<contact@example\.net>, relay={re.escape(SMARTHOST)}\["
-                     rf"{re.escape(pair.smart_link_ip)}\]:587, .*status=sent", log):
-            break
-        assert time.monotonic() < deadline, log[-3000:]
-        time.sleep(0.5)
-    assert re.search(rf"TLS connection established to {re.escape(SMARTHOST)}\[", log), \
-        log[-3000:]
+    received = received_headers(f.read_text(errors="replace"))
+    # the smarthost's own Received line (topmost): from the sender's link address, over TLS
+    # (smtpd_tls_received_header), and "ESMTPSA": ESMTP with TLS and a SASL login (RFC 3848)
+    top = received[0]
+    assert f"[{pair.sender_link_ip}]" in top, received
+    assert re.search(r"\(using TLSv1\.[23] with cipher", top), received
+    assert "with ESMTPSA id" in top, received
+    # below it, the sender's line: alice's own submission from the host
+    assert any(f"[{pair.sender.box.client_ip}]" in r and "with ESMTPSA" in r
+               for r in received[1:]), received
+    # nothing left behind on the sender
+    q = pair.sender.srv.run("postqueue -j").stdout.strip()
+    assert q == "", q
 
 
 def test_the_smarthost_refuses_the_same_relay_without_login(pair: Pair):
