@@ -1,5 +1,5 @@
 """Outbound mail through a smarthost: two lab servers on one network (lab_net.py), both
-configured by ``mailwizard apply``, both resolving through the lab DNS.
+configured by ``mailwizard apply``, both resolving through the lab DNS (Debian 12 and 13).
 
 * ``smart``: the lab's usual answers (users alice and bob, ``contact@example.net`` -> bob);
   its 587 requires STARTTLS and SASL, as on any mailwizard server;
@@ -37,10 +37,12 @@ class Pair:
     smart_link_ip: str
 
 
-@pytest.fixture(scope="module")
-def pair(lab_image: lab.Image, lab_dns: labdns.LabDNS):
-    smart = lab.track_module_server(lab.Server(lab_image))
-    sender = lab.track_module_server(lab.Server(lab_image))
+@pytest.fixture(scope="module", params=["bookworm", "trixie"])
+def pair(request: pytest.FixtureRequest, lab_dns: labdns.LabDNS):
+    suite = request.param
+    image = request.getfixturevalue("lab_image" if suite == "bookworm" else "trixie_image")
+    smart = lab.track_module_server(lab.Server(image))
+    sender = lab.track_module_server(lab.Server(image))
     try:
         for srv in (smart, sender):
             srv.boot()
@@ -48,9 +50,9 @@ def pair(lab_image: lab.Image, lab_dns: labdns.LabDNS):
             lab_dns.attach(srv)
         ia, ib = lab_net.link(sender, smart)
         lab_dns.add(SMARTHOST, "A", ib, replace=True)
-        d_smart = deploy(smart, "dovecot", record="relay_apply_smarthost")
+        d_smart = deploy(smart, "dovecot", record=f"relay_apply_smarthost_{suite}")
         assert d_smart.apply_rc == 0, d_smart.apply_out[-6000:]
-        d_sender = deploy(sender, "dovecot", record="relay_apply_sender", overrides={
+        d_sender = deploy(sender, "dovecot", record=f"relay_apply_sender_{suite}", overrides={
             "virtual_alias_domains": [], "virtual_aliases": {},
             "steps": {"firewall": True, "postgrey": False, "virtual-aliases": False},
             "relayhost": f"[{SMARTHOST}]:587", "relay_user": "alice",

@@ -1,4 +1,5 @@
-"""A peer's TLS test suite against a server configured by ``mailwizard apply``: testssl.sh
+"""A peer's TLS test suite against a server configured by ``mailwizard apply`` (Debian 12 and
+13): testssl.sh
 (Debian package ``testssl.sh``, run from the host into the lab) on 587 (STARTTLS), 993, 995
 and 25 (STARTTLS).
 
@@ -53,15 +54,17 @@ def run_testssl(ip: str, port: int, workdir: Path) -> Dict[str, str]:
     return found
 
 
-@pytest.fixture(scope="module")
-def dep(lab_image: lab.Image):
+@pytest.fixture(scope="module", params=["bookworm", "trixie"])
+def dep(request: pytest.FixtureRequest):
     if shutil.which(TESTSSL) is None:
         pytest.skip("testssl.sh is not installed (run tests/e2e/host-deps.sh)")
-    srv = lab.track_module_server(lab.Server(lab_image))
+    suite = request.param
+    image = request.getfixturevalue("lab_image" if suite == "bookworm" else "trixie_image")
+    srv = lab.track_module_server(lab.Server(image))
     try:
         srv.boot()
         srv.attach_debs()
-        d = deploy(srv, "dovecot", record="testssl_apply")
+        d = deploy(srv, "dovecot", record=f"testssl_apply_{suite}")
         assert d.apply_rc == 0, d.apply_out[-6000:]
         yield d
     finally:
@@ -70,6 +73,7 @@ def dep(lab_image: lab.Image):
 
 @pytest.fixture(scope="module")
 def findings(dep: Deployed, tmp_path_factory: pytest.TempPathFactory):
+    """Per server (suite): port -> testssl findings, run on first use."""
     cache: Dict[int, Dict[str, str]] = {}
     work = tmp_path_factory.mktemp("testssl")
 
