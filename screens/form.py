@@ -83,11 +83,13 @@ def save_answers(data: Dict[str, Any], path: Path, with_passwords: bool) -> str:
     passwords left out); returns what to add to "Saved to PATH" ('' without passwords).
     Raises OSError."""
     users = data.get("users", [])
-    has_pw = any(isinstance(u, dict) and u.get("password") for u in users)
+    has_pw = any(isinstance(u, dict) and u.get("password") for u in users) or bool(
+        data.get("relay_password"))
     if not with_passwords:
         for user in users:
             if isinstance(user, dict):
                 user.pop("password", None)
+        data.pop("relay_password", None)
     text = ("# mailwizard answers (saved from the wizard)\n"
             + yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
     fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC,

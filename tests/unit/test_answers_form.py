@@ -82,3 +82,16 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_saving_without_passwords_leaves_the_relay_password_out(tmp_path: Path) -> None:
+    out = tmp_path / "a.yaml"
+    data = {"hostname": "mail.example.com", "relayhost": "[smtp.provider.example]:587",
+            "relay_user": "mailer", "relay_password": "Sm4rthost-Secret", "users": []}
+    save_answers(dict(data), out, with_passwords=False)
+    text = out.read_text()
+    assert "Sm4rthost-Secret" not in text and "relay_password" not in text
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    save_answers(dict(data), out, with_passwords=True)
+    assert yaml.safe_load(out.read_text())["relay_password"] == "Sm4rthost-Secret"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600

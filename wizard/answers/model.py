@@ -142,5 +142,5 @@ def default_answers() -> Dict[str, Any]:
     """Every answer's default, in the answers-file format (the required ones empty)."""
     out: Dict[str, Any] = {}
     for kind in SECTIONS:
-        out.update(kind().entries())
+        out.update(kind().entries(include_secrets=True))  # defaults hold no secret
     return out

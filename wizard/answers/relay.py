@@ -92,9 +92,11 @@ class Relay(Section):
         return cls(relayhost=relayhost, relay_user=user, relay_password=password)
 
     def to_dict(self, include_secrets: bool = False) -> Dict[str, Any]:
-        pw = self.relay_password.reveal() if include_secrets and self.relay_password else ""
-        return {"relayhost": self.relayhost, "relay_user": self.relay_user,
-                "relay_password": pw}
+        out: Dict[str, Any] = {"relayhost": self.relayhost, "relay_user": self.relay_user}
+        if include_secrets:  # the key only where secrets belong (never the session's copy)
+            pw = self.relay_password
+            out["relay_password"] = pw.reveal() if pw is not None else ""
+        return out
 
     def summary(self, answers: Answers) -> List[Tuple[str, str]]:
         if not self.relayhost:

@@ -53,7 +53,6 @@ from .files import (
     GeneratedFile,
     KeySource,
     PrivateKeyFile,
-    SecretFile,
     Snapshot,
     Validator,
 )
@@ -65,6 +64,7 @@ from .packages import (
     package_manager_busy,
     wait_for_package_manager,
 )
+from .secret_file import SecretFile
 from .services import (
     DIRECT,
     ConfiguredService,
