@@ -29,6 +29,7 @@ from ._dovecot import DOVECOT_CONFD
 QUOTA_CONF = f"{DOVECOT_CONFD}/90-mailwizard-quota.conf"
 QUOTA_SOCKET = "/var/spool/postfix/private/quota-status"
 OVERQUOTA_REPLY = "552 5.2.2 Mailbox is full"
+TOOLARGE_REPLY = "552 5.2.3 Message is larger than the mailbox quota"
 
 
 def quota_policy(answers: Answers) -> List[str]:
@@ -71,10 +72,13 @@ protocol imap {{
 quota "User quota" {{
   driver = count
   storage_size = {limit}
+  # the limit is the limit (2.4's default grace is a flat 10M on top)
+  storage_grace = 0
 }}
 quota_status_success = DUNNO
 quota_status_nouser = DUNNO
 quota_status_overquota = "{OVERQUOTA_REPLY}"
+quota_status_toolarge = "{TOOLARGE_REPLY}"
 # Postfix asks about user@domain; the system account is the part before the @
 protocol quota-status {{
   auth_username_format = %{{user | username | lower}}
@@ -89,9 +93,12 @@ plugin {{
   quota = count:User quota
   quota_vsizes = yes
   quota_rule = *:storage={limit}
+  # the limit is the limit (the default grace lets the last message go 10% over)
+  quota_grace = 0
   quota_status_success = DUNNO
   quota_status_nouser = DUNNO
   quota_status_overquota = "{OVERQUOTA_REPLY}"
+  quota_status_toolarge = "{TOOLARGE_REPLY}"
 }}
 # Postfix asks about user@domain; the system account is the part before the @
 protocol quota-status {{

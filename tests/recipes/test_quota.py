@@ -67,11 +67,14 @@ def test_quota_plan_per_dialect(tmp_path: Path, pid: str) -> None:
     assert "executable = quota-status -p postfix" in text
     assert f"unix_listener {QUOTA_SOCKET} {{" in text
     assert 'quota_status_overquota = "552 5.2.2 Mailbox is full"' in text
+    # a message bigger than the whole quota gets its own reply (2.4 answers nothing without)
+    assert 'quota_status_toolarge = "552 5.2.3' in text
     if p.dovecot_syntax == "2.4":
         assert "storage_size = 2G" in text and "quota = yes" in text
+        assert "storage_grace = 0" in text  # 2.4's default grace is a flat 10M
         assert "quota_rule" not in text and "$mail_plugins" not in text
     else:
-        assert "quota_rule = *:storage=2G" in text
+        assert "quota_rule = *:storage=2G" in text and "quota_grace = 0" in text
         assert "mail_plugins = $mail_plugins quota" in text and "storage_size" not in text
 
 
