@@ -320,6 +320,12 @@ class RestrictionsRecipe(Recipe):
         values = confedit.read_main_cf(ex.read_text(MAIN_CF))
         guard = [k for k in ("smtpd_relay_restrictions", "smtpd_recipient_restrictions")
                  if "reject_unauth_destination" in values.get(k, "")]
+        delay = values.get("smtpd_delay_reject", "yes").strip().lower()
+        out.append(CheckResult(
+            "smtpd_delay_reject stays yes", delay == "yes", f"smtpd_delay_reject = {delay}",
+            "" if delay == "yes" else "with no, client and HELO rules run before AUTH, so "
+            "permit_sasl_authenticated cannot let logged-in users through: postconf -X "
+            "smtpd_delay_reject"))
         if ctx.answers.restrictions.sender_login:
             out.extend(_sender_login_checks(ctx))
         if ctx.answers.restrictions.spf:

@@ -110,3 +110,4 @@ def test_verify_spf_service_and_program(pid: str, tmp_path: Path) -> None:
     (tmp_path / program.lstrip("/")).write_text("#!/bin/sh\n")
     assert spf_results() == {"SPF policy service in master.cf": True,
                              "SPF policy server installed": True}
+

@@ -43,3 +43,19 @@ def test_never_an_open_relay(pid: str, spf: bool, postgrey: bool, rbl: Tuple[str
     assert [r for r in rules if r.startswith("reject_rbl_client")] == [
         f"reject_rbl_client {x}" for x in rbl]
     assert ("check_sender_access" in values["smtpd_sender_restrictions"]) == bool(access)
+
+
+@pytest.mark.parametrize("line,ok", [("", True), ("smtpd_delay_reject = yes\n", True),
+                                     ("smtpd_delay_reject = no\n", False)])
+def test_verify_wants_smtpd_delay_reject_yes(line: str, ok: bool, tmp_path: Path) -> None:
+    from recipes.restrictions import RestrictionsRecipe
+    from wizard.executor import FakeCommand, ScriptedExecutor
+    from wizard.recipe import Facts, VerifyContext
+
+    (tmp_path / "etc/postfix").mkdir(parents=True)
+    (tmp_path / "etc/postfix/main.cf").write_text("myhostname = mail.example.com\n" + line)
+    ex = ScriptedExecutor(tmp_path, {"daemon-pid": FakeCommand(1)})
+    ctx = VerifyContext(DEMO, get_platform("debian12"), Facts(), ex)
+    got = [c.ok for c in RestrictionsRecipe().verify(ctx)
+           if c.name == "smtpd_delay_reject stays yes"]
+    assert got == [ok]
