@@ -9,6 +9,7 @@ from wizard.answers import Answers
 from wizard.changes import Change, Command, Directory, Note, UserGroup
 from wizard.checks import CheckResult
 from wizard.errors import RecipeError
+from wizard.executor import Executor
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
@@ -25,6 +26,15 @@ def _shells(text: Optional[str]) -> Optional[Set[str]]:
         return None
     return {line.strip() for line in text.splitlines()
             if line.strip() and not line.lstrip().startswith("#")}
+
+
+def _field(text: Optional[str], name: str, index: int) -> Optional[str]:
+    """Field ``index`` of ``name``'s line in a colon-separated account file (None: no line)."""
+    for line in (text or "").splitlines():
+        parts = line.split(":")
+        if parts[0] == name and len(parts) > index:
+            return parts[index]
+    return None
 
 
 def maildir_paths(base: str) -> List[str]:
@@ -115,6 +125,25 @@ class MaildirRecipe(Recipe):
                 continue
             for d in maildir_paths(f"{user_home(u.name, users)}/Maildir"):
                 out.append(checks.file_mode(ex, d, MODE, u.name))
+            if u.create:
+                out += self._account_checks(ex, u.name, u.shell or ctx.platform.nologin)
+        return out
+
+    @staticmethod
+    def _account_checks(ex: Executor, name: str, shell: str) -> List[CheckResult]:
+        """The new account's shell (nologin: mail only) and whether it has a password yet."""
+        out: List[CheckResult] = []
+        passwd = _field(ex.read_text("/etc/passwd"), name, 6)
+        if passwd is not None:
+            ok = passwd == shell
+            out.append(CheckResult(f"{name}'s shell", ok, passwd,
+                                   "" if ok else f"usermod -s {shell} {name}"))
+        pw = _field(ex.read_text("/etc/shadow"), name, 1)
+        if pw is not None:
+            has = bool(pw) and not pw.startswith(("!", "*"))
+            out.append(CheckResult(f"{name} has a password", True if has else None,
+                                   "set" if has else "not set yet: the account cannot log in",
+                                   "" if has else f"passwd {name}"))
         return out
 
     def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:

@@ -65,7 +65,8 @@ class FakeSystem:
     def useradd(self, argv: List[str], ex: Executor) -> FakeCommand:
         name = argv[-1]
         uid = 1000 + len(ex.users())
-        self._append(ex, "/etc/passwd", f"{name}:x:{uid}:{uid}::/home/{name}:/bin/bash\n")
+        shell = argv[argv.index("-s") + 1] if "-s" in argv else "/bin/sh"  # useradd's -s
+        self._append(ex, "/etc/passwd", f"{name}:x:{uid}:{uid}::/home/{name}:{shell}\n")
         self._append(ex, "/etc/group", f"{name}:x:{uid}:\n")
         home = ex.path(f"/home/{name}")
         shutil.copytree(ex.path("/etc/skel"), home)

@@ -40,3 +40,22 @@ def test_maildir_plan(tmp_path: Path, pid: str) -> None:
         assert relabel[0].after_files
     else:
         assert relabel == []
+
+
+def test_verify_shows_shell_and_password_of_new_accounts(tmp_path: Path) -> None:
+    from recipes.maildir import MaildirRecipe
+    from wizard.executor import ScriptedExecutor
+
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/passwd").write_text(
+        "alice:x:1000:1000::/home/alice:/usr/sbin/nologin\n"
+        "bob:x:1001:1001::/home/bob:/bin/bash\n")
+    (tmp_path / "etc/shadow").write_text("alice:$y$j9T$abc$def:20000:0:99999:7:::\n"
+                                         "bob:!:20000:0:99999:7:::\n")
+    ex = ScriptedExecutor(tmp_path)
+    alice = {r.name: r for r in MaildirRecipe._account_checks(ex, "alice", "/usr/sbin/nologin")}
+    assert alice["alice's shell"].ok and alice["alice has a password"].ok
+    bob = {r.name: r for r in MaildirRecipe._account_checks(ex, "bob", "/usr/sbin/nologin")}
+    assert bob["bob's shell"].ok is False and "usermod -s" in bob["bob's shell"].explanation
+    assert bob["bob has a password"].ok is None  # said, not failed: passwd is the admin's
+    assert "passwd bob" in bob["bob has a password"].explanation
