@@ -41,4 +41,6 @@ class UserRow(Vertical):
         pw = self.query_one(".user-password", Input).value
         if pw:
             out["password"] = pw
+        if self.user.get("shell"):  # not shown in the form: kept from the answers file
+            out["shell"] = self.user["shell"]
         return out

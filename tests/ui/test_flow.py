@@ -719,3 +719,20 @@ async def test_ctrl_c_during_apply_all_stops_cleanly(target_root: Path,
         Engine(load_answers(demo_answers_path()), get_platform("debian12"), ex, session=s,
                recipes=[SlowStep(), GreylistStep()]).rollback()
     assert tree(target_root) == before
+
+
+@run_async
+async def test_user_row_keeps_answers_the_form_does_not_show() -> None:
+    """users[].shell has no field: editing a user in the form must not drop it."""
+    from textual.app import App, ComposeResult
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield UserRow({"name": "alice", "create": True, "shell": "/bin/bash"})
+            yield UserRow("bob")
+
+    async with One().run_test() as pilot:
+        await pilot.pause()
+        alice, bob = list(pilot.app.query(UserRow))
+        assert alice.value() == {"name": "alice", "create": True, "shell": "/bin/bash"}
+        assert "shell" not in bob.value()
