@@ -11,8 +11,9 @@ quota.  From the host:
   address trips the connection limit (421), and the next address is not affected;
 * client stage: a client without reverse DNS (10.201.N.3) is refused, one with
   forward-confirmed reverse DNS (10.201.N.1) accepted;
-* quota: once a delivery has filled carol's mailbox past her quota, mail to her is refused at RCPT
-  (552 5.2.2, Dovecot's quota-status service), mail to bob still accepted;
+* quota: once a delivery has filled carol's mailbox near her quota, mail to her that does
+  not fit is refused at RCPT (552 5.2.2, Dovecot's quota-status service), mail to bob still
+  accepted; a message larger than the whole quota is refused (552 5.2.3);
 * mail-only users cannot log in by SSH (nologin), a user given a shell can.
 """
 
@@ -217,22 +218,24 @@ def send_raw(dep: Deployed, to: str, subject: str, body: str, size: bool) -> Tup
 
 
 def test_mail_to_an_over_quota_user_is_refused_at_rcpt(dep: Deployed):
-    """Real deliveries fill carol's mailbox past her 1M quota (the second within Dovecot's
-    default 10% grace); then mail to her is refused at RCPT by Dovecot's quota-status
-    service, while bob still gets mail."""
+    """A real delivery (dovecot-lda) fills carol's mailbox to about 0.9 of her 1M quota
+    (no grace); then mail to her that no longer fits is refused at RCPT by Dovecot's
+    quota-status service (552 5.2.2), bob still gets mail in the same transaction, and a
+    message larger than the whole quota is refused for anyone (552 5.2.3)."""
     to = f"carol@{DOMAIN}"
-    t1, t2 = mwlab.token(), mwlab.token()
+    t1 = mwlab.token()
     big = base64.encodebytes(os.urandom(660_000)).decode().replace("\n", "\r\n")  # ~0.9 MB
     assert send_raw(dep, to, f"big {t1}", big, size=True) == (250, "")
     dep.box.wait_for("carol", t1, timeout=60)
-    more = base64.encodebytes(os.urandom(110_000)).decode().replace("\n", "\r\n")  # ~150 kB
-    assert send_raw(dep, to, f"more {t2}", more, size=False) == (250, "")
-    dep.box.wait_for("carol", t2, timeout=60)
     usage = dep.srv.run("doveadm quota get -u carol 2>&1", check=False).stdout
     with dep.box.smtp(25) as s:
         s.ehlo()
-        s.mail(f"someone@{labdns.SPF_PASS}")
+        s.mail(f"someone@{labdns.SPF_PASS}", ["SIZE=300000"])
         code, msg = s.rcpt(to)
         ok_code, ok_msg = s.rcpt(f"bob@{DOMAIN}")
-    assert code == 552 and b"Mailbox is full" in msg, (code, msg, usage)
+        s.rset()
+        s.mail(f"someone@{labdns.SPF_PASS}", ["SIZE=2000000"])
+        big_code, big_msg = s.rcpt(f"bob@{DOMAIN}")
+    assert code == 552 and b"5.2.2" in msg and b"Mailbox is full" in msg, (code, msg, usage)
     assert ok_code == 250, (ok_code, ok_msg)
+    assert big_code == 552 and b"5.2.3" in big_msg, (big_code, big_msg)
