@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -221,7 +222,7 @@ def test_mail_to_an_over_quota_user_is_refused_at_rcpt(dep: Deployed):
     """A real delivery (dovecot-lda) fills carol's mailbox to about 0.9 of her 1M quota
     (no grace); then mail to her that no longer fits is refused at RCPT by Dovecot's
     quota-status service (552 5.2.2), bob still gets mail in the same transaction, and a
-    message larger than the whole quota is refused for anyone (552 5.2.3)."""
+    message larger than the whole quota is refused for anyone (552)."""
     to = f"carol@{DOMAIN}"
     t1 = mwlab.token()
     big = base64.encodebytes(os.urandom(660_000)).decode().replace("\n", "\r\n")  # ~0.9 MB
@@ -238,4 +239,6 @@ def test_mail_to_an_over_quota_user_is_refused_at_rcpt(dep: Deployed):
         big_code, big_msg = s.rcpt(f"bob@{DOMAIN}")
     assert code == 552 and b"5.2.2" in msg and b"Mailbox is full" in msg, (code, msg, usage)
     assert ok_code == 250, (ok_code, ok_msg)
-    assert big_code == 552 and b"5.2.3" in big_msg, (big_code, big_msg)
+    # 5.2.3 "larger than the mailbox quota" on Dovecot 2.3; 2.4 (Debian 13) answers 5.2.2
+    # "Mailbox is full" here: its quota_status_toolarge is not used for this case
+    assert big_code == 552 and re.search(rb"5\.2\.[23] ", big_msg), (big_code, big_msg)
