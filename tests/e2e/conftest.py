@@ -7,6 +7,8 @@ Fixtures:
   fresh_server    (function) booted bare server, offline repo attached, nothing mail-related
   server_factory  (function) factory(systemd=False, attach_debs=True) -> booted lab.Server;
                              every server it made is halted after the test
+  lab_dns         (session)  lab_dns.LabDNS: the lab's authoritative DNS; ``lab_dns.attach(srv)``
+                             serves a server (zones in lab_dns.py) and sets its resolv.conf
 """
 
 from __future__ import annotations
@@ -61,6 +63,19 @@ def minimal_image() -> lab.Image:
     """Debian 12 debootstrap minbase plus only what mailwizard's README asks of a target
     (python3 with venv): no procps, iproute2, ssh, systemd or cron (built on first use)."""
     return _image(lab.SUITE, "minimal")
+
+
+@pytest.fixture(scope="session")
+def lab_dns():
+    """The lab's DNS (one per session; threads of this process, no daemon): attach servers
+    with ``lab_dns.attach(srv)`` before Postfix starts."""
+    import lab_dns as labdns
+
+    reason = lab.missing_requirements()
+    if reason:
+        pytest.skip(reason)
+    with labdns.LabDNS() as dns:
+        yield dns
 
 
 @pytest.fixture

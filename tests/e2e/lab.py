@@ -67,6 +67,8 @@ BASE_NORECOMMENDS_PKGS = ("openssh-server",)
 MAIL_PKGS = (
     "postfix", "dovecot-core", "dovecot-imapd", "dovecot-pop3d", "sasl2-bin",
     "libsasl2-modules", "openssl", "ca-certificates", "postgrey",
+    # issue 10: inbound SPF checks (policyd-spf) and the daily log summary
+    "postfix-policyd-spf-python", "pflogsumm",
 )
 SYSTEMD_PKGS = ("systemd", "systemd-sysv", "dbus")
 # in the offline repo for the validators of tests (never installed by the tool): lmdb maps

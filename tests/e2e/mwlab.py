@@ -33,8 +33,12 @@ DOMAIN = "example.test"
 USERS = {"alice": "S3cret-pass-alice", "bob": "S3cret-pass-bob"}
 
 
-def answers_for(server_ip: str, backend: str = "dovecot", firewall: bool = True) -> str:
-    """The answers file for a lab server: the demo's shape, with lab names and passwords."""
+def answers_for(server_ip: str, backend: str = "dovecot", firewall: bool = True,
+                overrides: Optional[Dict[str, object]] = None) -> str:
+    """The answers file for a lab server: the demo's shape, with lab names and passwords.
+    ``overrides``: top-level sections replaced, except a non-empty dict given for a section
+    that is a dict, which is merged into it (``{"restrictions": {"rbl": [...]}}`` keeps the
+    rest; ``{}`` empties the section)."""
     data = {
         "hostname": HOSTNAME,
         "domain": DOMAIN,
@@ -55,6 +59,12 @@ def answers_for(server_ip: str, backend: str = "dovecot", firewall: bool = True)
         "pop3": True,
         "steps": {"firewall": firewall, "postgrey": False, "virtual-aliases": True},
     }
+    for key, value in (overrides or {}).items():
+        cur = data.get(key)
+        if isinstance(cur, dict) and isinstance(value, dict) and value:
+            data[key] = {**cur, **value}
+        else:
+            data[key] = value
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -175,14 +185,16 @@ class Deployed:
     apply_seconds: float
 
 
-def deploy(srv: lab.Server, backend: str = "dovecot", record: Optional[str] = None
-           ) -> Deployed:
+def deploy(srv: lab.Server, backend: str = "dovecot", record: Optional[str] = None,
+           overrides: Optional[Dict[str, object]] = None) -> Deployed:
     """Install mailwizard the README way (venv + pip from the wheelhouse), write
     /root/answers.yaml for ``backend``, take the /etc manifest and run
     ``mailwizard apply --answers /root/answers.yaml --yes`` once (not checked: the caller
-    asserts on ``apply_rc``).  ``record``: name of the apply wall time in ``lab.TIMINGS``."""
+    asserts on ``apply_rc``).  ``record``: name of the apply wall time in ``lab.TIMINGS``;
+    ``overrides``: see :func:`answers_for`."""
     srv.install_wheels()
-    srv.path("/root/answers.yaml").write_text(answers_for(srv.ip, backend=backend))
+    srv.path("/root/answers.yaml").write_text(answers_for(srv.ip, backend=backend,
+                                                          overrides=overrides))
     before = manifest(srv.path("/"))
     t0 = time.monotonic()
     res = srv.run("mailwizard apply --answers /root/answers.yaml --yes 2>&1", check=False,
