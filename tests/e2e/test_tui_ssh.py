@@ -184,7 +184,7 @@ def test_tui_over_ssh_welcome_answers_steps_diff_and_ctrl_c(ssh_srv: SshServer, 
     # open step 3 (Postfix basics) and its Changes tab
     tmux.keys("Down")
     tmux.keys("Down")
-    tmux.wait_for("done  - step 3")          # the progress bar follows the highlight
+    tmux.wait_for(" - step 3")    # the progress bar follows the highlight
     tmux.keys("Enter")
     screen = tmux.wait_for("Step 3 of", "2 Changes")
     tmux.keys("2")
