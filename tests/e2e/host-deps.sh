@@ -21,11 +21,12 @@ declare -A PROVIDES=(
   [strace]=/usr/bin/strace
   [libnet-ssleay-perl]=/usr/lib/x86_64-linux-gnu/perl5/5.36/Net/SSLeay.pm
   [testssl.sh]=/usr/bin/testssl
+  [pebble]=/usr/bin/pebble
 )
 
 missing=()
 for pkg in debootstrap swaks tmux openssh-client dpkg-dev zstd iproute2 util-linux strace libnet-ssleay-perl \
-           testssl.sh; do
+           testssl.sh pebble; do
   f=${PROVIDES[$pkg]}
   if [ ! -e "$f" ] && ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
     missing+=("$pkg")

@@ -69,6 +69,8 @@ MAIL_PKGS = (
     "libsasl2-modules", "openssl", "ca-certificates", "postgrey",
     # issue 10: inbound SPF checks (policyd-spf) and the daily log summary
     "postfix-policyd-spf-python", "pflogsumm",
+    # issue 11: certificates by ACME (certbot) and DKIM signing (OpenDKIM)
+    "certbot", "opendkim", "opendkim-tools",
 )
 SYSTEMD_PKGS = ("systemd", "systemd-sysv", "dbus")
 # in the offline repo for the validators of tests (never installed by the tool): lmdb maps
