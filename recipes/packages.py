@@ -27,6 +27,8 @@ def wanted_packages(answers: Answers, platform: Platform) -> List[str]:
         names += list(platform.packages_postgrey)
     if answers.restrictions.spf:
         names += list(platform.packages_spf)
+    if answers.certificate.mode == "acme":
+        names += list(platform.packages_acme)
     return list(dict.fromkeys(names))
 
 
