@@ -1,4 +1,4 @@
-"""Step 14 (certificate mode ``acme``): a certificate from an ACME CA through certbot (HTTP-01).
+"""The last step (certificate mode ``acme``): a certificate from an ACME CA, by certbot.
 
 Touches: ``/etc/letsencrypt`` (certbot's account, lineage and renewal configuration), the deploy
 hook ``/etc/letsencrypt/renewal-hooks/deploy/mailwizard``, the certificate and key at the paths

@@ -23,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Footer, Header, Input, Label, Select, Static, TextArea
 
 from wizard.answers import (
+    ACME_CHALLENGES,
     CERT_MODES,
     INET_PROTOCOLS,
     KEY_TYPES,
@@ -195,6 +196,24 @@ class AnswersScreen(Screen[Result]):
                 "certificate-chain_file", self._get("certificate", "chain_file"),
                 "/path/chain.pem (optional)"), "certificate-chain_file",
                 "Intermediate certificates sent after yours (import mode).")
+            yield from self._row("ACME directory", self._input(
+                "certificate-acme_directory", self._get("certificate", "acme_directory"),
+                "(Let's Encrypt)"), "certificate-acme_directory",
+                "Mode acme: certbot gets the certificate from this CA (https URL).")
+            yield from self._row("ACME e-mail", self._input(
+                "certificate-acme_email", self._get("certificate", "acme_email"),
+                "(none)"), "certificate-acme_email")
+            yield from self._row("ACME challenge", self._select(
+                "certificate-acme_challenge", ACME_CHALLENGES,
+                self._get("certificate", "acme_challenge", default="standalone")),
+                "certificate-acme_challenge",
+                "standalone: certbot answers on port 80; webroot: your web server does.")
+            yield from self._row("ACME web root", self._input(
+                "certificate-acme_webroot", self._get("certificate", "acme_webroot"),
+                "/var/www/html (webroot)"), "certificate-acme_webroot")
+            yield from self._row("ACME CA bundle", self._input(
+                "certificate-acme_ca_bundle", self._get("certificate", "acme_ca_bundle"),
+                "(system CAs)"), "certificate-acme_ca_bundle")
             yield from self._row("Other names (SAN)", self._input(
                 "certificate-extra_names",
                 list_to_text(self._get("certificate", "extra_names", default=[])),
@@ -330,8 +349,10 @@ class AnswersScreen(Screen[Result]):
         cert["key_type"] = self._sel("certificate-key_type")
         days = self._val("certificate-days")
         cert["days"] = int(days) if days.isdigit() else (days or 825)
+        cert["acme_challenge"] = self._sel("certificate-acme_challenge")
         for key in ("organization", "country", "common_name", "cert_file", "key_file",
-                    "chain_file"):
+                    "chain_file", "acme_directory", "acme_email", "acme_webroot",
+                    "acme_ca_bundle"):
             value = self._val(f"certificate-{key}")
             if value:
                 cert[key] = value

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,13 +19,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from recipe_plans import DEMO
 
-from recipes.acme import HOOK, AcmeRecipe, hook_script, live_cert, renewal_conf
+from recipes.acme import (
+    HOOK,
+    AcmeRecipe,
+    certbot_argv,
+    hook_script,
+    live_cert,
+    renewal_conf,
+)
 from recipes.certificate import CertificateRecipe, cert_paths, key_pem, pem
 from wizard.answers import Answers, Certificate
+from wizard.changes import Command, View
 from wizard.engine import Engine
-from wizard.executor import FakeCommand, ScriptedExecutor
+from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
-from wizard.recipe import Facts
+from wizard.recipe import Facts, PlanContext
 from wizard.session import Session
 
 ACME = DEMO.with_changes(certificate=Certificate(
@@ -254,3 +263,19 @@ def test_a_name_missing_from_the_certificate_fails_verify(tmp_path: Path) -> Non
         checks = {r.name: r for r in e.verify(["acme"])["acme"]}
     r = checks["certificate names the host and extra names"]
     assert r.ok is False and "smtp.example.com" in r.detail
+
+
+
+def test_the_runbook_line_of_certbot_splits_back_into_its_argv_and_env(tmp_path: Path) -> None:
+    a = ACME.with_changes(certificate=Certificate(
+        mode="acme", acme_directory="https://acme.example.org:8443/a~b/dir+x",
+        acme_email="o.p+acme@example.com", acme_challenge="webroot",
+        acme_webroot="/srv/www/a+b@c", acme_ca_bundle="/etc/ssl/my-ca+1.pem"))
+    ctx = PlanContext(a, P, Facts(dry_run=True, service_manager="systemd"),
+                      View(DryRunExecutor(tmp_path), P))
+    certbot = [c for c in AcmeRecipe().plan(ctx) if isinstance(c, Command)][-1]
+    words = shlex.split(certbot.shell())
+    assert words[0] == "REQUESTS_CA_BUNDLE=/etc/ssl/my-ca+1.pem"
+    assert words[1:] == certbot_argv(a)
+    assert words[words.index("-w") + 1] == "/srv/www/a+b@c"
+    assert words[words.index("--server") + 1] == "https://acme.example.org:8443/a~b/dir+x"
