@@ -11,6 +11,7 @@ records left are reported ``unknown`` without asking.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -22,6 +23,8 @@ STATUSES = (OK, MISSING, DIFFERENT, PRESENT, UNKNOWN, UNCHECKED)
 DEFAULT_TIMEOUT = 3.0
 NAMESERVER_ENV = "MAILWIZARD_NAMESERVER"
 """Comma-separated resolvers to ask instead of the system's (``IP`` or ``IP#PORT``)."""
+
+_PORT_RE = re.compile(r"[0-9]{1,5}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -49,15 +52,14 @@ def parse_nameserver(spec: str) -> Tuple[str, int]:
     Raises:
         ValueError: with a message naming the problem.
     """
-    text = spec.strip()
-    host, sep, port_text = text.partition("#")
+    host, sep, port_text = spec.partition("#")
     try:
         addr = str(ipaddress.ip_address(host))
     except ValueError:
         raise ValueError(f"{spec!r} is not an IP address (IP or IP#PORT)") from None
     port = 53
     if sep:
-        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        if not _PORT_RE.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
             raise ValueError(f"{spec!r}: the port must be a number from 1 to 65535")
         port = int(port_text)
     return addr, port
