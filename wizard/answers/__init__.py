@@ -13,8 +13,8 @@ Modules:
 - the sections, one type per part of the answers file, each with its parse, ``to_dict``,
   ``summary`` and defaults: :mod:`.host` (:class:`Identity`, :class:`Network`,
   :class:`MailAccess`, :class:`Steps`), :mod:`.accounts` (:class:`Users`, :class:`Admin`,
-  :class:`Aliases`), :mod:`.certificate` (:class:`Certificate`), :mod:`.smtpd`
-  (:class:`Sasl`, :class:`Restrictions`);
+  :class:`Aliases`), :mod:`.certificate` (:class:`Certificate`), :mod:`.dns`
+  (:class:`Dns`), :mod:`.smtpd` (:class:`Sasl`, :class:`Restrictions`);
 - :mod:`.model`: :class:`Answers` and :func:`parse_answers` composing the sections;
 - :mod:`.reader`: :func:`read_answers_file` (size, nesting and alias limits),
   :func:`load_answers`, :func:`dump_answers`, :func:`demo_answers_path`.
@@ -33,6 +33,7 @@ from .certificate import (
     check_acme_directory,
     check_acme_email,
 )
+from .dns import Dns, check_public_address
 from .host import INET_PROTOCOLS, OPTIONAL_STEPS, Identity, MailAccess, Network, Steps
 from .model import (
     PARSE_ORDER,
@@ -89,6 +90,8 @@ __all__ = [
     "Aliases",
     "Answers",
     "Certificate",
+    "Dns",
+    "check_public_address",
     "Errors",
     "Identity",
     "MailAccess",

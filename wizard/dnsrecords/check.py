@@ -248,3 +248,24 @@ class Tally:
 
     def text(self) -> str:
         return ", ".join(f"{self.counts[s]} {s}" for s in STATUSES if self.counts.get(s))
+
+
+def resolve_addresses(resolver: Any, name: str) -> Tuple[Optional[List[str]], str]:
+    """The A and AAAA addresses of ``name`` (``[]``: it has none), or None with the reason
+    when the resolver gave no usable answer."""
+    if resolver is None:
+        return None, "no resolver is configured"
+    out: List[str] = []
+    for rtype in ("A", "AAAA"):
+        try:
+            rdatas, why = _query(resolver, fqdn_of(name), rtype)
+        except _Unreachable as exc:
+            return None, f"the resolver did not answer ({exc})"
+        if rdatas is None and why.startswith("error"):
+            return None, why[len("error: "):]
+        out += [str(ipaddress.ip_address(x.address)) for x in rdatas or []]
+    return out, ""
+
+
+def fqdn_of(name: str) -> str:
+    return name.rstrip(".") + "."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any, List, Optional, Sequence, TextIO
 
+from ..checks import CheckResult
 from .check import (
     MISSING,
     NAMESERVER_ENV,
@@ -77,3 +78,24 @@ def print_checks(results: Sequence[RecordCheck], out: TextIO) -> int:
         out.write(f"{len(unknown)} record(s) could not be checked: the resolver gave no "
                   "answer (try --nameserver IP).\n")
     return 1 if bad or unknown else 0
+
+
+def as_check_results(results: Sequence[RecordCheck]) -> List[CheckResult]:
+    """The outcomes as verify's checks. DNS is published by the admin, often after the
+    server is set up, and a resolver may be out of reach: so a missing or different record
+    is informational (with the line to publish), never a failed check; only ``ok`` passes."""
+    out: List[CheckResult] = []
+    for c in results:
+        r = c.record
+        name = f"DNS {r.purpose}: {r.display_name} {r.type}"
+        found = f"found {'; '.join(c.found)}" if c.found else ""
+        detail = "; ".join(x for x in (c.status if c.status != OK else "", found, c.detail)
+                           if x) or publish_line(r)
+        if c.status == OK:
+            out.append(CheckResult(name, True, publish_line(r)))
+            continue
+        hint = f"publish: {publish_line(r)}" if c.problem and r.known else r.explanation
+        if c.status == UNKNOWN:
+            hint = "not checked: " + hint
+        out.append(CheckResult(name, None, detail, hint))
+    return out
