@@ -42,7 +42,6 @@ class Dns(Section):
     """``dns.public_addresses``: the addresses the A/AAAA records must name."""
 
     KEY: ClassVar[str] = "dns"
-    FORM_KEYS: ClassVar[Tuple[str, ...]] = ()
 
     public_addresses: Tuple[str, ...] = ()
 
@@ -69,6 +68,10 @@ class Dns(Section):
 
     def to_dict(self, include_secrets: bool = False) -> Dict[str, Any]:
         return {"public_addresses": list(self.public_addresses)}
+
+    @classmethod
+    def form_start(cls) -> Dict[str, Any]:
+        return {}  # not on the form: an answers file gives it, the default suits most servers
 
     def summary(self, answers: Answers) -> List[Tuple[str, str]]:
         if not self.public_addresses:
