@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from wizard.answers import Answers, form_defaults, parse_answers
 from wizard.checks import CheckResult
+from wizard.dnsrecords.gather import DnsPlan, dns_plan, target_dns_plan
 from wizard.engine import Engine, EventCallback, StepPlan
 from wizard.errors import AnswersError
 from wizard.executor import Executor
@@ -157,6 +158,16 @@ class WizardContext:
         for sp in self.plans:
             self.steps.setdefault(sp.id, StepState())
         return self.plans
+
+    def dns_records(self) -> Optional[DnsPlan]:
+        """The records to publish (read when shown: after an apply they hold the new DKIM
+        key). A dry run reads nothing from the target: its addresses then come from the
+        answers or stay a placeholder; otherwise one quick ``ip -o addr show``."""
+        if self.answers is None:
+            return None
+        if self.dry_run:
+            return dns_plan(self.answers)
+        return target_dns_plan(self.executor, self.answers)
 
     def bind_session(self) -> None:
         """Record platform, root and answers (no secrets) before the first change."""
