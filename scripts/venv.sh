@@ -3,6 +3,8 @@
 ensure_venv() {  # ensure_venv DIR EXTRAS [PYTHON]
   local dir=$1 extras=$2 py=${3:-python3}
   if [ ! -x "$dir/bin/python" ]; then
+    # a first run takes 15-25 s: say so, rather than leave a blank terminal
+    echo "Preparing $dir: a Python virtual environment for mailwizard (first run only)..." >&2
     if ! "$py" -m venv "$dir" 2>/dev/null; then
       rm -rf "$dir"
       if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -19,12 +21,14 @@ ensure_venv() {  # ensure_venv DIR EXTRAS [PYTHON]
   local want
   want=$(cat pyproject.toml; echo "$extras")
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "Installing mailwizard and its libraries into $dir (pip; about 15 s)..." >&2
     "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
     if ! "$dir/bin/python" -m pip install -q -e ".$extras" >"$dir/pip-install.log" 2>&1; then
       cat "$dir/pip-install.log" >&2
       return 1
     fi
     printf '%s' "$want" > "$stamp"
+    echo "Ready." >&2
   fi
 }
 

@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Sequence, TextIO, cast
 
 from .checks import CheckResult
 from .engine import Engine, EventCallback
-from .errors import AnswersError, MailwizardError
+from .errors import AnswersError, MailwizardError, UsageError
 from .interrupts import SafeOutput, StopOnSignal
 from .recipe import Recipe
 from .report import event_printer, print_checks, print_plan, print_status
@@ -41,6 +41,8 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = 
     0, 1, 2, 3, 4, 130)
 
 VERBS = ("plan", "apply", "verify", "rollback", "status", "docs")
+DOC_FORMATS = ("markdown", "html")
+_DOC_EXTENSIONS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diff", action="store_true", help="plan: show every file diff")
     p.add_argument("--probe-host", default="127.0.0.1",
                    help="verify: address for the network checks (default 127.0.0.1)")
-    p.add_argument("--format", choices=("markdown", "html"), default="markdown",
-                   help="docs: output format")
+    p.add_argument("--format", choices=DOC_FORMATS, default=None,
+                   help="docs: output format (default: from the -o file's extension, "
+                        "else markdown)")
     p.add_argument("-o", "--output", metavar="FILE", help="docs: write here (default stdout)")
     return p
 
@@ -164,7 +167,10 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
                 return _interrupted(out)
             r = run.failed
             if r is not None:
-                out.write(f"\nStep {r.step} failed and its changes were undone:\n{r.error}\n")
+                # the error itself was printed under the step's heading (FAILED: ...)
+                out.write(f"\nStep {r.step} failed (the reason is above) and its changes "
+                          "were undone; the steps before it stay applied. Fix the cause and "
+                          "run the same command again.\n")
                 for w in r.warnings:
                     out.write(f"  warning: {w}\n")
                 return EXIT_FAILED
@@ -218,7 +224,7 @@ def cmd_rollback(args: argparse.Namespace, out: TextIO) -> int:
     target = _target(args)
     answers = target.load_answers(args.answers)
     if target.dry_run:
-        raise MailwizardError("rollback has no dry run: use status to see the journal")
+        raise UsageError("rollback has no dry run: use status to see the journal")
     session = target.open_session(note=_note)
     try:
         entries = session.entries()
@@ -257,22 +263,52 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     if not any((state_dir / n).exists() for n in ("session.yaml", "journal.log")):
         out.write(f"No session in {state_dir}.\n")
         return EXIT_OK
-    print_status(state_dir, out)
+    print_status(state_dir, out, _session_step_ids)
     return EXIT_OK
+
+
+def _session_step_ids(session: Session) -> List[str]:
+    """The steps a run with the session's answers goes through on its platform, in order
+    (none when the session holds no answers or they no longer parse: status then lists
+    only the steps the journal knows)."""
+    from .answers import parse_answers
+    from .platforms import get_platform
+
+    if not session.answers or not session.platform_id:
+        return []
+    try:
+        answers = parse_answers(session.answers)
+        platform = get_platform(session.platform_id)
+    except MailwizardError:
+        return []
+    return [r.id for r in default_recipes() if r.enabled_for(answers, platform)]
 
 
 def cmd_docs(args: argparse.Namespace, out: TextIO) -> int:
     from .runbook import render_runbook
 
     args.dry_run = True
+    fmt = doc_format(args.format, args.output)
     engine = _engine(_target(args), args)
-    text = render_runbook(engine, fmt=args.format)
+    text = render_runbook(engine, fmt=fmt)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         out.write(f"Wrote {args.output}\n")
     else:
         out.write(text)
     return EXIT_OK
+
+
+def doc_format(asked: Optional[str], output: Optional[str]) -> str:
+    """The runbook format: the one asked for, else the one the output file's name says.
+
+    An explicit ``--format`` that contradicts the extension (``-o x.html --format markdown``)
+    is refused rather than writing Markdown into a file a browser will open as HTML."""
+    by_name = _DOC_EXTENSIONS.get(Path(output).suffix.lower()) if output else None
+    if asked and by_name and asked != by_name:
+        raise UsageError(f"--format {asked} does not match the file name {output!r} "
+                         f"(a {by_name} name): rename the file or drop --format")
+    return asked or by_name or "markdown"
 
 
 def run_tui(args: argparse.Namespace) -> int:

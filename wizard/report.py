@@ -7,7 +7,7 @@ code); the runbook is :mod:`wizard.runbook`, the TUI renders in :mod:`screens`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Sequence, TextIO
+from typing import Callable, Dict, List, Sequence, TextIO
 
 from .checks import CheckResult, summarize
 from .engine import (
@@ -101,14 +101,24 @@ def print_checks(results: Dict[str, List[CheckResult]], out: TextIO) -> bool:
     return any(c.ok is False for c in all_results)
 
 
-def print_status(state_dir: Path, out: TextIO) -> None:
-    """The ``status`` verb's report of the session in ``state_dir``."""
+def print_status(state_dir: Path, out: TextIO,
+                 all_steps: Callable[[Session], Sequence[str]] = lambda s: ()) -> None:
+    """The ``status`` verb's report of the session in ``state_dir``: every step of the run
+    (``all_steps`` names them in order for the session's answers and platform), the ones
+    not reached yet as ``not started``, then the journal."""
     s = Session.open(state_dir, lock=False)
     if s.recovered:
         out.write(f"Note: {s.recovered}.\n")
     out.write(f"Session in {state_dir} for {s.platform_id or '?'} "
               f"(started {s.data.get('created')}, updated {s.data.get('updated', '-')})\n")
-    for step, info in s.steps().items():
+    touched = s.steps()
+    order = list(all_steps(s))
+    order += [step for step in touched if step not in order]
+    for step in order:
+        info = touched.get(step)
+        if info is None:
+            out.write(f"  {step:18} not started\n")
+            continue
         extra = f" - {info['error']}" if info.get("error") else ""
         if s.step_note(step):
             extra += f" ({s.step_note(step)}; apply resumes, rollback undoes)"

@@ -24,7 +24,15 @@ from __future__ import annotations
 
 from .accounts import Admin, Aliases, AliasMap, User, Users
 from .base import Parser, Section
-from .certificate import CERT_MODES, KEY_TYPES, Certificate
+from .certificate import (
+    ACME_CHALLENGES,
+    CERT_MODES,
+    KEY_TYPES,
+    LETSENCRYPT_DIRECTORY,
+    Certificate,
+    check_acme_directory,
+    check_acme_email,
+)
 from .host import INET_PROTOCOLS, OPTIONAL_STEPS, Identity, MailAccess, Network, Steps
 from .model import (
     PARSE_ORDER,
@@ -62,10 +70,12 @@ from .validators import (
 _find_loop = find_loop  # the name the tests of issue 9 import
 
 __all__ = [
+    "ACME_CHALLENGES",
     "CERT_MODES",
     "DEMO_DIR",
     "INET_PROTOCOLS",
     "KEY_TYPES",
+    "LETSENCRYPT_DIRECTORY",
     "MAX_YAML_BYTES",
     "MAX_YAML_DEPTH",
     "MAX_YAML_NODES",
@@ -91,6 +101,8 @@ __all__ = [
     "Steps",
     "User",
     "Users",
+    "check_acme_directory",
+    "check_acme_email",
     "check_address",
     "check_domain",
     "check_hostname",

@@ -18,6 +18,7 @@ Errors = List[Tuple[str, str]]
 LABEL_RE = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)", re.ASCII)
 USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}", re.ASCII)
 LOCALPART_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}", re.ASCII)
+LOCALPART_SIMPLE_RE = re.compile(r"[A-Za-z0-9._%+-]{1,64}", re.ASCII)
 ALIAS_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._+-]{0,63}", re.ASCII)
 PATH_RE = re.compile(r"/[A-Za-z0-9._+@/-]{0,4095}", re.ASCII)
 NETWORK_CHARS_RE = re.compile(r"[0-9A-Fa-f:./\[\]]{1,64}", re.ASCII)
