@@ -111,6 +111,17 @@ async def test_dry_run_walkthrough(platform: str, tmp_path: Path) -> None:
         clients = text_of(summary.query_one("#summary-clients"))
         assert "mail.example.com, port 993, SSL/TLS" in clients
         assert "port 587, STARTTLS" in clients
+        dns = text_of(summary.query_one("#summary-dns"))
+        assert "example.com MX" in dns and "10 mail.example.com." in dns
+        assert "_dmarc.example.com TXT" in dns and "v=spf1 mx -all" in dns
+        assert "mail.example.com A" in dns and "fill in" in dns  # a dry run knows no address
+        assert "_submission._tcp.example.com SRV" in dns
+        # keyboard only: the body scrolls down to the records
+        body = summary.query_one("#summary-body")
+        assert body.has_focus
+        await pilot.press("end")
+        await pilot.pause()
+        assert body.scroll_y > 0
         assert all(app.ctx.status(sp) in ("previewed", "off") for sp in plans)
 
         await pilot.press("e")
