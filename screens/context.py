@@ -18,6 +18,7 @@ from wizard.dnsrecords.gather import DnsPlan, dns_plan, target_dns_plan
 from wizard.engine import Engine, EventCallback, StepPlan
 from wizard.errors import AnswersError
 from wizard.executor import Executor
+from wizard.kept import keep_answers
 from wizard.platforms import Platform
 from wizard.recipe import Recipe
 from wizard.session import Session
@@ -97,6 +98,10 @@ class WizardContext:
     plans: List[StepPlan] = field(default_factory=list)
     steps: Dict[str, StepState] = field(default_factory=dict)
     answers_saved_to: str = ""
+    answers_unkept: bool = False
+    """The form was edited since the answers were last kept: a restart would not show it."""
+    kept_loaded: bool = False
+    """The form started from the answers kept at the last visit."""
 
     # ------------------------------------------------------------------ answers
     def existing_users(self) -> Optional[set]:  # type: ignore[type-arg]
@@ -114,6 +119,27 @@ class WizardContext:
 
     def set_raw(self, raw: Dict[str, Any]) -> None:
         self.raw = copy.deepcopy(raw)
+
+    def files_dir(self) -> Path:
+        """Where saved answers and runbooks go unless the admin says otherwise: the state
+        directory when there is one, else the home directory (never the current directory,
+        which over SSH is often / or a system directory)."""
+        if self.state_dir is not None and self.state_dir.is_dir():
+            return self.state_dir
+        return Path.home()
+
+    def keep_answers(self, answers: Answers) -> Optional[Path]:
+        """Keep ``answers`` (no secrets) for the next visit; None when they cannot be kept
+        (a dry run without a state directory, or the directory is not writable)."""
+        if self.state_dir is None:
+            return None
+        try:
+            path = keep_answers(self.state_dir, answers, may_create=not self.dry_run)
+        except OSError:
+            return None
+        if path is not None:
+            self.answers_unkept = False
+        return path
 
     # ------------------------------------------------------------------ engine
     def make_engine(self, answers: Answers,

@@ -74,6 +74,10 @@ class SummaryScreen(Screen[Result]):
     """The end of the walk-through (also reachable with ``s`` from the step list).
     Dismisses with BACK (Escape: the step list)."""
 
+    HELP_TITLE = "Summary"
+    HELP = (
+        "Where the install stands: every step's state, the checks, what to test from a mail "
+        "client and what to do next. c runs every check again; e writes the runbook.")
     TITLE = "mailwizard"
     SUB_TITLE = "Summary"
 

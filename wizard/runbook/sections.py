@@ -45,8 +45,13 @@ def what_it_does(a: Answers) -> List[str]:
         extra.append("a sender blacklist")
     if extra:
         out.append("- Turns away obvious junk with " + ", ".join(extra) + ".")
-    own = "a self-signed" if a.certificate.mode == "self-signed" else "your own"
-    out.append(f"- Encrypts with {own} certificate for {a.cert_cn} ({a.certificate.key_type}).")
+    if a.certificate.mode == "acme":
+        out.append(f"- Encrypts with a certificate for {a.hostname} from the ACME CA at "
+                   f"{a.certificate.acme_directory}, obtained and renewed by certbot.")
+    else:
+        own = "a self-signed" if a.certificate.mode == "self-signed" else "your own"
+        out.append(f"- Encrypts with {own} certificate for {a.cert_cn} "
+                   f"({a.certificate.key_type}).")
     return out
 
 
@@ -143,12 +148,19 @@ def clients(d: Doc) -> List[str]:
         if a.pop3:
             out.append(f"| POP3, alternative | {h} | 110 | STARTTLS | normal password |")
     out.append(f"| SMTP (outgoing) | {h} | 587 | STARTTLS | normal password |")
+    if a.certificate.mode == "self-signed":
+        trust = ("With the self-signed certificate, each client warns once: compare the "
+                 "fingerprint (see [Test the finished server](#test-the-finished-server)) and "
+                 "accept it, or replace the certificate with one from a public authority.")
+    elif a.certificate.mode == "acme":
+        trust = ("The certificate comes from an ACME CA, so clients that trust that CA "
+                 "accept it without a warning; certbot renews it before it expires.")
+    else:
+        trust = "Clients check the certificate you imported against the CAs they trust."
     out += ["",
             "\"Normal password\" means PLAIN or LOGIN; both are offered only after the "
             "connection is encrypted. Port 25 is for other mail servers, not for your "
-            "users. With the self-signed certificate, each client warns once: compare the "
-            "fingerprint (see [Test the finished server](#test-the-finished-server)) and "
-            "accept it, or replace the certificate with one from a public authority.", ""]
+            "users. " + trust, ""]
     return out
 
 
