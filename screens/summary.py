@@ -1,5 +1,6 @@
 """Summary: what changed, every check, where the session and backups are, how to roll back,
-the settings users type into their mail clients, and the DNS records to publish."""
+the settings users type into their mail clients, the next steps and the DNS records to
+publish."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from wizard.dnsrecords.gather import DnsPlan
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import TaskDone, TaskFailed
+from .next_steps import next_steps
 from .render import checks_text
 from .results import Move, Result
 from .widgets import DryRunBanner, StepProgress
@@ -107,6 +109,8 @@ class SummaryScreen(Screen[Result]):
             yield Static("Mail client settings for your users", classes="section")
             yield Static(client_settings(self.ctx.answers) if self.ctx.answers else "",
                          id="summary-clients")
+            yield Static("Next steps", classes="section")
+            yield Static(next_steps(self.ctx), id="summary-next")
             yield Static("DNS records to publish", classes="section")
             yield Static(dns_text(self.ctx.dns_records()), id="summary-dns")
         yield Footer(compact=True)
