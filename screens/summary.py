@@ -79,7 +79,8 @@ class SummaryScreen(Screen[Result]):
     HELP_TITLE = "Summary"
     HELP = (
         "Where the install stands: every step's state, the checks, what to test from a mail "
-        "client and what to do next. c runs every check again; e writes the runbook.")
+        "client, the DNS records to publish (at the end: End or Page Down) and what to do "
+        "next. c runs every check again; e writes the runbook.")
     TITLE = "mailwizard"
     SUB_TITLE = "Summary"
 
