@@ -27,12 +27,12 @@ from textual.screen import Screen
 
 from wizard.answers import Answers, demo_answers_path, load_answers, read_answers_file
 from wizard.engine import Event
-from wizard.errors import AnswersError
+from wizard.errors import AnswersError, MailwizardError
 from wizard.executor import DryRunExecutor, Executor
 from wizard.platforms import Platform, get_platform, parse_os_release
 from wizard.recipe import Recipe
 from wizard.session import Session
-from wizard.target import Target
+from wizard.target import Target, open_rehearsal
 
 from .answers import AnswersScreen
 from .context import Machine, WizardContext, default_raw_answers
@@ -44,6 +44,9 @@ from .steps import StepListScreen
 from .summary import SummaryScreen
 from .welcome import WelcomeScreen
 from .widgets import ConfirmModal
+
+#: The header's title in a rehearsal (in words: no colour needed to tell it).
+REHEARSAL_TITLE = "mailwizard REHEARSAL"
 
 #: Tasks that change the target: quitting during one asks first and stops cleanly.
 CHANGING_TASKS = ("apply", "apply-all", "rollback", "rollback-all")
@@ -72,10 +75,14 @@ class MailWizardApp(App[int]):
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self._steps: Optional[StepListScreen] = None
         """The step list (installed: kept while the admin is in a step or the summary)."""
+        self.opened_sessions: List[Session] = []
+        """Sessions the app opened itself (a rehearsal entered from the dry run)."""
 
     # ------------------------------------------------------------------ flow
     def on_mount(self) -> None:
         self.loop = asyncio.get_running_loop()
+        if self.ctx.rehearsal:
+            self.title = REHEARSAL_TITLE
         self._show_welcome()
 
     # Each full screen dismisses a Result (screens/results.py); one routing method per
@@ -99,7 +106,9 @@ class MailWizardApp(App[int]):
 
     def _after_steps(self, result: Optional[Result]) -> None:
         move = result.move if result is not None else Move.QUIT
-        if move is Move.OPEN_STEP and result is not None:
+        if move is Move.REHEARSE:
+            self._enter_rehearsal()
+        elif move is Move.OPEN_STEP and result is not None:
             self._show_step(result.step, result.tab)
         elif move is Move.SUMMARY:
             self._show_summary()
@@ -109,7 +118,9 @@ class MailWizardApp(App[int]):
             self._quit(0)
 
     def _after_step(self, result: Optional[Result]) -> None:
-        if result is None or result.move is Move.BACK:
+        if result is not None and result.move is Move.REHEARSE:
+            self._enter_rehearsal()
+        elif result is None or result.move is Move.BACK:
             self._show_steps()
         elif result.move in (Move.NEXT, Move.SKIP):
             if result.step + 1 < len(self.ctx.plans):
@@ -122,7 +133,34 @@ class MailWizardApp(App[int]):
             self._show_steps()
 
     def _after_summary(self, result: Optional[Result]) -> None:
+        if result is not None and result.move is Move.REHEARSE:
+            self._enter_rehearsal()
+            return
         self._show_steps()
+
+    def _enter_rehearsal(self) -> None:
+        """From the dry run to a rehearsal (the admin agreed): open the scratch copy and
+        its session, then plan again on the step list."""
+        ctx = self.ctx
+        try:
+            target = open_rehearsal(ctx.platform, str(ctx.rehearsal_dir)
+                                    if ctx.rehearsal_dir else None)
+            session = target.open_session()
+        except MailwizardError as exc:
+            self.notify(str(exc), title=exc.title, severity="error", timeout=10)
+            self._show_steps()
+            return
+        assert target.scratch is not None
+        ctx.enter_rehearsal(target.executor, session, target.root, target.state_dir,
+                            target.scratch.directory)
+        self.opened_sessions.append(session)
+        self.title = REHEARSAL_TITLE
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self._show_steps(fresh=True)
+        self.notify(f"Rehearsal: the scratch copy is {target.scratch.directory}. Apply, "
+                    "verify and roll back as on a server; nothing else is touched.",
+                    title="REHEARSAL", timeout=8)
 
     def _show_welcome(self) -> None:
         self.push_screen(WelcomeScreen(self.ctx), callback=self._after_welcome)
@@ -314,7 +352,8 @@ def make_app(answers: Union[Answers, str, None] = None,
              root: Optional[Path] = None,
              runbook_path: Optional[Path] = None,
              raw_answers: Optional[Dict[str, Any]] = None,
-             yes: bool = False) -> MailWizardApp:
+             yes: bool = False,
+             rehearsal_dir: Optional[Path] = None) -> MailWizardApp:
     """Build the app for tests (and :func:`run_app`).
 
     Args:
@@ -328,6 +367,8 @@ def make_app(answers: Union[Answers, str, None] = None,
             never import them).
         machine: host name and OS of this machine (frozen in snapshot tests).
         raw_answers: the form's starting content when it is not valid answers.
+        rehearsal_dir: the rehearsal's scratch directory (a rehearsal's executor), or where
+            one entered from the dry run goes (None: ``$TMPDIR/mailwizard-rehearsal-<id>``).
     """
     plat = _platform(platform)
     if isinstance(answers, str):
@@ -346,7 +387,8 @@ def make_app(answers: Union[Answers, str, None] = None,
         dry_run_reason=dry_run_reason if dry_run else "", session=session,
         state_dir=session.dir if session is not None else None,
         root=root or Path(executor.root), recipes=recipes, raw=copy.deepcopy(raw),
-        prefilled=prefilled, fresh_raw=copy.deepcopy(fresh), runbook_path=runbook_path)
+        prefilled=prefilled, fresh_raw=copy.deepcopy(fresh), runbook_path=runbook_path,
+        rehearsal=executor.rehearsal, rehearsal_dir=rehearsal_dir)
     return MailWizardApp(ctx, yes=yes)
 
 
@@ -382,12 +424,14 @@ def run_app(target: Target, recipes: Sequence[Recipe], answers_file: Optional[st
             raw, raw_errors = _load_raw(answers_file), exc.errors
     machine_name = _machine_platform_name()
     session = None if target.dry_run else target.open_session()
+    app: Optional[MailWizardApp] = None
     try:
         app = make_app(answers=answers, platform=target.platform,
                        executor=target.executor, session=session, dry_run=target.dry_run,
                        recipes=recipes, machine=Machine.detect(machine_name),
                        dry_run_reason=target.dry_run_reason, root=target.root,
-                       raw_answers=raw, yes=yes)
+                       raw_answers=raw, yes=yes,
+                       rehearsal_dir=target.scratch.directory if target.scratch else None)
         app.ctx.raw_errors = list(raw_errors)
         app.ctx.state_dir = target.state_dir
         install_signal_handlers(app)
@@ -396,6 +440,8 @@ def run_app(target: Target, recipes: Sequence[Recipe], answers_file: Optional[st
     finally:
         if session is not None:
             session.close()
+        for opened in app.opened_sessions if app is not None else []:
+            opened.close()
 
 
 __all__ = ["EXIT_INTERRUPTED", "MailWizardApp", "make_app", "run_app"]

@@ -18,9 +18,10 @@ from wizard.checks import CheckResult, summarize
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import TaskDone, TaskFailed
+from .rehearsal import offer_rehearsal
 from .render import checks_text
 from .results import Move, Result
-from .widgets import DryRunBanner, StepProgress
+from .widgets import DryRunBanner, RehearsalBanner, StepProgress
 
 
 def client_settings(answers: Answers) -> Text:
@@ -68,6 +69,8 @@ class SummaryScreen(Screen[Result]):
         yield Header()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
+        elif self.ctx.rehearsal:
+            yield RehearsalBanner(self.ctx.rehearsal_dir)
         yield StepProgress(id="summary-progress")
         with VerticalScroll(id="summary-body", can_focus=True):
             yield Static("What changed", classes="section")
@@ -156,10 +159,13 @@ class SummaryScreen(Screen[Result]):
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: Tuple[Any, ...]) -> Optional[bool]:
         if action == "check_all":
-            return None if self.ctx.dry_run or getattr(self.app, "busy", None) else True
+            return None if getattr(self.app, "busy", None) else True  # dry run: offers
         return True
 
     def action_check_all(self) -> None:
+        if self.ctx.dry_run:
+            offer_rehearsal(self)
+            return
         engine = self.ctx.engine
         assert engine is not None
 

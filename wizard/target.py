@@ -17,7 +17,7 @@ import argparse
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Set
+from typing import Callable, Optional, Sequence, Set, Union
 
 from .answers import Answers, demo_answers_path, load_answers, parse_answers
 from .engine import Engine, EventCallback
@@ -182,12 +182,14 @@ def open_target(options: TargetOptions) -> Target:
     return Target(platform, root, executor, state_dir, reason, tmp)
 
 
-def rehearsal_platform(platform: Optional[str]) -> Platform:
+def rehearsal_platform(platform: Union[str, Platform, None]) -> Platform:
     """The platform a rehearsal stands in for: the one given, else this machine's.
 
     Raises:
         PlatformError: unknown platform, or none given on a machine mailwizard cannot tell.
     """
+    if isinstance(platform, Platform):
+        return platform
     if platform:
         return get_platform(platform)
     try:
@@ -197,7 +199,7 @@ def rehearsal_platform(platform: Optional[str]) -> Platform:
                             "(e.g. rocky9, debian12)") from exc
 
 
-def open_rehearsal(platform: Optional[str] = None, state_dir: Optional[str] = None,
+def open_rehearsal(platform: Union[str, Platform, None] = None, state_dir: Optional[str] = None,
                    root: Optional[str] = None) -> Target:
     """A rehearsal's target: the scratch copy of a fresh ``platform`` server in
     ``state_dir`` (default ``$TMPDIR/mailwizard-rehearsal-<platform>``), built on first use

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._banner import DryRunBanner
+from ._banner import DryRunBanner, RehearsalBanner
 from ._diff_view import DiffView, preview_renderables
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
@@ -15,6 +15,7 @@ __all__ = [
     "ErrorModal",
     "PromptModal",
     "PromptResult",
+    "RehearsalBanner",
     "StepProgress",
     "UserRow",
     "preview_renderables",
