@@ -43,10 +43,7 @@ from .step import StepScreen
 from .steps import StepListScreen
 from .summary import SummaryScreen
 from .welcome import WelcomeScreen
-from .widgets import ConfirmModal
-
-#: The header's title in a rehearsal (in words: no colour needed to tell it).
-REHEARSAL_TITLE = "mailwizard REHEARSAL"
+from .widgets import REHEARSAL_TITLE, ConfirmModal
 
 #: Tasks that change the target: quitting during one asks first and stops cleanly.
 CHANGING_TASKS = ("apply", "apply-all", "rollback", "rollback-all")
@@ -158,6 +155,7 @@ class MailWizardApp(App[int]):
         while len(self.screen_stack) > 1:
             self.pop_screen()
         self._show_steps(fresh=True)
+        self.clear_notifications()
         self.notify(f"Rehearsal: the scratch copy is {target.scratch.directory}. Apply, "
                     "verify and roll back as on a server; nothing else is touched.",
                     title="REHEARSAL", timeout=8)

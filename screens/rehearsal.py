@@ -19,26 +19,22 @@ from .context import WizardContext
 from .results import Move, Result
 from .widgets import ConfirmModal
 
-DRY_RUN_NOTE = ("Dry run: this only previews, so there is nothing to apply or check. "
-                "A rehearsal does it all for real on a scratch copy instead.")
+DRY_RUN_NOTE = "A dry run only previews: nothing is applied or checked here."
+
 
 def rehearsal_detail(ctx: WizardContext) -> str:
-    """What a rehearsal does, for the confirmation."""
+    """What a rehearsal does, for the confirmation (short: it fits 80x24 with the note)."""
     where = ctx.rehearsal_dir or default_scratch_dir(ctx.platform.id)
-    return (f"A rehearsal works on a scratch copy of a fresh {ctx.platform.name} server "
-            f"(its stock files) in {where}. Apply, verify, roll back and resume run there "
-            "exactly as on a server, with a real journal and backups; commands are recorded, "
-            "not run, and checks that need a running daemon say 'not checked in a "
-            "rehearsal'. Nothing else on this machine is touched.\n\n"
-            f"Quit at any time: mailwizard --rehearse --platform {ctx.platform.id} "
-            "resumes it.")
+    return (f"A scratch copy of a fresh {ctx.platform.name} server, in {where}, is changed "
+            "for real: apply, verify, roll back and resume work as on a server; commands "
+            "are recorded, not run. Nothing else on this machine is touched. "
+            f"mailwizard --rehearse --platform {ctx.platform.id} resumes it.")
+
 
 def offer_rehearsal(screen: Screen[Any]) -> None:
     """Say what a dry run is and offer the rehearsal; on yes ``screen`` dismisses
     ``Result(Move.REHEARSE)``."""
     ctx: WizardContext = screen.ctx  # type: ignore[attr-defined]
-    screen.notify(DRY_RUN_NOTE, title="Dry run", timeout=8)
-
     def answered(yes: Optional[bool]) -> None:
         if yes:
             screen.dismiss(Result(Move.REHEARSE))
@@ -46,5 +42,6 @@ def offer_rehearsal(screen: Screen[Any]) -> None:
     screen.app.push_screen(
         ConfirmModal("Rehearse: apply for real in a scratch copy?", rehearsal_detail(ctx),
                      yes="Rehearse", no="Stay in dry run"), callback=answered)
+    screen.notify(DRY_RUN_NOTE, title="Dry run", timeout=8)  # shown over the question
 
 __all__ = ["DRY_RUN_NOTE", "offer_rehearsal", "rehearsal_detail"]

@@ -103,7 +103,7 @@ class StepScreen(Screen[Result]):
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
         elif self.ctx.rehearsal:
-            yield RehearsalBanner(self.ctx.rehearsal_dir)
+            yield RehearsalBanner()
         yield StepProgress(id="step-progress")
         yield Static(self._title_text(), id="step-title")
         with TabbedContent(initial=self.initial_tab, id="step-tabs"):

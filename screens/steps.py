@@ -130,7 +130,7 @@ class StepListScreen(Screen[Result]):
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
         elif self.ctx.rehearsal:
-            yield RehearsalBanner(self.ctx.rehearsal_dir)
+            yield RehearsalBanner()
         yield StepProgress(id="steps-progress")
         yield Static(self._intro(), id="steps-intro")
         yield LoadingIndicator(id="steps-loading")

@@ -70,7 +70,7 @@ class SummaryScreen(Screen[Result]):
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
         elif self.ctx.rehearsal:
-            yield RehearsalBanner(self.ctx.rehearsal_dir)
+            yield RehearsalBanner()
         yield StepProgress(id="summary-progress")
         with VerticalScroll(id="summary-body", can_focus=True):
             yield Static("What changed", classes="section")

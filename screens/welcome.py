@@ -78,7 +78,7 @@ class WelcomeScreen(Screen[Result]):
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
         elif self.ctx.rehearsal:
-            yield RehearsalBanner(self.ctx.rehearsal_dir)
+            yield RehearsalBanner()
         with VerticalScroll(id="welcome-body"):
             yield Static("Set up a secure Postfix + Dovecot mail server, step by step",
                          id="welcome-title")

@@ -33,6 +33,19 @@ MARKER = "mailwizard-rehearsal"
 """First line of ``<scratch>/README``: the directory is a rehearsal's (never reuse another)."""
 
 
+PACE_VARIABLE = "MAILWIZARD_REHEARSAL_PACE"
+"""Seconds each recorded command takes in a rehearsal (to watch it go; default 0)."""
+
+
+def rehearsal_pace() -> float:
+    """``$MAILWIZARD_REHEARSAL_PACE`` as seconds (0 when unset or not a number, at most 10)."""
+    try:
+        value = float(os.environ.get(PACE_VARIABLE, "0"))
+    except ValueError:
+        return 0.0
+    return min(max(value, 0.0), 10.0) if value == value else 0.0
+
+
 def default_scratch_dir(platform_id: str) -> Path:
     """``$TMPDIR/mailwizard-rehearsal-<platform>`` (the system's temp dir without TMPDIR)."""
     return Path(tempfile.gettempdir()) / f"mailwizard-rehearsal-{platform_id}"
@@ -124,6 +137,7 @@ def open_scratch(platform: Platform, directory: Optional[Path] = None) -> Scratc
     system = SimulatedSystem(platform, base / "system.json")
     if created:
         system.save()
-    executor = RehearsalExecutor(base / "root", system, commands_log=base / "commands.log")
+    executor = RehearsalExecutor(base / "root", system, commands_log=base / "commands.log",
+                                 pace=rehearsal_pace())
     return Scratch(base.resolve(), base.resolve() / "root", base.resolve() / "state", executor,
                    created)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from ._banner import DryRunBanner, RehearsalBanner
+from ._banner import REHEARSAL_TITLE, DryRunBanner, RehearsalBanner
 from ._diff_view import DiffView, preview_renderables
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
 from ._user_row import UserRow
 
 __all__ = [
+    "REHEARSAL_TITLE",
     "ConfirmModal",
     "DiffView",
     "DryRunBanner",

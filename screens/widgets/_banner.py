@@ -26,9 +26,13 @@ class DryRunBanner(Static):
         super().__init__(text, id="dry-run-banner")
 
 
+REHEARSAL_TITLE = "mailwizard REHEARSAL"
+"""The header's title in a rehearsal."""
+
+
 class RehearsalBanner(Static):
-    """One line saying that this is a rehearsal and where its scratch copy is (in words:
-    a console without colour still tells it from a real run)."""
+    """One line saying that this is a rehearsal (in words: a console without colour still
+    tells it from a real run; the welcome screen says where the scratch copy is)."""
 
     DEFAULT_CSS = """
     RehearsalBanner {
@@ -41,6 +45,9 @@ class RehearsalBanner(Static):
     }
     """
 
-    def __init__(self, directory: object) -> None:
-        super().__init__(f"REHEARSAL - a scratch copy is changed ({directory}); commands are "
-                         "recorded, not run", id="rehearsal-banner")
+    def __init__(self) -> None:
+        super().__init__("REHEARSAL - a scratch copy is changed; commands are recorded, not run",
+                         id="rehearsal-banner")
+
+    def on_mount(self) -> None:
+        self.screen.title = REHEARSAL_TITLE  # the header says it too

@@ -535,7 +535,7 @@ async def test_dry_run_counts_previews_and_offers_a_rehearsal(tmp_path: Path) ->
         # no apply in a dry run: a word on why, and the rehearsal offered instead
         assert isinstance(app.screen, ConfirmModal)
         assert "Rehearse" in app.screen.question
-        assert "Dry run: this only previews" in notifications(app)
+        assert "A dry run only previews" in notifications(app)
         await pilot.press("n")
         await pilot.pause()
         assert app.screen is steps and app.ctx.dry_run

@@ -13,13 +13,13 @@ from ui_recipes import MOTD, test_recipes
 from uikit import FROZEN_MACHINE, run_async, settle, text_of
 
 from screens.answers import AnswersScreen
-from screens.app import REHEARSAL_TITLE, make_app
+from screens.app import make_app
 from screens.rehearsal import DRY_RUN_NOTE
 from screens.step import StepScreen
 from screens.steps import StepListScreen
 from screens.summary import SummaryScreen
 from screens.welcome import WelcomeScreen
-from screens.widgets import ConfirmModal
+from screens.widgets import REHEARSAL_TITLE, ConfirmModal
 from wizard.executor import DryRunExecutor
 from wizard.platforms import get_platform
 from wizard.rehearsal import open_scratch
@@ -82,6 +82,7 @@ async def test_apply_all_in_a_dry_run_offers_the_rehearsal_and_switches(tmp_path
             assert app.ctx.rehearsal and not app.ctx.dry_run and app.ctx.session is not None
             assert app.title == REHEARSAL_TITLE
             assert "REHEARSAL" in text_of(steps.query_one("#rehearsal-banner"))
+            assert steps.title == REHEARSAL_TITLE
             assert not steps.query("#dry-run-banner")
             assert (scratch / "root/etc/postfix/main.cf").is_file()
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import shlex
+import time
 from pathlib import Path
 from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -47,7 +48,7 @@ class RehearsalExecutor(Executor):
 
     def __init__(self, root: Path | str, system: SimulatedSystem,
                  commands_log: Optional[Path] = None,
-                 on_output: Optional[OutputCallback] = None) -> None:
+                 on_output: Optional[OutputCallback] = None, pace: float = 0.0) -> None:
         super().__init__(root, host_commands=True, on_output=on_output)
         if self.is_real_root:
             raise ExecutorError("a rehearsal never works on / : give it a scratch root")
@@ -56,6 +57,9 @@ class RehearsalExecutor(Executor):
         self.recorded: List[Tuple[str, bool]] = []
         """(shell line, probe?) of every command asked for, in order."""
         self._checking = False
+        self.pace = pace
+        """Seconds each command that would run takes (0: none), so a person can follow the
+        log; ``MAILWIZARD_REHEARSAL_PACE`` sets it (:func:`wizard.rehearsal.open_scratch`)."""
 
     # ------------------------------------------------------------------ checks
     @contextlib.contextmanager
@@ -94,6 +98,8 @@ class RehearsalExecutor(Executor):
         show = safe_line(self.on_output)
         if show is not None:
             show(REHEARSAL_PREFIX + line)
+        if self.pace > 0:
+            time.sleep(self.pace)
 
     def run(self, argv: Sequence[str], *, input: Optional[str] = None,
             env: Optional[Mapping[str, str]] = None, check: bool = False,
