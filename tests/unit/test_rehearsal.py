@@ -29,7 +29,7 @@ from wizard.executor import (
 )
 from wizard.executor import process as process_mod
 from wizard.platforms import STOCK_DIR, get_platform
-from wizard.rehearsal import open_scratch
+from wizard.rehearsal import PACE_VARIABLE, open_scratch, rehearsal_pace
 from wizard.run import apply_and_verify
 from wizard.session import Session
 
@@ -314,3 +314,11 @@ def test_apply_verify_rollback_and_resume_touch_nothing_outside(
     assert snapshot_tree(root) == fresh
     assert confined == []
     assert host_etc() == etc_before
+
+
+@pytest.mark.parametrize("value, pace", [("", 0.0), ("0.5", 0.5), ("x", 0.0), ("-3", 0.0),
+                                         ("1e9", 10.0), ("nan", 0.0)])
+def test_the_pace_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str,
+                                             pace: float) -> None:
+    monkeypatch.setenv(PACE_VARIABLE, value)
+    assert rehearsal_pace() == pace
