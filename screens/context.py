@@ -95,6 +95,11 @@ class WizardContext:
     fresh_raw: Dict[str, Any] = field(default_factory=dict)
     """What "Start over" begins with: the --answers file or the machine defaults."""
     runbook_path: Optional[Path] = None
+    rehearsal: bool = False
+    """A rehearsal: the target is a scratch copy (``rehearsal_dir``), changed for real."""
+    rehearsal_dir: Optional[Path] = None
+    """The rehearsal's scratch directory (in a dry run: where a rehearsal would go; None:
+    ``$TMPDIR/mailwizard-rehearsal-<platform>``)."""
     engine: Optional[Engine] = None
     plans: List[StepPlan] = field(default_factory=list)
     steps: Dict[str, StepState] = field(default_factory=dict)
@@ -223,8 +228,23 @@ class WizardContext:
             return f"Dry run: Apply is disabled ({self.dry_run_reason or 'nothing is changed'})."
         return ""
 
+    def enter_rehearsal(self, executor: Executor, session: Session, root: Path,
+                        state_dir: Path, directory: Path) -> None:
+        """From a dry run to a rehearsal: the scratch copy's executor and session; every plan
+        and step state of the dry run is dropped (the answers stay)."""
+        self.executor, self.session, self.root, self.state_dir = (
+            executor, session, root, state_dir)
+        self.dry_run, self.dry_run_reason = False, ""
+        self.rehearsal, self.rehearsal_dir = True, directory
+        self.engine, self.plans, self.steps = None, [], {}
+
     def rollback_hint(self) -> str:
         """The shell command that undoes everything this session did."""
+        if self.rehearsal:
+            cmd = f"mailwizard rollback --rehearse --platform {self.platform.id}"
+            if self.rehearsal_dir is not None:
+                cmd += f" --state-dir {self.rehearsal_dir}"
+            return cmd
         cmd = "mailwizard rollback"
         if self.state_dir is not None and self.state_dir != DEFAULT_STATE_DIR:
             cmd += f" --state-dir {self.state_dir}"

@@ -22,9 +22,10 @@ from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import TaskDone, TaskFailed
 from .next_steps import next_steps
+from .rehearsal import offer_rehearsal
 from .render import checks_text
 from .results import Move, Result
-from .widgets import DryRunBanner, StepProgress
+from .widgets import DryRunBanner, RehearsalBanner, StepProgress
 
 
 def client_settings(answers: Answers) -> Text:
@@ -99,6 +100,8 @@ class SummaryScreen(Screen[Result]):
         yield Header()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
+        elif self.ctx.rehearsal:
+            yield RehearsalBanner()
         yield StepProgress(id="summary-progress")
         with VerticalScroll(id="summary-body", can_focus=True):
             yield Static("What changed", classes="section")
@@ -191,10 +194,13 @@ class SummaryScreen(Screen[Result]):
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: Tuple[Any, ...]) -> Optional[bool]:
         if action == "check_all":
-            return None if self.ctx.dry_run or getattr(self.app, "busy", None) else True
+            return None if getattr(self.app, "busy", None) else True  # dry run: offers
         return True
 
     def action_check_all(self) -> None:
+        if self.ctx.dry_run:
+            offer_rehearsal(self)
+            return
         engine = self.ctx.engine
         assert engine is not None
 
