@@ -11,6 +11,7 @@ def all_recipes() -> List[Recipe]:
     """A fresh instance of every step, in the order they run."""
     from .aliases import AliasesRecipe
     from .certificate import CertificateRecipe
+    from .dkim import DkimRecipe
     from .dovecot_basics import DovecotBasicsRecipe
     from .epel import EpelRecipe
     from .firewall import FirewallRecipe
@@ -29,4 +30,4 @@ def all_recipes() -> List[Recipe]:
     return [PreflightRecipe(), EpelRecipe(), PackagesRecipe(), PostfixBasicsRecipe(),
             DovecotBasicsRecipe(), MaildirRecipe(), AliasesRecipe(), RestrictionsRecipe(),
             CertificateRecipe(), SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(),
-            QuotaRecipe(), RelayRecipe(), ServicesRecipe(), FirewallRecipe()]
+            QuotaRecipe(), RelayRecipe(), DkimRecipe(), ServicesRecipe(), FirewallRecipe()]
