@@ -25,6 +25,7 @@ from wizard import checks, dkimkey
 from wizard.answers import Answers, signing_domains
 from wizard.changes import (
     Change,
+    Command,
     ConfiguredService,
     Directory,
     FileWrite,
@@ -153,6 +154,17 @@ def opendkim_conf_text(answers: Answers, platform: Platform) -> str:
     return "\n".join(lines) + "\n"
 
 
+SOCKET_LINE = "^Socket[[:space:]]+local:" + SPOOL_SOCKET.replace(".", "[.]") + "$"
+"""Our Socket line in opendkim.conf (the stock Debian file has it commented out)."""
+UNDO_SOCKET = (
+    "if [ -d /run/systemd/system ]; then systemctl try-restart opendkim; "
+    "elif [ -x /etc/init.d/opendkim ] && service opendkim status >/dev/null 2>&1; then "
+    f"service opendkim restart; fi; rm -f {SPOOL_SOCKET}")
+"""Undo of the first apply, run after the files are restored (it comes before them in the
+plan): OpenDKIM was restarted on mailwizard's configuration by the service's undo, so it is
+restarted once more on the package's, and the socket it left in the queue goes."""
+
+
 def opendkim_direct() -> Dict[str, List[List[str]]]:
     """Starting OpenDKIM without systemd (containers): its run directory first (tmpfiles
     makes it under systemd), then the daemon, watched through its pid file."""
@@ -227,7 +239,11 @@ class DkimRecipe(Recipe):
                       reason="sign (not verify) mail from here and the trusted networks"),
         ]
         if chrooted(p):
-            changes.append(Directory(SPOOL_DIR, 0o2750, USER, "postfix"))
+            changes += [Directory(SPOOL_DIR, 0o2750, USER, "postfix"), Command(
+                ["true"], unless=["grep", "-qsE", SOCKET_LINE, CONF],
+                undo=["sh", "-c", UNDO_SOCKET],
+                description="on rollback only: restart opendkim on its restored "
+                            "configuration and remove the old socket, so the directory can go")]
         changes += [
             FileWrite(CONF, opendkim_conf_text(a, p), mode=0o644,
                       reason="sign and verify; the socket Postfix reaches"),
