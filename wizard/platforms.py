@@ -64,6 +64,8 @@ class Platform:
     compatibility_level: str = ""
     """Value to write when main.cf has none (fresh "No configuration" Debian install)."""
     notes: Tuple[str, ...] = field(default_factory=tuple)
+    packages_acme: Tuple[str, ...] = ("certbot",)
+    """The ACME client (certificate mode acme); EPEL's on EL."""
     packages_dkim: Tuple[str, ...] = ()
     """OpenDKIM, the signing milter, and its tools (``opendkim-testkey``): step dkim."""
     packages_epel: Tuple[str, ...] = ()
@@ -176,7 +178,7 @@ def _el(distro: str, label: str, major: int) -> Platform:
         packages_postgrey=("postgrey",),
         # EPEL 7 ships the tools inside opendkim; EPEL 8+ splits them into opendkim-tools
         packages_dkim=("opendkim",) if major == 7 else ("opendkim", "opendkim-tools"),
-        packages_epel=("postgrey", "pypolicyd-spf", "opendkim", "opendkim-tools"),
+        packages_epel=("postgrey", "pypolicyd-spf", "certbot", "opendkim", "opendkim-tools"),
         epel_release=epel_release,
         epel_release_url=epel_url,
         crb_repo=crb,

@@ -7,6 +7,7 @@ from ._diff_view import DiffView, preview_renderables
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
 from ._user_row import UserRow
+from .checkbox import StateCheckbox
 
 __all__ = [
     "ConfirmModal",
@@ -15,6 +16,7 @@ __all__ = [
     "ErrorModal",
     "PromptModal",
     "PromptResult",
+    "StateCheckbox",
     "StepProgress",
     "UserRow",
     "preview_renderables",

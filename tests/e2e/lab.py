@@ -97,7 +97,8 @@ REQUIRED_TOOLS = ("ip", "unshare", "debootstrap", "nsenter", "setpriv")
 BUILD_TOOLS = ("tar", "zstd", "dpkg-scanpackages", "chroot", "mount", "bash")
 # capabilities no server process gets (they act on the whole host kernel)
 _DROP_CAPS = "-sys_module,-sys_time,-sys_rawio"
-SERVER_LOGS = ("/var/log/postfix.log", "/var/log/mail.log", "/var/log/dovecot.log")
+SERVER_LOGS = ("/var/log/postfix.log", "/var/log/mail.log", "/var/log/dovecot.log",
+               "/var/log/letsencrypt/letsencrypt.log")
 SERVER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # the checkout under test: tests/e2e/lab.py -> parents[2]
 REPO_DIR = Path(__file__).resolve().parents[2]
@@ -789,6 +790,8 @@ class Server:
         self.netns = self.veth = self.ip = self.host_ip = self.host_ip2 = ""
         self.dir = Path()
         self.cgroup: Optional[Path] = None
+        # more (title, text) sources for failure reports, e.g. a lab service of this server
+        self.extra_diagnostics: List[Callable[[], List[Tuple[str, str]]]] = []
 
     def __repr__(self) -> str:
         kind = "systemd " if self.systemd else ""
@@ -1142,6 +1145,11 @@ exec setpriv --bounding-set {_DROP_CAPS} chroot "$R" {init}
                 continue
             if r.returncode != 99:
                 out.append((cmd, r.stdout[-20000:]))
+        for source in list(self.extra_diagnostics):
+            try:
+                out += source()
+            except Exception as exc:  # noqa: BLE001 - a report must never break the run
+                out.append((repr(source), f"<failed: {exc!r}>"))
         return out
 
     # -- halt

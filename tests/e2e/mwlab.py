@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import lab
+import lab_dns
 import pytest
 import yaml
 
@@ -206,6 +207,47 @@ def deploy(srv: lab.Server, backend: str = "dovecot", record: Optional[str] = No
     box = Mailbox(srv.ip, str(cert), srv.host_ip, srv.host_ip2,
                   {u: srv.path(f"/home/{u}/Maildir") for u in USERS})
     return Deployed(srv, res.returncode, res.stdout, before, box, seconds)
+
+
+def suite_image(request: pytest.FixtureRequest, suite: str = lab.SUITE) -> lab.Image:
+    """The session's image of ``suite`` ("bookworm" or "trixie") through its fixture."""
+    return request.getfixturevalue("lab_image" if suite == "bookworm" else "trixie_image")
+
+
+@contextmanager
+def lab_server(request: pytest.FixtureRequest, suite: str = lab.SUITE,
+               dns: Optional[lab_dns.LabDNS] = None) -> Iterator[lab.Server]:
+    """A booted server of ``suite`` for a module-scoped fixture: tracked for the failure
+    reports of the requesting module, offline repo attached and, with ``dns``, served by the
+    lab DNS (its resolv.conf points there before anything starts).  Detached and halted on
+    exit."""
+    srv = lab.track_module_server(lab.Server(suite_image(request, suite)),
+                                  request.module.__file__)
+    try:
+        srv.boot()
+        srv.attach_debs()
+        if dns is not None:
+            dns.attach(srv)
+        yield srv
+    finally:
+        if dns is not None:
+            dns.detach(srv)
+        srv.halt()
+
+
+@contextmanager
+def deployed(request: pytest.FixtureRequest, suite: str = lab.SUITE,
+             dns: Optional[lab_dns.LabDNS] = None, backend: str = "dovecot",
+             record: Optional[str] = None, overrides: Optional[Dict[str, object]] = None,
+             check: bool = True) -> Iterator[Deployed]:
+    """:func:`lab_server` + :func:`deploy`: the module-scoped "boot a lab server and apply
+    mailwizard with these answers" of the scenario modules.  ``check``: the apply must exit
+    0 (else the fixture fails with its output); without it the module asserts itself."""
+    with lab_server(request, suite, dns) as srv:
+        d = deploy(srv, backend, record=record, overrides=overrides)
+        if check:
+            assert d.apply_rc == 0, d.apply_out[-6000:]
+        yield d
 
 
 def changed_lines(apply_out: str) -> List[str]:

@@ -32,7 +32,7 @@ import lab
 import lab_dns as labdns
 import mwlab
 import pytest
-from mwlab import DOMAIN, Deployed, deploy
+from mwlab import DOMAIN, Deployed
 
 pytestmark = pytest.mark.e2e
 
@@ -45,25 +45,18 @@ BURST_HOST_OCTET = 9          # the burst comes from 10.201.N.9 (added to the ho
 @pytest.fixture(scope="module", params=["bookworm", "trixie"])
 def dep(request: pytest.FixtureRequest, lab_dns: labdns.LabDNS):
     suite = request.param
-    image = request.getfixturevalue("lab_image" if suite == "bookworm" else "trixie_image")
-    srv = lab.track_module_server(lab.Server(image))
     users = [{"name": "alice", "create": True, "password": mwlab.USERS["alice"]},
              {"name": "bob", "create": True, "password": mwlab.USERS["bob"],
               "shell": "/bin/bash"},
              {"name": "carol", "create": True, "password": CAROL}]
-    try:
-        srv.boot()
-        srv.attach_debs()
-        lab_dns.attach(srv)
-        d = deploy(srv, "dovecot", record=f"controls_apply_{suite}", overrides={
-            "users": users, "mail_quota": QUOTA,
-            "restrictions": {"reject_unknown_client": True,
-                             "smtpd_client_connection_rate_limit": CONN_LIMIT}})
-        d.box.maildirs["carol"] = srv.path("/home/carol/Maildir")
+    with mwlab.deployed(request, suite, lab_dns, record=f"controls_apply_{suite}",
+                        check=False, overrides={
+                            "users": users, "mail_quota": QUOTA,
+                            "restrictions": {"reject_unknown_client": True,
+                                             "smtpd_client_connection_rate_limit":
+                                                 CONN_LIMIT}}) as d:
+        d.box.maildirs["carol"] = d.srv.path("/home/carol/Maildir")
         yield d
-    finally:
-        lab_dns.detach(srv)
-        srv.halt()
 
 
 def test_apply_succeeds(dep: Deployed):

@@ -24,11 +24,10 @@ from __future__ import annotations
 import re
 from typing import Tuple
 
-import lab
 import lab_dns as labdns
 import mwlab
 import pytest
-from mwlab import Deployed, deploy
+from mwlab import Deployed
 
 pytestmark = pytest.mark.e2e
 
@@ -41,17 +40,10 @@ REFUSED_FILTERED = f"{labdns.REFUSED_ZONE}=127.0.0.[2..11]"
 @pytest.fixture(scope="module", params=["bookworm", "trixie"])
 def dep(request: pytest.FixtureRequest, lab_dns: labdns.LabDNS):
     suite = request.param
-    image = request.getfixturevalue("lab_image" if suite == "bookworm" else "trixie_image")
-    srv = lab.track_module_server(lab.Server(image))
-    try:
-        srv.boot()
-        srv.attach_debs()
-        lab_dns.attach(srv)
-        yield deploy(srv, "dovecot", record=f"dns_controls_apply_{suite}",
-                     overrides={"restrictions": {"rbl": [labdns.RBL_ZONE, REFUSED_FILTERED]}})
-    finally:
-        lab_dns.detach(srv)
-        srv.halt()
+    with mwlab.deployed(request, suite, lab_dns, record=f"dns_controls_apply_{suite}",
+                        check=False, overrides={
+                            "restrictions": {"rbl": [labdns.RBL_ZONE, REFUSED_FILTERED]}}) as d:
+        yield d
 
 
 def rcpt_verdict(dep: Deployed, sender: str, source: str) -> Tuple[int, str]:

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Dict, List
 
 import lab
+import mwlab
 import pytest
-from mwlab import Deployed, deploy, host_run
+from mwlab import Deployed, host_run
 
 pytestmark = pytest.mark.e2e
 
@@ -59,16 +60,8 @@ def dep(request: pytest.FixtureRequest):
     if shutil.which(TESTSSL) is None:
         pytest.skip("testssl.sh is not installed (run tests/e2e/host-deps.sh)")
     suite = request.param
-    image = request.getfixturevalue("lab_image" if suite == "bookworm" else "trixie_image")
-    srv = lab.track_module_server(lab.Server(image))
-    try:
-        srv.boot()
-        srv.attach_debs()
-        d = deploy(srv, "dovecot", record=f"testssl_apply_{suite}")
-        assert d.apply_rc == 0, d.apply_out[-6000:]
+    with mwlab.deployed(request, suite, record=f"testssl_apply_{suite}") as d:
         yield d
-    finally:
-        srv.halt()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ Modules:
   :class:`MailAccess`, :class:`Steps`), :mod:`.accounts` (:class:`Users`, :class:`Admin`,
   :class:`Aliases`), :mod:`.certificate` (:class:`Certificate`), :mod:`.smtpd`
   (:class:`Sasl`, :class:`Restrictions`), :mod:`.relay` (:class:`Relay`), :mod:`.dkim`
-  (:class:`Dkim`, :func:`signing_domains`);
+  (:class:`Dkim`, :func:`signing_domains`), :mod:`.dns` (:class:`Dns`);
 - :mod:`.model`: :class:`Answers` and :func:`parse_answers` composing the sections;
 - :mod:`.reader`: :func:`read_answers_file` (size, nesting and alias limits),
   :func:`load_answers`, :func:`dump_answers`, :func:`demo_answers_path`.
@@ -35,6 +35,7 @@ from .certificate import (
     check_acme_email,
 )
 from .dkim import Dkim, check_selector, default_selector, signing_domains
+from .dns import Dns, check_public_address
 from .host import INET_PROTOCOLS, OPTIONAL_STEPS, Identity, MailAccess, Network, Steps
 from .model import (
     PARSE_ORDER,
@@ -92,6 +93,8 @@ __all__ = [
     "Answers",
     "Certificate",
     "Dkim",
+    "Dns",
+    "check_public_address",
     "Errors",
     "Identity",
     "MailAccess",
