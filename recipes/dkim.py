@@ -39,7 +39,7 @@ from wizard.checks import CheckResult, failed, info, passed
 from wizard.executor import Executor
 from wizard.facts import systemd_running, unit_active
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._daemons import pidfile_direct
 
@@ -203,10 +203,16 @@ class DkimRecipe(Recipe):
         "DNS; mailwizard makes the key itself and prints the record in one line.",
         "How-tos add the postfix user to the opendkim group to reach the socket; Postfix's "
         "daemons drop supplementary groups when they start (set_ugid), so that alone does "
-        "not work. mailwizard gives the socket directory the group postfix instead (setgid, "
-        "so the socket inherits it) inside Postfix's queue directory, where a chrooted smtpd "
-        "can see it; where smtpd is not chrooted (EL) OpenDKIM listens on 127.0.0.1:8891, "
-        "the port SELinux's policy already allows for milters.",
+        "not work.",
+        ForFamily("debian",
+                  "Postfix's smtpd runs chrooted in its queue directory, so the socket lives "
+                  "there, in /var/spool/postfix/opendkim: a setgid directory of group postfix, "
+                  "so the socket OpenDKIM creates belongs to that group."),
+        ForFamily("el",
+                  "Postfix's smtpd is not chrooted here and OpenDKIM listens on "
+                  "127.0.0.1:8891, the milter port SELinux's policy already allows (a socket "
+                  "in /run/opendkim would need the postfix group, which Postfix's daemons "
+                  "drop)."),
         "OpenDKIM's old ADSP options are gone since 2.10 and must not be set.",
     )
     touches = (CONF, KEY_TABLE, SIGNING_TABLE, TRUSTED_HOSTS, dkimkey.KEY_DIR, SPOOL_DIR,
