@@ -354,5 +354,7 @@ class AcmeRecipe(Recipe):
             f"openssl x509 -in {q(live_cert(answers))} -noout -serial   # the same serial",
             f"ls -l {q(HOOK)}   # -rwxr-xr-x root root",
             f"systemctl is-enabled {q(renew_service(platform) + '.timer')} || ls -l {CRON}",
-            f"{pre}certbot renew --dry-run --cert-name {q(cert_name(answers))}",
+            # without a terminal, certbot renew first sleeps at random for up to 8 minutes
+            f"{pre}certbot renew --dry-run --no-random-sleep-on-renew "
+            f"--cert-name {q(cert_name(answers))}",
         ]
