@@ -173,9 +173,11 @@ def opendkim_direct() -> Dict[str, List[List[str]]]:
 
 
 def record_lines(answers: Answers, value: str) -> List[str]:
-    """``name TXT "value"`` for every signing domain (one key serves them all)."""
+    """``name. IN TXT "..." "..."`` for every signing domain (one key serves them all), the
+    value cut into strings of at most 255 characters, as a zone file needs them."""
     sel = answers.dkim.selector
-    return [f'{dkimkey.txt_name(sel, d)}. IN TXT "{value}"' for d in signing_domains(answers)]
+    strings = " ".join(f'"{value[i:i + 255]}"' for i in range(0, len(value), 255))
+    return [f"{dkimkey.txt_name(sel, d)}. IN TXT {strings}" for d in signing_domains(answers)]
 
 
 class DkimRecipe(Recipe):

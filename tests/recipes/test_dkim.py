@@ -22,6 +22,7 @@ from recipes.dkim import (
     DkimRecipe,
     milter_params,
     opendkim_conf_text,
+    record_lines,
     socket_check,
 )
 from wizard import dkimkey
@@ -159,6 +160,17 @@ def test_the_config_sits_where_each_platform_looks() -> None:
     assert "inet:8891@127.0.0.1" in opendkim_conf_text(DEMO_ANSWERS, el)
     assert milter_params(deb)["smtpd_milters"] == "unix:opendkim/opendkim.sock"
     assert milter_params(el)["non_smtpd_milters"] == "inet:127.0.0.1:8891"
+
+
+def test_record_lines_cut_the_value_into_255_character_strings() -> None:
+    value = dkimkey.txt_value(dkimkey.generate_key())
+    assert len(value) > 255
+    lines = record_lines(DEMO_ANSWERS, value)
+    assert [ln.split(" IN TXT ")[0] for ln in lines] == [
+        "s202612._domainkey.example.com.", "s202612._domainkey.example.net."]
+    strings = lines[0].split(" IN TXT ")[1]
+    parts = strings[1:-1].split('" "')
+    assert "".join(parts) == value and all(len(x) <= 255 for x in parts) and len(parts) == 2
 
 
 def test_manual_checks_quote_and_print_the_record() -> None:
