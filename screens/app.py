@@ -28,13 +28,13 @@ from textual.worker import Worker
 
 from wizard.answers import Answers, demo_answers_path, load_answers, read_answers_file
 from wizard.engine import Event
-from wizard.errors import AnswersError
+from wizard.errors import AnswersError, MailwizardError
 from wizard.executor import DryRunExecutor, Executor
 from wizard.kept import kept_answers
 from wizard.platforms import Platform, get_platform, parse_os_release
 from wizard.recipe import Recipe
 from wizard.session import Session
-from wizard.target import Target
+from wizard.target import Target, open_rehearsal
 
 from .answers import AnswersScreen
 from .context import Machine, WizardContext, default_raw_answers
@@ -46,7 +46,7 @@ from .step import StepScreen
 from .steps import StepListScreen
 from .summary import SummaryScreen
 from .welcome import WelcomeScreen
-from .widgets import ConfirmModal
+from .widgets import REHEARSAL_TITLE, ConfirmModal
 
 #: Tasks that change the target: quitting during one asks first and stops cleanly.
 CHANGING_TASKS = ("apply", "apply-all", "rollback", "rollback-all")
@@ -78,10 +78,14 @@ class MailWizardApp(App[int]):
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self._steps: Optional[StepListScreen] = None
         """The step list (installed: kept while the admin is in a step or the summary)."""
+        self.opened_sessions: List[Session] = []
+        """Sessions the app opened itself (a rehearsal entered from the dry run)."""
 
     # ------------------------------------------------------------------ flow
     def on_mount(self) -> None:
         self.loop = asyncio.get_running_loop()
+        if self.ctx.rehearsal:
+            self.title = REHEARSAL_TITLE
         self._show_welcome()
         if self.ctx.kept_loaded:
             self.notify("The answers of your last visit are filled in (passwords are never "
@@ -90,10 +94,29 @@ class MailWizardApp(App[int]):
     # Each full screen dismisses a Result (screens/results.py); one routing method per
     # screen turns it into the next screen.
     def _after_welcome(self, result: Optional[Result]) -> None:
-        if result is not None and result.move is Move.NEXT:
-            self._show_answers()
-        else:
+        if result is None or result.move is not Move.NEXT:
             self._quit(0)
+        elif self._resumable() is not None:
+            # a session to resume with answers that still hold: straight to the steps,
+            # on the one that stopped (the answers stay one key away: a)
+            answers = self._resumable()
+            self.ctx.answers, self.ctx.engine, self.ctx.plans = answers, None, []
+            self.notify("Resuming the session where it stopped; a on the step list shows "
+                        "the answers.", title="Resume")
+            self._show_steps(fresh=True)
+        else:
+            self._show_answers()
+
+    def _resumable(self) -> Optional[Answers]:
+        """The session's answers when there is an unfinished session to resume and they are
+        valid as they are (a session keeps no passwords: when one is still needed, the form
+        asks for it)."""
+        s = self.ctx.session
+        if (s is None or not s.answers or not (s.steps() or s.journal)
+                or not self.ctx.answers_from_session):  # --answers given: the form shows them
+            return None
+        answers, errors = self.ctx.validate(copy.deepcopy(s.answers))
+        return None if errors else answers
 
     def _after_answers(self, result: Optional[Result]) -> None:
         answers = result.answers if result is not None else None
@@ -112,7 +135,9 @@ class MailWizardApp(App[int]):
 
     def _after_steps(self, result: Optional[Result]) -> None:
         move = result.move if result is not None else Move.QUIT
-        if move is Move.OPEN_STEP and result is not None:
+        if move is Move.REHEARSE:
+            self._enter_rehearsal()
+        elif move is Move.OPEN_STEP and result is not None:
             self._show_step(result.step, result.tab)
         elif move is Move.SUMMARY:
             self._show_summary()
@@ -122,7 +147,9 @@ class MailWizardApp(App[int]):
             self._quit(0)
 
     def _after_step(self, result: Optional[Result]) -> None:
-        if result is None or result.move is Move.BACK:
+        if result is not None and result.move is Move.REHEARSE:
+            self._enter_rehearsal()
+        elif result is None or result.move is Move.BACK:
             self._show_steps()
         elif result.move is Move.OPEN_STEP:
             self._show_step(result.step, result.tab)
@@ -137,10 +164,37 @@ class MailWizardApp(App[int]):
             self._show_steps()
 
     def _after_summary(self, result: Optional[Result]) -> None:
-        if result is not None and result.move is Move.OPEN_STEP:
+        if result is not None and result.move is Move.REHEARSE:
+            self._enter_rehearsal()
+        elif result is not None and result.move is Move.OPEN_STEP:
             self._show_step(result.step, result.tab)
         else:
             self._show_steps()
+
+    def _enter_rehearsal(self) -> None:
+        """From the dry run to a rehearsal (the admin agreed): open the scratch copy and
+        its session, then plan again on the step list."""
+        ctx = self.ctx
+        try:
+            target = open_rehearsal(ctx.platform, str(ctx.rehearsal_dir)
+                                    if ctx.rehearsal_dir else None)
+            session = target.open_session()
+        except MailwizardError as exc:
+            self.notify(str(exc), title=exc.title, severity="error", timeout=10)
+            self._show_steps()
+            return
+        assert target.scratch is not None
+        ctx.enter_rehearsal(target.executor, session, target.root, target.state_dir,
+                            target.scratch.directory)
+        self.opened_sessions.append(session)
+        self.title = REHEARSAL_TITLE
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self._show_steps(fresh=True)
+        self.clear_notifications()
+        self.notify(f"Rehearsal: the scratch copy is {target.scratch.directory}. Apply, "
+                    "verify and roll back as on a server; nothing else is touched.",
+                    title="REHEARSAL", timeout=8)
 
     def _show_welcome(self) -> None:
         self.push_screen(WelcomeScreen(self.ctx), callback=self._after_welcome)
@@ -382,7 +436,8 @@ def make_app(answers: Union[Answers, str, None] = None,
              root: Optional[Path] = None,
              runbook_path: Optional[Path] = None,
              raw_answers: Optional[Dict[str, Any]] = None,
-             yes: bool = False) -> MailWizardApp:
+             yes: bool = False,
+             rehearsal_dir: Optional[Path] = None) -> MailWizardApp:
     """Build the app for tests (and :func:`run_app`).
 
     Args:
@@ -396,6 +451,8 @@ def make_app(answers: Union[Answers, str, None] = None,
             never import them).
         machine: host name and OS of this machine (frozen in snapshot tests).
         raw_answers: the form's starting content when it is not valid answers.
+        rehearsal_dir: the rehearsal's scratch directory (a rehearsal's executor), or where
+            one entered from the dry run goes (None: ``$TMPDIR/mailwizard-rehearsal-<id>``).
     """
     plat = _platform(platform)
     if isinstance(answers, str):
@@ -407,14 +464,17 @@ def make_app(answers: Union[Answers, str, None] = None,
     fresh = raw_answers or _raw_from(answers) or defaults
     raw = fresh
     prefilled = raw_answers is not None or answers is not None
+    from_session = False
     if answers is None and raw_answers is None and session is not None and session.answers:
-        raw, prefilled = copy.deepcopy(session.answers), True
+        raw, prefilled, from_session = copy.deepcopy(session.answers), True, True
     ctx = WizardContext(
         platform=plat, executor=executor, machine=machine, dry_run=dry_run,
         dry_run_reason=dry_run_reason if dry_run else "", session=session,
         state_dir=session.dir if session is not None else None,
         root=root or Path(executor.root), recipes=recipes, raw=copy.deepcopy(raw),
-        prefilled=prefilled, fresh_raw=copy.deepcopy(fresh), runbook_path=runbook_path)
+        prefilled=prefilled, fresh_raw=copy.deepcopy(fresh), runbook_path=runbook_path,
+        answers_from_session=from_session,
+        rehearsal=executor.rehearsal, rehearsal_dir=rehearsal_dir)
     return MailWizardApp(ctx, yes=yes)
 
 
@@ -450,6 +510,7 @@ def run_app(target: Target, recipes: Sequence[Recipe], answers_file: Optional[st
             raw, raw_errors = _load_raw(answers_file), exc.errors
     machine_name = _machine_platform_name()
     session = None if target.dry_run else target.open_session()
+    app: Optional[MailWizardApp] = None
     kept = None
     if not answers_file and (session is None or not session.answers):
         kept = kept_answers(target.state_dir)
@@ -459,7 +520,8 @@ def run_app(target: Target, recipes: Sequence[Recipe], answers_file: Optional[st
                        executor=target.executor, session=session, dry_run=target.dry_run,
                        recipes=recipes, machine=Machine.detect(machine_name),
                        dry_run_reason=target.dry_run_reason, root=target.root,
-                       raw_answers=raw, yes=yes)
+                       raw_answers=raw, yes=yes,
+                       rehearsal_dir=target.scratch.directory if target.scratch else None)
         app.ctx.raw_errors = list(raw_errors)
         app.ctx.state_dir = target.state_dir
         app.ctx.kept_loaded = kept is not None
@@ -469,6 +531,8 @@ def run_app(target: Target, recipes: Sequence[Recipe], answers_file: Optional[st
     finally:
         if session is not None:
             session.close()
+        for opened in app.opened_sessions if app is not None else []:
+            opened.close()
 
 
 __all__ = ["EXIT_INTERRUPTED", "MailWizardApp", "make_app", "run_app"]

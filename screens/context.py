@@ -95,12 +95,19 @@ class WizardContext:
     fresh_raw: Dict[str, Any] = field(default_factory=dict)
     """What "Start over" begins with: the --answers file or the machine defaults."""
     runbook_path: Optional[Path] = None
+    rehearsal: bool = False
+    """A rehearsal: the target is a scratch copy (``rehearsal_dir``), changed for real."""
+    rehearsal_dir: Optional[Path] = None
+    """The rehearsal's scratch directory (in a dry run: where a rehearsal would go; None:
+    ``$TMPDIR/mailwizard-rehearsal-<platform>``)."""
     engine: Optional[Engine] = None
     plans: List[StepPlan] = field(default_factory=list)
     steps: Dict[str, StepState] = field(default_factory=dict)
     answers_saved_to: str = ""
     answers_unkept: bool = False
     """The form was edited since the answers were last kept: a restart would not show it."""
+    answers_from_session: bool = False
+    """The form starts from the session's answers (no --answers file was given)."""
     kept_loaded: bool = False
     """The form started from the answers kept at the last visit."""
 
@@ -206,14 +213,38 @@ class WizardContext:
         (pending, previewed, failed, rolled back, or not plannable, so it stops there)."""
         return [sp for sp in self.plans if sp.enabled and self.status(sp) not in NOT_REMAINING]
 
+    def resume_index(self) -> int:
+        """Where a returning admin picks up: the first step that failed or was interrupted,
+        else the first one still to apply, else the first step."""
+        for n, sp in enumerate(self.plans):
+            if sp.enabled and self.status(sp) in ("failed", "interrupted"):
+                return n
+        todo = self.remaining()
+        return self.plans.index(todo[0]) if todo else 0
+
     def apply_disabled(self) -> str:
         """Why Apply (and Apply all) cannot run here, or '' when they can."""
         if self.dry_run:
             return f"Dry run: Apply is disabled ({self.dry_run_reason or 'nothing is changed'})."
         return ""
 
+    def enter_rehearsal(self, executor: Executor, session: Session, root: Path,
+                        state_dir: Path, directory: Path) -> None:
+        """From a dry run to a rehearsal: the scratch copy's executor and session; every plan
+        and step state of the dry run is dropped (the answers stay)."""
+        self.executor, self.session, self.root, self.state_dir = (
+            executor, session, root, state_dir)
+        self.dry_run, self.dry_run_reason = False, ""
+        self.rehearsal, self.rehearsal_dir = True, directory
+        self.engine, self.plans, self.steps = None, [], {}
+
     def rollback_hint(self) -> str:
         """The shell command that undoes everything this session did."""
+        if self.rehearsal:
+            cmd = f"mailwizard rollback --rehearse --platform {self.platform.id}"
+            if self.rehearsal_dir is not None:
+                cmd += f" --state-dir {self.rehearsal_dir}"
+            return cmd
         cmd = "mailwizard rollback"
         if self.state_dir is not None and self.state_dir != DEFAULT_STATE_DIR:
             cmd += f" --state-dir {self.state_dir}"

@@ -37,6 +37,9 @@ class Move(Enum):
     """Step list: edit the answers."""
     QUIT = "quit"
     """Welcome: leave the wizard."""
+    REHEARSE = "rehearse"
+    """Step, step list, summary (in a dry run, the admin agreed): leave the dry run for a
+    rehearsal on a scratch copy, and show the step list again."""
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,10 @@ from wizard.run import apply_and_verify
 from .common import show_error
 from .context import WizardContext
 from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
+from .rehearsal import offer_rehearsal
 from .render import checks_text, event_line, failure_lines, first_line, output_line
 from .results import Move, Result
-from .widgets import ConfirmModal, DiffView, DryRunBanner, StepProgress
+from .widgets import ConfirmModal, DiffView, DryRunBanner, RehearsalBanner, StepProgress
 
 TABS = ("why", "changes", "log", "checks")
 
@@ -115,6 +116,8 @@ class StepScreen(Screen[Result]):
         yield Header()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
+        elif self.ctx.rehearsal:
+            yield RehearsalBanner()
         yield StepProgress(id="step-progress")
         yield Static(self._title_text(), id="step-title")
         with TabbedContent(initial=self.initial_tab, id="step-tabs"):
@@ -176,8 +179,8 @@ class StepScreen(Screen[Result]):
         if status == "error":
             return Text(f"Cannot plan: {sp.error}", style="bold red")
         if ctx.dry_run:
-            return Text(f"{ctx.apply_disabled()} {sp.changed} change(s) previewed; n for the "
-                        "next step.", style="yellow")
+            return Text(f"Dry run: {sp.changed} change(s) previewed; a rehearses them on a "
+                        "scratch copy; n for the next step.", style="yellow")
         if status == "failed":
             return Text(f"FAILED: {first_line(state.error) or 'see the log'}. This run's "
                         "changes were undone. 3 shows the output, r rolls back, a retries.",
@@ -228,10 +231,10 @@ class StepScreen(Screen[Result]):
     # ------------------------------------------------------------------ bindings state
     def check_action(self, action: str, parameters: Tuple[Any, ...]) -> Optional[bool]:
         ctx, sp = self.ctx, self.plan
-        if action == "apply":
-            return None if ctx.dry_run or not sp.enabled or sp.error or self.busy else True
+        if action == "apply":  # in a dry run: offers the rehearsal
+            return None if not sp.enabled or sp.error or self.busy else True
         if action == "verify":
-            return None if ctx.dry_run or not sp.enabled or self.busy else True
+            return None if not sp.enabled or self.busy else True
         if action == "rollback":
             has = ctx.session is not None and bool(ctx.session.entries(step=sp.id))
             return None if ctx.dry_run or not has or self.busy else True
@@ -277,6 +280,9 @@ class StepScreen(Screen[Result]):
         self._leave(Move.SKIP)
 
     def action_apply(self) -> None:
+        if self.ctx.dry_run:
+            offer_rehearsal(self)
+            return
         sp = self.plan
         changed = [pv for pv in sp.previews if pv.changed]
         detail = "\n".join(f"+ {pv.title}" for pv in changed) or "(no change is needed)"
@@ -307,6 +313,9 @@ class StepScreen(Screen[Result]):
             self._refresh_status()
 
     def action_verify(self) -> None:
+        if self.ctx.dry_run:
+            offer_rehearsal(self)
+            return
         engine = self.ctx.engine
         assert engine is not None
         step_id = self.step_id

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -25,9 +24,10 @@ from wizard.run import Progress, StepDone, apply_and_verify
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import EngineEvent, OutputLine, StepApplied, TaskDone, TaskFailed
+from .rehearsal import offer_rehearsal
 from .render import event_line, failure_lines, first_line, output_line
 from .results import Move, Result
-from .widgets import ConfirmModal, DryRunBanner, StepProgress, status_mark
+from .widgets import ConfirmModal, DryRunBanner, RehearsalBanner, StepProgress, status_mark
 
 STATUS_WORDS = {
     "pending": "to do",
@@ -136,6 +136,8 @@ class StepListScreen(Screen[Result]):
         yield Header()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
+        elif self.ctx.rehearsal:
+            yield RehearsalBanner()
         yield StepProgress(id="steps-progress")
         yield Static(self._intro(), id="steps-intro")
         yield LoadingIndicator(id="steps-loading")
@@ -205,7 +207,8 @@ class StepListScreen(Screen[Result]):
     def on_task_done(self, message: TaskDone) -> None:
         if message.kind == "plan":
             self.planned = True
-            self._show_plans()
+            # a resumed session opens where it stopped, not on step 1
+            self._show_plans(highlight=self.ctx.resume_index())
         elif message.kind == "apply-all":
             self._apply_all_done(*message.result)
         elif message.kind == "runbook":
@@ -296,18 +299,11 @@ class StepListScreen(Screen[Result]):
         applying = getattr(self.app, "busy", None) == "apply-all"
         if action in ("open", "summary", "export") and (not self.planned or applying):
             return None
-        if action == "apply_all":
-            if (not self.planned or self.ctx.apply_disabled() or getattr(self.app, "busy", None)
-                    or not self.ctx.remaining()):
+        if action == "apply_all":  # in a dry run: offers the rehearsal
+            if (not self.planned or getattr(self.app, "busy", None)
+                    or not (self.ctx.dry_run or self.ctx.remaining())):
                 return None
         return True
-
-    def on_key(self, event: events.Key) -> None:
-        # a disabled binding does nothing: say why instead, like the step screen does
-        if event.key == "A" and self.planned and self.ctx.apply_disabled():
-            event.stop()
-            self.notify(f"{self.ctx.apply_disabled()} Nothing is changed on this machine.",
-                        title="Apply all", severity="warning")
 
     def action_open(self) -> None:
         ol = self.query_one("#steps-list", OptionList)
@@ -346,6 +342,9 @@ class StepListScreen(Screen[Result]):
     # ------------------------------------------------------------------ apply all
     def action_apply_all(self) -> None:
         ctx = self.ctx
+        if ctx.dry_run:
+            offer_rehearsal(self)
+            return
         if ctx.apply_disabled():
             self.notify(ctx.apply_disabled(), severity="warning")
             return

@@ -1,5 +1,6 @@
 """Summary: what changed, every check, where the session and backups are, how to roll back,
-the settings users type into their mail clients, and the DNS records to publish."""
+the settings users type into their mail clients, the next steps and the DNS records to
+publish."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from wizard.dnsrecords.gather import DnsPlan
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import TaskDone, TaskFailed
+from .next_steps import next_steps
+from .rehearsal import offer_rehearsal
 from .render import checks_text
 from .results import Move, Result
-from .widgets import DryRunBanner, StepProgress
+from .widgets import DryRunBanner, RehearsalBanner, StepProgress
 
 
 def client_settings(answers: Answers) -> Text:
@@ -77,7 +80,8 @@ class SummaryScreen(Screen[Result]):
     HELP_TITLE = "Summary"
     HELP = (
         "Where the install stands: every step's state, the checks, what to test from a mail "
-        "client and what to do next. c runs every check again; e writes the runbook.")
+        "client, the DNS records to publish (at the end: End or Page Down) and what to do "
+        "next. c runs every check again; e writes the runbook.")
     TITLE = "mailwizard"
     SUB_TITLE = "Summary"
 
@@ -96,6 +100,8 @@ class SummaryScreen(Screen[Result]):
         yield Header()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
+        elif self.ctx.rehearsal:
+            yield RehearsalBanner()
         yield StepProgress(id="summary-progress")
         with VerticalScroll(id="summary-body", can_focus=True):
             yield Static("What changed", classes="section")
@@ -107,6 +113,8 @@ class SummaryScreen(Screen[Result]):
             yield Static("Mail client settings for your users", classes="section")
             yield Static(client_settings(self.ctx.answers) if self.ctx.answers else "",
                          id="summary-clients")
+            yield Static("Next steps", classes="section")
+            yield Static(next_steps(self.ctx), id="summary-next")
             yield Static("DNS records to publish", classes="section")
             yield Static(dns_text(self.ctx.dns_records()), id="summary-dns")
         yield Footer(compact=True)
@@ -186,10 +194,13 @@ class SummaryScreen(Screen[Result]):
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: Tuple[Any, ...]) -> Optional[bool]:
         if action == "check_all":
-            return None if self.ctx.dry_run or getattr(self.app, "busy", None) else True
+            return None if getattr(self.app, "busy", None) else True  # dry run: offers
         return True
 
     def action_check_all(self) -> None:
+        if self.ctx.dry_run:
+            offer_rehearsal(self)
+            return
         engine = self.ctx.engine
         assert engine is not None
 

@@ -24,7 +24,7 @@ from .common import show_error
 from .context import WizardContext, session_summary
 from .messages import TaskDone, TaskFailed
 from .results import Move, Result
-from .widgets import ConfirmModal, DryRunBanner, ErrorModal
+from .widgets import ConfirmModal, DryRunBanner, ErrorModal, RehearsalBanner
 
 WHAT = """\
 mailwizard turns this server into a mail server: Postfix receives and sends mail, \
@@ -83,6 +83,8 @@ class WelcomeScreen(Screen[Result]):
         yield Header()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
+        elif self.ctx.rehearsal:
+            yield RehearsalBanner()
         with VerticalScroll(id="welcome-body"):
             yield Static("Set up a secure Postfix + Dovecot mail server, step by step",
                          id="welcome-title")
@@ -109,6 +111,9 @@ class WelcomeScreen(Screen[Result]):
         if ctx.dry_run:
             seen = ctx.machine.platform_name or "unknown"
             text.append(f" - previewed only; this machine is {seen}", style="italic")
+        elif ctx.rehearsal:
+            text.append(" - REHEARSAL on a scratch copy; nothing on this machine changes",
+                        style="italic")
         else:
             text.append(" - detected on this machine")
         if str(ctx.root) != "/" and not ctx.dry_run:

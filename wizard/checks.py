@@ -6,14 +6,16 @@ Recipes combine them in ``verify()``. Network probes talk only to the address th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import shlex
 import smtplib
 import socket
 import ssl
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 from . import confedit
 from .executor import Executor
@@ -28,14 +30,21 @@ class CheckResult:
     """What was seen."""
     explanation: str = ""
     """Why it matters or how to fix it."""
+    not_checked: bool = False
+    """Not run at all: a rehearsal has no running system to ask (``ok`` is None)."""
 
     @property
     def status(self) -> str:
+        if self.not_checked:
+            return "SKIP"
         return {True: "PASS", False: "FAIL", None: "INFO"}[self.ok]
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail,
-                "explanation": self.explanation}
+        out = {"name": self.name, "ok": self.ok, "detail": self.detail,
+               "explanation": self.explanation}
+        if self.not_checked:
+            out["not_checked"] = True
+        return out
 
 
 def passed(name: str, detail: str = "", explanation: str = "") -> CheckResult:
@@ -48,6 +57,34 @@ def failed(name: str, detail: str = "", explanation: str = "") -> CheckResult:
 
 def info(name: str, detail: str = "", explanation: str = "") -> CheckResult:
     return CheckResult(name, None, detail, explanation)
+
+
+NOT_CHECKED = "not checked in a rehearsal"
+
+
+def not_checked(name: str, needs: str = "the running system") -> CheckResult:
+    """A check a rehearsal cannot make: it needs ``needs`` (commands and daemons never run
+    there). Never a pass: the outcome is SKIP with the reason."""
+    return CheckResult(name, None, f"{NOT_CHECKED} (it needs {needs})",
+                       "run verify on the server itself", not_checked=True)
+
+
+_NETWORK_OFF: ContextVar[bool] = ContextVar("mailwizard_network_off", default=False)
+
+
+@contextlib.contextmanager
+def network_off() -> Iterator[None]:
+    """Network checks (ports, SMTP, IMAP) report :func:`not_checked` instead of connecting:
+    in a rehearsal whatever answers on this machine's ports is not the rehearsed server."""
+    token = _NETWORK_OFF.set(True)
+    try:
+        yield
+    finally:
+        _NETWORK_OFF.reset(token)
+
+
+def _offline(name: str) -> Optional[CheckResult]:
+    return not_checked(name, "a server listening") if _NETWORK_OFF.get() else None
 
 
 # --------------------------------------------------------------------------- config files
@@ -102,6 +139,8 @@ def postfix_effective(ex: Executor, service: str, expected: Dict[str, str],
     ``expected``."""
     if not ex.which("postconf"):
         return [info(f"{service} {k}", "postfix is not installed") for k in expected]
+    if ex.rehearsal:
+        return [not_checked(f"{service} {k}", "postconf on the server") for k in expected]
     overrides = postfix_service_overrides(ex, service, postconf_p)
     keys = list(expected)
     values = dict(zip(keys, _postconf_h(ex, keys)))
@@ -126,6 +165,9 @@ def postfix_at_defaults(ex: Executor, service: str, keys: Sequence[str],
     if not ex.which("postconf"):
         return [info(f"{service} {k} at Postfix's default", "postfix is not installed")
                 for k in keys]
+    if ex.rehearsal:
+        return [not_checked(f"{service} {k} at Postfix's default", "postconf on the server")
+                for k in keys]
     overrides = postfix_service_overrides(ex, service, postconf_p)
     now = _postconf_h(ex, keys)
     default = _postconf_h(ex, keys, defaults=True)
@@ -146,6 +188,8 @@ def postfix_at_defaults(ex: Executor, service: str, keys: Sequence[str],
 def postfix_check(ex: Executor) -> CheckResult:
     if not ex.which("postfix"):
         return info("postfix check", "postfix is not installed")
+    if ex.rehearsal:
+        return not_checked("postfix check", "postfix on the server")
     res = ex.run(["postfix", "check"], quiet=True, timeout=120)
     if res.ok and "warning" not in res.output.lower():
         return passed("postfix check", "no problems reported")
@@ -158,6 +202,8 @@ def postfix_check(ex: Executor) -> CheckResult:
 def doveconf_check(ex: Executor) -> CheckResult:
     if not ex.which("doveconf"):
         return info("doveconf -n", "dovecot is not installed")
+    if ex.rehearsal:
+        return not_checked("doveconf -n", "doveconf on the server")
     res = ex.run(["doveconf", "-n"], quiet=True, timeout=60)
     if res.ok:
         return passed("doveconf -n", "configuration parses")
@@ -185,6 +231,8 @@ def doveconf_query_key(key: str) -> str:
 def doveconf_values(ex: Executor, expected: Dict[str, str]) -> List[CheckResult]:
     if not ex.which("doveconf"):
         return [info(f"dovecot {k}", "dovecot is not installed") for k in expected]
+    if ex.rehearsal:
+        return [not_checked(f"dovecot {k}", "doveconf on the server") for k in expected]
     res = ex.run(["doveconf", "-h", *(doveconf_query_key(k) for k in expected)], quiet=True,
                  timeout=60)
     out: List[CheckResult] = []
@@ -218,6 +266,9 @@ def exists(ex: Executor, path: str, what: str = "") -> CheckResult:
 
 # --------------------------------------------------------------------------- network
 def port_open(host: str, port: int, timeout: float = 3.0) -> CheckResult:
+    skip = _offline(f"port {port} answers")
+    if skip is not None:
+        return skip
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return passed(f"port {port} answers", f"{host}:{port} accepts connections")
@@ -268,6 +319,9 @@ def peer_certificate(host: str, port: int, *, smtp_starttls: bool = False,
 
 
 def smtp_starttls_offered(host: str, port: int = 25) -> CheckResult:
+    skip = _offline(f"STARTTLS offered on port {port}")
+    if skip is not None:
+        return skip
     name = f"STARTTLS offered on port {port}"
     try:
         caps = smtp_capabilities(host, port)
@@ -279,6 +333,9 @@ def smtp_starttls_offered(host: str, port: int = 25) -> CheckResult:
 
 
 def smtp_no_auth_before_tls(host: str, port: int) -> CheckResult:
+    skip = _offline(f"no AUTH before TLS on port {port}")
+    if skip is not None:
+        return skip
     name = f"no AUTH before TLS on port {port}"
     try:
         caps = smtp_capabilities(host, port)
@@ -291,6 +348,9 @@ def smtp_no_auth_before_tls(host: str, port: int) -> CheckResult:
 
 
 def smtp_auth_after_tls(host: str, port: int) -> CheckResult:
+    skip = _offline(f"AUTH offered after STARTTLS on port {port}")
+    if skip is not None:
+        return skip
     name = f"AUTH offered after STARTTLS on port {port}"
     try:
         caps = smtp_capabilities(host, port, starttls=True)
@@ -304,6 +364,9 @@ def smtp_auth_after_tls(host: str, port: int) -> CheckResult:
 def relay_denied(host: str, port: int = 25, source: Optional[str] = None,
                  timeout: float = 10.0) -> CheckResult:
     """Unauthenticated RCPT to an outside domain must be refused (no open relay)."""
+    skip = _offline("not an open relay")
+    if skip is not None:
+        return skip
     name = "not an open relay"
     try:
         with smtplib.SMTP(host, port, local_hostname="relaytest.invalid", timeout=timeout,
@@ -381,6 +444,8 @@ def mx_target(record: str) -> str:
 def dns_records(hostname: str, domain: str, addresses: Sequence[str] = (),
                 timeout: float = 3.0) -> List[CheckResult]:
     """MX, A/AAAA, PTR and SPF as seen in public DNS. Informational only: never fatal."""
+    if _NETWORK_OFF.get():
+        return [not_checked(f"DNS for {domain}", "queries to public DNS")]
     try:
         import dns.exception
         import dns.resolver
@@ -431,8 +496,10 @@ def summarize(results: Iterable[CheckResult]) -> str:
     results = list(results)
     p = sum(1 for r in results if r.ok is True)
     f = failed_count(results)
-    i = sum(1 for r in results if r.ok is None)
-    return f"{p} passed, {f} failed" + (f", {i} informational" if i else "")
+    i = sum(1 for r in results if r.ok is None and not r.not_checked)
+    n = sum(1 for r in results if r.not_checked)
+    return (f"{p} passed, {f} failed" + (f", {i} informational" if i else "")
+            + (f", {n} {NOT_CHECKED}" if n else ""))
 
 
 def free_disk_mb(ex: Executor, path: str = "/var") -> int:
@@ -443,6 +510,9 @@ def free_disk_mb(ex: Executor, path: str = "/var") -> int:
 # --------------------------------------------------------------------------- IMAP (tls-dovecot)
 def imap_logindisabled(host: str, port: int = 143, timeout: float = 10.0) -> CheckResult:
     """Before STARTTLS, an IMAP server must refuse clear-text logins (RFC 3501 LOGINDISABLED)."""
+    skip = _offline(f"no clear-text IMAP login on port {port}")
+    if skip is not None:
+        return skip
     import imaplib
 
     name = f"no clear-text IMAP login on port {port}"

@@ -34,10 +34,11 @@ from .engine import Engine, EventCallback
 from .errors import AnswersError, MailwizardError, UsageError
 from .interrupts import SafeOutput, StopOnSignal
 from .recipe import Recipe
+from .rehearsal import default_scratch_dir
 from .report import event_printer, print_checks, print_plan, print_status
 from .run import ChecksStarting, Progress, apply_and_verify, verify_steps
 from .session import Session
-from .target import Target, TargetOptions, open_target, state_dir_for
+from .target import Target, TargetOptions, open_target, rehearsal_platform, state_dir_for
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
@@ -68,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="session directory (default: <root>/var/lib/mailwizard)")
     p.add_argument("--dry-run", action="store_true",
                    help="change nothing; show or document what would be done")
+    p.add_argument("--rehearse", action="store_true",
+                   help="rehearse on a scratch copy of a fresh server of --platform (default: "
+                        "this machine's): apply, verify, rollback and resume run for real "
+                        "there, commands are recorded, not run; nothing on this machine is "
+                        "touched (--state-dir: where the copy lives, default "
+                        "$TMPDIR/mailwizard-rehearsal-<platform>)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--step", action="append", metavar="ID",
                    help="only this step (repeatable)")
@@ -97,8 +104,29 @@ def default_recipes() -> List[Recipe]:
     return all_recipes()
 
 
-def _target(args: argparse.Namespace) -> Target:
-    return open_target(TargetOptions.from_args(args))
+def _target(args: argparse.Namespace, out: Optional[TextIO] = None) -> Target:
+    """The target of the options; a rehearsal's says where its scratch copy is (on ``out``)."""
+    target = open_target(TargetOptions.from_args(args))
+    if out is not None and target.scratch is not None:
+        out.write(rehearsal_note(target) + "\n\n")
+        shown = out
+
+        def show(line: str) -> None:  # "rehearsal: would run ..." under the change
+            shown.write(f"    {line}\n")
+
+        target.executor.on_output = show
+    return target
+
+
+def rehearsal_note(target: Target) -> str:
+    """Where a rehearsal works and how to go on with it."""
+    sc = target.scratch
+    assert sc is not None
+    return (f"REHEARSAL of a {target.platform.name} server: files change for real in the "
+            f"scratch copy {sc.root}, commands are recorded in {sc.directory}/commands.log and "
+            f"never run; nothing else on this machine is touched. The session is in "
+            f"{sc.state_dir}: the same command again resumes it (remove {sc.directory} to "
+            "start afresh).")
 
 
 def _engine(target: Target, args: argparse.Namespace, session: Optional[Session] = None,
@@ -124,7 +152,7 @@ def _confirm(question: str, args: argparse.Namespace, out: TextIO) -> bool:
 
 # --------------------------------------------------------------------------- verbs
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
-    target = _target(args)
+    target = _target(args, out)
     engine = _engine(target, args)
     plans = engine.plan(args.step)
     print_plan(plans, out, args.diff, engine.platform, target.dry_run)
@@ -132,7 +160,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
-    target = _target(args)
+    target = _target(args, out)
     answers = target.load_answers(args.answers)
     if target.dry_run:
         out.write("Dry run: showing the plan; nothing is changed.\n\n")
@@ -157,7 +185,9 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
         print_plan(plans, out, args.diff, engine.platform, False)
         if any(p.error for p in plans):
             return EXIT_FAILED
-        if not _confirm("Apply these changes?", args, out):
+        question = ("Apply these changes to the scratch copy?" if target.rehearsal
+                    else "Apply these changes?")
+        if not _confirm(question, args, out):
             return EXIT_REFUSED
 
         def on_progress(progress: Progress) -> None:
@@ -211,7 +241,7 @@ def _report_checks(results: Dict[str, List[CheckResult]], out: TextIO) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
-    target = _target(args)
+    target = _target(args, out)
     answers = target.load_answers(args.answers)
     session = target.open_session(check_platform=False) if not target.dry_run else None
     try:
@@ -230,7 +260,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace, out: TextIO) -> int:
-    target = _target(args)
+    target = _target(args, out)
     answers = target.load_answers(args.answers)
     if target.dry_run:
         raise UsageError("rollback has no dry run: use status to see the journal")
@@ -268,7 +298,15 @@ def cmd_rollback(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    state_dir = state_dir_for(args.root, args.state_dir)
+    if args.rehearse:
+        if args.root:
+            raise UsageError("--rehearse works on a scratch copy of its own: drop --root")
+        platform = rehearsal_platform(args.platform)
+        scratch = Path(args.state_dir) if args.state_dir else default_scratch_dir(platform.id)
+        out.write(f"Rehearsal of a {platform.name} server in {scratch}.\n")
+        state_dir = scratch / "state"
+    else:
+        state_dir = state_dir_for(args.root, args.state_dir)
     if not any((state_dir / n).exists() for n in ("session.yaml", "journal.log")):
         out.write(f"No session in {state_dir}.\n")
         return EXIT_OK

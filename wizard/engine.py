@@ -9,6 +9,7 @@ end in :mod:`wizard.run`. The engine receives its recipes: the core never import
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
@@ -19,7 +20,7 @@ from .changes import (
     View,
     journal_type,
 )
-from .checks import CheckResult
+from .checks import CheckResult, network_off, not_checked
 from .errors import ExecutorError, MailwizardError, UsageError
 from .events import (
     ChangeDone,
@@ -33,7 +34,7 @@ from .events import (
     StepResult,
     StepStarted,
 )
-from .executor import Executor
+from .executor import Executor, NotCheckedInRehearsal
 from .platforms import Platform
 from .recipe import (
     Facts,
@@ -361,21 +362,31 @@ class Engine:
     # ------------------------------------------------------------------ verify
     def verify(self, steps: Optional[Iterable[str]] = None,
                probe_host: str = "127.0.0.1") -> Dict[str, List[CheckResult]]:
+        """Run the (selected) steps' checks; the session records the outcome.
+
+        In a rehearsal (``executor.rehearsal``) nothing runs on this machine: a check that
+        needs a command, a daemon or a port is reported as not checked (SKIP), never passed,
+        and a step with such a check stays "applied" rather than "verified"."""
         out: Dict[str, List[CheckResult]] = {}
         vctx = VerifyContext(self.answers, self.platform, self.facts, self.executor,
                              probe_host=probe_host)
+        rehearsal = self.executor.rehearsal
         for recipe in self.select(steps):
             if not recipe.enabled_for(self.answers, self.platform):
                 continue
             try:
-                results = recipe.verify(vctx)
+                with self.executor.checking(), (
+                        network_off() if rehearsal else contextlib.nullcontext()):
+                    results = recipe.verify(vctx)
+            except NotCheckedInRehearsal as exc:
+                results = [not_checked(f"{recipe.id} checks", f"the running system: {exc}")]
             except (MailwizardError, OSError) as exc:
                 results = [CheckResult(f"{recipe.id} checks", False, str(exc),
                                        "the checks themselves failed to run")]
             out[recipe.id] = results
             if self.session is not None and self.session.step_status(recipe.id) in (
                     "applied", "verified"):
-                ok = all(r.ok is not False for r in results)
+                ok = all(r.ok is not False and not r.not_checked for r in results)
                 self.session.set_step(recipe.id, "verified" if ok else "applied",
                                       checks=[r.to_dict() for r in results])
         return out

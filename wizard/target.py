@@ -17,14 +17,15 @@ import argparse
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Set
+from typing import Callable, Optional, Sequence, Set, Union
 
 from .answers import Answers, demo_answers_path, load_answers, parse_answers
 from .engine import Engine, EventCallback
-from .errors import AnswersError, PlatformError, SessionError
+from .errors import AnswersError, PlatformError, SessionError, UsageError
 from .executor import DryRunExecutor, Executor
 from .platforms import Platform, detect_platform, get_platform
 from .recipe import Recipe
+from .rehearsal import Scratch, open_scratch
 from .session import Session
 
 
@@ -42,11 +43,16 @@ class TargetOptions:
     verb: Optional[str] = None
     """The verb (``apply``, ``docs``, ...; None for the TUI): a foreign platform can only be
     planned or documented, never applied or rolled back."""
+    rehearse: bool = False
+    """A rehearsal (:mod:`wizard.rehearsal`): the target is a scratch copy of a fresh server
+    of the platform (``state_dir`` names its directory), changed for real; this machine is
+    never touched."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TargetOptions:
         return cls(root=args.root, platform=args.platform, state_dir=args.state_dir,
-                   dry_run=bool(args.dry_run), verb=args.verb)
+                   dry_run=bool(args.dry_run), verb=args.verb,
+                   rehearse=bool(getattr(args, "rehearse", False)))
 
 
 def state_dir_for(root: Optional[str], state_dir: Optional[str]) -> Path:
@@ -62,7 +68,8 @@ class Target:
 
     def __init__(self, platform: Platform, root: Path, executor: Executor, state_dir: Path,
                  dry_run_reason: str = "",
-                 tmp: Optional[tempfile.TemporaryDirectory] = None) -> None:  # type: ignore[type-arg]
+                 tmp: Optional[tempfile.TemporaryDirectory] = None,  # type: ignore[type-arg]
+                 scratch: Optional[Scratch] = None) -> None:
         self.platform = platform
         self.root = root
         self.executor = executor
@@ -70,10 +77,16 @@ class Target:
         self.dry_run_reason = dry_run_reason
         """Why nothing is changed (``--dry-run``, or the platform is not this system)."""
         self._tmp = tmp
+        self.scratch = scratch
+        """The rehearsal's scratch directory (None: not a rehearsal)."""
 
     @property
     def dry_run(self) -> bool:
         return self.executor.dry_run
+
+    @property
+    def rehearsal(self) -> bool:
+        return self.scratch is not None
 
     def existing_users(self) -> Optional[Set[str]]:
         """Accounts on the target (None in a dry run: nothing is known about it)."""
@@ -134,6 +147,8 @@ def open_target(options: TargetOptions) -> Target:
         PlatformError: unknown platform, undetectable system, or a foreign platform for a
             verb that changes the target.
     """
+    if options.rehearse and options.verb != "docs":
+        return open_rehearsal(options.platform, options.state_dir, options.root)
     dry_run = options.dry_run
     root = Path(options.root or "/")
     tmp = None
@@ -165,3 +180,38 @@ def open_target(options: TargetOptions) -> Target:
     executor = DryRunExecutor(root) if dry_run else Executor(root)
     state_dir = Path(options.state_dir) if options.state_dir else root / "var/lib/mailwizard"
     return Target(platform, root, executor, state_dir, reason, tmp)
+
+
+def rehearsal_platform(platform: Union[str, Platform, None]) -> Platform:
+    """The platform a rehearsal stands in for: the one given, else this machine's.
+
+    Raises:
+        PlatformError: unknown platform, or none given on a machine mailwizard cannot tell.
+    """
+    if isinstance(platform, Platform):
+        return platform
+    if platform:
+        return get_platform(platform)
+    try:
+        return detect_platform(Path("/"))
+    except PlatformError as exc:
+        raise PlatformError(f"{exc}; choose the platform to rehearse with --platform "
+                            "(e.g. rocky9, debian12)") from exc
+
+
+def open_rehearsal(platform: Union[str, Platform, None] = None, state_dir: Optional[str] = None,
+                   root: Optional[str] = None) -> Target:
+    """A rehearsal's target: the scratch copy of a fresh ``platform`` server in
+    ``state_dir`` (default ``$TMPDIR/mailwizard-rehearsal-<platform>``), built on first use
+    and resumed afterwards (:func:`wizard.rehearsal.open_scratch`).
+
+    Raises:
+        UsageError: ``root`` given (a rehearsal has its own), or ``state_dir`` is not a
+            rehearsal's directory of this platform.
+        PlatformError: see :func:`rehearsal_platform`.
+    """
+    if root:
+        raise UsageError("--rehearse works on a scratch copy of its own: drop --root")
+    plat = rehearsal_platform(platform)
+    scratch = open_scratch(plat, Path(state_dir) if state_dir else None)
+    return Target(plat, scratch.root, scratch.executor, scratch.state_dir, scratch=scratch)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._banner import DryRunBanner
+from ._banner import REHEARSAL_TITLE, DryRunBanner, RehearsalBanner
 from ._diff_view import DiffView, preview_renderables
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
@@ -10,12 +10,14 @@ from ._user_row import UserRow
 from .checkbox import StateCheckbox
 
 __all__ = [
+    "REHEARSAL_TITLE",
     "ConfirmModal",
     "DiffView",
     "DryRunBanner",
     "ErrorModal",
     "PromptModal",
     "PromptResult",
+    "RehearsalBanner",
     "StateCheckbox",
     "StepProgress",
     "UserRow",

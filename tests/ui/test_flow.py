@@ -99,8 +99,9 @@ async def test_dry_run_walkthrough(platform: str, tmp_path: Path) -> None:
             await pilot.pause()
             view = step.query_one(DiffView)
             assert len(view.previews) == (len(sp.previews) if sp.enabled else 0)
-            assert step.check_action("apply", ()) is None  # disabled in a dry run
-            assert "Apply is disabled" in text_of(step.query_one("#step-status")) or \
+            # in a dry run apply offers the rehearsal (tests/ui/test_rehearsal_tui.py)
+            assert step.check_action("apply", ()) is (True if sp.enabled else None)
+            assert "Dry run: " in text_of(step.query_one("#step-status")) or \
                 not sp.enabled
             await pilot.press("n")
             await pilot.pause()
@@ -529,10 +530,45 @@ async def test_resume_and_roll_back_everything(target_root: Path, tmp_path: Path
             await settle(pilot)
             assert main_cf.read_bytes() == before
             assert session.step_status("test-hostname") == "rolled-back"
-            # resume prefills the form from the session's answers
+            # resume goes on with the session's answers: the step list, then a shows them
             await pilot.press("s")
+            await settle(pilot)
+            assert isinstance(app.screen, StepListScreen)
+            await pilot.press("a")
             await pilot.pause()
             assert app.screen.query_one("#f-hostname", Input).value == "mail.example.com"
+    finally:
+        session.close()
+
+
+@run_async
+async def test_resume_opens_on_the_step_that_stopped(target_root: Path, tmp_path: Path) -> None:
+    """A session whose second step failed: resume skips the form (its answers still hold)
+    and the step list stands on that step, so Enter opens it."""
+    from wizard.answers import demo_answers_path, load_answers
+    from wizard.engine import Engine
+
+    ex = ScriptedExecutor(target_root)
+    answers = load_answers(demo_answers_path())
+    with Session.open(tmp_path / "state") as s:
+        s.bind("debian12", str(target_root), answers.to_dict())
+        Engine(answers, get_platform("debian12"), ex, session=s,
+               recipes=test_recipes()).apply_step("test-hostname")
+        s.set_step("test-greylist", "failed", error="the test said no")
+    session = _session(tmp_path)
+    app = make_app(answers=None, platform="debian12", executor=ex, session=session,
+                   dry_run=False, recipes=test_recipes(), machine=FROZEN_MACHINE)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("s")
+            await settle(pilot)
+            steps = app.screen
+            assert isinstance(steps, StepListScreen)
+            assert steps.query_one(OptionList).highlighted == 1
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, StepScreen) and app.screen.step_id == "test-greylist"
     finally:
         session.close()
 
@@ -566,25 +602,30 @@ def test_progress_counts_are_honest() -> None:
 
 
 @run_async
-async def test_dry_run_counts_previews_and_disables_apply_all(tmp_path: Path) -> None:
+async def test_dry_run_counts_previews_and_offers_a_rehearsal(tmp_path: Path) -> None:
     root = tmp_path / "empty-root"
     root.mkdir()
     app = make_app(answers="demo", platform="rocky9", executor=DryRunExecutor(root),
-                   recipes=test_recipes(), machine=FROZEN_MACHINE)
+                   recipes=test_recipes(), machine=FROZEN_MACHINE,
+                   rehearsal_dir=tmp_path / "rehearsal")
     async with app.run_test(size=SIZE) as pilot:
         await to_step_list(pilot)
         steps = app.screen
         assert isinstance(steps, StepListScreen)
         assert "0/2 previewed" in text_of(steps.query_one(StepProgress))
-        assert steps.check_action("apply_all", ()) is None
-        assert "Apply all" not in [c.title for c in app.get_system_commands(steps)]
+        assert steps.check_action("apply_all", ()) is True
         await pilot.press("A")
         await pilot.pause()
-        assert app.screen is steps  # no confirmation: nothing can be applied
-        assert "Dry run: Apply is disabled (--dry-run)." in notifications(app)
+        # no apply in a dry run: a word on why, and the rehearsal offered instead
+        assert isinstance(app.screen, ConfirmModal)
+        assert "Rehearse" in app.screen.question
+        assert "A dry run only previews" in notifications(app)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is steps and app.ctx.dry_run
         await pilot.press("enter")
         await pilot.pause()
-        assert "Dry run: Apply is disabled (--dry-run)." in text_of(
+        assert "Dry run: 3 change(s) previewed" in text_of(
             app.screen.query_one("#step-status"))
         await pilot.press("escape")
         await pilot.pause()
@@ -592,6 +633,7 @@ async def test_dry_run_counts_previews_and_disables_apply_all(tmp_path: Path) ->
         assert "1/2 previewed" in progress and "done" not in progress
         assert "previewed, 3 changes" in str(steps.query_one(OptionList).get_option_at_index(
             0).prompt)
+    assert not (tmp_path / "rehearsal").exists()
 
 
 @run_async

@@ -263,3 +263,13 @@ def test_dkim_record_comes_from_the_key_on_the_target(tmp_path: Any) -> None:
     off = answers(dkim={"enabled": False})
     assert dkim_key(off) is None
     assert not [r for r in target_dns_plan(ex, off).records if r.purpose == "DKIM"]
+
+
+def test_txt_quoting_escapes_quotes_and_backslashes() -> None:
+    from wizard.dnsrecords.render import quote_txt
+
+    assert quote_txt('a"b\\c') == '"a\\"b\\\\c"'
+    text = quote_txt("x" * 300)
+    assert text == '"' + "x" * 255 + '" "' + "x" * 45 + '"'
+    with pytest.raises(UnicodeEncodeError):
+        quote_txt("caf\u00e9")  # TXT data here is ASCII: never silently re-encoded

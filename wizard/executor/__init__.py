@@ -14,28 +14,36 @@ Modules, by job:
   root, atomic writes, accounts read from the target) and the daemon probes;
 - :mod:`.process`: running one command (session of its own, spools, timeouts, signals);
 - :mod:`.dry_run`: :class:`DryRunExecutor` and its :class:`Recorded` actions;
-- :mod:`.scripted`: :class:`ScriptedExecutor` and :class:`FakeCommand` for unit tests.
+- :mod:`.scripted`: :class:`ScriptedExecutor` and :class:`FakeCommand` for unit tests;
+- :mod:`.rehearsal`: :class:`RehearsalExecutor`, files real in a scratch root and commands
+  recorded, answered by :mod:`.simulated` (account tools in :mod:`.accounts_sim`).
 """
 
 from __future__ import annotations
 
 from .dry_run import DryRunExecutor, Recorded
 from .process import DEFAULT_PATH, TERM_GRACE, CommandResult, OutputCallback, run_sh
+from .rehearsal import REHEARSAL_PREFIX, NotCheckedInRehearsal, RehearsalExecutor
 from .root import MAX_LINKS, Executor, FileStat, sha256
 from .scripted import FakeCommand, ScriptedExecutor
+from .simulated import SimulatedSystem
 
 __all__ = [
     "DEFAULT_PATH",
     "MAX_LINKS",
+    "REHEARSAL_PREFIX",
     "TERM_GRACE",
     "CommandResult",
     "DryRunExecutor",
     "Executor",
     "FakeCommand",
     "FileStat",
+    "NotCheckedInRehearsal",
     "OutputCallback",
     "Recorded",
+    "RehearsalExecutor",
     "ScriptedExecutor",
+    "SimulatedSystem",
     "run_sh",
     "sha256",
 ]
