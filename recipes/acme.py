@@ -302,7 +302,11 @@ class AcmeRecipe(Recipe):
         missing = [n for n in acme_names(a) if not names_host(leaf, n)[0]]
         out.append(CheckResult("certificate names the host and extra names", not missing,
                                "missing: " + ", ".join(missing) if missing else
-                               ", ".join(acme_names(a))))
+                               ", ".join(acme_names(a)),
+                               "" if not missing else
+                               "certbot's lineage was made for other names (the certbot run "
+                               "is skipped once it exists): mailwizard rollback --step acme, "
+                               "then apply again"))
         left = checks._not_after(leaf) - _dt.datetime.now(_dt.timezone.utc)
         ok = left > _dt.timedelta(days=MIN_DAYS_LEFT)
         out.append(CheckResult(f"certificate valid for more than {MIN_DAYS_LEFT} days", ok,

@@ -269,6 +269,7 @@ def test_a_name_missing_from_the_certificate_fails_verify(tmp_path: Path) -> Non
         found = {r.name: r for r in e.verify(["acme"])["acme"]}
     r = found["certificate names the host and extra names"]
     assert r.ok is False and "smtp.example.com" in r.detail
+    assert "rollback --step acme" in r.explanation
 
 
 
