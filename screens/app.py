@@ -94,10 +94,29 @@ class MailWizardApp(App[int]):
     # Each full screen dismisses a Result (screens/results.py); one routing method per
     # screen turns it into the next screen.
     def _after_welcome(self, result: Optional[Result]) -> None:
-        if result is not None and result.move is Move.NEXT:
-            self._show_answers()
-        else:
+        if result is None or result.move is not Move.NEXT:
             self._quit(0)
+        elif self._resumable() is not None:
+            # a session to resume with answers that still hold: straight to the steps,
+            # on the one that stopped (the answers stay one key away: a)
+            answers = self._resumable()
+            self.ctx.answers, self.ctx.engine, self.ctx.plans = answers, None, []
+            self.notify("Resuming the session where it stopped; a on the step list shows "
+                        "the answers.", title="Resume")
+            self._show_steps(fresh=True)
+        else:
+            self._show_answers()
+
+    def _resumable(self) -> Optional[Answers]:
+        """The session's answers when there is an unfinished session to resume and they are
+        valid as they are (a session keeps no passwords: when one is still needed, the form
+        asks for it)."""
+        s = self.ctx.session
+        if (s is None or not s.answers or not (s.steps() or s.journal)
+                or not self.ctx.answers_from_session):  # --answers given: the form shows them
+            return None
+        answers, errors = self.ctx.validate(copy.deepcopy(s.answers))
+        return None if errors else answers
 
     def _after_answers(self, result: Optional[Result]) -> None:
         answers = result.answers if result is not None else None
@@ -445,14 +464,16 @@ def make_app(answers: Union[Answers, str, None] = None,
     fresh = raw_answers or _raw_from(answers) or defaults
     raw = fresh
     prefilled = raw_answers is not None or answers is not None
+    from_session = False
     if answers is None and raw_answers is None and session is not None and session.answers:
-        raw, prefilled = copy.deepcopy(session.answers), True
+        raw, prefilled, from_session = copy.deepcopy(session.answers), True, True
     ctx = WizardContext(
         platform=plat, executor=executor, machine=machine, dry_run=dry_run,
         dry_run_reason=dry_run_reason if dry_run else "", session=session,
         state_dir=session.dir if session is not None else None,
         root=root or Path(executor.root), recipes=recipes, raw=copy.deepcopy(raw),
         prefilled=prefilled, fresh_raw=copy.deepcopy(fresh), runbook_path=runbook_path,
+        answers_from_session=from_session,
         rehearsal=executor.rehearsal, rehearsal_dir=rehearsal_dir)
     return MailWizardApp(ctx, yes=yes)
 

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from wizard.answers import Answers, form_defaults, parse_answers
 from wizard.checks import CheckResult
+from wizard.dnsrecords.dkim import dkim_key
 from wizard.dnsrecords.gather import DnsPlan, dns_plan, target_dns_plan
 from wizard.engine import Engine, EventCallback, StepPlan
 from wizard.errors import AnswersError
@@ -105,6 +106,8 @@ class WizardContext:
     answers_saved_to: str = ""
     answers_unkept: bool = False
     """The form was edited since the answers were last kept: a restart would not show it."""
+    answers_from_session: bool = False
+    """The form starts from the session's answers (no --answers file was given)."""
     kept_loaded: bool = False
     """The form started from the answers kept at the last visit."""
 
@@ -171,7 +174,7 @@ class WizardContext:
         if self.answers is None:
             return None
         if self.dry_run:
-            return dns_plan(self.answers)
+            return dns_plan(self.answers, (), dkim_key(self.answers))
         return target_dns_plan(self.executor, self.answers)
 
     def bind_session(self) -> None:
@@ -209,6 +212,15 @@ class WizardContext:
         """What "apply all" applies, in order: every enabled step not applied or skipped yet
         (pending, previewed, failed, rolled back, or not plannable, so it stops there)."""
         return [sp for sp in self.plans if sp.enabled and self.status(sp) not in NOT_REMAINING]
+
+    def resume_index(self) -> int:
+        """Where a returning admin picks up: the first step that failed or was interrupted,
+        else the first one still to apply, else the first step."""
+        for n, sp in enumerate(self.plans):
+            if sp.enabled and self.status(sp) in ("failed", "interrupted"):
+                return n
+        todo = self.remaining()
+        return self.plans.index(todo[0]) if todo else 0
 
     def apply_disabled(self) -> str:
         """Why Apply (and Apply all) cannot run here, or '' when they can."""

@@ -207,7 +207,8 @@ class StepListScreen(Screen[Result]):
     def on_task_done(self, message: TaskDone) -> None:
         if message.kind == "plan":
             self.planned = True
-            self._show_plans()
+            # a resumed session opens where it stopped, not on step 1
+            self._show_plans(highlight=self.ctx.resume_index())
         elif message.kind == "apply-all":
             self._apply_all_done(*message.result)
         elif message.kind == "runbook":

@@ -1,5 +1,6 @@
 """Summary: what changed, every check, where the session and backups are, how to roll back,
-the settings users type into their mail clients, and the DNS records to publish."""
+the settings users type into their mail clients, the next steps and the DNS records to
+publish."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from wizard.dnsrecords.gather import DnsPlan
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import TaskDone, TaskFailed
+from .next_steps import next_steps
 from .rehearsal import offer_rehearsal
 from .render import checks_text
 from .results import Move, Result
@@ -78,7 +80,8 @@ class SummaryScreen(Screen[Result]):
     HELP_TITLE = "Summary"
     HELP = (
         "Where the install stands: every step's state, the checks, what to test from a mail "
-        "client and what to do next. c runs every check again; e writes the runbook.")
+        "client, the DNS records to publish (at the end: End or Page Down) and what to do "
+        "next. c runs every check again; e writes the runbook.")
     TITLE = "mailwizard"
     SUB_TITLE = "Summary"
 
@@ -110,6 +113,8 @@ class SummaryScreen(Screen[Result]):
             yield Static("Mail client settings for your users", classes="section")
             yield Static(client_settings(self.ctx.answers) if self.ctx.answers else "",
                          id="summary-clients")
+            yield Static("Next steps", classes="section")
+            yield Static(next_steps(self.ctx), id="summary-next")
             yield Static("DNS records to publish", classes="section")
             yield Static(dns_text(self.ctx.dns_records()), id="summary-dns")
         yield Footer(compact=True)

@@ -292,7 +292,9 @@ def test_runbook_covers_every_change_type(tmp_path: Path, platform: str) -> None
         assert "DEBIAN_FRONTEND=noninteractive apt-get install" in step
         assert "apt-get purge" in step
     else:
-        assert f"{engine.platform.pkg_manager} remove -y postfix dovecot" in step
+        assert f"{engine.platform.pkg_manager} remove -y $added" in step
+    # the undo removes what the install block wrote down as missing, not the whole list
+    assert "# the packages this block adds: the undo removes these only" in step
     assert "systemctl disable --now dovecot" in step
     off = parts["2. A step the answers turn off"]
     assert "Skipped" in off and "```sh" not in off
@@ -777,3 +779,38 @@ def test_dns_section_lists_the_computed_records(tmp_path: Path) -> None:
     html = render_runbook(engine, "html")
     assert "v=spf1 mx a:smtp.provider.example ~all" in html
     assert "(#dns-records-to-publish)" in md
+
+
+@pytest.mark.parametrize("platform", ["rocky9", "debian13"])
+def test_acme_runbook_backs_up_the_placeholder_and_undoes_certbot(tmp_path: Path,
+                                                                   platform: str) -> None:
+    """Certificate mode acme: the acme step's back-up copies the placeholder certificate and
+    key, its roll-back deletes certbot's lineage first, puts both files back and ends with the
+    reloads; the certbot line is guarded by the lineage's renewal file."""
+    data = yaml.safe_load(demo_answers_path().read_text())
+    data["certificate"] = {"mode": "acme", "acme_ca_bundle": "/etc/ssl/lab-ca.pem",
+                           "extra_names": ["smtp.example.com"]}
+    answers = load_answers_data(tmp_path, data)
+    engine = dry_engine(tmp_path, platform, answers)
+    md = render_runbook(engine)
+    check_complete(md, engine.plan())
+    step = next(v for k, v in sections(md).items() if k.endswith("ACME certificate (certbot)"))
+    p = get_platform(platform)
+    cert = f"{p.cert_dir}/mail.example.com.crt"
+    key = f"{p.key_dir}/mail.example.com.key"
+    backup = step.split("```sh-backup\n", 1)[1].split("```", 1)[0]
+    assert cert in backup and key in backup
+    rollback = step.split("```sh-rollback\n", 1)[1].split("```", 1)[0].splitlines()
+    assert rollback[0] == "certbot delete --non-interactive --cert-name mail.example.com"
+    assert any(cert in ln and "mv -f" in ln for ln in rollback)
+    assert any(key in ln and "mv -f" in ln for ln in rollback)
+    assert rollback[-2:] == ["postfix reload", "doveadm reload"]
+    assert "if [ ! -e /etc/letsencrypt/renewal/mail.example.com.conf ]; then" in step
+    assert "REQUESTS_CA_BUNDLE=/etc/ssl/lab-ca.pem certbot certonly " in step
+    assert "from an ACME CA, so clients that trust that CA accept it" in md
+
+
+def load_answers_data(tmp_path: Path, data: Dict[str, object]) -> Answers:
+    path = tmp_path / "acme-answers.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_answers(path)

@@ -93,7 +93,7 @@ async def test_dry_run_walkthrough(platform: str, tmp_path: Path) -> None:
             assert sp.recipe.title in text_of(step.query_one("#step-title"))
             assert (sp.recipe.summary or sp.recipe.title)[:30] in text_of(
                 step.query_one("#why-text"))
-            for note in sp.recipe.outdated:
+            for note in sp.recipe.outdated_for(app.ctx.platform):
                 assert note[:30] in text_of(step.query_one("#why-text"))
             await pilot.press("2")
             await pilot.pause()
@@ -530,10 +530,45 @@ async def test_resume_and_roll_back_everything(target_root: Path, tmp_path: Path
             await settle(pilot)
             assert main_cf.read_bytes() == before
             assert session.step_status("test-hostname") == "rolled-back"
-            # resume prefills the form from the session's answers
+            # resume goes on with the session's answers: the step list, then a shows them
             await pilot.press("s")
+            await settle(pilot)
+            assert isinstance(app.screen, StepListScreen)
+            await pilot.press("a")
             await pilot.pause()
             assert app.screen.query_one("#f-hostname", Input).value == "mail.example.com"
+    finally:
+        session.close()
+
+
+@run_async
+async def test_resume_opens_on_the_step_that_stopped(target_root: Path, tmp_path: Path) -> None:
+    """A session whose second step failed: resume skips the form (its answers still hold)
+    and the step list stands on that step, so Enter opens it."""
+    from wizard.answers import demo_answers_path, load_answers
+    from wizard.engine import Engine
+
+    ex = ScriptedExecutor(target_root)
+    answers = load_answers(demo_answers_path())
+    with Session.open(tmp_path / "state") as s:
+        s.bind("debian12", str(target_root), answers.to_dict())
+        Engine(answers, get_platform("debian12"), ex, session=s,
+               recipes=test_recipes()).apply_step("test-hostname")
+        s.set_step("test-greylist", "failed", error="the test said no")
+    session = _session(tmp_path)
+    app = make_app(answers=None, platform="debian12", executor=ex, session=session,
+                   dry_run=False, recipes=test_recipes(), machine=FROZEN_MACHINE)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("s")
+            await settle(pilot)
+            steps = app.screen
+            assert isinstance(steps, StepListScreen)
+            assert steps.query_one(OptionList).highlighted == 1
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, StepScreen) and app.screen.step_id == "test-greylist"
     finally:
         session.close()
 

@@ -255,3 +255,46 @@ async def test_step_title_is_one_row_and_why_names_the_guide() -> None:
         await pilot.pause()
         log = app.screen.query_one("#step-log", RichLog)
         assert "A dry run runs nothing" in "\n".join(s.text for s in log.lines)
+
+
+@run_async
+async def test_summary_has_next_steps_and_dns_records() -> None:
+    app = make_app(answers="demo", platform="debian12", recipes=test_recipes(),
+                   machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_steps(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, SummaryScreen)
+        nxt = text_of(app.screen.query_one("#summary-next"))
+        assert "This was a dry run" in nxt and "mailwizard dns --check" in nxt
+        assert "swaks --to postmaster@example.com --server mail.example.com:587" in nxt
+        assert "journalctl -u postfix" in nxt  # Debian: no /var/log/maillog
+        assert "self-signed" in nxt  # the demo's certificate mode
+        dns = text_of(app.screen.query_one("#summary-dns"))
+        assert "MX" in dns and "_dmarc" in dns
+
+
+def test_next_steps_follow_the_state_of_a_real_run(tmp_path: Path) -> None:
+    from screens.next_steps import next_step_lines
+    from wizard.session import Session
+
+    app = make_app(answers="demo", platform="rocky9", recipes=test_recipes(),
+                   machine=FROZEN_MACHINE, dry_run=False,
+                   session=Session.open(tmp_path / "state"),
+                   executor=DryRunExecutor(str(tmp_path / "root")))
+    ctx = app.ctx
+    ctx.answers = load_demo()
+    ctx.make_engine(ctx.answers)
+    ctx.replan()
+    lines = "\n".join(next_step_lines(ctx))
+    assert "dry run" not in lines
+    assert "2 step(s) are not applied yet" in lines
+    assert "/var/log/maillog" in lines and "mailwizard rollback" in lines
+    ctx.session.close()  # type: ignore[union-attr]
+
+
+def load_demo():  # type: ignore[no-untyped-def]
+    from wizard.answers import demo_answers_path, load_answers
+
+    return load_answers(demo_answers_path())

@@ -168,6 +168,7 @@ def answers_file(tmp_path: Path) -> str:
     d = copy.deepcopy(DEMO)
     d["dns"] = {"public_addresses": [ADDR]}
     d["steps"]["virtual-aliases"] = False
+    d["dkim"] = {"enabled": False}  # the key's record: test_dnsrecords.py
     path = tmp_path / "answers.yaml"
     path.write_text(yaml.safe_dump(d))
     return str(path)
@@ -217,3 +218,27 @@ def test_cli_bad_options_exit_2(tmp_path: Path, extra: List[str]) -> None:
 def test_docs_refuses_a_dns_format(tmp_path: Path) -> None:
     assert cli.main(["docs", "--answers", "demo", "--platform", "debian12", "--format",
                      "zone"]) == 2
+
+
+def test_mta_sts_name_with_an_address_instead_of_a_cname(server: FakeDNS) -> None:
+    recs = [r for r in records() if r.type == "CNAME"]
+    server.add("mta-sts.example.com.", "A", "192.0.2.80")
+    (res,) = check_records(recs[:1], make_resolver([server.spec], timeout=2))
+    assert res.status == PRESENT and res.found == ("192.0.2.80",)
+    server.add("mta-sts.example.com.", "CNAME", "web.example.org.")
+    (res,) = check_records(recs[:1], make_resolver([server.spec], timeout=2))
+    assert res.status == DIFFERENT and res.found == ("web.example.org.",)
+
+
+def test_verify_results_never_fail(server: FakeDNS) -> None:
+    from wizard.dnsrecords.report import as_check_results
+
+    recs = records()
+    publish_all(server, recs[:3])
+    results = as_check_results(check_records(recs, make_resolver([server.spec], timeout=2)))
+    assert [(r.name, r.ok) for r in results[:3]] == [
+        ("DNS Address: mail.example.com A", True), ("DNS PTR: 14.215.184.93.in-addr.arpa PTR",
+                                                    True), ("DNS MX: example.com MX", True)]
+    assert not [r for r in results if r.ok is False]
+    missing = [r for r in results if r.ok is None and r.explanation.startswith("publish: ")]
+    assert missing and all(" IN " in r.explanation for r in missing)
