@@ -18,7 +18,7 @@ from typing import List
 
 from wizard.answers import Answers
 from wizard.changes import Change, FileWrite
-from wizard.checks import CheckResult, failed, info, passed
+from wizard.checks import CheckResult, failed, info, not_checked, passed
 from wizard.executor import Executor
 from wizard.platforms import Platform
 from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
@@ -190,6 +190,9 @@ class QuotaRecipe(Recipe):
         name = "Dovecot's quota-status answers Postfix"
         if not ex.which("doveconf"):
             out.append(info(name, "dovecot is not installed"))
+            return out
+        if ex.rehearsal:
+            out.append(not_checked(name, "a running Dovecot"))
             return out
         res = ex.run(["doveconf", "-n"], quiet=True, timeout=60)
         if not res.ok or "quota-status -p postfix" not in res.stdout:
