@@ -20,7 +20,7 @@ records are left out.  From the host:
   ``d=example.test`` that dkimpy verifies with the key the lab DNS serves (and a tampered copy
   does not);
 * ``mailwizard dns --check --nameserver <lab DNS>`` says ok for the published records, names
-  the missing ones and exits 1;
+  the missing ones (and one published with another value) and exits 1;
 * last: ``mailwizard rollback --step acme`` removes certbot's lineage and puts the placeholder
   back byte for byte (also what 25 serves).
 """
@@ -262,8 +262,13 @@ def test_submission_is_dkim_signed_and_verifies(acme: AcmeServer):
 
 
 def test_dns_check_reports_published_and_missing_records(acme: AcmeServer):
-    r = acme.srv.run("mailwizard dns --check --answers /root/answers.yaml "
-                     f"--nameserver {acme.dns_ip} 2>&1", check=False, timeout=120)
+    # a record that is there but says something else than mailwizard asks for
+    acme.dns.add_txt("example.net", "v=spf1 -all")
+    try:
+        r = acme.srv.run("mailwizard dns --check --answers /root/answers.yaml "
+                         f"--nameserver {acme.dns_ip} 2>&1", check=False, timeout=120)
+    finally:
+        acme.dns.remove("example.net", "TXT")
     out = r.stdout
     assert r.returncode == 1, out
 
@@ -278,7 +283,10 @@ def test_dns_check_reports_published_and_missing_records(acme: AcmeServer):
     for name, rtype in ((f"_mta-sts.{DOMAIN}", "TXT"), (f"_smtp._tls.{DOMAIN}", "TXT"),
                         (f"_submission._tcp.{DOMAIN}", "SRV"), ("_dmarc.example.net", "TXT")):
         assert status(name, rtype) == "MISSING", (name, rtype, out)
-    assert "publish:" in out, out
+    assert status("example.net", "TXT") == "DIFFERENT", out
+    assert 'publish: _dmarc.example.net. IN TXT "v=DMARC1; p=none' in out, out
+    # the lab DNS was asked by the server itself
+    assert any(c == acme.srv.ip and q == f"_mta-sts.{DOMAIN}." for c, q, _ in acme.dns.queries)
 
 
 def test_forced_renewal_reaches_postfix_and_dovecot(acme: AcmeServer):
@@ -298,6 +306,12 @@ def test_forced_renewal_reaches_postfix_and_dovecot(acme: AcmeServer):
             f"certbot's new one is {new:x}")
     s_client(acme, 587)
     s_client(acme, 995)
+
+
+def test_verify_passes_with_the_acme_certificate(acme: AcmeServer):
+    """After the renewal too: the files the daemons read are certbot's current ones."""
+    r = mwlab.mailwizard(acme.srv, "verify", f"acme_verify_{acme.suite}")
+    assert re.search(r"^.*\[acme\].*$", r.stdout, re.M), r.stdout[-4000:]
 
 
 def test_rollback_of_the_acme_step_restores_the_placeholder(acme: AcmeServer):
