@@ -9,6 +9,7 @@ from wizard.recipe import Recipe
 
 def all_recipes() -> List[Recipe]:
     """A fresh instance of every step, in the order they run."""
+    from .acme import AcmeRecipe
     from .aliases import AliasesRecipe
     from .certificate import CertificateRecipe
     from .dovecot_basics import DovecotBasicsRecipe
@@ -29,4 +30,5 @@ def all_recipes() -> List[Recipe]:
     return [PreflightRecipe(), EpelRecipe(), PackagesRecipe(), PostfixBasicsRecipe(),
             DovecotBasicsRecipe(), MaildirRecipe(), AliasesRecipe(), RestrictionsRecipe(),
             CertificateRecipe(), SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(),
-            QuotaRecipe(), RelayRecipe(), ServicesRecipe(), FirewallRecipe()]
+            QuotaRecipe(), RelayRecipe(), ServicesRecipe(), FirewallRecipe(),
+            AcmeRecipe()]

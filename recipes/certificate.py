@@ -230,7 +230,8 @@ class CertificateRecipe(Recipe):
         "Modern clients ignore the Common Name and check only subjectAltName, which the old "
         "guides never set; our certificate always carries it.",
         "CAcert and StartSSL, suggested as free CAs, are gone or untrusted; for a public server "
-        "use import mode with a certificate from a CA such as Let's Encrypt.",
+        "use acme mode (certbot and Let's Encrypt or another ACME CA, the acme step) or "
+        "import a certificate from a CA.",
         "A 10-year self-signed certificate (3650 days) is no longer accepted by some clients; "
         "the default lifetime is 825 days.",
         "'openssl req -x509' with the stock openssl.cnf makes a CA certificate (CA:TRUE); "
@@ -270,6 +271,10 @@ class CertificateRecipe(Recipe):
         days = c.days
         descr = (f"(a self-signed certificate for {', '.join(_names(a))}, {c.key_type}, "
                  f"valid {days} days, generated at apply time)\n")
+        kept = "made from the key above; kept on later runs"
+        if c.mode == "acme":
+            descr = descr[:-2] + "; a placeholder until the acme step installs the ACME one)\n"
+            kept += "; the acme step replaces it with the certificate certbot obtains"
         if cert_data is not None and existing is None:
             # a certificate without its key is useless: replace it (the old one is backed up)
             cert = make_certificate(source.key(), a)
@@ -284,8 +289,7 @@ class CertificateRecipe(Recipe):
                         "let mailwizard make a new pair, or use import mode.")
             changes.append(GeneratedFile(
                 cert_file, lambda: pem(make_certificate(source.key(), a)),
-                preview_text=descr, mode=0o644,
-                reason="made from the key above; kept on later runs"))
+                preview_text=descr, mode=0o644, reason=kept))
         if c.csr:
             changes.append(GeneratedFile(
                 csr_path(a, ctx.platform), lambda: pem(make_csr(source.key(), a)),

@@ -24,6 +24,8 @@ def wanted_ports(answers: Answers, platform: Platform) -> List[Tuple[str, int]]:
             out.append(("imap", 143))
         if answers.pop3:
             out.append(("pop3", 110))
+    if answers.certificate.mode == "acme":
+        out.append(("http", 80))  # the ACME HTTP-01 challenge
     return out
 
 

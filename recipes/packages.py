@@ -27,6 +27,8 @@ def wanted_packages(answers: Answers, platform: Platform) -> List[str]:
         names += list(platform.packages_postgrey)
     if answers.restrictions.spf:
         names += list(platform.packages_spf)
+    if answers.certificate.mode == "acme":
+        names += list(platform.packages_acme)
     return list(dict.fromkeys(names))
 
 
@@ -41,7 +43,8 @@ def debconf_lines(answers: Answers) -> List[str]:
 class PackagesRecipe(Recipe):
     id = "packages"
     title = "Install the mail packages"
-    guide = "Guide 000, part 1 section 2 'Installation'; Guide 001 'Installing Postfix and Cyrus'"
+    guide = ("Guide 000, part 1 section 2 'Installation'; Guide 001 'Installing Postfix and "
+             "Cyrus' (its Cyrus packages only with the Cyrus SASL backend)")
     summary = (
         "Installs Postfix, Dovecot and the tools the later steps need, with the distribution's "
         "own package manager, and removes other mail servers (sendmail, exim4) if they are "

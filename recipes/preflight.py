@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import os
 from shlex import quote as q
-from typing import List
+from typing import Any, List
 
 from wizard import checks
 from wizard.answers import Answers
 from wizard.changes import Change
 from wizard.checks import CheckResult, failed, info, passed
+from wizard.dnsrecords import check_records, public_addresses, publish_line
+from wizard.dnsrecords.check import DEFAULT_TIMEOUT, resolve_addresses
+from wizard.dnsrecords.gather import target_dns_plan
+from wizard.dnsrecords.records import expected_records
+from wizard.dnsrecords.report import as_check_results, nameservers_from, target_resolver
 from wizard.errors import PlatformError
 from wizard.executor import Executor
+from wizard.facts import interface_addresses
 from wizard.platforms import Platform, detect_platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
@@ -46,6 +52,52 @@ def dns_reachable(timeout: float = 2.0) -> bool:
         return False
 
 
+def _resolver(ex: Executor) -> Any:
+    """A fail-fast resolver: $MAILWIZARD_NAMESERVER, else the target's resolv.conf."""
+    try:
+        return target_resolver(nameservers_from(None), str(ex.path("/etc/resolv.conf")),
+                               DEFAULT_TIMEOUT)
+    except ValueError:  # a bad $MAILWIZARD_NAMESERVER: the system's resolver
+        return target_resolver((), None, DEFAULT_TIMEOUT)
+
+
+ACME_CHECK = "host name resolves to this server (ACME)"
+
+
+def acme_host_check(ex: Executor, answers: Answers, resolver: Any) -> CheckResult:
+    """In ACME mode the CA validates the host name by connecting to it: its A/AAAA records
+    must name one of this server's addresses (``dns.public_addresses`` or an interface's).
+    Failed, with the record to publish, when they do not; informational when DNS cannot be
+    asked or the server's addresses are unknown."""
+    host = answers.hostname
+    interface = interface_addresses(ex)
+    ours = list(dict.fromkeys(list(answers.dns.public_addresses) + interface))
+    lines = [publish_line(r) for r in expected_records(answers,
+                                                        public_addresses(answers, interface)[0])
+             if r.type in ("A", "AAAA") and r.known]
+    publish = "; ".join(lines) or f"{host}. IN A <this server's public IPv4 address>"
+    found, why = resolve_addresses(resolver, host)
+    if found is None:
+        return info(ACME_CHECK, f"could not look up {host}: {why}",
+                    f"the certificate authority must reach this server as {host}: make sure "
+                    f"DNS has {publish}")
+    if not found:
+        return failed(ACME_CHECK, f"{host} has no A or AAAA record",
+                      f"the certificate authority cannot reach this server by name: "
+                      f"publish {publish}, wait for it to be seen, then apply")
+    if set(found) & set(ours):
+        return passed(ACME_CHECK, f"{host} -> {', '.join(found)}")
+    if not ours:
+        return info(ACME_CHECK, f"{host} -> {', '.join(found)}; this server's addresses "
+                                "could not be read",
+                    "give them as dns.public_addresses in the answers to have this checked")
+    return failed(ACME_CHECK, f"{host} -> {', '.join(found)}, not this server "
+                              f"({', '.join(ours)})",
+                  f"the certificate authority would connect elsewhere and the challenge "
+                  f"would fail: publish {publish} (behind NAT, list the public address as "
+                  "dns.public_addresses)")
+
+
 class PreflightRecipe(Recipe):
     id = "preflight"
     title = "Preflight checks"
@@ -54,7 +106,9 @@ class PreflightRecipe(Recipe):
         "Checks the server before anything changes: that mailwizard runs as root, that the "
         "distribution is one it knows, that the host name is the fully qualified name from "
         "the answers, that no other program holds the mail ports, and that there is disk "
-        "space. DNS records are looked up for information only; this step changes nothing.")
+        "space. In ACME mode the host name must already point at this server (the "
+        "certificate authority connects to it by that name). The DNS records the domain "
+        "needs are looked up for information only; this step changes nothing.")
     outdated = (
         "The guide assumes CentOS 5, where sendmail holds port 25 by default; today Postfix is "
         "the default MTA on EL, and on Debian/Ubuntu the usual squatter is exim4. We check who "
@@ -80,7 +134,9 @@ class PreflightRecipe(Recipe):
         out.extend(self._ports(ex))
         out.append(self._disk(ex))
         out.extend(self._users(ex, ctx.answers))
-        out.extend(self._dns(ctx.answers))
+        if ctx.answers.certificate.mode == "acme":
+            out.append(acme_host_check(ex, ctx.answers, _resolver(ex)))
+        out.extend(self._dns(ex, ctx.answers))
         return out
 
     @staticmethod
@@ -183,16 +239,14 @@ class PreflightRecipe(Recipe):
         return out
 
     @staticmethod
-    def _dns(answers: Answers) -> List[CheckResult]:
+    def _dns(ex: Executor, answers: Answers) -> List[CheckResult]:
+        """The records the domain needs, as public DNS has them (informational only:
+        records are often published after the server is set up)."""
         if not dns_reachable():
             return [info("DNS", "no DNS server answered: skipped",
-                         "check again once the server is online")]
-        results: List[CheckResult] = []
-        for r in checks.dns_records(answers.hostname, answers.domain):
-            # informational only: records are often published after the server is set up
-            results.append(CheckResult("DNS: " + r.name, True if r.ok else None, r.detail,
-                                       r.explanation))
-        return results
+                         "check again once the server is online (mailwizard dns --check)")]
+        plan = target_dns_plan(ex, answers)
+        return as_check_results(check_records(plan.records, _resolver(ex)))
 
     def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
         return [
@@ -202,4 +256,5 @@ class PreflightRecipe(Recipe):
             "ss -ltnp | grep -E ':(25|587|993|995)\\b'",
             "df -h /var",
             f"dig +short MX {q(answers.domain)}; dig +short A {q(answers.hostname)}",
+            "mailwizard dns --check --answers ANSWERS.yaml   # every record the domain needs",
         ] + [f"getent passwd {q(u.name)}" for u in answers.users if not u.create]

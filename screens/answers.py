@@ -23,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Footer, Header, Input, Label, Select, Static, TextArea
 
 from wizard.answers import (
+    ACME_CHALLENGES,
     CERT_MODES,
     INET_PROTOCOLS,
     KEY_TYPES,
@@ -45,7 +46,7 @@ from .form import (
     text_to_list,
 )
 from .results import Move, Result
-from .widgets import DryRunBanner, ErrorModal, PromptModal, PromptResult, UserRow
+from .widgets import DryRunBanner, ErrorModal, PromptModal, PromptResult, StateCheckbox, UserRow
 
 _RATE_FIELDS = tuple((key, label, getattr(Restrictions(), key)) for key, label in (
     ("smtpd_client_connection_rate_limit", "Connections/min"),
@@ -58,6 +59,14 @@ _DELAY = Restrictions().postgrey_delay
 class AnswersScreen(Screen[Result]):
     """The form. ``Ctrl+N`` goes on when every answer is valid."""
 
+    HELP_TITLE = "Answers"
+    HELP = (
+        "Everything mailwizard needs to know, in one form: host and domain names, users and "
+        "aliases, networks allowed to relay, the certificate, the restrictions. Each field is "
+        "checked as you leave it; a problem is shown under the field by name. Nothing is "
+        "changed on the system here: Ctrl+N plans the steps from these answers, Ctrl+S saves "
+        "them to a file for later or for other servers. In this form q types a q: quit with "
+        "Ctrl+Q.")
     TITLE = "mailwizard"
     SUB_TITLE = "Answers"
 
@@ -68,6 +77,8 @@ class AnswersScreen(Screen[Result]):
         Binding("ctrl+r", "remove_user", "Del user"),
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+o", "load", "Load"),
+        # ? types a ? in a field: here help is F1 only
+        Binding("f1", "app.help", "Help", key_display="F1"),
     ]
 
     def __init__(self, ctx: WizardContext) -> None:
@@ -75,6 +86,7 @@ class AnswersScreen(Screen[Result]):
         self.ctx = ctx
         self.raw: Dict[str, Any] = copy.deepcopy(ctx.raw)
         self.touched: Set[str] = set()
+        self._baseline: Optional[Dict[str, Any]] = None
         self.show_all = bool(ctx.raw_errors) or ctx.prefilled
         self.errors: List[Tuple[str, str]] = []
 
@@ -104,7 +116,7 @@ class AnswersScreen(Screen[Result]):
                       compact=True)
 
     def _check(self, key: str, label: str, value: Any) -> Checkbox:
-        return Checkbox(label, bool(value), id=f"f-{key}", compact=True)
+        return StateCheckbox(label, bool(value), id=f"f-{key}", compact=True)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -184,6 +196,24 @@ class AnswersScreen(Screen[Result]):
                 "certificate-chain_file", self._get("certificate", "chain_file"),
                 "/path/chain.pem (optional)"), "certificate-chain_file",
                 "Intermediate certificates sent after yours (import mode).")
+            yield from self._row("ACME directory", self._input(
+                "certificate-acme_directory", self._get("certificate", "acme_directory"),
+                "(Let's Encrypt)"), "certificate-acme_directory",
+                "Mode acme: certbot gets the certificate from this CA (https URL).")
+            yield from self._row("ACME e-mail", self._input(
+                "certificate-acme_email", self._get("certificate", "acme_email"),
+                "(none)"), "certificate-acme_email")
+            yield from self._row("ACME challenge", self._select(
+                "certificate-acme_challenge", ACME_CHALLENGES,
+                self._get("certificate", "acme_challenge", default="standalone")),
+                "certificate-acme_challenge",
+                "standalone: certbot answers on port 80; webroot: your web server does.")
+            yield from self._row("ACME web root", self._input(
+                "certificate-acme_webroot", self._get("certificate", "acme_webroot"),
+                "/var/www/html (webroot)"), "certificate-acme_webroot")
+            yield from self._row("ACME CA bundle", self._input(
+                "certificate-acme_ca_bundle", self._get("certificate", "acme_ca_bundle"),
+                "(system CAs)"), "certificate-acme_ca_bundle")
             yield from self._row("Other names (SAN)", self._input(
                 "certificate-extra_names",
                 list_to_text(self._get("certificate", "extra_names", default=[])),
@@ -281,6 +311,14 @@ class AnswersScreen(Screen[Result]):
     def on_mount(self) -> None:
         self.validate()
         self.query_one("#f-hostname", Input).focus()
+        self.call_after_refresh(self._take_baseline)
+
+    def _take_baseline(self) -> None:
+        self._baseline = self.collect()
+
+    def edited(self) -> bool:
+        """Whether the form differs from what it showed when it opened."""
+        return self._baseline is not None and self.collect() != self._baseline
 
     # ------------------------------------------------------------------ data
     def _val(self, key: str) -> str:
@@ -311,8 +349,10 @@ class AnswersScreen(Screen[Result]):
         cert["key_type"] = self._sel("certificate-key_type")
         days = self._val("certificate-days")
         cert["days"] = int(days) if days.isdigit() else (days or 825)
+        cert["acme_challenge"] = self._sel("certificate-acme_challenge")
         for key in ("organization", "country", "common_name", "cert_file", "key_file",
-                    "chain_file"):
+                    "chain_file", "acme_directory", "acme_email", "acme_webroot",
+                    "acme_ca_bundle"):
             value = self._val(f"certificate-{key}")
             if value:
                 cert[key] = value
@@ -422,6 +462,7 @@ class AnswersScreen(Screen[Result]):
                         title="Not yet", severity="warning")
             self._focus_first_error()
             return
+        self.ctx.answers_unkept |= self.edited()
         self.ctx.set_raw(self.collect())
         self.ctx.raw_errors = []
         self.dismiss(Result(Move.NEXT, answers=answers))
@@ -443,6 +484,7 @@ class AnswersScreen(Screen[Result]):
                 return
 
     def action_back(self) -> None:
+        self.ctx.answers_unkept |= self.edited()
         self.ctx.set_raw(self.collect())
         self.dismiss(Result(Move.BACK))
 
@@ -467,7 +509,7 @@ class AnswersScreen(Screen[Result]):
         self.validate()
 
     def action_save(self) -> None:
-        default = self.ctx.answers_saved_to or str(Path.cwd() / "mailwizard-answers.yaml")
+        default = self.ctx.answers_saved_to or str(self.ctx.files_dir() / "mailwizard-answers.yaml")
         self.app.push_screen(
             PromptModal("Save the answers to a file", default,
                         flag_label="Include the passwords (the file is then mode 0600)",
@@ -487,7 +529,7 @@ class AnswersScreen(Screen[Result]):
         self.notify(f"Saved to {path}{note}.", title="Answers saved")
 
     def action_load(self) -> None:
-        default = self.ctx.answers_saved_to or str(Path.cwd() / "mailwizard-answers.yaml")
+        default = self.ctx.answers_saved_to or str(self.ctx.files_dir() / "mailwizard-answers.yaml")
         self.app.push_screen(PromptModal("Load answers from a file", default),
                              callback=self._load_from)
 

@@ -23,12 +23,14 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.message_pump import MessagePump
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker
 
 from wizard.answers import Answers, demo_answers_path, load_answers, read_answers_file
 from wizard.engine import Event
 from wizard.errors import AnswersError
 from wizard.executor import DryRunExecutor, Executor
+from wizard.kept import kept_answers
 from wizard.platforms import Platform, get_platform, parse_os_release
 from wizard.recipe import Recipe
 from wizard.session import Session
@@ -37,6 +39,7 @@ from wizard.target import Target
 from .answers import AnswersScreen
 from .context import Machine, WizardContext, default_raw_answers
 from .hangup import EXIT_INTERRUPTED, hangup_safe_driver, install_signal_handlers
+from .help import HelpScreen, screen_keys
 from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
 from .results import Move, Result
 from .step import StepScreen
@@ -56,8 +59,11 @@ class MailWizardApp(App[int]):
     CSS_PATH = ["wizard.tcss", "welcome.tcss", "answers.tcss", "steps.tcss", "step.tcss",
                 "summary.tcss"]
     BINDINGS = [
-        Binding("ctrl+c", "request_quit", "Quit", priority=True),
+        # the footer has room for one global key at 80 columns: ? (help lists the others)
+        Binding("ctrl+c", "request_quit", "Quit", priority=True, show=False),
         Binding("ctrl+q", "request_quit", "Quit", priority=True, show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("f1", "help", "Help", show=False),
     ]
 
     def __init__(self, ctx: WizardContext, yes: bool = False) -> None:
@@ -77,6 +83,9 @@ class MailWizardApp(App[int]):
     def on_mount(self) -> None:
         self.loop = asyncio.get_running_loop()
         self._show_welcome()
+        if self.ctx.kept_loaded:
+            self.notify("The answers of your last visit are filled in (passwords are never "
+                        "kept: type them again).", title="Welcome back", timeout=8)
 
     # Each full screen dismisses a Result (screens/results.py); one routing method per
     # screen turns it into the next screen.
@@ -95,6 +104,10 @@ class MailWizardApp(App[int]):
             self.ctx.answers = answers
             self.ctx.engine = None
             self.ctx.plans = []
+        if self.ctx.answers_unkept and self.ctx.keep_answers(answers) is None:
+            self.notify("These answers are not kept for the next visit (a dry run keeps them "
+                        "only with --state-dir): Ctrl+S in the form saves them to a file.",
+                        severity="warning", timeout=8)
         self._show_steps(fresh=True)
 
     def _after_steps(self, result: Optional[Result]) -> None:
@@ -111,6 +124,8 @@ class MailWizardApp(App[int]):
     def _after_step(self, result: Optional[Result]) -> None:
         if result is None or result.move is Move.BACK:
             self._show_steps()
+        elif result.move is Move.OPEN_STEP:
+            self._show_step(result.step, result.tab)
         elif result.move in (Move.NEXT, Move.SKIP):
             if result.step + 1 < len(self.ctx.plans):
                 self._show_step(result.step + 1)
@@ -122,7 +137,10 @@ class MailWizardApp(App[int]):
             self._show_steps()
 
     def _after_summary(self, result: Optional[Result]) -> None:
-        self._show_steps()
+        if result is not None and result.move is Move.OPEN_STEP:
+            self._show_step(result.step, result.tab)
+        else:
+            self._show_steps()
 
     def _show_welcome(self) -> None:
         self.push_screen(WelcomeScreen(self.ctx), callback=self._after_welcome)
@@ -208,7 +226,12 @@ class MailWizardApp(App[int]):
     def _task_finished(self, message: Message, target: MessagePump) -> None:
         self.busy = None
         target.post_message(message)
-        if self._quit_when_idle:
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A stop was asked for during a task: quit once its worker has really ended (not
+        from inside it, which would cancel a worker that is returning)."""
+        if (event.worker.group == "engine" and event.worker.is_finished
+                and self._quit_when_idle and self.busy is None):
             self._quit(EXIT_INTERRUPTED if self.interrupted else 0)
 
     # ------------------------------------------------------------------ quitting
@@ -229,7 +252,29 @@ class MailWizardApp(App[int]):
             return
         if self.busy is not None:
             self.cancel()
+            self._quit(0)
+            return
+        if self._answers_unkept():
+            if isinstance(self.screen, ConfirmModal):
+                return
+            self.push_screen(
+                ConfirmModal(
+                    "Quit without keeping the answers you edited?",
+                    "The form holds answers that were not used yet (Ctrl+N) or not kept: the "
+                    "next visit would not show them. Ctrl+S in the form saves them to a file.",
+                    yes="Quit", no="Stay"),
+                callback=self._confirm_quit)
+            return
         self._quit(0)
+
+    def _answers_unkept(self) -> bool:
+        screen = self.screen
+        return self.ctx.answers_unkept or (isinstance(screen, AnswersScreen)
+                                           and screen.edited())
+
+    def _confirm_quit(self, yes: Optional[bool]) -> None:
+        if yes:
+            self._quit(0)
 
     def _confirm_stop(self, yes: Optional[bool]) -> None:
         if yes:
@@ -263,9 +308,25 @@ class MailWizardApp(App[int]):
         if self.busy is None:
             self._quit(EXIT_INTERRUPTED)
 
+    # ------------------------------------------------------------------ help
+    def action_help(self) -> None:
+        """? / F1: the keys and purpose of the screen on top (not over another modal)."""
+        screen = self.screen
+        if isinstance(screen, (HelpScreen, ModalScreen)):
+            return
+        title = getattr(screen, "HELP_TITLE", "") or type(screen).__name__
+        about = screen.HELP or "No description."
+        self.push_screen(HelpScreen(title, about, screen_keys(screen)))
+
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        yield SystemCommand("Help: keys and what this screen does", "key: ? or F1",
+                            self.action_help)
+        if isinstance(screen, (StepListScreen, StepScreen, SummaryScreen)) and not self.busy:
+            for i, plan in enumerate(self.ctx.plans):
+                yield SystemCommand(f"Open step {i + 1}: {plan.recipe.title}",
+                                    f"step {plan.id}", _opener(screen, i))
         seen = set()
         for key, active in screen.active_bindings.items():
             binding = active.binding
@@ -276,6 +337,13 @@ class MailWizardApp(App[int]):
             seen.add(binding.action)
             yield SystemCommand(binding.description, f"key: {key}",
                                 _runner(self, active.node, binding.action))
+
+
+def _opener(screen: Screen[Any], index: int) -> Callable[[], None]:
+    """A palette command: leave ``screen`` for step ``index`` (the app routes the move)."""
+    def run() -> None:
+        screen.dismiss(Result(Move.OPEN_STEP, step=index))
+    return run
 
 
 def _runner(app: App[Any], node: Any, action: str) -> Callable[[], Any]:
@@ -382,6 +450,10 @@ def run_app(target: Target, recipes: Sequence[Recipe], answers_file: Optional[st
             raw, raw_errors = _load_raw(answers_file), exc.errors
     machine_name = _machine_platform_name()
     session = None if target.dry_run else target.open_session()
+    kept = None
+    if not answers_file and (session is None or not session.answers):
+        kept = kept_answers(target.state_dir)
+        raw = kept if kept is not None else raw
     try:
         app = make_app(answers=answers, platform=target.platform,
                        executor=target.executor, session=session, dry_run=target.dry_run,
@@ -390,6 +462,7 @@ def run_app(target: Target, recipes: Sequence[Recipe], answers_file: Optional[st
                        raw_answers=raw, yes=yes)
         app.ctx.raw_errors = list(raw_errors)
         app.ctx.state_dir = target.state_dir
+        app.ctx.kept_loaded = kept is not None
         install_signal_handlers(app)
         app.run()
         return EXIT_INTERRUPTED if app.interrupted else int(app.return_code or 0)

@@ -28,11 +28,10 @@ def show_error(screen: Screen[Any], message: TaskFailed) -> None:
 
 def runbook_default(ctx: Any) -> str:
     """Where the runbook goes unless the admin says otherwise."""
-    from pathlib import Path
 
     if ctx.runbook_path is not None:
         return str(ctx.runbook_path)
-    return str(Path.cwd() / f"mailwizard-runbook-{ctx.platform.id}.md")
+    return str(ctx.files_dir() / f"mailwizard-runbook-{ctx.platform.id}.md")
 
 
 def export_runbook(screen: Screen[Any]) -> None:

@@ -14,9 +14,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from wizard.answers import Answers, form_defaults, parse_answers
 from wizard.checks import CheckResult
+from wizard.dnsrecords.gather import DnsPlan, dns_plan, target_dns_plan
 from wizard.engine import Engine, EventCallback, StepPlan
 from wizard.errors import AnswersError
 from wizard.executor import Executor
+from wizard.kept import keep_answers
 from wizard.platforms import Platform
 from wizard.recipe import Recipe
 from wizard.session import Session
@@ -96,6 +98,10 @@ class WizardContext:
     plans: List[StepPlan] = field(default_factory=list)
     steps: Dict[str, StepState] = field(default_factory=dict)
     answers_saved_to: str = ""
+    answers_unkept: bool = False
+    """The form was edited since the answers were last kept: a restart would not show it."""
+    kept_loaded: bool = False
+    """The form started from the answers kept at the last visit."""
 
     # ------------------------------------------------------------------ answers
     def existing_users(self) -> Optional[set]:  # type: ignore[type-arg]
@@ -114,6 +120,27 @@ class WizardContext:
     def set_raw(self, raw: Dict[str, Any]) -> None:
         self.raw = copy.deepcopy(raw)
 
+    def files_dir(self) -> Path:
+        """Where saved answers and runbooks go unless the admin says otherwise: the state
+        directory when there is one, else the home directory (never the current directory,
+        which over SSH is often / or a system directory)."""
+        if self.state_dir is not None and self.state_dir.is_dir():
+            return self.state_dir
+        return Path.home()
+
+    def keep_answers(self, answers: Answers) -> Optional[Path]:
+        """Keep ``answers`` (no secrets) for the next visit; None when they cannot be kept
+        (a dry run without a state directory, or the directory is not writable)."""
+        if self.state_dir is None:
+            return None
+        try:
+            path = keep_answers(self.state_dir, answers, may_create=not self.dry_run)
+        except OSError:
+            return None
+        if path is not None:
+            self.answers_unkept = False
+        return path
+
     # ------------------------------------------------------------------ engine
     def make_engine(self, answers: Answers,
                     on_event: Optional[EventCallback] = None) -> Engine:
@@ -131,6 +158,16 @@ class WizardContext:
         for sp in self.plans:
             self.steps.setdefault(sp.id, StepState())
         return self.plans
+
+    def dns_records(self) -> Optional[DnsPlan]:
+        """The records to publish (read when shown: after an apply they hold the new DKIM
+        key). A dry run reads nothing from the target: its addresses then come from the
+        answers or stay a placeholder; otherwise one quick ``ip -o addr show``."""
+        if self.answers is None:
+            return None
+        if self.dry_run:
+            return dns_plan(self.answers)
+        return target_dns_plan(self.executor, self.answers)
 
     def bind_session(self) -> None:
         """Record platform, root and answers (no secrets) before the first change."""

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabP
 
 from wizard.checks import CheckResult, failed_count
 from wizard.engine import RollbackResult, StepPlan, StepResult
+from wizard.guides import named
 from wizard.run import apply_and_verify
 
 from .common import show_error
@@ -35,7 +36,7 @@ def why_text(sp: StepPlan) -> Text:
     text = Text()
     if r.guide:
         text.append("Follows: ", style="bold")
-        text.append(r.guide + "\n\n")
+        text.append(named(r.guide) + "\n\n")
     text.append(r.summary or "(no description)")
     text.append("\n")
     if r.outdated:
@@ -59,6 +60,13 @@ class StepScreen(Screen[Result]):
     """The step at ``index`` of the plan. Dismisses with NEXT, SKIP, PREVIOUS (``n``, ``k``,
     ``p``) or BACK (Escape: the step list), its own index in ``Result.step``."""
 
+    HELP_TITLE = "One step"
+    HELP = (
+        "One step in four tabs: 1 why (what the step does, the guide it follows and where that "
+        "guide is outdated), 2 changes (every file diff and command, before anything happens), "
+        "3 log (each command and its output, as it runs) and 4 checks (what was verified "
+        "after). a applies the step and checks it, v checks again, r undoes the step's changes "
+        "byte for byte, k skips an optional step, n and p move to the next and previous step.")
     TITLE = "mailwizard"
 
     BINDINGS = [
@@ -67,12 +75,15 @@ class StepScreen(Screen[Result]):
         Binding("r", "rollback", "Roll back"),
         Binding("k", "skip", "Skip"),
         Binding("n", "next", "Next"),
-        Binding("p", "previous", "Prev"),
+        Binding("p", "previous", "Prev", show=False),
         Binding("escape", "back", "Steps"),
-        Binding("1", "tab('why')", "Why", show=False),
-        Binding("2", "tab('changes')", "Changes", show=False),
-        Binding("3", "tab('log')", "Log", show=False),
-        Binding("4", "tab('checks')", "Checks", show=False),
+        # one footer entry for the four tab keys; help (?) lists each
+        Binding("1", "tab('why')", "Tabs", key_display="1-4",
+                tooltip="1 why, 2 changes, 3 log, 4 checks"),
+        Binding("2", "tab('changes')", "Changes tab", show=False),
+        Binding("3", "tab('log')", "Log tab", show=False),
+        Binding("4", "tab('checks')", "Checks tab", show=False),
+        Binding("q", "quit_app", "Quit", show=False),
     ]
 
     def __init__(self, ctx: WizardContext, index: int, tab: str = "why") -> None:
@@ -80,6 +91,7 @@ class StepScreen(Screen[Result]):
         self.ctx = ctx
         self.index = index
         self.initial_tab = tab
+        self._log_empty = False
 
     @property
     def plan(self) -> StepPlan:
@@ -125,8 +137,7 @@ class StepScreen(Screen[Result]):
         text.append(f"{self.index + 1}. {r.title}", style="bold")
         if r.optional:
             text.append(" (optional)", style="italic")
-        if r.guide:
-            text.append(f"  - {r.guide}", style="dim")
+        # one row: the guide the step follows is named in full on the Why tab
         return text
 
     def on_mount(self) -> None:
@@ -136,6 +147,9 @@ class StepScreen(Screen[Result]):
         log = self.query_one("#step-log", RichLog)
         for line, style in state.log:
             log.write(Text(line, style=style))
+        self._log_empty = not state.log
+        if self._log_empty:
+            log.write(Text(self._empty_log_text(), style="dim italic"))
         self._refresh_status()
         self._focus_tab(self.initial_tab)
 
@@ -193,9 +207,21 @@ class StepScreen(Screen[Result]):
                   "checks": "#checks-scroll"}[tab]
         self.query_one(target).focus()
 
+    def _empty_log_text(self) -> str:
+        if self.ctx.dry_run:
+            return ("A dry run runs nothing, so this log stays empty. On the server (without "
+                    "--dry-run) it shows every command of apply, verify and rollback with its "
+                    "output, as it runs.")
+        return ("Nothing has run in this step yet. Apply (a), verify (v) and roll back (r) "
+                "write each command and its output here, as it runs.")
+
     def _log(self, line: str, style: str = "") -> None:
         self.ctx.state(self.step_id).log.append((line, style))
-        self.query_one("#step-log", RichLog).write(Text(line, style=style))
+        log = self.query_one("#step-log", RichLog)
+        if self._log_empty:  # the explanation gives way to the first real line
+            log.clear()
+            self._log_empty = False
+        log.write(Text(line, style=style))
 
     # ------------------------------------------------------------------ bindings state
     def check_action(self, action: str, parameters: Tuple[Any, ...]) -> Optional[bool]:
@@ -216,6 +242,9 @@ class StepScreen(Screen[Result]):
         return True
 
     # ------------------------------------------------------------------ actions
+    def action_quit_app(self) -> None:
+        self.app.action_request_quit()  # type: ignore[attr-defined]
+
     def action_tab(self, tab: str) -> None:
         if tab in TABS:
             self._focus_tab(tab)

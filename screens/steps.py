@@ -105,6 +105,13 @@ class ApplyAllRun:
 class StepListScreen(Screen[Result]):
     """All steps; Enter opens one, A applies every remaining step in order."""
 
+    HELP_TITLE = "Steps"
+    HELP = (
+        "Every step of the install, in the order it runs, with its state: planned, applied, "
+        "checked, failed, rolled back, skipped or off. Enter opens a step (its reasons, the "
+        "exact changes, the log and the checks). A applies every remaining step in order and "
+        "checks the result; s shows the summary; e writes the runbook (every command, for doing "
+        "it by hand); a goes back to the answers.")
     TITLE = "mailwizard"
     SUB_TITLE = "Steps"
 

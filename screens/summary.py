@@ -1,5 +1,5 @@
 """Summary: what changed, every check, where the session and backups are, how to roll back,
-and the settings users type into their mail clients."""
+the settings users type into their mail clients, and the DNS records to publish."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from textual.widgets import Footer, Header, Static
 
 from wizard.answers import Answers
 from wizard.checks import CheckResult, summarize
+from wizard.dnsrecords import ADVICE, FILL, PENDING
+from wizard.dnsrecords.gather import DnsPlan
 
 from .common import export_runbook, runbook_written, show_error
 from .context import WizardContext
@@ -46,10 +48,36 @@ def client_settings(answers: Answers) -> Text:
     return text
 
 
+def dns_text(plan: Optional[DnsPlan]) -> Text:
+    """The records the domain needs, one block each (what ``mailwizard dns --format table``
+    prints), with the notes and the MTA-STS policy file."""
+    text = Text()
+    if plan is None:
+        return Text("The records follow from the answers: valid answers first.")
+    for note in plan.notes:
+        text.append(note + "\n", style="italic")
+    for r in plan.records:
+        text.append(f"  {r.display_name} {r.type}", style="bold")
+        state = {FILL: ", fill in", PENDING: ", made at apply",
+                 ADVICE: ", at your hosting provider"}.get(r.state, "")
+        text.append(f"  {r.purpose}, {r.level}{state}\n", style="dim")
+        text.append(f"    {r.value}\n")
+    for url, policy in plan.policies:
+        text.append(f"  MTA-STS policy file at {url}:\n", style="bold")
+        text.append("".join(f"    {line}\n" for line in policy.splitlines()))
+    text.append("mailwizard dns prints these as a zone file; mailwizard dns --check says "
+                "which are published.", style="dim")
+    return text
+
+
 class SummaryScreen(Screen[Result]):
     """The end of the walk-through (also reachable with ``s`` from the step list).
     Dismisses with BACK (Escape: the step list)."""
 
+    HELP_TITLE = "Summary"
+    HELP = (
+        "Where the install stands: every step's state, the checks, what to test from a mail "
+        "client and what to do next. c runs every check again; e writes the runbook.")
     TITLE = "mailwizard"
     SUB_TITLE = "Summary"
 
@@ -79,6 +107,8 @@ class SummaryScreen(Screen[Result]):
             yield Static("Mail client settings for your users", classes="section")
             yield Static(client_settings(self.ctx.answers) if self.ctx.answers else "",
                          id="summary-clients")
+            yield Static("DNS records to publish", classes="section")
+            yield Static(dns_text(self.ctx.dns_records()), id="summary-dns")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

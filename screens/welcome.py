@@ -40,6 +40,12 @@ Dovecot lets your users read it (IMAPS/POP3S), and no password travels unencrypt
 class WelcomeScreen(Screen[Result]):
     """The first screen."""
 
+    HELP_TITLE = "Welcome"
+    HELP = (
+        "The start. It says which system mailwizard is about to configure, whether this is a "
+        "dry run (nothing is changed) and whether an earlier session exists. Start (or resume) "
+        "goes to the answers; start over forgets an unfinished session's answers; roll back all "
+        "undoes every change a previous run made, newest first.")
     TITLE = "mailwizard"
     SUB_TITLE = "Welcome"
 
@@ -156,7 +162,7 @@ class WelcomeScreen(Screen[Result]):
         self.dismiss(Result(Move.NEXT))
 
     def action_quit_app(self) -> None:
-        self.dismiss(Result(Move.QUIT))
+        self.app.action_request_quit()  # type: ignore[attr-defined]
 
     def action_start_over(self) -> None:
         s = self.ctx.session

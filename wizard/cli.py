@@ -10,7 +10,8 @@ Exit codes:
 
 ====  =====================================================================
 0     success
-1     a step failed (and was rolled back), or a rollback left errors
+1     a step failed (and was rolled back), or a rollback left errors; ``dns --check``:
+      a record is missing or different, or could not be checked
 2     bad input: invalid answers, unknown platform, bad options
 3     verification failed (a check did not pass)
 4     refused: session locked by another wizard, confirmation missing,
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, TextIO, cast
 
 from .checks import CheckResult
+from .dnsrecords import check_records
 from .engine import Engine, EventCallback
 from .errors import AnswersError, MailwizardError, UsageError
 from .interrupts import SafeOutput, StopOnSignal
@@ -40,8 +42,9 @@ from .target import Target, TargetOptions, open_target, state_dir_for
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
 
-VERBS = ("plan", "apply", "verify", "rollback", "status", "docs")
+VERBS = ("plan", "apply", "verify", "rollback", "status", "docs", "dns")
 DOC_FORMATS = ("markdown", "html")
+DNS_FORMATS = ("zone", "table")
 _DOC_EXTENSIONS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 
 
@@ -73,10 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diff", action="store_true", help="plan: show every file diff")
     p.add_argument("--probe-host", default="127.0.0.1",
                    help="verify: address for the network checks (default 127.0.0.1)")
-    p.add_argument("--format", choices=DOC_FORMATS, default=None,
-                   help="docs: output format (default: from the -o file's extension, "
-                        "else markdown)")
+    p.add_argument("--format", choices=DOC_FORMATS + DNS_FORMATS, default=None,
+                   help="docs: markdown or html (default: from the -o file's extension, "
+                        "else markdown); dns: zone or table (default zone)")
     p.add_argument("-o", "--output", metavar="FILE", help="docs: write here (default stdout)")
+    p.add_argument("--check", action="store_true",
+                   help="dns: look the records up and say, per record, ok, missing or "
+                        "different")
+    p.add_argument("--nameserver", action="append", metavar="IP",
+                   help="dns --check: ask this resolver (IP or IP#PORT, repeatable; default: "
+                        "$MAILWIZARD_NAMESERVER, else the target's resolv.conf)")
     return p
 
 
@@ -299,11 +308,38 @@ def cmd_docs(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_dns(args: argparse.Namespace, out: TextIO) -> int:
+    """The records to publish (``--check``: and how DNS answers for each)."""
+    from .dnsrecords import report
+    from .dnsrecords.gather import target_dns_plan
+
+    fmt = args.format or "zone"
+    if fmt not in DNS_FORMATS:
+        raise UsageError(f"dns prints --format zone or table, not {fmt}")
+    if args.nameserver and not args.check:
+        raise UsageError("--nameserver only matters with --check")
+    target = _target(args)
+    answers = target.load_answers(args.answers)
+    plan = target_dns_plan(target.executor, answers, dkim=None)
+    if not args.check:
+        report.print_records(plan, fmt, out)
+        return EXIT_OK
+    try:
+        resolver = report.target_resolver(report.nameservers_from(args.nameserver),
+                                          str(target.executor.path("/etc/resolv.conf")),
+                                          timeout=3.0)
+    except ValueError as exc:
+        raise UsageError(f"--nameserver: {exc}") from None
+    return report.print_checks(check_records(plan.records, resolver), out)
+
+
 def doc_format(asked: Optional[str], output: Optional[str]) -> str:
     """The runbook format: the one asked for, else the one the output file's name says.
 
     An explicit ``--format`` that contradicts the extension (``-o x.html --format markdown``)
     is refused rather than writing Markdown into a file a browser will open as HTML."""
+    if asked and asked not in DOC_FORMATS:
+        raise UsageError(f"docs writes --format markdown or html, not {asked}")
     by_name = _DOC_EXTENSIONS.get(Path(output).suffix.lower()) if output else None
     if asked and by_name and asked != by_name:
         raise UsageError(f"--format {asked} does not match the file name {output!r} "
@@ -337,7 +373,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     handlers = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify,
-                "rollback": cmd_rollback, "status": cmd_status, "docs": cmd_docs}
+                "rollback": cmd_rollback, "status": cmd_status, "docs": cmd_docs,
+                "dns": cmd_dns}
     try:
         if args.verb is None:
             if not sys.stdout.isatty() or not sys.stdin.isatty():

@@ -7,7 +7,8 @@ here are needed by the core too (which must not import recipes).
 
 from __future__ import annotations
 
-from typing import Sequence, Set
+import ipaddress
+from typing import List, Sequence, Set
 
 from .executor import Executor
 
@@ -41,3 +42,24 @@ def unit_active(ex: Executor, unit: str) -> bool:
     """Whether systemd reports ``unit`` active (``systemctl is-active --quiet``); only
     meaningful when :func:`systemd_running`."""
     return ex.run(["systemctl", "is-active", "--quiet", unit], quiet=True, timeout=60).ok
+
+
+def interface_addresses(ex: Executor) -> List[str]:
+    """The addresses on the target's network interfaces (``ip -o addr show``), loopback and
+    link-local ones left out; [] when ``ip`` is missing or says nothing (a dry run)."""
+    if not ex.which("ip"):
+        return []
+    res = ex.run(["ip", "-o", "addr", "show"], quiet=True, timeout=30)
+    out: List[str] = []
+    for line in res.stdout.splitlines() if res.ok else []:
+        words = line.split()
+        for kind, value in zip(words, words[1:]):
+            if kind not in ("inet", "inet6"):
+                continue
+            try:
+                addr = ipaddress.ip_address(value.split("/", 1)[0])
+            except ValueError:
+                continue
+            if not (addr.is_loopback or addr.is_link_local) and str(addr) not in out:
+                out.append(str(addr))
+    return out

@@ -64,6 +64,8 @@ class Platform:
     compatibility_level: str = ""
     """Value to write when main.cf has none (fresh "No configuration" Debian install)."""
     notes: Tuple[str, ...] = field(default_factory=tuple)
+    packages_acme: Tuple[str, ...] = ("certbot",)
+    """The ACME client (certificate mode acme); EPEL's on EL."""
     packages_epel: Tuple[str, ...] = ()
     """Packages that only EPEL provides here (EL); installing one needs the epel step."""
     epel_release: str = ""
@@ -172,7 +174,7 @@ def _el(distro: str, label: str, major: int) -> Platform:
         packages_dovecot=("dovecot",),
         packages_cyrus=("cyrus-sasl", "cyrus-sasl-plain"),
         packages_postgrey=("postgrey",),
-        packages_epel=("postgrey", "pypolicyd-spf"),
+        packages_epel=("postgrey", "pypolicyd-spf", "certbot"),
         epel_release=epel_release,
         epel_release_url=epel_url,
         crb_repo=crb,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._banner import DryRunBanner
+from ._checkbox import StateCheckbox
 from ._diff_view import DiffView, preview_renderables
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
@@ -15,6 +16,7 @@ __all__ = [
     "ErrorModal",
     "PromptModal",
     "PromptResult",
+    "StateCheckbox",
     "StepProgress",
     "UserRow",
     "preview_renderables",

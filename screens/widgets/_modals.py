@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from ._checkbox import StateCheckbox
+
 
 class ConfirmModal(ModalScreen[bool]):
     """Ask a yes/no question. ``y``/``n``, Enter on a button, Escape = no."""
@@ -163,7 +165,7 @@ class PromptModal(ModalScreen[Optional[PromptResult]]):
             yield Label(self.prompt_title, id="prompt-title")
             yield Input(self.value, id="prompt-input")
             if self.flag_label:
-                yield Checkbox(self.flag_label, False, id="prompt-flag")
+                yield StateCheckbox(self.flag_label, False, id="prompt-flag")
             if self.help_text:
                 yield Static(self.help_text, id="prompt-help")
             with Horizontal():

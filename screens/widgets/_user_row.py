@@ -9,6 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, Input, Static
 
+from ._checkbox import StateCheckbox
+
 
 class UserRow(Vertical):
     """One mail user: name, create the account, initial password (masked), its errors."""
@@ -23,7 +25,7 @@ class UserRow(Vertical):
         with Horizontal(classes="user-fields"):
             yield Input(str(self.user.get("name", "") or ""), placeholder="user name",
                         classes="user-name", compact=True)
-            yield Checkbox("create", bool(self.user.get("create", False)),
+            yield StateCheckbox("create", bool(self.user.get("create", False)),
                            classes="user-create", compact=True)
             yield Input(str(self.user.get("password", "") or ""),
                         placeholder="password (if created)", password=True,

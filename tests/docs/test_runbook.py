@@ -750,3 +750,30 @@ def test_the_blocked_port_25_warning_points_to_the_relay_answer(tmp_path: Path) 
     md = render_markdown(dry_engine(tmp_path, "debian12"))
     warning = next(line for line in md.splitlines() if "block outgoing port 25" in line)
     assert "`relayhost`" in warning and "`relay_password`" in warning
+
+
+def test_dns_section_lists_the_computed_records(tmp_path: Path) -> None:
+    """Issue 11: the runbook's DNS section is the same list `mailwizard dns` prints, with the
+    answered public address, the RFC 6186 records, the MTA-STS policy file, and the relay's
+    SPF; placeholders stay comments."""
+    from wizard.answers import Dns
+
+    answers = demo_answers().with_changes(dns=Dns(public_addresses=("198.51.100.7",)),
+                                          relayhost="[smtp.provider.example]:587")
+    engine = dry_engine(tmp_path, "debian12", answers=answers)
+    md = render_markdown(engine)
+    dns_md = sections(md)["DNS records to publish"]
+    lines = {" ".join(x.split()) for x in dns_md.splitlines()}
+    assert "mail.example.com. IN A 198.51.100.7" in lines
+    assert "; 7.100.51.198.in-addr.arpa. IN PTR mail.example.com." in lines
+    assert '_dmarc.example.com. IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@example.com"' \
+        in lines
+    assert any(x.startswith('_mta-sts.example.com. IN TXT "v=STSv1; id=') for x in lines)
+    assert "_imap._tcp.example.com. IN SRV 0 0 0 ." in lines
+    assert 'example.com. IN TXT "v=spf1 mx a:smtp.provider.example ~all"' in lines
+    assert "https://mta-sts.example.com/.well-known/mta-sts.txt" in dns_md
+    assert "mode: testing" in dns_md
+    assert "mailwizard dns --check --answers ANSWERS.yaml" in dns_md
+    html = render_runbook(engine, "html")
+    assert "v=spf1 mx a:smtp.provider.example ~all" in html
+    assert "(#dns-records-to-publish)" in md

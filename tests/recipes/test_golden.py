@@ -7,14 +7,17 @@ review the diff of the golden files in the commit.
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 from pathlib import Path
+from typing import Any, Dict
 
 import pytest
+import yaml
 from allsteps import real_engine
 
-from wizard.answers import demo_answers_path, load_answers
+from wizard.answers import Answers, demo_answers_path, load_answers, parse_answers
 from wizard.cli import print_plan
 from wizard.executor import DryRunExecutor
 from wizard.platforms import get_platform
@@ -23,8 +26,19 @@ GOLDEN = Path(__file__).parent / "golden"
 PLATFORMS = ["rocky9", "centos7", "almalinux10", "debian12", "debian13", "ubuntu24.04"]
 
 
-def render(pid: str, root: Path) -> str:
-    engine = real_engine(load_answers(demo_answers_path()), get_platform(pid),
+ACME: Dict[str, Any] = {"mode": "acme", "acme_email": "postmaster@example.com",
+                        "extra_names": ["smtp.example.com"]}
+"""The demo answers' certificate section in acme mode (the ``*.acme.plan.txt`` goldens)."""
+
+
+def acme_answers() -> Answers:
+    data = yaml.safe_load(demo_answers_path().read_text())
+    data["certificate"] = copy.deepcopy(ACME)
+    return parse_answers(data)
+
+
+def render(pid: str, root: Path, answers: Any = None) -> str:
+    engine = real_engine(answers or load_answers(demo_answers_path()), get_platform(pid),
                          DryRunExecutor(root))
     out = io.StringIO()
     print_plan(engine.plan(), out, diff=True, platform=engine.platform, dry_run=True)
@@ -68,6 +82,40 @@ def test_golden_plans_use_the_platforms_paths_and_packages(pid: str) -> None:
     else:
         assert any("hash:/etc/aliases" in a for a in added + lines)
     assert any("reject_unauth_destination" in a for a in added)
+
+
+@pytest.mark.parametrize("pid", PLATFORMS)
+def test_acme_plan_matches_golden(pid: str, tmp_path: Path) -> None:
+    text = render(pid, tmp_path, acme_answers())
+    golden = GOLDEN / f"{pid}.acme.plan.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert golden.exists(), f"missing {golden}: run with UPDATE_GOLDEN=1"
+    assert text == golden.read_text(), f"acme plan for {pid} differs from {golden}"
+
+
+@pytest.mark.parametrize("pid", PLATFORMS)
+def test_acme_golden_plans_get_certbot_open_80_and_end_with_the_acme_step(pid: str) -> None:
+    text = (GOLDEN / f"{pid}.acme.plan.txt").read_text()
+    p = get_platform(pid)
+    steps = [ln for ln in text.splitlines() if ln[:3].strip().rstrip(".").isdigit()
+             and " step(s)." not in ln]
+    assert "[acme]" in steps[-1] and "[firewall]" in steps[-2], steps[-3:]
+    install = next(ln for ln in text.splitlines()
+                   if ln.strip().startswith("$ ") and " install " in ln and "postfix" in ln)
+    assert install.split()[-1] == "certbot" or " certbot " in install
+    cmds = [ln.strip()[2:] for ln in text.splitlines() if ln.strip().startswith("$ ")]
+    certbot = [c for c in cmds if c.startswith("certbot certonly ")]
+    assert len(certbot) == 1
+    assert "-d mail.example.com -d smtp.example.com" in certbot[0]
+    assert "--deploy-hook /etc/letsencrypt/renewal-hooks/deploy/mailwizard" in certbot[0]
+    if p.is_el:
+        assert text.count("[epel]") == 1 and "systemctl enable certbot-renew.timer" in cmds
+        assert "firewall-cmd --permanent --add-service=http" in cmds
+    else:
+        assert "[epel]" not in text and not any("certbot-renew" in c for c in cmds)
+    if p.firewall == "ufw":
+        assert "ufw allow 80/tcp" in cmds
 
 
 def test_plans_are_deterministic(tmp_path: Path) -> None:

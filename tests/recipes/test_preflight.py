@@ -91,3 +91,79 @@ def test_preflight_ports_when_ss_cannot_tell(tmp_path: Path) -> None:
     (res,) = PreflightRecipe._ports(ex)
     assert (res.name, res.ok) == ("mail ports free", None)
     assert res.detail == "ss failed: Cannot open netlink socket" and res.explanation == ""
+
+
+# --------------------------------------------------------------------------- DNS (issue 11)
+IP_ADDR = ("1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n"
+           "2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\\  valid_lft forever\n"
+           "2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever\n"
+           "3: eth1    inet 93.184.215.14/24 scope global eth1\\       valid_lft forever\n")
+
+
+def _ip_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/bin/ip").write_text("#!/bin/sh\n")
+    (root / "usr/bin/ip").chmod(0o755)
+    return root
+
+
+def _acme(**dns_answers: object):
+    from dataclasses import replace
+
+    from wizard.answers import Dns
+    return ANSWERS.with_changes(certificate=replace(ANSWERS.certificate, mode="acme"),
+                                dns=Dns(**dns_answers))  # type: ignore[arg-type]
+
+
+def test_acme_host_check(tmp_path: Path) -> None:
+    from fake_dns import FakeDNS
+
+    from wizard.dnsrecords import make_resolver
+
+    ex = ScriptedExecutor(_ip_root(tmp_path), {"ip -o addr show": FakeCommand(0, IP_ADDR)})
+    with FakeDNS() as dns_server:
+        res = make_resolver([dns_server.spec], timeout=2)
+        dns_server.add("example.com.", "MX", "10 mail.example.com.")
+        # no record at all: refused, naming the record to publish
+        r = preflight_mod.acme_host_check(ex, _acme(), res)
+        assert r.ok is False and "mail.example.com. IN A 93.184.215.14" in r.explanation
+        # pointing elsewhere
+        dns_server.add("mail.example.com.", "A", "192.0.2.99")
+        r = preflight_mod.acme_host_check(ex, _acme(), res)
+        assert r.ok is False and "192.0.2.99" in r.detail and "93.184.215.14" in r.explanation
+        # pointing at a private interface address counts too (a lab, a LAN CA)
+        dns_server.records["mail.example.com."]["A"] = ["10.0.0.5"]
+        assert preflight_mod.acme_host_check(ex, _acme(), res).ok is True
+        # behind NAT: the answered public address
+        dns_server.records["mail.example.com."]["A"] = ["198.51.100.7"]
+        assert preflight_mod.acme_host_check(
+            ex, _acme(public_addresses=("198.51.100.7",)), res).ok is True
+        dns_server.refuse.add("mail.example.com.")
+        r = preflight_mod.acme_host_check(ex, _acme(), res)
+        assert r.ok is None and "could not look up" in r.detail
+    assert preflight_mod.acme_host_check(ex, _acme(), None).ok is None
+
+
+def test_preflight_dns_checks_every_record(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from fake_dns import FakeDNS
+
+    from wizard.dnsrecords import expected_records
+    from wizard.dnsrecords.render import rdata_text
+
+    monkeypatch.setattr(preflight_mod, "dns_reachable", lambda timeout=2.0: True)
+    ex = ScriptedExecutor(_ip_root(tmp_path), {"ip -o addr show": FakeCommand(0, IP_ADDR)})
+    with FakeDNS() as dns_server:
+        monkeypatch.setenv("MAILWIZARD_NAMESERVER", dns_server.spec)
+        for r in expected_records(ANSWERS, ["93.184.215.14"]):
+            if r.known and r.purpose != "DMARC":
+                dns_server.add(r.name, r.type, rdata_text(r))
+        results = _by_name(PreflightRecipe._dns(ex, ANSWERS))
+        assert not dns_server.silent
+    mx = results["DNS MX: example.com MX"]
+    assert mx.ok is True
+    dmarc = results["DNS DMARC: _dmarc.example.com TXT"]
+    assert dmarc.ok is None and dmarc.explanation.startswith(
+        'publish: _dmarc.example.com. IN TXT "v=DMARC1; p=none')
+    assert not [r for r in results.values() if r.ok is False]  # never a failure

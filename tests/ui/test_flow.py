@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from textual.widgets import Checkbox, Input, OptionList, RichLog, TextArea
+from textual.widgets import Checkbox, Input, OptionList, RichLog, Select, TextArea
 from textual.widgets._footer import FooterKey
 from ui_recipes import MOTD, BrokenStep, GreylistStep, HostnameStep, test_recipes
 from uikit import FROZEN_MACHINE, MAIN_CF, run_async, settle, text_of, walk_recipes
@@ -111,6 +111,17 @@ async def test_dry_run_walkthrough(platform: str, tmp_path: Path) -> None:
         clients = text_of(summary.query_one("#summary-clients"))
         assert "mail.example.com, port 993, SSL/TLS" in clients
         assert "port 587, STARTTLS" in clients
+        dns = text_of(summary.query_one("#summary-dns"))
+        assert "example.com MX" in dns and "10 mail.example.com." in dns
+        assert "_dmarc.example.com TXT" in dns and "v=spf1 mx -all" in dns
+        assert "mail.example.com A" in dns and "fill in" in dns  # a dry run knows no address
+        assert "_submission._tcp.example.com SRV" in dns
+        # keyboard only: the body scrolls down to the records
+        body = summary.query_one("#summary-body")
+        assert body.has_focus
+        await pilot.press("end")
+        await pilot.pause()
+        assert body.scroll_y > 0
         assert all(app.ctx.status(sp) in ("previewed", "off") for sp in plans)
 
         await pilot.press("e")
@@ -193,6 +204,44 @@ async def test_answers_form_restrictions_and_certificate_extras() -> None:
         assert r.smtpd_hard_error_limit == 30 and r.message_size_limit == 0
         assert answers.certificate.extra_names == ("imap.example.com",)
         assert answers.certificate.csr is True
+
+
+@run_async
+async def test_answers_form_acme_mode_and_its_fields() -> None:
+    """The certificate mode acme and its fields: a plain-http directory and an IP address among
+    the names are refused next to their fields; fixed, they reach the answers."""
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, AnswersScreen)
+        form.query_one("#f-certificate-mode", Select).value = "acme"
+        form.query_one("#f-certificate-acme_directory", Input).value = "http://pebble/dir"
+        form.query_one("#f-certificate-extra_names", Input).value = "smtp.example.com, 192.0.2.7"
+        await pilot.pause()
+        assert "https" in text_of(form.query_one("#err-certificate-acme_directory"))
+        assert "IP address" in text_of(form.query_one("#err-certificate-extra_names"))
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, AnswersScreen)
+
+        form.query_one("#f-certificate-acme_directory", Input).value = "https://pebble:14000/dir"
+        form.query_one("#f-certificate-extra_names", Input).value = "smtp.example.com"
+        form.query_one("#f-certificate-acme_email", Input).value = "postmaster@example.com"
+        form.query_one("#f-certificate-acme_challenge", Select).value = "webroot"
+        form.query_one("#f-certificate-acme_webroot", Input).value = "/var/www/html"
+        form.query_one("#f-certificate-acme_ca_bundle", Input).value = "/etc/ssl/pebble.pem"
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, StepListScreen)
+        assert app.ctx.answers is not None
+        c = app.ctx.answers.certificate
+        assert (c.mode, c.acme_directory, c.acme_email, c.acme_challenge, c.acme_webroot,
+                c.acme_ca_bundle, c.extra_names) == (
+            "acme", "https://pebble:14000/dir", "postmaster@example.com", "webroot",
+            "/var/www/html", "/etc/ssl/pebble.pem", ("smtp.example.com",))
 
 
 @run_async

@@ -54,6 +54,7 @@ FORM_START = {
     "restrictions": {"rbl": [], "helo_required": True, "reject_unknown_helo": False},
     "imap": True,
     "pop3": True,
+    "dkim": {"enabled": True},
     "steps": {"firewall": True, "postgrey": False, "virtual-aliases": True},
 }
 
@@ -132,7 +133,7 @@ def test_summary_is_the_sections_lines_in_file_order() -> None:
     assert labels == ["Host name", "Mail domain", "Admin (receives root's mail)",
                       "Trusted networks", "Listen on", "Users", "Aliases", "Virtual aliases",
                       "Certificate", "SASL", "Block lists", "Mail access",
-                      "Mailbox quota"]
+                      "Mailbox quota", "DKIM signing"]
     assert ("Certificate", "self-signed, rsa2048, CN=mail.example.com") in answers.summary()
 
 

@@ -14,7 +14,8 @@ Modules:
   ``summary`` and defaults: :mod:`.host` (:class:`Identity`, :class:`Network`,
   :class:`MailAccess`, :class:`Steps`), :mod:`.accounts` (:class:`Users`, :class:`Admin`,
   :class:`Aliases`), :mod:`.certificate` (:class:`Certificate`), :mod:`.smtpd`
-  (:class:`Sasl`, :class:`Restrictions`);
+  (:class:`Sasl`, :class:`Restrictions`), :mod:`.relay` (:class:`Relay`), :mod:`.dkim`
+  (:class:`Dkim`, :func:`signing_domains`), :mod:`.dns` (:class:`Dns`);
 - :mod:`.model`: :class:`Answers` and :func:`parse_answers` composing the sections;
 - :mod:`.reader`: :func:`read_answers_file` (size, nesting and alias limits),
   :func:`load_answers`, :func:`dump_answers`, :func:`demo_answers_path`.
@@ -33,6 +34,8 @@ from .certificate import (
     check_acme_directory,
     check_acme_email,
 )
+from .dkim import Dkim, check_selector, default_selector, signing_domains
+from .dns import Dns, check_public_address
 from .host import INET_PROTOCOLS, OPTIONAL_STEPS, Identity, MailAccess, Network, Steps
 from .model import (
     PARSE_ORDER,
@@ -89,6 +92,9 @@ __all__ = [
     "Aliases",
     "Answers",
     "Certificate",
+    "Dkim",
+    "Dns",
+    "check_public_address",
     "Errors",
     "Identity",
     "MailAccess",
@@ -107,8 +113,10 @@ __all__ = [
     "check_domain",
     "check_hostname",
     "check_path",
+    "check_selector",
     "check_user",
     "default_answers",
+    "default_selector",
     "demo_answers_path",
     "dump_answers",
     "find_loop",
@@ -117,5 +125,6 @@ __all__ = [
     "normalize_network",
     "parse_answers",
     "read_answers_file",
+    "signing_domains",
     "text_problem",
 ]

@@ -16,6 +16,8 @@ from ..secret import Secret
 from .accounts import Admin, Aliases, AliasMap, User, Users
 from .base import Parser, Section
 from .certificate import Certificate
+from .dkim import Dkim
+from .dns import Dns
 from .host import Identity, MailAccess, Network, Steps
 from .relay import Relay
 from .smtpd import Restrictions, Sasl
@@ -23,13 +25,13 @@ from .validators import text_errors
 
 SECTIONS: Tuple[Type[Section], ...] = (
     Identity, Admin, Network, Users, Aliases, Certificate, Sasl, Restrictions, MailAccess, Relay,
-    Steps,
+    Dkim, Dns, Steps,
 )
 """Every section, in the order of the answers file and of the summary."""
 
 PARSE_ORDER: Tuple[Type[Section], ...] = (
     Identity, Network, Users, Admin, Aliases, Certificate, Sasl, Restrictions, MailAccess, Relay,
-    Steps,
+    Dkim, Dns, Steps,
 )
 """The order sections are parsed in (and their problems listed): ``admin_user`` is checked
 against the users, the aliases against the users and the domain."""
@@ -66,6 +68,10 @@ class Answers:
     relay_user: str = _RELAY.relay_user
     relay_password: Optional[Secret] = _RELAY.relay_password
     """The relay login's password; never stored in the session."""
+    dkim: Dkim = field(default_factory=Dkim)
+    """DKIM signing (step ``dkim``): on, the selector, extra signing domains."""
+    dns: Dns = field(default_factory=Dns)
+    """What the DNS records need that the server cannot tell (its public addresses)."""
     steps: Tuple[Tuple[str, bool], ...] = _STEPS.steps
 
     # ------------------------------------------------------------------ helpers

@@ -311,14 +311,31 @@ class FileChange(Change):
 class FileWrite(FileChange):
     """Write a whole file (a certificate, a map, a drop-in). ``content=None`` removes it."""
 
-    def __init__(self, path: str, content: Optional[str | bytes], **kw: Any) -> None:
+    def __init__(self, path: str, content: Optional[str | bytes],
+                 undo_then: Sequence[Sequence[str]] = (), **kw: Any) -> None:
         super().__init__(path, **kw)
         if isinstance(content, bytes):
             content = content.decode("utf-8", "surrogateescape")
         self.content = content
+        self.undo_then = [[str(a) for a in cmd] for cmd in undo_then]
+        """Commands the undo runs after it restored the file (journaled with the record),
+        e.g. a reload once the step's other undos have put the old files back."""
+
+    def prepare(self, ctx: ChangeContext) -> Optional[Record]:
+        rec = super().prepare(ctx)
+        if rec is not None and self.undo_then:
+            rec["undo_then"] = self.undo_then
+        return rec
 
     def describe(self) -> str:
         return f"write {self.path}" if self.content is not None else f"remove {self.path}"
+
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """As any file change; the commands of ``undo_then`` end the step's roll-back."""
+        form = super().shell_form(preview)
+        if self.undo_then and preview.changed:
+            form = replace(form, undo_last=tuple(quote_argv(c) for c in self.undo_then))
+        return form
 
     def transform(self, before: Optional[str]) -> Optional[str]:
         return self.content

@@ -55,6 +55,15 @@ class Snapshot(Change):
     def commit(self, ctx: ChangeContext, rec: Record) -> None:
         return None
 
+    def shell_form(self, preview: Preview) -> ShellForm:
+        """By hand: the step's back-up copies the file and its roll-back puts it back (or
+        removes it when it did not exist)."""
+        if not preview.changed:
+            return ShellForm()
+        if "does not exist yet" in preview.note:
+            return ShellForm(undo=(f"rm -f {shlex.quote(self.path)}",))
+        return ShellForm(restore=self.path)
+
     @classmethod
     def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
         ex = ctx.executor

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List, Sequence, Set
 
 from ..changes import Change, Preview
+from ..guides import named
 from .blocks import APPLY, BACKUP, ROLLBACK, VERIFY, Block
 from .sections import answers_table, appendix, clients, dns, final_tests, intro
 from .steps import BATCH_WHY, Doc
@@ -44,7 +45,7 @@ def step(d: Doc, n: int, sp: StepPlan) -> List[str]:
     if r.summary:
         out += [prose(r.summary.strip()), ""]
     if r.guide:
-        out += [f"**Guide:** follows {prose(r.guide)}.", ""]
+        out += [f"**Guide:** follows {prose(named(r.guide))}.", ""]
     if r.outdated:
         out += ["**Where that guide is out of date:**", ""]
         out += [f"- {prose(x)}" for x in r.outdated] + [""]

@@ -3,13 +3,15 @@ DNS records and the final tests."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List
+from shlex import quote as q
+from typing import TYPE_CHECKING, List, Optional
 
 from .blocks import APPLY, BACKUP, BACKUP_SUFFIX, INTERACTIVE, ROLLBACK, VERIFY, WHOLE_FILE
 from .text import cell, code_span, fence, prose
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..answers import Answers
+    from ..dnsrecords import DkimKey
     from ..platforms import Platform
     from .steps import Doc
 
@@ -43,8 +45,13 @@ def what_it_does(a: Answers) -> List[str]:
         extra.append("a sender blacklist")
     if extra:
         out.append("- Turns away obvious junk with " + ", ".join(extra) + ".")
-    own = "a self-signed" if a.certificate.mode == "self-signed" else "your own"
-    out.append(f"- Encrypts with {own} certificate for {a.cert_cn} ({a.certificate.key_type}).")
+    if a.certificate.mode == "acme":
+        out.append(f"- Encrypts with a certificate for {a.hostname} from the ACME CA at "
+                   f"{a.certificate.acme_directory}, obtained and renewed by certbot.")
+    else:
+        own = "a self-signed" if a.certificate.mode == "self-signed" else "your own"
+        out.append(f"- Encrypts with {own} certificate for {a.cert_cn} "
+                   f"({a.certificate.key_type}).")
     return out
 
 
@@ -69,8 +76,9 @@ def intro(d: Doc) -> List[str]:
         f"- A root shell on the server (`sudo -i`), with working {pm} package sources.",
         f"- The host name {code_span(a.hostname)} set on the server (`hostnamectl set-hostname "
         f"{a.hostname}`), an A record for it, and an MX record for {a.domain} pointing at it "
-        "(see [DNS records](#dns-records)). Ask whoever runs the server's IP address to set "
-        f"the reverse (PTR) record to {a.hostname}: many receivers refuse mail without it.",
+        "(see [DNS records to publish](#dns-records-to-publish)). Ask whoever runs the "
+        f"server's IP address to set the reverse (PTR) record to {a.hostname}: many "
+        "receivers refuse mail without it.",
         "- These ports reachable from outside (check your provider's firewall or security "
         "group as well): " + ", ".join(ports) + ". Some providers block outgoing port 25 "
         "until you ask; if yours does, send through its relay instead: answer `relayhost` "
@@ -140,44 +148,65 @@ def clients(d: Doc) -> List[str]:
         if a.pop3:
             out.append(f"| POP3, alternative | {h} | 110 | STARTTLS | normal password |")
     out.append(f"| SMTP (outgoing) | {h} | 587 | STARTTLS | normal password |")
+    if a.certificate.mode == "self-signed":
+        trust = ("With the self-signed certificate, each client warns once: compare the "
+                 "fingerprint (see [Test the finished server](#test-the-finished-server)) and "
+                 "accept it, or replace the certificate with one from a public authority.")
+    elif a.certificate.mode == "acme":
+        trust = ("The certificate comes from an ACME CA, so clients that trust that CA "
+                 "accept it without a warning; certbot renews it before it expires.")
+    else:
+        trust = "Clients check the certificate you imported against the CAs they trust."
     out += ["",
             "\"Normal password\" means PLAIN or LOGIN; both are offered only after the "
             "connection is encrypted. Port 25 is for other mail servers, not for your "
-            "users. With the self-signed certificate, each client warns once: compare the "
-            "fingerprint (see [Test the finished server](#test-the-finished-server)) and "
-            "accept it, or replace the certificate with one from a public authority.", ""]
+            "users. " + trust, ""]
     return out
 
 
 def dns(d: Doc) -> List[str]:
+    """The records to publish (computed by :mod:`wizard.dnsrecords`), what each is for, the
+    MTA-STS policy file, and how to check them."""
+    from ..dnsrecords.gather import dns_plan
+    from ..dnsrecords.render import render_zone
+
     a = d.answers
-    domains = [a.domain]
-    if a.step_enabled("virtual-aliases"):
-        domains += [x for x in a.virtual_alias_domains if x not in domains]
-    out = ["## DNS records", "",
-           "Publish these records at the DNS provider of each domain. Replace 192.0.2.10 with "
-           "the server's public IPv4 address (add an AAAA record too if it has IPv6).", ""]
-    lines = [f"{a.hostname}.    IN A     192.0.2.10"]
-    for dom in domains:
-        lines.append(f"{dom}.    IN MX    10 {a.hostname}.")
-        lines.append(f"{dom}.    IN TXT   \"v=spf1 mx -all\"")
-    out += fence("text", "\n".join(lines))
-    out += [
-        f"- **MX**: other servers deliver mail for the domain to {a.hostname}.",
-        f"- **A**: the address of {a.hostname}.",
-        f"- **PTR** (reverse DNS): 192.0.2.10 must resolve back to {a.hostname}. This "
-        "record belongs to whoever owns the address (your hosting provider): ask them.",
-        "- **SPF** (`v=spf1 mx -all`): only the domain's MX hosts send its mail; receivers "
-        "may reject mail from anywhere else.",
-        "- **Next steps that mailwizard does not configure:** DKIM (signing outgoing mail, "
-        "e.g. with OpenDKIM or rspamd, and publishing its key as a TXT record) and a DMARC "
-        "policy (a TXT record at `_dmarc." + a.domain + "`, starting with `v=DMARC1; p=none` "
-        "while you watch the reports). Large mail providers increasingly expect both.", "",
-        "Check what is published:", ""]
-    checks = [f"dig +short MX {a.domain}", f"dig +short A {a.hostname}",
-              f"dig +short TXT {a.domain}", "dig +short -x 192.0.2.10"]
+    plan = dns_plan(a, (), dkim_key(a))
+    out = ["## DNS records to publish", "",
+           "Publish these records at the DNS provider of each domain (BIND zone-file form; "
+           "most providers' forms ask for the same name, type and value). Lines starting "
+           "with `;` are not to be published as they are: fill in what they say, or (the "
+           "PTR record) set it where your hosting provider says. `mailwizard dns` on the "
+           "server prints this list with the server's own addresses and, once applied, its "
+           "DKIM key; `mailwizard dns --check` says which records are published.", ""]
+    out += [f"- {prose(n)}" for n in plan.notes] + [""]
+    out += fence("text", render_zone(plan.records).rstrip("\n"))
+    out += ["What each record is for:", ""]
+    seen = set()
+    for r in plan.records:
+        if r.purpose in seen:
+            continue
+        seen.add(r.purpose)
+        out.append(f"- **{r.purpose}** ({r.level}): {prose(r.explanation)}")
+    out.append("")
+    for url, text in plan.policies:
+        out += [f"The MTA-STS policy file, served at {url}:", ""]
+        out += fence("text", text.rstrip("\n"))
+    host, dom = q(a.hostname), q(a.domain)
+    checks = ["mailwizard dns --check --answers ANSWERS.yaml",
+              f"dig +short MX {dom}", f"dig +short A {host}", f"dig +short AAAA {host}",
+              f"dig +short TXT {dom}", f"dig +short TXT {q('_dmarc.' + a.domain)}",
+              f"dig +short TXT {q('_mta-sts.' + a.domain)}",
+              f"dig +short SRV {q('_submission._tcp.' + a.domain)}"]
+    out += ["Check what is published:", ""]
     out += fence(VERIFY, "\n".join(checks))
     return out
+
+
+def dkim_key(a: Answers) -> Optional[DkimKey]:
+    """The DKIM record's inputs for the runbook: the key is made at apply (never read here:
+    the runbook is made without the server)."""
+    return None
 
 
 def pflogsumm_package(p: Platform) -> str:
