@@ -311,7 +311,12 @@ def test_forced_renewal_reaches_postfix_and_dovecot(acme: AcmeServer):
 def test_verify_passes_with_the_acme_certificate(acme: AcmeServer):
     """After the renewal too: the files the daemons read are certbot's current ones."""
     r = mwlab.mailwizard(acme.srv, "verify", f"acme_verify_{acme.suite}")
-    assert re.search(r"^.*\[acme\].*$", r.stdout, re.M), r.stdout[-4000:]
+    block = re.search(r"^\[acme\]\n((?:  .*\n|       .*\n)+)", r.stdout, re.M)
+    assert block, r.stdout[-4000:]
+    lines = block.group(1)
+    assert "PASS installed certificate is certbot's" in lines, lines
+    assert "PASS deploy hook present and executable" in lines, lines
+    assert "FAIL" not in lines, lines
 
 
 def test_rollback_of_the_acme_step_restores_the_placeholder(acme: AcmeServer):
