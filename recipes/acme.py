@@ -16,8 +16,12 @@ Postfix and Dovecot start with TLS, the services run, and the firewall step open
 from __future__ import annotations
 
 import datetime as _dt
+import smtplib
+import ssl
 from shlex import quote as q
 from typing import Dict, List
+
+from cryptography import x509
 
 from wizard import checks
 from wizard.answers import Answers
@@ -35,7 +39,7 @@ from wizard.errors import RecipeError
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from ._daemons import listeners
+from ._daemons import dovecot_running, listeners, postfix_running
 from .certificate import cert_paths, load_certs, names_host
 
 LE_DIR = "/etc/letsencrypt"
@@ -44,6 +48,10 @@ CRON = "/etc/cron.d/certbot"
 MIN_DAYS_LEFT = 21
 RELOAD = (("postfix", "reload"), ("doveadm", "reload"))
 """What the undo runs once the placeholder is back (both daemons run: the services step)."""
+
+
+def load_certs_der(der: bytes) -> x509.Certificate:
+    return x509.load_der_x509_certificate(der)
 
 
 def acme_mode(answers: Answers) -> bool:
@@ -246,6 +254,7 @@ class AcmeRecipe(Recipe):
             out.append(failed("certificate in place", f"{cert_file} is missing"))
         else:
             out.extend(self._compare(a, cert_file, live, served))
+            out.extend(self._served(ctx, live))
         st = ex.stat(HOOK)
         hook_ok = st is not None and bool(st.mode & 0o111) and st.uid == 0
         out.append(CheckResult("deploy hook present and executable", hook_ok,
@@ -282,6 +291,39 @@ class AcmeRecipe(Recipe):
         return out
 
     @staticmethod
+    def _served(ctx: VerifyContext, live: bytes) -> List[CheckResult]:
+        """What the running daemons present: the reload after the hook took effect."""
+        a, ex = ctx.answers, ctx.executor
+        try:
+            serial = load_certs(live, live_cert(a))[0].serial_number
+        except RecipeError:
+            return []
+        probes = []
+        if postfix_running(ex):
+            probes.append(("Postfix", 587, True))
+        if dovecot_running(ex) and (a.imap or a.pop3):
+            probes.append(("Dovecot", 993 if a.imap else 995, False))
+        if not probes:
+            return [info("daemons serve certbot's certificate",
+                         "Postfix and Dovecot are not running: not probed")]
+        out: List[CheckResult] = []
+        reload = {"Postfix": "postfix reload", "Dovecot": "doveadm reload"}
+        for daemon, port, starttls in probes:
+            name = f"{daemon} serves certbot's certificate (port {port})"
+            try:
+                der = checks.peer_certificate(ctx.probe_host, port, smtp_starttls=starttls,
+                                              server_name=a.hostname)
+                got = load_certs_der(der).serial_number
+            except (OSError, smtplib.SMTPException, ssl.SSLError, ValueError) as exc:
+                out.append(failed(name, f"{ctx.probe_host}:{port}: {exc}"))
+                continue
+            ok = got == serial
+            out.append(CheckResult(name, ok, f"serial {got:x}",
+                                   "" if ok else "the daemon still has the old certificate: "
+                                                 + reload[daemon]))
+        return out
+
+    @staticmethod
     def _renewal(ctx: VerifyContext) -> CheckResult:
         ex, p = ctx.executor, ctx.platform
         name = "renewal scheduled"
@@ -312,5 +354,7 @@ class AcmeRecipe(Recipe):
             f"openssl x509 -in {q(live_cert(answers))} -noout -serial   # the same serial",
             f"ls -l {q(HOOK)}   # -rwxr-xr-x root root",
             f"systemctl is-enabled {q(renew_service(platform) + '.timer')} || ls -l {CRON}",
-            f"{pre}certbot renew --dry-run --cert-name {q(cert_name(answers))}",
+            # without a terminal, certbot renew first sleeps at random for up to 8 minutes
+            f"{pre}certbot renew --dry-run --no-random-sleep-on-renew "
+            f"--cert-name {q(cert_name(answers))}",
         ]

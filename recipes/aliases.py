@@ -10,7 +10,7 @@ from wizard.answers import Answers
 from wizard.changes import AliasEntries, Change, FileWrite, PostfixParams
 from wizard.checks import CheckResult, failed, info, passed
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._postfix import ALIASES, VIRTUAL, alias_loops, map_build, map_output, map_ref
 
@@ -52,8 +52,9 @@ class AliasesRecipe(Recipe):
         "domains are chosen, their addresses go into /etc/postfix/virtual and Postfix is told "
         "to accept mail for those domains.")
     outdated = (
+        ForFamily("el",
         "The guides build tables with hash: (Berkeley DB). EL10 has no Berkeley DB: there the "
-        "tables are lmdb: and the built files end in .lmdb instead of .db.",
+        "tables are lmdb: and the built files end in .lmdb instead of .db."),
         "Guide 001 calls its table /etc/postfix/virtual_users and lists addresses of the main "
         "domain there. Addresses of the main domain belong in /etc/aliases; the virtual table "
         "is for the extra domains listed in virtual_alias_domains.",

@@ -18,7 +18,7 @@ from wizard.changes import Change, Command, FileWrite, GeneratedFile, KeySource,
 from wizard.checks import CheckResult
 from wizard.errors import RecipeError
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
 
@@ -223,8 +223,9 @@ class CertificateRecipe(Recipe):
         "certificate (e.g. from a public CA) is checked - key matches, not expired, names the "
         "host - and copied into place. A certificate signing request can be written as well.")
     outdated = (
+        ForFamily("el",
         "genkey and the crypto-utils package no longer exist on EL8 and later; mailwizard needs "
-        "neither (nor the openssl command).",
+        "neither (nor the openssl command)."),
         "1024-bit RSA keys and MD5/SHA-1 signatures are refused by current OpenSSL and EL's "
         "system crypto policy; we use RSA 2048+ or ECDSA with SHA-256 (SHA-384 for P-384).",
         "Modern clients ignore the Common Name and check only subjectAltName, which the old "

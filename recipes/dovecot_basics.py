@@ -10,7 +10,7 @@ from wizard.answers import Answers
 from wizard.changes import Change, DovecotSettings
 from wizard.checks import CheckResult, failed, info, passed
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._dovecot import dovecot_file, wanted_protocols
 
@@ -61,8 +61,9 @@ class DovecotBasicsRecipe(Recipe):
         "we leave it alone and only check it.",
         "login_process_size = 64 (a CentOS 5.1 x86_64 workaround) no longer exists; Dovecot 2 "
         "sets process limits per service.",
+        ForFamily("debian",
         "Dovecot 2.4 (Debian 13) replaces mail_location with mail_driver plus mail_path, and "
-        "will not start with the old name.",
+        "will not start with the old name."),
     )
     touches = ("/etc/dovecot/dovecot.conf (EL only: protocols)",
                "/etc/dovecot/conf.d/10-mail.conf")

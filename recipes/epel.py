@@ -3,7 +3,8 @@
 Touches: package ``epel-release`` (``oracle-epel-release-elN`` on Oracle Linux, the Fedora
 project's rpm on RHEL), the CRB repository switch (``dnf config-manager``; RHEL:
 ``subscription-manager``). Runs only on EL, and only when a chosen step needs a package that
-only EPEL has (postgrey); it comes before the package step that installs it.
+only EPEL has (postgrey, pypolicyd-spf, certbot); it comes before the package step that
+installs it.
 """
 
 from __future__ import annotations
@@ -70,9 +71,10 @@ class EpelRecipe(Recipe):
     guide = ("Guide 002 (SPF: packages from EPEL with --enablerepo=epel; postgrey with yum "
              "install); guide 000, part 2 (postgrey)")
     summary = (
-        "On RHEL-family systems postgrey (and the SPF policy daemon) are not in the "
-        "distribution's own repositories but in EPEL, Fedora's Extra Packages for Enterprise "
-        "Linux. This step installs the package that defines the EPEL repositories "
+        "On RHEL-family systems postgrey, the SPF policy daemon and certbot (ACME "
+        "certificates) are not in the distribution's own repositories but in EPEL, "
+        "Fedora's Extra Packages for Enterprise Linux. This step installs the package that "
+        "defines the EPEL repositories "
         "(epel-release; oracle-epel-release on Oracle Linux; on RHEL the Fedora project's "
         "rpm) and, on EL 8 and newer, enables the CodeReady Builder repository (crb, "
         "PowerTools on EL8), which EPEL packages may depend on, as the EPEL documentation "

@@ -64,7 +64,8 @@ class FirewallRecipe(Recipe):
     title = "Open the mail ports in the firewall"
     guide = "Guide 000, part 1 section 4 and part 3 section 8 (firewall ports)"
     summary = (
-        "Opens SMTP (25), submission (587) and, as chosen, IMAPS (993) and POP3S (995) in the "
+        "Opens SMTP (25), submission (587) and, as chosen, IMAPS (993) and POP3S (995), and "
+        "HTTP (80) for the ACME challenge when certificates come from an ACME CA, in the "
         "firewall that is active on the server: firewalld (EL) as permanent services followed "
         "by a reload, or ufw (Ubuntu) as port rules. The clear-text ports 143 and 110 are "
         "opened only on request (logins there still need STARTTLS). When no firewall runs, "

@@ -11,7 +11,7 @@ from wizard.checks import CheckResult
 from wizard.errors import RecipeError
 from wizard.executor import Executor
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._accounts import primary_group, user_home
 
@@ -64,8 +64,9 @@ class MaildirRecipe(Recipe):
         "yet. We create all four directories up front.",
         "'chmod -R 700' after 'chown' leaves a window where the folder is open; mailwizard "
         "creates each directory with its owner and mode 0700 directly.",
+        ForFamily("el",
         "On SELinux systems (EL, enforcing) directories made by an installer can carry the "
-        "wrong label, so the Maildirs are relabelled with restorecon.",
+        "wrong label, so the Maildirs are relabelled with restorecon."),
     )
     touches = ("/etc/skel/Maildir", "~user/Maildir for each mail user", "/etc/passwd (new users)")
 

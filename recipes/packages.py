@@ -10,7 +10,7 @@ from wizard.changes import Change, Command, Packages
 from wizard.checks import CheckResult, failed, info, passed
 from wizard.facts import installed_packages
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._dovecot import dovecot_packages
 
@@ -51,16 +51,19 @@ class PackagesRecipe(Recipe):
         "installed. On Debian and Ubuntu the postfix install questions are answered in "
         "advance; on EL 8 and newer Postfix is also made the system's sendmail.")
     outdated = (
+        ForFamily("el",
         "The guide installs system-switch-mail to pick the MTA. That tool is gone since EL6; "
         "EL uses 'alternatives --set mta /usr/sbin/sendmail.postfix' (the target is "
-        "sendmail.postfix, not /usr/sbin/postfix).",
+        "sendmail.postfix, not /usr/sbin/postfix)."),
         "The guide's 'chkconfig ... on' and /etc/init.d scripts belong to SysV init; EL7 and "
         "newer and current Debian/Ubuntu use systemd (the services step handles that).",
-        "yum is replaced by dnf on EL8 and newer (yum remains only as an alias).",
+        ForFamily("el",
+        "yum is replaced by dnf on EL8 and newer (yum remains only as an alias)."),
         "The old 'mailx' package does not exist any more: EL9+ ships s-nail, Debian and Ubuntu "
         "bsd-mailx ('apt install mailx' fails because mailx is a virtual name).",
+        ForFamily("debian",
         "On Debian and Ubuntu, Dovecot is split: dovecot-core plus dovecot-imapd and "
-        "dovecot-pop3d, and installing a protocol package is what turns the protocol on.",
+        "dovecot-pop3d, and installing a protocol package is what turns the protocol on."),
         "The guide says Dovecot pulls in MySQL and Perl; current packages do not.",
     )
     touches = ("packages: postfix, dovecot (+ cyrus-sasl / postgrey when chosen)",

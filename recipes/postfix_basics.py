@@ -9,7 +9,7 @@ from wizard.answers import Answers
 from wizard.changes import Change, PostfixParams
 from wizard.checks import CheckResult, failed, info
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._daemons import postfix_status
 from ._dovecot import lda_mailbox_command
@@ -81,16 +81,19 @@ class PostfixBasicsRecipe(Recipe):
         "into each user's home. The greeting no longer names the software or distribution, "
         "and the aliases table uses the map type the installed Postfix supports.")
     outdated = (
+        ForFamily("el",
         "EL ships 'inet_interfaces = localhost'; the guide's 'all' is still needed, but it now "
-        "replaces that line in place rather than being added.",
+        "replaces that line in place rather than being added."),
+        ForFamily("el",
         "The guide writes hash: tables. EL10's Postfix is built without Berkeley DB, so "
         "hash: and btree: fail there; mailwizard writes lmdb: on EL10 and converts any "
-        "hash:/btree: table already in main.cf.",
+        "hash:/btree: table already in main.cf."),
         "Postfix 3 reads compatibility_level; a missing level makes it run with old, less "
         "safe defaults and log warnings, so we set the distribution's level when none is set.",
+        ForFamily("debian",
         "On Debian, myorigin defaults to /etc/mailname. We write 'myorigin = $mydomain' on "
         "every platform, as the guide does: mail from local users then reads "
-        "user@<domain> everywhere, independent of a file other packages also edit.",
+        "user@<domain> everywhere, independent of a file other packages also edit."),
         "smtpd_banner: the default names the software ('ESMTP Postfix (Debian)'); we show only "
         "'$myhostname ESMTP', which is all RFC 5321 asks for.",
     )

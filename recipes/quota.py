@@ -21,7 +21,7 @@ from wizard.changes import Change, FileWrite
 from wizard.checks import CheckResult, failed, info, passed
 from wizard.executor import Executor
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._daemons import dovecot_running
 from ._dovecot import DOVECOT_CONFD
@@ -160,9 +160,10 @@ class QuotaRecipe(Recipe):
         "habit, filesystem quotas (quotaon, edquota), counts every file a user owns, needs a "
         "remounted filesystem, and makes delivery fail after the message was accepted. A "
         "Dovecot quota counts mail only and lets Postfix refuse it up front.",
+        ForFamily("debian",
         "Dovecot 2.4 (Debian 13) writes the quota as a named 'quota' block with storage_size "
         "and mail_plugins as a list; 2.2/2.3 use quota_rule in the plugin block. mailwizard "
-        "writes the dialect of the installed Dovecot.",
+        "writes the dialect of the installed Dovecot."),
         "Mail from trusted networks and logged-in users is accepted before the check "
         "(permit_mynetworks, permit_sasl_authenticated come first); Dovecot's delivery agent "
         "still applies the limit when it stores such a message.",

@@ -15,7 +15,7 @@ from wizard.answers import Answers
 from wizard.changes import Change, Command, Note, PostfixParams, SecretFile
 from wizard.checks import CheckResult, failed, info, passed
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._postfix import MAIN_CF, map_output, map_ref, postmap_changes
 
@@ -61,8 +61,9 @@ class RelayRecipe(Recipe):
         "Guide 004 only names relayhost; a provider's relay today almost always wants SASL "
         "authentication on port 587 with TLS, which needs smtp_sasl_* settings and a "
         "password map (Postfix's SASL_README).",
+        ForFamily("el",
         "The map type is the platform's (lmdb on EL10, which has no Berkeley DB), not a "
-        "fixed hash:.",
+        "fixed hash:."),
     )
     touches = (MAIN_CF, SASL_PASSWD)
 

@@ -13,7 +13,7 @@ from wizard.changes import Change, FileWrite, MasterService, PostfixParams, Serv
 from wizard.checks import CheckResult
 from wizard.confedit import MasterEntry
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._daemons import pidfile_direct, postfix_running
 from ._dnsbl import RESOLV_CONF, resolver_check
@@ -249,8 +249,9 @@ class RestrictionsRecipe(Recipe):
         "(restrictions.postgrey_delay, postgrey's own 300 s by default), written to "
         "POSTGREY_OPTS in /etc/default/postgrey (Debian) or /etc/sysconfig/postgrey (EPEL), "
         "and the services step restarts postgrey so it takes effect.",
+        ForFamily("el",
         "Maps are built with the platform's database type: `lmdb:` on EL10, where Postfix has "
-        "no Berkeley DB and `hash:` fails.",
+        "no Berkeley DB and `hash:` fails."),
         "postgrey's listener differs: Debian's package listens on TCP port 10023 (we bind it to "
         "127.0.0.1), EL's on the unix socket postgrey/socket in the Postfix queue directory.",
     )

@@ -21,7 +21,7 @@ from wizard.changes import (
 )
 from wizard.checks import CheckResult
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._daemons import dovecot_running, pidfile_direct
 from ._dovecot import DOVECOT_CONFD
@@ -149,8 +149,9 @@ class SaslRecipe(Recipe):
         "group allow-list and account locks apply.",
         "pam_listfile with a separate allow file (guide 001) works, but pam_succeed_if "
         "`user ingroup` does the same in one line without an extra file.",
+        ForFamily("debian",
         "On Debian 13 saslauthd runs from a native systemd unit that ignores the socket "
-        "directory in /etc/default/saslauthd; a small unit drop-in fixes that.",
+        "directory in /etc/default/saslauthd; a small unit drop-in fixes that."),
     )
     touches = (MAIN_CF, DOVECOT_AUTH_DROPIN, SMTP_PAM_DROPIN, "/etc/dovecot/conf.d/10-auth.conf",
                "/etc/default/saslauthd", "/etc/sysconfig/saslauthd", "/etc/pam.d")

@@ -10,7 +10,7 @@ from wizard.answers import Answers
 from wizard.changes import Change, ConfiguredService, Validate
 from wizard.checks import CheckResult
 from wizard.platforms import Platform
-from wizard.recipe import PlanContext, Recipe, VerifyContext
+from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._daemons import dovecot_running, listeners, only_loopback, postfix_running
 from ._dovecot import DOVECOT_CONFD, DOVECOT_DIR
@@ -65,8 +65,9 @@ class ServicesRecipe(Recipe):
         "chkconfig and /etc/init.d scripts (guide 000) are replaced by systemctl enable --now "
         "on every supported release; mailwizard still falls back to init scripts or direct "
         "commands where no systemd runs.",
+        ForFamily("el",
         "system-switch-mail no longer exists; making Postfix the default MTA is done by the "
-        "packages step (alternatives on EL8+).",
+        "packages step (alternatives on EL8+)."),
         "`postfix reload` does not apply a changed inet_interfaces; a stop/start is needed.",
     )
     touches = ("postfix", "dovecot", "saslauthd", "postgrey")

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from wizard.answers import Answers, form_defaults, parse_answers
 from wizard.checks import CheckResult
+from wizard.dnsrecords.dkim import dkim_key
 from wizard.dnsrecords.gather import DnsPlan, dns_plan, target_dns_plan
 from wizard.engine import Engine, EventCallback, StepPlan
 from wizard.errors import AnswersError
@@ -166,7 +167,7 @@ class WizardContext:
         if self.answers is None:
             return None
         if self.dry_run:
-            return dns_plan(self.answers)
+            return dns_plan(self.answers, (), dkim_key(self.answers))
         return target_dns_plan(self.executor, self.answers)
 
     def bind_session(self) -> None:

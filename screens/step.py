@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabP
 from wizard.checks import CheckResult, failed_count
 from wizard.engine import RollbackResult, StepPlan, StepResult
 from wizard.guides import named
+from wizard.platforms import Platform
 from wizard.run import apply_and_verify
 
 from .common import show_error
@@ -31,7 +32,7 @@ from .widgets import ConfirmModal, DiffView, DryRunBanner, StepProgress
 TABS = ("why", "changes", "log", "checks")
 
 
-def why_text(sp: StepPlan) -> Text:
+def why_text(sp: StepPlan, platform: Platform) -> Text:
     r = sp.recipe
     text = Text()
     if r.guide:
@@ -39,10 +40,11 @@ def why_text(sp: StepPlan) -> Text:
         text.append(named(r.guide) + "\n\n")
     text.append(r.summary or "(no description)")
     text.append("\n")
-    if r.outdated:
+    notes = r.outdated_for(platform)
+    if notes:
         text.append("\nWhere the guide is outdated, and what we do instead:\n",
                     style="bold yellow")
-        for note in r.outdated:
+        for note in notes:
             text.append(f" * {note}\n")
     if r.touches:
         text.append("\nTouches: ", style="bold")
@@ -118,7 +120,7 @@ class StepScreen(Screen[Result]):
         with TabbedContent(initial=self.initial_tab, id="step-tabs"):
             with TabPane("1 Why", id="why"):
                 with VerticalScroll(id="why-scroll", can_focus=True):
-                    yield Static(why_text(sp), id="why-text")
+                    yield Static(why_text(sp, self.ctx.platform), id="why-text")
             with TabPane(f"2 Changes ({sp.changed})", id="changes"):
                 yield DiffView(sp.previews if sp.enabled else [],
                                empty="Nothing to change." if sp.enabled

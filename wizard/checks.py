@@ -243,6 +243,30 @@ def smtp_capabilities(host: str, port: int, helo: str = "mailwizard.invalid",
         return {k.upper(): v for k, v in s.esmtp_features.items()}
 
 
+def peer_certificate(host: str, port: int, *, smtp_starttls: bool = False,
+                     server_name: str = "", timeout: float = 10.0) -> bytes:
+    """The DER certificate a TLS server presents (implicit TLS, or SMTP with STARTTLS).
+
+    Not verified here: the caller compares it with the certificate it expects."""
+    ctx = ssl._create_unverified_context()  # noqa: S323 - compared by the caller
+    if smtp_starttls:
+        with smtplib.SMTP(host, port, local_hostname="mailwizard.invalid",
+                          timeout=timeout) as s:
+            s.ehlo()
+            if server_name:
+                s._host = server_name  # type: ignore[attr-defined]
+            s.starttls(context=ctx)
+            der: Optional[bytes] = s.sock.getpeercert(  # type: ignore[union-attr]
+                binary_form=True)
+    else:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                ctx.wrap_socket(raw, server_hostname=server_name or None) as tls:
+            der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise OSError(f"{host}:{port} presented no certificate")
+    return der
+
+
 def smtp_starttls_offered(host: str, port: int = 25) -> CheckResult:
     name = f"STARTTLS offered on port {port}"
     try:

@@ -320,7 +320,7 @@ def cmd_dns(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--nameserver only matters with --check")
     target = _target(args)
     answers = target.load_answers(args.answers)
-    plan = target_dns_plan(target.executor, answers, dkim=None)
+    plan = target_dns_plan(target.executor, answers)
     if not args.check:
         report.print_records(plan, fmt, out)
         return EXIT_OK

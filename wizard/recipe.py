@@ -109,6 +109,18 @@ class VerifyContext:
     """Where network checks connect (the server itself by default)."""
 
 
+class ForFamily(str):
+    """A note (``Recipe.outdated``) that concerns one platform family only, ``el`` or
+    ``debian`` (Debian and Ubuntu): a Debian runbook does not talk about yum."""
+
+    family: str
+
+    def __new__(cls, family: str, text: str) -> ForFamily:
+        note = super().__new__(cls, text)
+        note.family = family
+        return note
+
+
 class Recipe:
     """Base class of a step. Subclasses set the class attributes and implement ``plan``."""
 
@@ -119,7 +131,8 @@ class Recipe:
     summary: str = ""
     """What the step does and why, in a few sentences (our words)."""
     outdated: Tuple[str, ...] = ()
-    """Where the guide's advice is out of date and what we do instead."""
+    """Where the guide's advice is out of date and what we do instead (a
+    :class:`ForFamily` note only on its platform family: :meth:`outdated_for`)."""
     optional: bool = False
     """The admin may skip it."""
     touches: Tuple[str, ...] = ()
@@ -132,6 +145,11 @@ class Recipe:
         """Whether the step runs for these answers on this platform (a step that only
         some platforms need, like EPEL on EL, overrides this)."""
         return self.enabled(answers)
+
+    def outdated_for(self, platform: Platform) -> List[str]:
+        """The notes of :attr:`outdated` that concern ``platform``."""
+        return [str(note) for note in self.outdated
+                if getattr(note, "family", platform.family) == platform.family]
 
     def plan(self, ctx: PlanContext) -> List[Change]:
         raise NotImplementedError

@@ -54,7 +54,7 @@ def print_plan(plans: Sequence[StepPlan], out: TextIO, diff: bool, platform: Pla
                 for c in pv.commands if pv.kind != "file" else []:
                     for line in c.splitlines():
                         out.write(f"         $ {line}\n")
-        for note in r.outdated:
+        for note in r.outdated_for(platform):
             out.write(f"     ! guide outdated: {note}\n")
     out.write(f"\n{total} change(s) in {sum(1 for p in plans if p.enabled)} step(s).\n")
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ._banner import DryRunBanner
-from ._checkbox import StateCheckbox
 from ._diff_view import DiffView, preview_renderables
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
 from ._user_row import UserRow
+from .checkbox import StateCheckbox
 
 __all__ = [
     "ConfirmModal",

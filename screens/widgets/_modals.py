@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from ._checkbox import StateCheckbox
+from .checkbox import StateCheckbox
 
 
 class ConfirmModal(ModalScreen[bool]):

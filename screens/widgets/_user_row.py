@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, Input, Static
 
-from ._checkbox import StateCheckbox
+from .checkbox import StateCheckbox
 
 
 class UserRow(Vertical):

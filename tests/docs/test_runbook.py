@@ -292,7 +292,9 @@ def test_runbook_covers_every_change_type(tmp_path: Path, platform: str) -> None
         assert "DEBIAN_FRONTEND=noninteractive apt-get install" in step
         assert "apt-get purge" in step
     else:
-        assert f"{engine.platform.pkg_manager} remove -y postfix dovecot" in step
+        assert f"{engine.platform.pkg_manager} remove -y $added" in step
+    # the undo removes what the install block wrote down as missing, not the whole list
+    assert "# the packages this block adds: the undo removes these only" in step
     assert "systemctl disable --now dovecot" in step
     off = parts["2. A step the answers turn off"]
     assert "Skipped" in off and "```sh" not in off

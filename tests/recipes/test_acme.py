@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from recipe_plans import DEMO
 
@@ -28,6 +29,7 @@ from recipes.acme import (
     renewal_conf,
 )
 from recipes.certificate import CertificateRecipe, cert_paths, key_pem, pem
+from wizard import checks
 from wizard.answers import Answers, Certificate
 from wizard.changes import Command, View
 from wizard.engine import Engine
@@ -202,10 +204,14 @@ def test_apply_verify_and_rollback_restore_the_placeholder(tmp_path: Path) -> No
         assert (c_path.read_bytes(), k_path.read_bytes()) != placeholder
         assert ex.calls[-1][:2] == ["certbot", "certonly"]
 
-        checks = {r.name: r for r in e.verify(["acme"])["acme"]}
-        assert all(r.ok for r in checks.values()), [(r.name, r.detail) for r in
-                                                      checks.values() if not r.ok]
-        assert "renewal scheduled" in checks and "/etc/cron.d/certbot" in checks[
+        found = {r.name: r for r in e.verify(["acme"])["acme"]}
+        assert all(r.ok is not False for r in found.values()), [
+            (r.name, r.detail) for r in found.values() if r.ok is False]
+        for name in ("installed certificate is certbot's", "deploy hook present and executable",
+                     "certificate names the host and extra names", "renewal scheduled",
+                     "certificate valid for more than 21 days"):
+            assert found[name].ok is True, name
+        assert "renewal scheduled" in found and "/etc/cron.d/certbot" in found[
             "renewal scheduled"].detail
 
         # a second run changes nothing: the lineage's renewal conf guards certbot
@@ -241,10 +247,10 @@ def test_verify_fails_a_certificate_close_to_expiry_and_a_missing_schedule(
         e, _ = _engine(root, s, certbot)
         res = e.apply()
         assert [r.status for r in res] == ["applied", "applied"], [r.error for r in res]
-        checks = {r.name: r for r in e.verify(["acme"])["acme"]}
-    assert checks["certificate valid for more than 21 days"].ok is False
-    assert checks["renewal scheduled"].ok is False  # no systemd, no cron job
-    assert checks["installed certificate is certbot's"].ok is True
+        found = {r.name: r for r in e.verify(["acme"])["acme"]}
+    assert found["certificate valid for more than 21 days"].ok is False
+    assert found["renewal scheduled"].ok is False  # no systemd, no cron job
+    assert found["installed certificate is certbot's"].ok is True
 
 
 def test_a_name_missing_from_the_certificate_fails_verify(tmp_path: Path) -> None:
@@ -260,8 +266,8 @@ def test_a_name_missing_from_the_certificate_fails_verify(tmp_path: Path) -> Non
         (live / "cert.pem").write_bytes(leaf)
         c, _ = cert_paths(ACME, P)
         ex.write_atomic(c, chain, 0o644, 0, 0)
-        checks = {r.name: r for r in e.verify(["acme"])["acme"]}
-    r = checks["certificate names the host and extra names"]
+        found = {r.name: r for r in e.verify(["acme"])["acme"]}
+    r = found["certificate names the host and extra names"]
     assert r.ok is False and "smtp.example.com" in r.detail
 
 
@@ -279,3 +285,57 @@ def test_the_runbook_line_of_certbot_splits_back_into_its_argv_and_env(tmp_path:
     assert words[1:] == certbot_argv(a)
     assert words[words.index("-w") + 1] == "/srv/www/a+b@c"
     assert words[words.index("--server") + 1] == "https://acme.example.org:8443/a~b/dir+x"
+
+
+def test_peer_certificate_reads_what_a_tls_server_presents(tmp_path: Path) -> None:
+    import socket
+    import ssl
+    import threading
+
+    leaf, chain, key = issue(["mail.example.com"])
+    (tmp_path / "c.pem").write_bytes(chain)
+    (tmp_path / "k.pem").write_bytes(key)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(str(tmp_path / "c.pem"), str(tmp_path / "k.pem"))
+    lsock = socket.create_server(("127.0.0.1", 0))
+    port = lsock.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = lsock.accept()
+        try:
+            with server.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+        except (OSError, ssl.SSLError):
+            pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        der = checks.peer_certificate("127.0.0.1", port, server_name="mail.example.com")
+    finally:
+        t.join(5)
+        lsock.close()
+    assert x509.load_der_x509_certificate(der).serial_number == \
+        x509.load_pem_x509_certificate(leaf).serial_number
+
+
+def test_verify_probes_what_the_daemons_serve(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import recipes.acme as acme_mod
+
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    with Session.open(tmp_path / "state") as s:
+        e, _ = _engine(root, s, FakeCertbot(root, ACME))
+        assert [r.status for r in e.apply()] == ["applied", "applied"]
+        live = (root / "etc/letsencrypt/live/mail.example.com/cert.pem").read_bytes()
+        old, _, _ = issue(["mail.example.com"])
+        served = {587: live, 993: old}  # Dovecot was not reloaded
+        monkeypatch.setattr(acme_mod, "postfix_running", lambda ex: True)
+        monkeypatch.setattr(acme_mod, "dovecot_running", lambda ex: True)
+        monkeypatch.setattr(checks, "peer_certificate", lambda host, port, **kw: x509.
+                            load_pem_x509_certificate(served[port]).public_bytes(Encoding.DER))
+        got = {r.name: r for r in e.verify(["acme"])["acme"]}
+    assert got["Postfix serves certbot's certificate (port 587)"].ok is True
+    bad = got["Dovecot serves certbot's certificate (port 993)"]
+    assert bad.ok is False and "doveadm reload" in bad.explanation

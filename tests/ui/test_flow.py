@@ -93,7 +93,7 @@ async def test_dry_run_walkthrough(platform: str, tmp_path: Path) -> None:
             assert sp.recipe.title in text_of(step.query_one("#step-title"))
             assert (sp.recipe.summary or sp.recipe.title)[:30] in text_of(
                 step.query_one("#why-text"))
-            for note in sp.recipe.outdated:
+            for note in sp.recipe.outdated_for(app.ctx.platform):
                 assert note[:30] in text_of(step.query_one("#why-text"))
             await pilot.press("2")
             await pilot.pause()

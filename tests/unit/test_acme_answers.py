@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any, Dict
 
 import pytest
 import yaml
 
+from wizard import cli
 from wizard.answers import (
     LETSENCRYPT_DIRECTORY,
     Certificate,
@@ -136,3 +138,24 @@ def test_other_fields_refused(field: str, value: Any) -> None:
     if field == "acme_webroot":
         cert["acme_challenge"] = "webroot"
     assert f"certificate.{field}" in errors(**cert)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("acme_directory", "https://acme.example.org/$(reboot)"),
+    ("acme_directory", "https://acme.example.org/dir\n  - evil"),
+    ("acme_email", "root@example.org --server=https://evil.example"),
+    ("acme_webroot", "/var/www;rm -rf /"),
+])
+def test_cli_refuses_hostile_acme_answers_before_planning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: str) -> None:
+    cert: Dict[str, Any] = {"acme_challenge": "webroot", "acme_webroot": "/var/www/html"}
+    cert[field] = value
+    data = with_cert(**cert)
+    f = tmp_path / "answers.yaml"
+    f.write_text(yaml.safe_dump(data), encoding="utf-8")
+    rc = cli.main(["plan", "--answers", str(f), "--platform", "debian12", "--dry-run",
+                   "--state-dir", str(tmp_path / "state")])
+    out = capsys.readouterr()
+    assert rc == 2
+    assert f"certificate.{field}" in out.err + out.out
+    assert "certbot certonly" not in out.out

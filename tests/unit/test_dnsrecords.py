@@ -226,3 +226,40 @@ def test_answered_addresses_win_over_the_interfaces() -> None:
     assert "dns.public_addresses" in dns_plan(answers(), ["10.0.0.5"]).notes[0]
     assert "Public addresses" in dict(a.summary())
     assert a.to_dict()["dns"] == {"public_addresses": ["2a01:4f8::25", "198.51.100.7"]}
+
+
+# --------------------------------------------------------------------------- DKIM key
+def test_dkim_record_comes_from_the_key_on_the_target(tmp_path: Any) -> None:
+    from wizard.dkimkey import generate_key, key_path, private_pem, txt_value
+    from wizard.dnsrecords.dkim import dkim_key, target_dkim_key
+    from wizard.dnsrecords.gather import target_dns_plan
+    from wizard.executor import ScriptedExecutor
+
+    a = answers()
+    ex = ScriptedExecutor(tmp_path)
+    # no key yet: the record is pending, for every signing domain
+    base = dkim_key(a)
+    assert base is not None and base.txt is None
+    assert base.domains == ("example.com", "example.net")
+    plan = target_dns_plan(ex, a)
+    pending = [r for r in plan.records if r.purpose == "DKIM"]
+    assert [r.state for r in pending] == [PENDING, PENDING]
+    assert pending[0].name == f"{a.dkim.selector}._domainkey.example.com."
+    # the key made at apply: its public half is the record
+    key = generate_key()
+    path = tmp_path / key_path(a.dkim.selector).lstrip("/")
+    path.parent.mkdir(parents=True)
+    path.write_text(private_pem(key))
+    got, note = target_dkim_key(ex, a)
+    assert got is not None and got.txt == txt_value(key) and note == ""
+    recs = [r for r in target_dns_plan(ex, a).records if r.purpose == "DKIM"]
+    assert {r.value for r in recs} == {txt_value(key)} and all(r.known for r in recs)
+    assert "PRIVATE" not in render_zone(recs)
+    # not a key: said so, the record stays pending
+    path.write_text("garbage")
+    got, note = target_dkim_key(ex, a)
+    assert got is not None and got.txt is None and "not a usable RSA key" in note
+    # signing off: no DKIM record at all
+    off = answers(dkim={"enabled": False})
+    assert dkim_key(off) is None
+    assert not [r for r in target_dns_plan(ex, off).records if r.purpose == "DKIM"]

@@ -168,6 +168,7 @@ def answers_file(tmp_path: Path) -> str:
     d = copy.deepcopy(DEMO)
     d["dns"] = {"public_addresses": [ADDR]}
     d["steps"]["virtual-aliases"] = False
+    d["dkim"] = {"enabled": False}  # the key's record: test_dnsrecords.py
     path = tmp_path / "answers.yaml"
     path.write_text(yaml.safe_dump(d))
     return str(path)

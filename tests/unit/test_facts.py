@@ -7,7 +7,7 @@ from pathlib import Path
 
 from recipes._daemons import dovecot_running, postfix_running, postfix_status
 from wizard.executor import DryRunExecutor, FakeCommand, ScriptedExecutor
-from wizard.facts import installed_packages, systemd_running, unit_active
+from wizard.facts import installed_packages, interface_addresses, systemd_running, unit_active
 
 
 def _tool(root: Path, name: str) -> None:
@@ -69,3 +69,21 @@ def test_unit_active_asks_systemctl_for_that_unit(tmp_path: Path) -> None:
     assert unit_active(ex, "dovecot") is True
     assert ex.calls == [["systemctl", "is-active", "--quiet", "postfix@-"],
                         ["systemctl", "is-active", "--quiet", "dovecot"]]
+
+
+def test_interface_addresses_leave_out_loopback_and_link_local(tmp_path: Path) -> None:
+    out = ("1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n"
+           "1: lo    inet6 ::1/128 scope host \\       valid_lft forever\n"
+           "2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\\  valid_lft forever\n"
+           "2: eth0    inet6 2a01:4f8:0:0::25/64 scope global \\       valid_lft forever\n"
+           "2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever\n"
+           "3: eth1    inet 10.0.0.5/24 scope global eth1\\  valid_lft forever\n"
+           "4: bad    inet not-an-address scope global\n")
+    ex = ScriptedExecutor(tmp_path, {"ip -o addr show": FakeCommand(0, out)})
+    assert interface_addresses(ex) == []  # no ip on the target
+    (tmp_path / "usr/bin").mkdir(parents=True)
+    (tmp_path / "usr/bin/ip").write_text("#!/bin/sh\n")
+    (tmp_path / "usr/bin/ip").chmod(0o755)
+    assert interface_addresses(ex) == ["10.0.0.5", "2a01:4f8::25"]
+    dry = DryRunExecutor(tmp_path)
+    assert interface_addresses(dry) == []  # a dry run's probe answers nothing

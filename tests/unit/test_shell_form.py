@@ -196,17 +196,22 @@ def test_directory_undo_only_for_what_it_creates(tmp_path: Path) -> None:
 def test_packages_forms(tmp_path: Path, manager: str) -> None:
     pk = ch.Packages(manager, install=["postfix", "dovecot-core"], remove=["exim4"])
     _, form = form_of(pk, tmp_path)
+    # first the note of which packages are missing: the undo removes those only
+    assert form.do[0] == "mkdir -p /var/lib/mailwizard/runbook"
+    assert form.do[1].startswith("for p in postfix dovecot-core; do ")
+    assert form.undo[0].startswith("added=$(cat /var/lib/mailwizard/runbook/installed-packages-")
+    do = form.do[2:]
     if manager == "apt":
-        assert form.do[0] == "apt-get update -q"
-        assert form.do[1].startswith("DEBIAN_FRONTEND=noninteractive apt-get install")
-        assert form.do[1].endswith(" --no-upgrade")
-        assert any("dpkg-query -W" in line and "exim4" in line for line in form.do)
-        assert form.undo[0].startswith("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "
-                                       "postfix dovecot-core")
+        assert do[0] == "apt-get update -q"
+        assert do[1].startswith("DEBIAN_FRONTEND=noninteractive apt-get install")
+        assert do[1].endswith(" --no-upgrade")
+        assert any("dpkg-query -W" in line and "exim4" in line for line in do)
+        assert form.undo[1] == ('[ -z "$added" ] || DEBIAN_FRONTEND=noninteractive apt-get '
+                                'purge -y -q $added')
         assert form.check == ("dpkg-query -W postfix dovecot-core",)
     else:
-        assert words(form.do[0]) == ["dnf", "install", "-y", "postfix", "dovecot-core"]
-        assert words(form.undo[0]) == ["dnf", "remove", "-y", "postfix", "dovecot-core"]
+        assert words(do[0]) == ["dnf", "install", "-y", "postfix", "dovecot-core"]
+        assert form.undo[1] == '[ -z "$added" ] || dnf remove -y $added'
         assert form.check == ("rpm -q postfix dovecot-core",)
     assert form.undo[-1].startswith("# ")  # reinstalling what was removed is left to the admin
 

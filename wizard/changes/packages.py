@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import re
+import shlex
 import stat as stat_mod
 import time
 from typing import Dict, List, Optional, Sequence, Set
@@ -18,6 +19,10 @@ from ..facts import installed_packages, unit_active
 from .accounts import accounts_added, remove_added_accounts, save_account_files
 from .base import Change, ChangeContext, Preview, Record, ShellForm, View, quote_argv
 from .services import service_manager
+
+RUNBOOK_DIR = "/var/lib/mailwizard/runbook"
+"""Where the runbook's by-hand blocks keep what their undo needs (the list of added
+packages)."""
 
 
 # --------------------------------------------------------------------------- packages
@@ -326,8 +331,11 @@ class Packages(Change):
 
     def shell_form(self, preview: Preview) -> ShellForm:
         """The package commands as apply runs them: with apt, the lists refreshed first,
-        nothing already installed upgraded, and only installed packages removed."""
-        return ShellForm(do=tuple(self._shell_do(preview)), undo=tuple(self._shell_undo()),
+        nothing already installed upgraded, and only installed packages removed. Like apply,
+        the by-hand block first writes down which packages are missing, and the undo block
+        removes exactly those (never a package the server had before)."""
+        return ShellForm(do=tuple(self._note_missing() + self._shell_do(preview)),
+                         undo=tuple(self._shell_undo()),
                          check=(("dpkg-query -W " if self.manager == "apt" else "rpm -q ")
                                 + quote_argv(self.install),) if self.install else ())
 
@@ -357,16 +365,32 @@ class Packages(Change):
             cmds.append(c)
         return cmds
 
+    def _list_file(self) -> str:
+        """Where the by-hand install notes the packages it is about to add (one file per
+        package list, so several package changes do not overwrite each other's)."""
+        digest = (sha256(" ".join(sorted(self.install)).encode()) or "")[:12]
+        return f"{RUNBOOK_DIR}/installed-packages-{digest}.txt"
+
+    def _note_missing(self) -> List[str]:
+        if not self.install:
+            return []
+        test = ("dpkg-query -W -f='${db:Status-Abbrev}' \"$p\" 2>/dev/null | grep -q '^ii'"
+                if self.manager == "apt" else "rpm -q \"$p\" >/dev/null 2>&1")
+        listing = shlex.quote(self._list_file())
+        return [f"mkdir -p {shlex.quote(RUNBOOK_DIR)}",
+                f"for p in {quote_argv(self.install)}; do {test} || echo \"$p\"; done"
+                f" > {listing}   # the packages this block adds: the undo removes these only"]
+
     def _shell_undo(self) -> List[str]:
         out = []
         if self.install:
-            if self.manager == "apt":
-                out.append("DEBIAN_FRONTEND=noninteractive " + quote_argv(
-                    ["apt-get", "purge", "-y", "-q", *self.install])
-                    + "   # only what this step installed")
-            else:
-                out.append(quote_argv([self.manager, "remove", "-y", *self.install])
-                           + "   # only what this step installed")
+            listing = shlex.quote(self._list_file())
+            remove = ("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q" if
+                      self.manager == "apt" else f"{self.manager} remove -y")
+            # only the packages the install block found missing (it wrote them down)
+            out += [f"added=$(cat {listing})",
+                    f"[ -z \"$added\" ] || {remove} $added",
+                    f"rm -f {listing}"]
         if self.remove:
             inst = "apt-get install -y" if self.manager == "apt" else (
                 f"{self.manager} install -y")

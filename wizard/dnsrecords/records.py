@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
+from ..dkimkey import txt_name
 from . import policy
 from .record import ADVICE, FILL, PENDING, PUBLISH, RECOMMENDED, REQUIRED, Record
 
@@ -149,7 +150,7 @@ def _ptr_why(hostname: str) -> str:
 def _dkim_records(dkim: DkimKey) -> List[Record]:
     out = []
     for d in dkim.domains:
-        name = fqdn(f"{dkim.selector}._domainkey.{d}")
+        name = fqdn(txt_name(dkim.selector, d))
         why = (f"Receivers check the DKIM signature on mail from {d} with this public key. "
                "Signed mail passes DMARC even when it is forwarded.")
         if dkim.txt is None:

@@ -46,9 +46,10 @@ def step(d: Doc, n: int, sp: StepPlan) -> List[str]:
         out += [prose(r.summary.strip()), ""]
     if r.guide:
         out += [f"**Guide:** follows {prose(named(r.guide))}.", ""]
-    if r.outdated:
+    notes = r.outdated_for(d.platform)
+    if notes:
         out += ["**Where that guide is out of date:**", ""]
-        out += [f"- {prose(x)}" for x in r.outdated] + [""]
+        out += [f"- {prose(x)}" for x in notes] + [""]
     if not sp.enabled:
         out += ["**Skipped:** this step is turned off in the answers, so it changes nothing. "
                 "To include it, turn it on (under `steps:` for the optional steps) and "

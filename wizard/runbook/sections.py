@@ -4,14 +4,13 @@ DNS records and the final tests."""
 from __future__ import annotations
 
 from shlex import quote as q
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, List
 
 from .blocks import APPLY, BACKUP, BACKUP_SUFFIX, INTERACTIVE, ROLLBACK, VERIFY, WHOLE_FILE
 from .text import cell, code_span, fence, prose
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..answers import Answers
-    from ..dnsrecords import DkimKey
     from ..platforms import Platform
     from .steps import Doc
 
@@ -167,11 +166,12 @@ def clients(d: Doc) -> List[str]:
 def dns(d: Doc) -> List[str]:
     """The records to publish (computed by :mod:`wizard.dnsrecords`), what each is for, the
     MTA-STS policy file, and how to check them."""
+    from ..dnsrecords.dkim import dkim_key
     from ..dnsrecords.gather import dns_plan
     from ..dnsrecords.render import render_zone
 
     a = d.answers
-    plan = dns_plan(a, (), dkim_key(a))
+    plan = dns_plan(a, (), dkim_key(a))  # the runbook never reads the server: key at apply
     out = ["## DNS records to publish", "",
            "Publish these records at the DNS provider of each domain (BIND zone-file form; "
            "most providers' forms ask for the same name, type and value). Lines starting "
@@ -201,12 +201,6 @@ def dns(d: Doc) -> List[str]:
     out += ["Check what is published:", ""]
     out += fence(VERIFY, "\n".join(checks))
     return out
-
-
-def dkim_key(a: Answers) -> Optional[DkimKey]:
-    """The DKIM record's inputs for the runbook: the key is made at apply (never read here:
-    the runbook is made without the server)."""
-    return None
 
 
 def pflogsumm_package(p: Platform) -> str:
