@@ -38,6 +38,19 @@ def installed_packages(ex: Executor, manager: str, names: Sequence[str]) -> Set[
     return {line.strip() for line in res.stdout.splitlines() if line.strip() in names}
 
 
+def all_installed_packages(ex: Executor) -> Set[str]:
+    """Every package dpkg has fully installed on the target (``ii``), architecture
+    qualifiers dropped (apt targets only)."""
+    res = ex.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n"],
+                 quiet=True, timeout=120)
+    out = set()
+    for line in res.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].startswith("ii"):
+            out.add(parts[0].split(":")[0])
+    return out
+
+
 def unit_active(ex: Executor, unit: str) -> bool:
     """Whether systemd reports ``unit`` active (``systemctl is-active --quiet``); only
     meaningful when :func:`systemd_running`."""

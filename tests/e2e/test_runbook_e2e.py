@@ -17,7 +17,8 @@ Then the manifests of /etc (type, mode, owner, content hash) are compared. The o
 differences allowed, each for a reason:
 
 * the TLS private key and certificate: random key, serial and signature (also the snakeoil
-  pair Debian's ssl-cert package generates when it is installed);
+  pair Debian's ssl-cert package generates when it is installed), and the DKIM signing key
+  (random too; both are RSA keys of the same size, mode and owner);
 * ``/etc/shadow`` and ``/etc/shadow-``: the password hashes are salted (compared with the hash
   field masked);
 * Berkeley DB maps (``*.db``): the bytes carry page layout and timestamps, so they are compared
@@ -57,6 +58,7 @@ KEY = f"/etc/ssl/private/{HOSTNAME}.key"
 CERT = f"/etc/ssl/certs/{HOSTNAME}.crt"
 # bytes differ by nature (random key, serial): ours, and the snakeoil pair that Debian's
 # ssl-cert package (a Recommends of dovecot-core) makes in its postinst
+DKIM_KEYS = re.compile(r"/etc/opendkim/keys/[a-z0-9-]+\.private", re.ASCII)  # any selector
 RANDOM = {KEY, CERT, "/etc/ssl/certs/ssl-cert-snakeoil.pem",
           "/etc/ssl/private/ssl-cert-snakeoil.key"}
 SALTED = {"/etc/shadow", "/etc/shadow-"}      # salted password hashes
@@ -200,7 +202,7 @@ def test_same_etc_as_apply(pair: Pair):
             continue
         if ea is None or eb is None or ea[:-1] != eb[:-1] or ea[0] != "file":
             problems.append(f"{path}: A {ea} | B {eb}")       # missing, type, mode or owner
-        elif path in RANDOM:
+        elif path in RANDOM or DKIM_KEYS.fullmatch(path):
             explained.append(f"{path}: random bytes")
         elif path in SALTED:
             ta = _mask_shadow(pair.a.path(path).read_text())
@@ -227,6 +229,7 @@ def test_same_etc_as_apply(pair: Pair):
     print("explained differences:\n  " + "\n  ".join(explained))
     assert not problems, "\n".join(problems)
     assert {KEY, CERT} <= set(ma) and {KEY, CERT} <= set(mb)
+    assert any(DKIM_KEYS.fullmatch(k) for k in ma) and any(DKIM_KEYS.fullmatch(k) for k in mb)
 
 
 def test_runbook_server_works_like_apply(pair: Pair):

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence, Set
 
 from ..errors import CommandFailed, ExecutorError
 from ..executor import Executor, sha256
-from ..facts import installed_packages, unit_active
+from ..facts import all_installed_packages, installed_packages, unit_active
 from .accounts import accounts_added, remove_added_accounts, save_account_files
 from .base import Change, ChangeContext, Preview, Record, ShellForm, View, quote_argv
 from .services import service_manager
@@ -145,6 +145,10 @@ def _record_install_effects(ctx: ChangeContext, rec: Record) -> None:
     rec["etc_created"] = {p: v for p, v in etc_snapshot(ctx.executor).items()
                           if p not in before}
     rec["accounts_added"] = accounts_added(ctx, rec["accounts_before"])
+    if rec.get("pkgs_before"):
+        before_pkgs = set(json.loads(ctx.backups.load(rec["pkgs_before"]).decode()))
+        rec["pulled_in"] = sorted(all_installed_packages(ctx.executor) - before_pkgs
+                                  - set(rec["to_install"]))
 
 
 class Packages(Change):
@@ -214,6 +218,10 @@ class Packages(Change):
                 f"{ctx.key}-etc-before.json",
                 json.dumps(etc_snapshot(ex), sort_keys=True).encode())
             rec["accounts_before"] = save_account_files(ctx)
+            if self.manager == "apt":  # the undo purges exactly what the install pulled in
+                rec["pkgs_before"] = ctx.backups.save(
+                    f"{ctx.key}-packages-before.json",
+                    json.dumps(sorted(all_installed_packages(ex))).encode())
             ctx.persist()
         to_install = list(rec["to_install"])
         to_remove = list(rec["to_remove"])
@@ -276,6 +284,8 @@ class Packages(Change):
             res = ex.run(cmd, env=env, timeout=1800)
             if not res.ok:
                 warnings.append(f"could not remove {' '.join(purge)}: {res.output}")
+        if purge and res.ok and rec.get("pulled_in"):
+            warnings.extend(cls._purge_pulled_in(ex, rec, env))
         if rec.get("to_install") and (not purge or res.ok):
             warnings.extend(cls._remove_leftovers(ex, rec))
             warnings.extend(remove_added_accounts(ctx, rec))
@@ -285,6 +295,25 @@ class Packages(Change):
             if not res.ok:
                 warnings.append(f"could not reinstall {' '.join(reinstall)}")
         return warnings
+
+    @staticmethod
+    def _purge_pulled_in(ex: Executor, rec: Record, env: Dict[str, str]) -> List[str]:
+        """What the install pulled in and ``--auto-remove`` kept (apt keeps a package some
+        installed package merely recommends or suggests, as debconf suggests perl): purged
+        too, but only when apt would remove nothing else with it (a program the admin
+        installed since may need them)."""
+        left = sorted(installed_packages(ex, "apt", rec["pulled_in"]))
+        if not left:
+            return []
+        sim = ex.run(["apt-get", "-s", "purge", *left], env=env, quiet=True, timeout=300)
+        would = {line.split()[1].split(":")[0] for line in sim.stdout.splitlines()
+                 if line.startswith(("Purg ", "Remv "))}
+        if not sim.ok or not would <= set(left):
+            others = ", ".join(sorted(would - set(left))) or sim.output[-300:]
+            return [f"kept {' '.join(left)}, which this run installed as dependencies: "
+                    f"removing them would also remove {others}"]
+        res = ex.run(["apt-get", "purge", "-y", "-q", *left], env=env, timeout=1800)
+        return [] if res.ok else [f"could not remove {' '.join(left)}: {res.output[-300:]}"]
 
     @staticmethod
     def _stop_package_units(ex: Executor, rec: Record) -> List[str]:
