@@ -120,7 +120,8 @@ def test_rehearsal_end_to_end(pane: Pane, tmp_path: Path) -> None:
     pane.keys("A")
     pane.wait_for("remaining step(s)")
     pane.keys("y")
-    pane.wait_for("Applying step 4 of", timeout=120)
+    # step 3 installs the packages: two commands, so two seconds at this pace
+    pane.wait_for("Applying step 3 of", timeout=120)
     assert "rehearsal: would run" in flat(pane.wait_for("rehearsal: would run"))
 
     # 2. quit in the middle: Ctrl+C asks, then stops after the change in progress
@@ -131,7 +132,7 @@ def test_rehearsal_end_to_end(pane: Pane, tmp_path: Path) -> None:
     assert "EXITED=130" in screen
     first = statuses(scratch)
     done = [s for s, st in first.items() if st in ("applied", "verified", "skipped")]
-    assert len(done) >= 3 and first.get("services") in (None, "pending")
+    assert len(done) >= 2 and first.get("services") in (None, "pending")
 
     # 3. restart: the rehearsal is found again and apply all resumes it to the end
     pane.start(argv, env)
