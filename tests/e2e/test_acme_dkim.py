@@ -190,13 +190,26 @@ def live_cert(a: AcmeServer) -> x509.Certificate:
         a.srv.path(f"/etc/letsencrypt/live/{HOSTNAME}/cert.pem").read_bytes())
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 20) -> bool:
+def wait_until(check: Callable[[], bool], timeout: float = 20, interval: float = 2) -> bool:
+    """Poll ``check`` (a connection each time: every 2 s, well below the 60 connections a
+    minute Postfix's anvil allows one client by default)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return True
-        time.sleep(0.3)
+        time.sleep(interval)
     return check()
+
+
+def serial_after(a: AcmeServer, port: int, want: int, timeout: float = 20) -> int:
+    """The serial ``port`` serves once it is ``want``, else the last one seen (polled)."""
+    seen: List[int] = []
+
+    def check() -> bool:
+        seen.append(served_cert(a, port).serial_number)
+        return seen[-1] == want
+    wait_until(check, timeout)
+    return seen[-1]
 
 
 def lab_txt(nameserver: str) -> Callable[..., Optional[bytes]]:
@@ -301,9 +314,9 @@ def test_forced_renewal_reaches_postfix_and_dovecot(acme: AcmeServer):
     new = live_cert(acme).serial_number
     assert new != old[25], "certbot kept the same certificate"
     for port in (25, 993):
-        assert wait_until(lambda p=port: served_cert(acme, p).serial_number == new), (
-            f"port {port} still serves {served_cert(acme, port).serial_number:x}, "
-            f"certbot's new one is {new:x}")
+        served = serial_after(acme, port, new)
+        assert served == new, (f"port {port} still serves {served:x} (before: "
+                               f"{old[port]:x}), certbot's new one is {new:x}")
     s_client(acme, 587)
     s_client(acme, 995)
 
@@ -334,5 +347,6 @@ def test_rollback_of_the_acme_step_restores_the_placeholder(acme: AcmeServer):
                             f"placeholder {hashlib.sha256(data).hexdigest()}"
     cert_pem = next(d for d in acme.placeholder.values() if b"BEGIN CERTIFICATE" in d)
     placeholder = x509.load_pem_x509_certificate(cert_pem)
-    assert wait_until(lambda: served_cert(acme, 25).serial_number
-                      == placeholder.serial_number), "25 does not serve the placeholder"
+    served = serial_after(acme, 25, placeholder.serial_number)
+    assert served == placeholder.serial_number, (
+        f"25 serves {served:x}, the placeholder is {placeholder.serial_number:x}")
