@@ -12,6 +12,7 @@ def all_recipes() -> List[Recipe]:
     from .acme import AcmeRecipe
     from .aliases import AliasesRecipe
     from .certificate import CertificateRecipe
+    from .dkim import DkimRecipe
     from .dovecot_basics import DovecotBasicsRecipe
     from .epel import EpelRecipe
     from .firewall import FirewallRecipe
@@ -30,5 +31,5 @@ def all_recipes() -> List[Recipe]:
     return [PreflightRecipe(), EpelRecipe(), PackagesRecipe(), PostfixBasicsRecipe(),
             DovecotBasicsRecipe(), MaildirRecipe(), AliasesRecipe(), RestrictionsRecipe(),
             CertificateRecipe(), SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(),
-            QuotaRecipe(), RelayRecipe(), ServicesRecipe(), FirewallRecipe(),
+            QuotaRecipe(), RelayRecipe(), DkimRecipe(), ServicesRecipe(), FirewallRecipe(),
             AcmeRecipe()]

@@ -36,10 +36,11 @@ from wizard.changes import (
 )
 from wizard.checks import CheckResult, failed, info, passed
 from wizard.errors import RecipeError
+from wizard.executor import Executor
 from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
-from ._daemons import dovecot_running, listeners, postfix_running
+from ._daemons import NotProbed, dovecot_running, listeners, port_programs, postfix_running
 from .certificate import cert_paths, load_certs, names_host
 
 LE_DIR = "/etc/letsencrypt"
@@ -48,6 +49,25 @@ CRON = "/etc/cron.d/certbot"
 MIN_DAYS_LEFT = 21
 RELOAD = (("postfix", "reload"), ("doveadm", "reload"))
 """What the undo runs once the placeholder is back (both daemons run: the services step)."""
+
+
+def port80_check(ex: Executor, answers: Answers) -> List[CheckResult]:
+    """Preflight, standalone challenge only: nothing else holds port 80, where certbot must
+    answer the CA on the first run and on every renewal."""
+    c = answers.certificate
+    if c.mode != "acme" or c.acme_challenge != "standalone":
+        return []
+    name = "port 80 free for certbot (standalone challenge)"
+    try:
+        owners = port_programs(ex).get(80)
+    except NotProbed as exc:
+        return [info(name, exc.detail, exc.hint)]
+    if not owners:
+        return [passed(name, "nothing listens")]
+    return [failed(name, f"held by {', '.join(sorted(set(owners)))}",
+                   "certbot binds port 80 for each issuance and renewal: stop that server, "
+                   "or set certificate.acme_challenge to webroot and certificate.acme_webroot "
+                   "to the document root it serves")]
 
 
 def load_certs_der(der: bytes) -> x509.Certificate:
@@ -282,7 +302,11 @@ class AcmeRecipe(Recipe):
         missing = [n for n in acme_names(a) if not names_host(leaf, n)[0]]
         out.append(CheckResult("certificate names the host and extra names", not missing,
                                "missing: " + ", ".join(missing) if missing else
-                               ", ".join(acme_names(a))))
+                               ", ".join(acme_names(a)),
+                               "" if not missing else
+                               "certbot's lineage was made for other names (the certbot run "
+                               "is skipped once it exists): mailwizard rollback --step acme, "
+                               "then apply again"))
         left = checks._not_after(leaf) - _dt.datetime.now(_dt.timezone.utc)
         ok = left > _dt.timedelta(days=MIN_DAYS_LEFT)
         out.append(CheckResult(f"certificate valid for more than {MIN_DAYS_LEFT} days", ok,

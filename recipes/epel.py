@@ -3,8 +3,8 @@
 Touches: package ``epel-release`` (``oracle-epel-release-elN`` on Oracle Linux, the Fedora
 project's rpm on RHEL), the CRB repository switch (``dnf config-manager``; RHEL:
 ``subscription-manager``). Runs only on EL, and only when a chosen step needs a package that
-only EPEL has (postgrey, pypolicyd-spf, certbot); it comes before the package step that
-installs it.
+only EPEL has (postgrey, pypolicyd-spf, certbot, opendkim); it comes before the package step
+that installs it.
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ class EpelRecipe(Recipe):
     guide = ("Guide 002 (SPF: packages from EPEL with --enablerepo=epel; postgrey with yum "
              "install); guide 000, part 2 (postgrey)")
     summary = (
-        "On RHEL-family systems postgrey, the SPF policy daemon and certbot (ACME "
-        "certificates) are not in the distribution's own repositories but in EPEL, "
+        "On RHEL-family systems postgrey, the SPF policy daemon, certbot (ACME "
+        "certificates) and OpenDKIM (DKIM signing) are not in the distribution's own "
+        "repositories but in EPEL, "
         "Fedora's Extra Packages for Enterprise Linux. This step installs the package that "
         "defines the EPEL repositories "
         "(epel-release; oracle-epel-release on Oracle Linux; on RHEL the Fedora project's "

@@ -29,6 +29,8 @@ def wanted_packages(answers: Answers, platform: Platform) -> List[str]:
         names += list(platform.packages_spf)
     if answers.certificate.mode == "acme":
         names += list(platform.packages_acme)
+    if answers.dkim.enabled:
+        names += list(platform.packages_dkim)
     return list(dict.fromkeys(names))
 
 
@@ -66,7 +68,7 @@ class PackagesRecipe(Recipe):
         "dovecot-pop3d, and installing a protocol package is what turns the protocol on."),
         "The guide says Dovecot pulls in MySQL and Perl; current packages do not.",
     )
-    touches = ("packages: postfix, dovecot (+ cyrus-sasl / postgrey when chosen)",
+    touches = ("packages: postfix, dovecot (+ cyrus-sasl / postgrey / opendkim when chosen)",
                "removes: sendmail / exim4 when installed",
                "/etc/alternatives/mta (EL8+)")
 

@@ -22,6 +22,7 @@ from wizard.platforms import Platform, detect_platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import NotProbed, port_programs
+from .acme import port80_check
 
 MAIL_PORTS = (25, 587, 993, 995)
 """SMTP, submission, IMAPS and POP3S: the ports this server will answer on."""
@@ -136,6 +137,7 @@ class PreflightRecipe(Recipe):
         out.extend(self._users(ex, ctx.answers))
         if ctx.answers.certificate.mode == "acme":
             out.append(acme_host_check(ex, ctx.answers, _resolver(ex)))
+            out.extend(port80_check(ex, ctx.answers))
         out.extend(self._dns(ex, ctx.answers))
         return out
 

@@ -306,6 +306,19 @@ class AnswersScreen(Screen[Result]):
             yield Static("", id="err-pop3", classes="field-error")
             yield self._check("plaintext_ports", "Also open 110/143 (STARTTLS)",
                               self._get("plaintext_ports", default=False))
+
+            yield Label("DKIM signing", classes="section")
+            yield self._check("dkim-enabled", "Sign outgoing mail with DKIM (OpenDKIM)",
+                              self._get("dkim", "enabled", default=True))
+            yield Static("", id="err-dkim-enabled", classes="field-error")
+            yield from self._row("Selector", self._input(
+                "dkim-selector", self._get("dkim", "selector"),
+                "(s + year and month, e.g. s202612)"), "dkim-selector",
+                "The DNS label of the key: <selector>._domainkey.<domain>. Kept once saved.")
+            yield from self._row("Extra domains", self._input(
+                "dkim-domains", list_to_text(self._get("dkim", "domains", default=[])),
+                "(mail domain and virtual domains always)"), "dkim-domains",
+                "More domains to sign for, besides the mail domain and the virtual domains.")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -391,6 +404,19 @@ class AnswersScreen(Screen[Result]):
         data["steps"] = steps
         for key in ("imap", "pop3", "plaintext_ports"):
             data[key] = self._bool(key)
+        dkim = dict(data.get("dkim") or {})
+        dkim["enabled"] = self._bool("dkim-enabled")
+        selector = self._val("dkim-selector")
+        if selector:
+            dkim["selector"] = selector
+        else:  # the parse gives today's default, which the saved answers then keep
+            dkim.pop("selector", None)
+        domains = text_to_list(self._val("dkim-domains"))
+        if domains:
+            dkim["domains"] = domains
+        else:
+            dkim.pop("domains", None)
+        data["dkim"] = dkim
         return data
 
     # ------------------------------------------------------------------ validation

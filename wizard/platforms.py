@@ -66,6 +66,8 @@ class Platform:
     notes: Tuple[str, ...] = field(default_factory=tuple)
     packages_acme: Tuple[str, ...] = ("certbot",)
     """The ACME client (certificate mode acme); EPEL's on EL."""
+    packages_dkim: Tuple[str, ...] = ()
+    """OpenDKIM, the signing milter, and its tools (``opendkim-testkey``): step dkim."""
     packages_epel: Tuple[str, ...] = ()
     """Packages that only EPEL provides here (EL); installing one needs the epel step."""
     epel_release: str = ""
@@ -174,7 +176,9 @@ def _el(distro: str, label: str, major: int) -> Platform:
         packages_dovecot=("dovecot",),
         packages_cyrus=("cyrus-sasl", "cyrus-sasl-plain"),
         packages_postgrey=("postgrey",),
-        packages_epel=("postgrey", "pypolicyd-spf", "certbot"),
+        # EPEL 7 ships the tools inside opendkim; EPEL 8+ splits them into opendkim-tools
+        packages_dkim=("opendkim",) if major == 7 else ("opendkim", "opendkim-tools"),
+        packages_epel=("postgrey", "pypolicyd-spf", "certbot", "opendkim", "opendkim-tools"),
         epel_release=epel_release,
         epel_release_url=epel_url,
         crb_repo=crb,
@@ -218,6 +222,7 @@ def _deb(distro: str, label: str, version: str, pf: Version, dv: Version, stock:
         packages_postgrey=("postgrey",),
         packages_remove=("exim4-daemon-light", "exim4-daemon-heavy", "sendmail-bin"),
         packages_spf=("postfix-policyd-spf-python",),
+        packages_dkim=("opendkim", "opendkim-tools"),
         # the package's postinst creates the system user policyd-spf (README.Debian)
         spf_policy_argv="user=policyd-spf argv=/usr/bin/policyd-spf",
         cert_dir="/etc/ssl/certs",

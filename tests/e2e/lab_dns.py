@@ -128,6 +128,20 @@ class LabDNS:
             else:
                 node[rdt] = new
 
+    def add_txt(self, name: str, text: str, replace: bool = True) -> None:
+        """Publish a TXT record of any length: ``text`` split into strings of at most 255
+        characters (a DKIM key of 2048 bits needs two), as DNS providers do."""
+        if '"' in text or "\\" in text:
+            raise ValueError(f"quote or backslash in TXT text: {text!r}")
+        parts = [text[i:i + 255] for i in range(0, len(text), 255)] or [""]
+        self.add(name, "TXT", " ".join(f'"{p}"' for p in parts), replace=replace)
+
+    def txt(self, name: str) -> List[str]:
+        """The TXT records published at ``name``, each with its strings joined."""
+        with self._lock:
+            rds = self._records.get(_name(name), {}).get(dns.rdatatype.TXT)
+            return [b"".join(r.strings).decode() for r in rds] if rds else []
+
     def remove(self, name: str, rtype: Optional[str] = None) -> None:
         n = _name(name)
         with self._lock:

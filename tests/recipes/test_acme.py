@@ -269,6 +269,7 @@ def test_a_name_missing_from_the_certificate_fails_verify(tmp_path: Path) -> Non
         found = {r.name: r for r in e.verify(["acme"])["acme"]}
     r = found["certificate names the host and extra names"]
     assert r.ok is False and "smtp.example.com" in r.detail
+    assert "rollback --step acme" in r.explanation
 
 
 
@@ -339,3 +340,23 @@ def test_verify_probes_what_the_daemons_serve(tmp_path: Path,
     assert got["Postfix serves certbot's certificate (port 587)"].ok is True
     bad = got["Dovecot serves certbot's certificate (port 993)"]
     assert bad.ok is False and "doveadm reload" in bad.explanation
+
+
+def test_preflight_port_80_check_in_standalone_mode_only(tmp_path: Path) -> None:
+    from recipes.acme import port80_check
+
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    ss = root / "usr/bin/ss"
+    ss.write_text("#!/bin/sh\n")
+    ss.chmod(0o755)
+    busy = 'LISTEN 0 511 0.0.0.0:80 0.0.0.0:* users:(("nginx",pid=5,fd=6))\n'
+    ex = ScriptedExecutor(root, {"ss -ltnp": FakeCommand(0, busy)})
+    (res,) = port80_check(ex, ACME)
+    assert res.ok is False and "nginx" in res.detail and "webroot" in res.explanation
+    webroot = ACME.with_changes(certificate=Certificate(
+        mode="acme", acme_challenge="webroot", acme_webroot="/var/www/html"))
+    assert port80_check(ex, webroot) == [] and port80_check(ex, DEMO) == []
+    free = ScriptedExecutor(root, {"ss -ltnp": FakeCommand(0, "")})
+    (res,) = port80_check(free, ACME)
+    assert res.ok is True

@@ -16,7 +16,9 @@ from wizard.platforms import get_platform
 from wizard.recipe import Facts, VerifyContext
 
 NO_SPF = DEMO_ANSWERS.with_changes(
-    restrictions=replace(DEMO_ANSWERS.restrictions, spf=False))
+    restrictions=replace(DEMO_ANSWERS.restrictions, spf=False),
+    dkim=replace(DEMO_ANSWERS.dkim, enabled=False))
+DKIM_ONLY = NO_SPF.with_changes(dkim=DEMO_ANSWERS.dkim)
 POSTGREY = NO_SPF.with_changes(steps=(("firewall", True), ("postgrey", True),
                                       ("virtual-aliases", True)))
 
@@ -35,6 +37,9 @@ def test_epel_comes_before_the_packages_that_need_it(pid: str, tmp_path: Path) -
     # inbound SPF (on in the demo answers) needs pypolicyd-spf, which only EPEL has
     spf = planned_ids(pid, DEMO_ANSWERS, tmp_path)
     assert spf.index("epel") == spf.index("packages") - 1
+    # DKIM signing (on by default) needs OpenDKIM, which only EPEL has: the same one step
+    dkim = planned_ids(pid, DKIM_ONLY, tmp_path)
+    assert dkim.count("epel") == 1 and dkim.index("epel") == dkim.index("packages") - 1
 
 
 @pytest.mark.parametrize("pid", ["debian12", "debian13", "ubuntu24.04"])

@@ -26,3 +26,14 @@ def target_root(tmp_path: Path) -> Path:
     """A small target system: accounts, and a main.cf to edit."""
     return make_root(tmp_path / "root", {"alice": 1000, "bob": 1001}, daemons=False,
                      main_cf=MAIN_CF)
+
+
+@pytest.fixture(autouse=True)
+def frozen_dkim_month(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default DKIM selector is dated (s + year and month): screens built in-process see
+    December 2026 whatever the month the tests run in, so snapshots stay put."""
+    import datetime
+
+    from wizard.answers import dkim
+
+    monkeypatch.setattr(dkim, "today", lambda: datetime.date(2026, 12, 1))

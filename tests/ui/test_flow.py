@@ -246,6 +246,44 @@ async def test_answers_form_acme_mode_and_its_fields() -> None:
 
 
 @run_async
+async def test_answers_form_dkim_fields() -> None:
+    """DKIM on/off, the selector and extra domains: a hostile selector is refused next to its
+    field; an empty selector takes the dated default (here of a frozen March 2027)."""
+    import datetime
+
+    from wizard.answers import dkim as dkim_answers
+
+    dkim_answers.today = lambda: datetime.date(2027, 3, 1)  # conftest restores it
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, AnswersScreen)
+        assert form.query_one("#f-dkim-enabled", Checkbox).value is True
+        assert form.query_one("#f-dkim-selector", Input).value == "s202612"  # the demo's
+        form.query_one("#f-dkim-selector", Input).value = "s2026$(id)"
+        form.query_one("#f-dkim-domains", Input).value = "shop.example.org, bad_domain"
+        await pilot.pause()
+        assert "not a selector" in text_of(form.query_one("#err-dkim-selector"))
+        assert "bad_domain" in text_of(form.query_one("#err-dkim-domains"))
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, AnswersScreen)
+
+        form.query_one("#f-dkim-selector", Input).value = ""
+        form.query_one("#f-dkim-domains", Input).value = "shop.example.org"
+        form.query_one("#f-dkim-enabled", Checkbox).value = False
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, StepListScreen)
+        assert app.ctx.answers is not None
+        d = app.ctx.answers.dkim
+        assert (d.enabled, d.selector, d.domains) == (False, "s202703", ("shop.example.org",))
+
+
+@run_async
 async def test_answers_defaults_and_inline_validation() -> None:
     app = make_app(answers=None, recipes=test_recipes(), machine=FROZEN_MACHINE)
     async with app.run_test(size=SIZE) as pilot:

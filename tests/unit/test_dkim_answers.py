@@ -72,6 +72,12 @@ def test_signing_domains_mail_domain_then_alias_domains_then_extra_once_each() -
                                                         "example.com"]))
     assert a.virtual_alias_domains == ("example.net",)
     assert signing_domains(a) == ["example.com", "example.net", "example.org"]
+    no_virtual = a.with_changes(steps=(("firewall", True), ("postgrey", False),
+                                       ("virtual-aliases", False)))
+    # with the step off the alias domains are not configured: signed only when listed
+    assert signing_domains(no_virtual) == ["example.com", "example.org", "example.net"]
+    bare = parse_answers(with_dkim(selector="s1")).with_changes(steps=no_virtual.steps)
+    assert signing_domains(bare) == ["example.com"]
 
 
 @pytest.mark.parametrize("selector", [

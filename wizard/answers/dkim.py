@@ -107,10 +107,12 @@ class Dkim(Section):
 
 
 def signing_domains(answers: Answers) -> List[str]:
-    """The domains OpenDKIM signs for: the mail domain, the virtual alias domains, then the
-    extra ``dkim.domains``; each once, in that order."""
+    """The domains OpenDKIM signs for: the mail domain, the virtual alias domains (when the
+    virtual-aliases step is on: with it off they are not configured at all), then the extra
+    ``dkim.domains``; each once, in that order."""
     out: List[str] = []
-    for name in (answers.domain, *answers.virtual_alias_domains, *answers.dkim.domains):
+    aliases = answers.virtual_alias_domains if answers.step_enabled("virtual-aliases") else ()
+    for name in (answers.domain, *aliases, *answers.dkim.domains):
         name = name.lower()
         if name and name not in out:
             out.append(name)
