@@ -226,6 +226,15 @@ class AcmeRecipe(Recipe):
                     "certbot's standalone challenge must answer there itself. Set "
                     "certificate.acme_challenge to webroot and certificate.acme_webroot to the "
                     "document root that server serves, or stop that server first.")
+        ex = ctx.view.executor
+        if issue and not ctx.facts.dry_run and not ex.rehearsal:
+            # the CA connects to the host name: refuse before certbot when DNS names another
+            # server (no certificate, and a failed order counts against the CA's rate limit)
+            from .preflight import acme_host_check, dns_resolver  # preflight imports this module
+
+            host = acme_host_check(ex, a, dns_resolver(ex))
+            if host.ok is False:
+                raise RecipeError(f"{host.detail}: {host.explanation}")
         if issue and c.acme_challenge == "webroot" and not ctx.facts.dry_run \
                 and not ctx.view.exists(c.acme_webroot):
             raise RecipeError(f"the web root {c.acme_webroot} does not exist on the server "

@@ -53,7 +53,7 @@ def dns_reachable(timeout: float = 2.0) -> bool:
         return False
 
 
-def _resolver(ex: Executor) -> Any:
+def dns_resolver(ex: Executor) -> Any:
     """A fail-fast resolver: $MAILWIZARD_NAMESERVER, else the target's resolv.conf."""
     try:
         return target_resolver(nameservers_from(None), str(ex.path("/etc/resolv.conf")),
@@ -136,7 +136,7 @@ class PreflightRecipe(Recipe):
         out.append(self._disk(ex))
         out.extend(self._users(ex, ctx.answers))
         if ctx.answers.certificate.mode == "acme":
-            out.append(acme_host_check(ex, ctx.answers, _resolver(ex)))
+            out.append(acme_host_check(ex, ctx.answers, dns_resolver(ex)))
             out.extend(port80_check(ex, ctx.answers))
         out.extend(self._dns(ex, ctx.answers))
         return out
@@ -252,7 +252,7 @@ class PreflightRecipe(Recipe):
             return [info("DNS", "no DNS server answered: skipped",
                          "check again once the server is online (mailwizard dns --check)")]
         plan = target_dns_plan(ex, answers)
-        return as_check_results(check_records(plan.records, _resolver(ex)))
+        return as_check_results(check_records(plan.records, dns_resolver(ex)))
 
     def manual_checks(self, answers: Answers, platform: Platform) -> List[str]:
         return [

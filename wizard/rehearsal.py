@@ -60,17 +60,19 @@ def _accounts(platform: Platform) -> Tuple[str, str]:
                   "postfix:x:89:89::/var/spool/postfix:/sbin/nologin",
                   "dovecot:x:97:97:Dovecot IMAP server:/usr/libexec/dovecot:/sbin/nologin",
                   "dovenull:x:981:981:Dovecot's unauthorized user:/usr/libexec/dovecot:"
-                  "/sbin/nologin"]
+                  "/sbin/nologin",
+                  "opendkim:x:978:978:OpenDKIM Milter:/run/opendkim:/sbin/nologin"]
         group = ["root:x:0:", "mail:x:12:postfix", "postdrop:x:90:", "postfix:x:89:",
-                 "dovecot:x:97:", "dovenull:x:981:"]
+                 "dovecot:x:97:", "dovenull:x:981:", "opendkim:x:978:"]
     else:
         passwd = ["root:x:0:0:root:/root:/bin/bash",
                   "mail:x:8:8:mail:/var/mail:/usr/sbin/nologin",
                   "postfix:x:101:104::/var/spool/postfix:/usr/sbin/nologin",
                   "dovecot:x:102:106:Dovecot mail server,,,:/usr/lib/dovecot:/usr/sbin/nologin",
-                  "dovenull:x:103:107:Dovecot login user,,,:/nonexistent:/usr/sbin/nologin"]
+                  "dovenull:x:103:107:Dovecot login user,,,:/nonexistent:/usr/sbin/nologin",
+                  "opendkim:x:104:108::/run/opendkim:/usr/sbin/nologin"]
         group = ["root:x:0:", "mail:x:8:", "sasl:x:45:", "postfix:x:104:",
-                 "postdrop:x:105:", "dovecot:x:106:", "dovenull:x:107:"]
+                 "postdrop:x:105:", "dovecot:x:106:", "dovenull:x:107:", "opendkim:x:108:"]
     return "".join(f"{x}\n" for x in passwd), "".join(f"{x}\n" for x in group)
 
 

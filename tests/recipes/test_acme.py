@@ -179,6 +179,35 @@ class FakeCertbot:
         return FakeCommand()
 
 
+@pytest.fixture(autouse=True)
+def dns_names_this_server(monkeypatch: pytest.MonkeyPatch) -> List[checks.CheckResult]:
+    """The host-name check before certbot (its DNS side is tested with a real resolver in
+    test_preflight.py): here it passes unless a test says otherwise. No test asks the
+    machine's DNS."""
+    answer = [checks.passed("host name resolves here", "mail.example.com -> 192.0.2.10")]
+    monkeypatch.setattr("recipes.preflight.acme_host_check", lambda ex, a, r: answer[0])
+    monkeypatch.setattr("recipes.preflight.dns_resolver", lambda ex: None)
+    return answer
+
+
+def test_apply_refuses_before_certbot_when_dns_names_another_server(
+        tmp_path: Path, dns_names_this_server: List[checks.CheckResult]) -> None:
+    dns_names_this_server[0] = checks.failed(
+        "host name resolves here", "mail.example.com -> 198.51.100.7, not this server",
+        "publish mail.example.com. IN A 192.0.2.10")
+    root = tmp_path / "root"
+    (root / "etc/cron.d").mkdir(parents=True)
+    certbot = FakeCertbot(root, ACME)
+    with Session.open(tmp_path / "state") as s:
+        e, _ex = _engine(root, s, certbot)
+        first = e.apply(["certificate"])[0]
+        assert first.status == "applied", first.error
+        res = e.apply(["acme"])[0]
+    assert res.status == "failed"
+    assert "not this server" in res.error and "IN A 192.0.2.10" in res.error
+    assert not (root / "etc/letsencrypt").exists()  # certbot never ran
+
+
 def _engine(root: Path, session: Session, certbot: FakeCertbot) -> Tuple[Engine,
                                                                         ScriptedExecutor]:
     ex = ScriptedExecutor(root, script={"certbot certonly": certbot.certonly,

@@ -10,7 +10,8 @@ would after the command succeeded, so that the steps can go on exactly as on a r
   ``userdel``, ``groupdel``) edit the scratch root's ``/etc/passwd`` and ``/etc/group`` for
   real (through the executor: never outside the scratch root), so later steps find the
   accounts and a rollback restores the files byte for byte;
-- the configuration checkers run before a reload (``postfix check``, ``doveconf -n``)
+- the configuration checkers run before a reload (``postfix check``, ``doveconf -n``,
+  ``opendkim -n``)
   report no problem, and the version queries answer the platform profile's versions;
 - any other command succeeds; any other *probe* (a quiet query, such as an ``unless``
   check) answers "not yet", as in a dry run, so every change shows.
@@ -132,7 +133,8 @@ class SimulatedSystem:
 
     @staticmethod
     def _checker(argv: List[str]) -> bool:
-        """``postfix check`` and ``doveconf -n``: run before a reload; nothing to report."""
+        """``postfix check``, ``doveconf -n`` and ``opendkim -n``: run before a reload or
+        restart; nothing to report."""
         return argv[:2] in CHECKERS
 
     def _names(self, argv: List[str]) -> List[str]:
