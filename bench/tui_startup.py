@@ -6,7 +6,9 @@ Measures, each repeated N times (min / median / max, milliseconds):
 * ``in-process``: from building the app (``make_app``, demo answers, dry run on rocky9) to the
   welcome screen being mounted, headless (``App.run_test``), imports already done;
 * ``cold``: from launching a fresh interpreter to the welcome screen being mounted (interpreter
-  start + imports + app start), which is what an admin waits for over SSH.
+  start + imports + app start), which is what an admin waits for over SSH;
+* ``bare``: the same for a bare Textual app (a header, one line of text, a footer): the floor
+  any Textual program pays. The ratio cold / bare is the goal of issue 13 (at most 1.5).
 
 Usage: ``python bench/tui_startup.py [-n 10]``
 """
@@ -43,6 +45,29 @@ asyncio.run(main())
 """
 
 
+CHILD_BARE = """
+import asyncio, sys, time
+t0 = time.time()
+from textual.app import App
+from textual.widgets import Footer, Header, Static
+t_import = time.time()
+
+class Bare(App):
+    def compose(self):
+        yield Header()
+        yield Static("hello")
+        yield Footer()
+
+async def main():
+    app = Bare()
+    async with app.run_test(size=(80, 24)) as pilot:
+        while not app.screen.is_mounted or not app.query(Static):
+            await asyncio.sleep(0.001)
+        print(t0, t_import, time.time())
+asyncio.run(main())
+"""
+
+
 def in_process(n: int) -> List[float]:
     sys.path.insert(0, str(ROOT))
     from recipes import all_recipes
@@ -60,9 +85,9 @@ def in_process(n: int) -> List[float]:
     return [asyncio.run(once()) for _ in range(n)]
 
 
-def fresh(n: int) -> Tuple[List[float], List[float]]:
+def fresh(n: int, code: str = "") -> Tuple[List[float], List[float]]:
     imports, cold = [], []
-    code = CHILD.format(root=str(ROOT))
+    code = code or CHILD.format(root=str(ROOT))
     for _ in range(n):
         launch = time.time()
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -83,10 +108,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10, help="repetitions (default 10)")
     args = ap.parse_args()
-    imports, cold = fresh(args.n)
+    imports, cold, bare = [], [], []
+    for _ in range(args.n):  # interleaved: the machine's load falls on both alike
+        i, c = fresh(1)
+        imports += i
+        cold += c
+        bare += fresh(1, CHILD_BARE)[1]
     show("import", imports)
     show("in-process", in_process(args.n))
     show("cold", cold)
+    show("bare", bare)
+    ratio = statistics.median(cold) / statistics.median(bare)
+    print(f"cold / bare  {ratio:.2f}x (medians; goal <= 1.5x)")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from wizard.platforms import Platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import NotProbed, dovecot_running, listeners, port_programs, postfix_running
+from ._hostdns import acme_host_check, dns_resolver
 from .certificate import cert_paths, load_certs, names_host
 
 LE_DIR = "/etc/letsencrypt"
@@ -230,8 +231,6 @@ class AcmeRecipe(Recipe):
         if issue and not ctx.facts.dry_run and not ex.rehearsal:
             # the CA connects to the host name: refuse before certbot when DNS names another
             # server (no certificate, and a failed order counts against the CA's rate limit)
-            from .preflight import acme_host_check, dns_resolver  # preflight imports this module
-
             host = acme_host_check(ex, a, dns_resolver(ex))
             if host.ok is False:
                 raise RecipeError(f"{host.detail}: {host.explanation}")

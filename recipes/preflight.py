@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import os
 from shlex import quote as q
-from typing import Any, List
+from typing import List
 
 from wizard import checks
 from wizard.answers import Answers
 from wizard.changes import Change
 from wizard.checks import CheckResult, failed, info, passed
-from wizard.dnsrecords import check_records, public_addresses, publish_line
-from wizard.dnsrecords.check import DEFAULT_TIMEOUT, resolve_addresses
+from wizard.dnsrecords import check_records
 from wizard.dnsrecords.gather import target_dns_plan
-from wizard.dnsrecords.records import expected_records
-from wizard.dnsrecords.report import as_check_results, nameservers_from, target_resolver
+from wizard.dnsrecords.report import as_check_results
 from wizard.errors import PlatformError
 from wizard.executor import Executor
-from wizard.facts import interface_addresses
 from wizard.platforms import Platform, detect_platform
 from wizard.recipe import PlanContext, Recipe, VerifyContext
 
 from ._daemons import NotProbed, port_programs
+from ._hostdns import acme_host_check, dns_resolver
 from .acme import port80_check
 
 MAIL_PORTS = (25, 587, 993, 995)
@@ -51,52 +49,6 @@ def dns_reachable(timeout: float = 2.0) -> bool:
         return True
     except (dns.exception.DNSException, OSError):
         return False
-
-
-def dns_resolver(ex: Executor) -> Any:
-    """A fail-fast resolver: $MAILWIZARD_NAMESERVER, else the target's resolv.conf."""
-    try:
-        return target_resolver(nameservers_from(None), str(ex.path("/etc/resolv.conf")),
-                               DEFAULT_TIMEOUT)
-    except ValueError:  # a bad $MAILWIZARD_NAMESERVER: the system's resolver
-        return target_resolver((), None, DEFAULT_TIMEOUT)
-
-
-ACME_CHECK = "host name resolves to this server (ACME)"
-
-
-def acme_host_check(ex: Executor, answers: Answers, resolver: Any) -> CheckResult:
-    """In ACME mode the CA validates the host name by connecting to it: its A/AAAA records
-    must name one of this server's addresses (``dns.public_addresses`` or an interface's).
-    Failed, with the record to publish, when they do not; informational when DNS cannot be
-    asked or the server's addresses are unknown."""
-    host = answers.hostname
-    interface = interface_addresses(ex)
-    ours = list(dict.fromkeys(list(answers.dns.public_addresses) + interface))
-    lines = [publish_line(r) for r in expected_records(answers,
-                                                        public_addresses(answers, interface)[0])
-             if r.type in ("A", "AAAA") and r.known]
-    publish = "; ".join(lines) or f"{host}. IN A <this server's public IPv4 address>"
-    found, why = resolve_addresses(resolver, host)
-    if found is None:
-        return info(ACME_CHECK, f"could not look up {host}: {why}",
-                    f"the certificate authority must reach this server as {host}: make sure "
-                    f"DNS has {publish}")
-    if not found:
-        return failed(ACME_CHECK, f"{host} has no A or AAAA record",
-                      f"the certificate authority cannot reach this server by name: "
-                      f"publish {publish}, wait for it to be seen, then apply")
-    if set(found) & set(ours):
-        return passed(ACME_CHECK, f"{host} -> {', '.join(found)}")
-    if not ours:
-        return info(ACME_CHECK, f"{host} -> {', '.join(found)}; this server's addresses "
-                                "could not be read",
-                    "give them as dns.public_addresses in the answers to have this checked")
-    return failed(ACME_CHECK, f"{host} -> {', '.join(found)}, not this server "
-                              f"({', '.join(ours)})",
-                  f"the certificate authority would connect elsewhere and the challenge "
-                  f"would fail: publish {publish} (behind NAT, list the public address as "
-                  "dns.public_addresses)")
 
 
 class PreflightRecipe(Recipe):

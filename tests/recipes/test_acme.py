@@ -185,8 +185,8 @@ def dns_names_this_server(monkeypatch: pytest.MonkeyPatch) -> List[checks.CheckR
     test_preflight.py): here it passes unless a test says otherwise. No test asks the
     machine's DNS."""
     answer = [checks.passed("host name resolves here", "mail.example.com -> 192.0.2.10")]
-    monkeypatch.setattr("recipes.preflight.acme_host_check", lambda ex, a, r: answer[0])
-    monkeypatch.setattr("recipes.preflight.dns_resolver", lambda ex: None)
+    monkeypatch.setattr("recipes.acme.acme_host_check", lambda ex, a, r: answer[0])
+    monkeypatch.setattr("recipes.acme.dns_resolver", lambda ex: None)
     return answer
 
 
