@@ -74,8 +74,9 @@ _NETWORK_OFF: ContextVar[bool] = ContextVar("mailwizard_network_off", default=Fa
 
 @contextlib.contextmanager
 def network_off() -> Iterator[None]:
-    """Network checks (ports, SMTP, IMAP) report :func:`not_checked` instead of connecting:
-    in a rehearsal whatever answers on this machine's ports is not the rehearsed server."""
+    """Network checks (ports, SMTP, IMAP, public DNS) report :func:`not_checked` instead of
+    connecting: in a rehearsal whatever answers on this machine's ports is not the rehearsed
+    server, and a rehearsal asks no one outside this machine."""
     token = _NETWORK_OFF.set(True)
     try:
         yield

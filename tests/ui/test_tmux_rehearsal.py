@@ -167,6 +167,8 @@ def test_rehearsal_end_to_end(pane: Pane, tmp_path: Path) -> None:
         scratch / "root/etc/postfix/main.cf").read_text()
     screen = pane.quit()
     assert "EXITED=0" in screen
+    # printed on the way out (the terminal breaks the long path anywhere: compare unspaced)
+    assert "".join(f"The session is in {scratch}/state".split()) in "".join(screen.split())
     log = (scratch / "commands.log").read_text()
     assert "dnf install -y postfix" in log and "systemctl start postfix" in log
 

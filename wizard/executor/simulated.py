@@ -37,12 +37,19 @@ BINARIES: Dict[str, str] = {
     **{name: "postfix" for name in ("postconf", "postfix", "postmap", "postalias",
                                     "postqueue", "postsuper", "newaliases")},
     **{name: "dovecot" for name in ("dovecot", "doveconf", "doveadm")},
-    "opendkim": "opendkim",
     "firewall-cmd": "firewalld",
     "ufw": "ufw",
+    "opendkim": "opendkim",
 }
 """Programs that exist only once a package providing them is installed (the value is a
 prefix of the package names that provide it: ``dovecot`` for ``dovecot-core``)."""
+
+PACKAGE_ACCOUNTS: Dict[str, str] = {"opendkim": "opendkim", "postgrey": "postgrey"}
+"""Packages whose install creates a system account (user and group) of this name, as their
+maintainer scripts do (the mail daemons' accounts come with the stock files already)."""
+
+CHECKERS = (["postfix", "check"], ["doveconf", "-n"], ["opendkim", "-n"])
+"""Configuration checkers run before a reload: in a rehearsal they find nothing wrong."""
 
 _UNIT_VERBS = ("start", "stop", "restart", "reload", "reload-or-restart", "try-restart",
                "enable", "disable")
@@ -63,6 +70,7 @@ class SimulatedSystem:
         self.active: Set[str] = set()
         self.enabled: Set[str] = set()
         self.firewall_services: Set[str] = set()
+        self._accounts: Optional[Callable[[List[str]], int]] = None
         if path is not None and path.exists():
             data = json.loads(path.read_text(encoding="utf-8"))
             self.packages = set(data.get("packages", []))
@@ -103,6 +111,7 @@ class SimulatedSystem:
         """What ``argv`` would have answered; ``accounts`` applies an account tool to the
         scratch root (returns its exit status)."""
         argv = list(argv)
+        self._accounts = accounts
         prog = argv[0] if argv else ""
         if prog and not self.has_program(os.path.basename(prog)):
             return CommandResult(argv, 127, "", f"{prog}: command not found")
@@ -126,7 +135,7 @@ class SimulatedSystem:
     def _checker(argv: List[str]) -> bool:
         """``postfix check``, ``doveconf -n`` and ``opendkim -n``: run before a reload or
         restart; nothing to report."""
-        return argv[:2] in (["postfix", "check"], ["doveconf", "-n"], ["opendkim", "-n"])
+        return argv[:2] in CHECKERS
 
     def _names(self, argv: List[str]) -> List[str]:
         out, skip = [], False
@@ -142,7 +151,12 @@ class SimulatedSystem:
     def _packages(self, argv: List[str], quiet: bool) -> Optional[CommandResult]:
         verb = argv[1] if len(argv) > 1 else ""
         if verb == "install":
-            self.packages.update(self._names(argv))
+            names = self._names(argv)
+            self.packages.update(names)
+            for name in names:  # the package's maintainer script adds its account
+                account = PACKAGE_ACCOUNTS.get(name)
+                if account is not None and self._accounts is not None:
+                    self._accounts(["useradd", "-r", "-s", "/sbin/nologin", account])
         elif verb in ("remove", "purge", "erase"):
             self.packages.difference_update(self._names(argv))
         else:
