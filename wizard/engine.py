@@ -279,7 +279,8 @@ class Engine:
                 current = change.describe()
                 if self.cancelled:
                     raise StepInterrupted(step_id, current, graceful=True)
-                if idx in taken:
+                if idx in taken and not (change.recheck_on_resume
+                                         and taken[idx]["state"] == "done"):
                     continue
                 ctx.key = session.next_key()
                 rec = change.prepare(ctx)

@@ -240,6 +240,10 @@ class Change(metaclass=_FrozenAfterInit):
     """False for a change that never makes a journal entry (its ``prepare`` always returns
     None: a note, a configuration check); such a type is not registered."""
 
+    recheck_on_resume: ClassVar[bool] = False
+    """A change whose effect a crash can undo behind the journal's back (a daemon started
+    in the killed run's process group dies with it): on a resume, its "done" entry is
+    prepared again and applied once more when the target says so."""
     installs_software: ClassVar[bool] = False
     """True when applying it installs or removes software: the engine then gathers the
     target's facts again after the step (installed packages, daemons, paths)."""

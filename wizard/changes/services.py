@@ -51,6 +51,8 @@ class Service(Change):
     what it enabled.
     """
 
+    recheck_on_resume = True
+
     kind = "service"
 
     def __init__(self, name: str, action: str = "start", enable: bool = True,
