@@ -26,14 +26,7 @@ def installed_packages(ex: Executor, manager: str, names: Sequence[str]) -> Set[
     if not names:
         return set()
     if manager == "apt":
-        res = ex.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n", *names],
-                     quiet=True, timeout=120)
-        out = set()
-        for line in res.stdout.splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[1].startswith("ii"):
-                out.add(parts[0].split(":")[0])
-        return out
+        return _dpkg_installed(ex, names)
     res = ex.run(["rpm", "-q", "--qf", "%{NAME}\\n", *names], quiet=True, timeout=120)
     return {line.strip() for line in res.stdout.splitlines() if line.strip() in names}
 
@@ -41,7 +34,13 @@ def installed_packages(ex: Executor, manager: str, names: Sequence[str]) -> Set[
 def all_installed_packages(ex: Executor) -> Set[str]:
     """Every package dpkg has fully installed on the target (``ii``), architecture
     qualifiers dropped (apt targets only)."""
-    res = ex.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n"],
+    return _dpkg_installed(ex, ())
+
+
+def _dpkg_installed(ex: Executor, names: Sequence[str]) -> Set[str]:
+    """Packages dpkg has fully installed (``ii``) among ``names`` (all when empty),
+    architecture qualifiers dropped."""
+    res = ex.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n", *names],
                  quiet=True, timeout=120)
     out = set()
     for line in res.stdout.splitlines():
