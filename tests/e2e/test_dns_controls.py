@@ -22,7 +22,8 @@ starts) and configured by ``mailwizard apply`` with the lab's block list as its 
 from __future__ import annotations
 
 import re
-from typing import Tuple
+import time
+from typing import Set, Tuple
 
 import lab_dns as labdns
 import mwlab
@@ -54,6 +55,27 @@ def rcpt_verdict(dep: Deployed, sender: str, source: str) -> Tuple[int, str]:
         code, msg = s.mail(sender)
         if code != 250:
             return code, msg.decode(errors="replace")
+
+
+def smtpd_pids(srv) -> Set[str]:
+    """The pids of the server's smtpd processes (from /proc: no procps needed)."""
+    out = srv.run("for d in /proc/[0-9]*; do "
+                  "[ \"$(cat $d/comm 2>/dev/null)\" = smtpd ] && echo ${d#/proc/}; "
+                  "done; true").stdout
+    return set(out.split())
+
+
+def reload_smtpd(srv) -> None:
+    """``postfix reload`` and wait until every smtpd that was running has exited: the
+    master tells idle children to go, but asynchronously, so an old process (with its
+    cached RBL verdicts) can still take the next connection right after the command."""
+    before = smtpd_pids(srv)
+    srv.run("postfix reload 2>&1")
+    deadline = time.monotonic() + 20
+    while before & smtpd_pids(srv):
+        assert time.monotonic() < deadline, f"smtpd {sorted(before & smtpd_pids(srv))} " \
+            "still running 20 s after postfix reload"
+        time.sleep(0.1)
         code, msg = s.rcpt(RCPT)
         s.rset()
         return code, msg.decode(errors="replace")
@@ -133,13 +155,13 @@ def test_without_the_listing_the_same_client_passes(dep: Deployed, lab_dns: labd
     lab_dns.remove(name)
     try:
         # an smtpd process caches RBL verdicts: new processes after a reload
-        srv.run("postfix reload 2>&1")
+        reload_smtpd(srv)
         # a sender without SPF record: from .3, pass.lab.test's SPF would fail
         code, msg = rcpt_verdict(dep, f"someone@{labdns.NO_SPF}", srv.host_ip2)
         assert code == 250, (code, msg)
     finally:
         lab_dns.list_in_rbl(srv.host_ip2)
-        srv.run("postfix reload 2>&1")
+        reload_smtpd(srv)
 
 
 def test_a_sender_whose_spf_fails_is_refused(dep: Deployed, lab_dns: labdns.LabDNS):
