@@ -51,6 +51,10 @@ from .widgets import REHEARSAL_TITLE, ConfirmModal
 #: Tasks that change the target: quitting during one asks first and stops cleanly.
 CHANGING_TASKS = ("apply", "apply-all", "rollback", "rollback-all")
 
+#: Textual's palette commands the app replaces: "Keys" by the help screen, "Quit" by
+#: :meth:`MailWizardApp.action_request_quit`.
+REPLACED_SYSTEM_COMMANDS = ("Keys", "Quit")
+
 
 class MailWizardApp(App[int]):
     """The wizard. Build it with :func:`make_app` or :func:`run_app`."""
@@ -374,9 +378,15 @@ class MailWizardApp(App[int]):
 
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" panel (no Esc to close it) gives way to our help screen, and its
+        # "Quit" (at once, unsaved) to the one quit rule of every key
+        for command in super().get_system_commands(screen):
+            if command.title not in REPLACED_SYSTEM_COMMANDS:
+                yield command
         yield SystemCommand("Help: keys and what this screen does", "key: ? or F1",
                             self.action_help)
+        yield SystemCommand("Quit", "Quit mailwizard (asks first when work would be lost)",
+                            self.action_request_quit)
         if isinstance(screen, (StepListScreen, StepScreen, SummaryScreen)) and not self.busy:
             for i, plan in enumerate(self.ctx.plans):
                 yield SystemCommand(f"Open step {i + 1}: {plan.recipe.title}",
@@ -386,7 +396,8 @@ class MailWizardApp(App[int]):
             binding = active.binding
             if not active.enabled or not binding.description or binding.action in seen:
                 continue
-            if binding.action in ("request_quit", "command_palette"):
+            if binding.action in ("request_quit", "command_palette") or (
+                    binding.description == "Quit"):  # the one Quit above
                 continue
             seen.add(binding.action)
             yield SystemCommand(binding.description, f"key: {key}",
