@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Checkbox, Footer, Header, Input, Label, Select, Static, TextArea
+from textual.widgets import Checkbox, Header, Input, Label, Select, Static, TextArea
 
 from wizard.answers import (
     ACME_CHALLENGES,
@@ -46,7 +46,15 @@ from .form import (
     text_to_list,
 )
 from .results import Move, Result
-from .widgets import DryRunBanner, ErrorModal, PromptModal, PromptResult, StateCheckbox, UserRow
+from .widgets import (
+    DryRunBanner,
+    ErrorModal,
+    KeysFooter,
+    PromptModal,
+    PromptResult,
+    StateCheckbox,
+    UserRow,
+)
 
 _RATE_FIELDS = tuple((key, label, getattr(Restrictions(), key)) for key, label in (
     ("smtpd_client_connection_rate_limit", "Connections/min"),
@@ -323,7 +331,7 @@ class AnswersScreen(Screen[Result]):
                 "dkim-domains", list_to_text(self._get("dkim", "domains", default=[])),
                 "(mail domain and virtual domains always)"), "dkim-domains",
                 "More domains to sign for, besides the mail domain and the virtual domains.")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.validate()

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, RichLog, Static, TabbedContent, TabPane
+from textual.widgets import Header, RichLog, Static, TabbedContent, TabPane
 
 from wizard.checks import CheckResult, failed_count
 from wizard.engine import RollbackResult, StepPlan, StepResult
@@ -28,7 +28,7 @@ from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
 from .rehearsal import offer_rehearsal
 from .render import checks_text, event_line, failure_lines, first_line, output_line
 from .results import Move, Result
-from .widgets import ConfirmModal, DiffView, DryRunBanner, RehearsalBanner, StepProgress
+from .widgets import ConfirmModal, DiffView, DryRunBanner, KeysFooter, RehearsalBanner, StepProgress
 
 TABS = ("why", "changes", "log", "checks")
 
@@ -135,7 +135,7 @@ class StepScreen(Screen[Result]):
                 with VerticalScroll(id="checks-scroll", can_focus=True):
                     yield Static(checks_text(state.checks), id="checks-text")
         yield Static("", id="step-status")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _title_text(self) -> Text:
         r = self.plan.recipe

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, LoadingIndicator, OptionList, RichLog, Static
+from textual.widgets import Header, LoadingIndicator, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
 from wizard.checks import failed_count, summarize
@@ -27,7 +27,14 @@ from .messages import EngineEvent, OutputLine, StepApplied, TaskDone, TaskFailed
 from .rehearsal import offer_rehearsal
 from .render import event_line, failure_lines, first_line, output_line
 from .results import Move, Result
-from .widgets import ConfirmModal, DryRunBanner, RehearsalBanner, StepProgress, status_mark
+from .widgets import (
+    ConfirmModal,
+    DryRunBanner,
+    KeysFooter,
+    RehearsalBanner,
+    StepProgress,
+    status_mark,
+)
 
 STATUS_WORDS = {
     "pending": "to do",
@@ -144,7 +151,7 @@ class StepListScreen(Screen[Result]):
         yield OptionList(id="steps-list")
         yield Static("", id="steps-detail")
         yield RichLog(id="steps-log", wrap=True, markup=False, min_width=20)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _intro(self) -> Text:
         n = len(self.ctx.plans)

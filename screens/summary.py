@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from wizard.answers import Answers
 from wizard.checks import CheckResult, summarize
@@ -25,7 +25,7 @@ from .next_steps import next_steps
 from .rehearsal import offer_rehearsal
 from .render import checks_text
 from .results import Move, Result
-from .widgets import DryRunBanner, RehearsalBanner, StepProgress
+from .widgets import DryRunBanner, KeysFooter, RehearsalBanner, StepProgress
 
 
 def client_settings(answers: Answers) -> Text:
@@ -118,7 +118,7 @@ class SummaryScreen(Screen[Result]):
             yield Static(next_steps(self.ctx), id="summary-next")
             yield Static("DNS records to publish", classes="section")
             yield Static(dns_text(self.ctx.dns_records()), id="summary-dns")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(StepProgress).set_steps(self.ctx.statuses(), dry_run=self.ctx.dry_run)

@@ -14,13 +14,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Header, Static
 
 from .common import show_error
 from .context import WizardContext, session_summary
 from .messages import TaskDone, TaskFailed
 from .results import Move, Result
-from .widgets import ConfirmModal, DryRunBanner, ErrorModal, RehearsalBanner
+from .widgets import ConfirmModal, DryRunBanner, ErrorModal, KeysFooter, RehearsalBanner
 
 if TYPE_CHECKING:  # the first screen imports neither the answers model nor the engine
     from wizard.answers import Answers
@@ -97,7 +97,7 @@ class WelcomeScreen(Screen[Result]):
             yield Button("Roll back everything (r)", id="rollback-all", variant="error",
                          compact=True)
             yield Button("Quit (q)", id="quit", compact=True)
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def _start_label(self) -> str:
         return "Resume (s)" if self.has_session else "Start (s)"

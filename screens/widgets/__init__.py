@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._banner import REHEARSAL_TITLE, DryRunBanner, RehearsalBanner
 from ._diff_view import DiffView, preview_renderables
+from ._keys_footer import KeysFooter
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
 from ._user_row import UserRow
@@ -15,6 +16,7 @@ __all__ = [
     "DiffView",
     "DryRunBanner",
     "ErrorModal",
+    "KeysFooter",
     "PromptModal",
     "PromptResult",
     "RehearsalBanner",
