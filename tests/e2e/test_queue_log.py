@@ -138,17 +138,17 @@ def test_log_shows_a_delivery_to_alice(dep: Deployed):
     t = mwlab.token()
     with dep.box.smtp(25) as s:
         s.ehlo()
-        s.sendmail(f"friend@{DOMAIN}", [f"alice@{DOMAIN}"],
-                   f"From: friend@{DOMAIN}\r\nSubject: log {t}\r\n\r\nhi\r\n")
+        s.sendmail(f"bob@{DOMAIN}", [f"alice@{DOMAIN}"],
+                   f"From: bob@{DOMAIN}\r\nSubject: log {t}\r\n\r\nhi\r\n")
     dep.box.wait_for("alice", t)
     events = wait_log(dep, f"--address alice@{DOMAIN} --kind delivered",
-                      lambda e: e["sender"] == f"friend@{DOMAIN}",
+                      lambda e: e["sender"] == f"bob@{DOMAIN}",
                       "the delivery to alice is not in the log")
     e = events[-1]
     assert e["recipients"] == [f"alice@{DOMAIN}"] and e["status"] == "sent"
     assert e["client"].endswith(f"[{dep.srv.host_ip}]"), e
     text = mw(dep, f"log --address alice@{DOMAIN} --kind delivered")
-    assert f"friend@{DOMAIN} -> alice@{DOMAIN}" in text.stdout, text.stdout
+    assert f"bob@{DOMAIN} -> alice@{DOMAIN}" in text.stdout, text.stdout
     assert "Read: " in text.stdout
 
 
