@@ -5,6 +5,7 @@ This is the entry point and the one documented exception to the core's import co
 steps (:mod:`recipes`, in :func:`default_recipes`) and the TUI (:mod:`screens.app`, lazily in
 :func:`run_tui`, so the verbs never load Textual). Everything else it uses comes from the core:
 the target, session and engine from :mod:`wizard.target`, the run from :mod:`wizard.run`.
+``queue`` and ``log`` have parsers of their own (:mod:`wizard.queuecli`), called first.
 
 Exit codes:
 
