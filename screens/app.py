@@ -388,7 +388,7 @@ class MailWizardApp(App[int]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: keys and what this screen does", "key: ? or F1",
                             self.action_help)
-        if not isinstance(screen, (QueueScreen, LogScreen)):
+        if not isinstance(screen, (QueueScreen, LogScreen)) and not self.busy:
             yield SystemCommand("Mail queue", "list, show, flush, hold, release or delete "
                                 "queued messages", self.action_mail_queue)
             yield SystemCommand("Mail log", "recent deliveries, rejects and failed logins",

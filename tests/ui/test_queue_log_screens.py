@@ -59,11 +59,20 @@ def test_palette_offers_queue_and_log(tmp_path: Path) -> None:
             assert isinstance(app.screen, QueueScreen)
             titles = [c.title for c in app.get_system_commands(app.screen)]
             assert "Mail queue" not in titles
+            # every footer key fits on the one 80-column row, left of the palette key
+            from textual.widgets._footer import FooterKey
+            shown = list(app.screen.query(FooterKey))
+            palette = next(k for k in shown if k.description == "palette")
+            assert max(k.region.right for k in shown if k is not palette) <= palette.region.x
+            assert palette.region.right <= 80
             await pilot.press("escape")
             await settle(pilot)
             app.action_mail_log()
             await settle(pilot)
             assert isinstance(app.screen, LogScreen)
+            shown = list(app.screen.query(FooterKey))
+            palette = next(k for k in shown if k.description == "palette")
+            assert max(k.region.right for k in shown if k is not palette) <= palette.region.x
             await pilot.press("escape")
             await settle(pilot)
             assert not isinstance(app.screen, (QueueScreen, LogScreen))
