@@ -40,7 +40,9 @@ from .answers import AnswersScreen
 from .context import Machine, WizardContext, default_raw_answers
 from .hangup import EXIT_INTERRUPTED, hangup_safe_driver, install_signal_handlers
 from .help import HelpScreen, screen_keys
+from .maillog import LogScreen
 from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
+from .queue import QueueScreen
 from .results import Move, Result
 from .step import StepScreen
 from .steps import StepListScreen
@@ -57,7 +59,7 @@ class MailWizardApp(App[int]):
 
     TITLE = "mailwizard"
     CSS_PATH = ["wizard.tcss", "welcome.tcss", "answers.tcss", "steps.tcss", "step.tcss",
-                "summary.tcss"]
+                "summary.tcss", "queue.tcss", "maillog.tcss"]
     BINDINGS = [
         # the footer has room for one global key at 80 columns: ? (help lists the others)
         Binding("ctrl+c", "request_quit", "Quit", priority=True, show=False),
@@ -372,11 +374,25 @@ class MailWizardApp(App[int]):
         about = screen.HELP or "No description."
         self.push_screen(HelpScreen(title, about, screen_keys(screen)))
 
+    # ------------------------------------------------------------------ queue and log
+    def action_mail_queue(self) -> None:
+        """Palette "Mail queue": the queue screen over the current one (Esc comes back)."""
+        self.push_screen(QueueScreen(self.ctx))
+
+    def action_mail_log(self) -> None:
+        """Palette "Mail log": the log screen over the current one (Esc comes back)."""
+        self.push_screen(LogScreen(self.ctx))
+
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: keys and what this screen does", "key: ? or F1",
                             self.action_help)
+        if not isinstance(screen, (QueueScreen, LogScreen)) and not self.busy:
+            yield SystemCommand("Mail queue", "list, show, flush, hold, release or delete "
+                                "queued messages", self.action_mail_queue)
+            yield SystemCommand("Mail log", "recent deliveries, rejects and failed logins",
+                                self.action_mail_log)
         if isinstance(screen, (StepListScreen, StepScreen, SummaryScreen)) and not self.busy:
             for i, plan in enumerate(self.ctx.plans):
                 yield SystemCommand(f"Open step {i + 1}: {plan.recipe.title}",

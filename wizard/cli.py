@@ -5,6 +5,7 @@ This is the entry point and the one documented exception to the core's import co
 steps (:mod:`recipes`, in :func:`default_recipes`) and the TUI (:mod:`screens.app`, lazily in
 :func:`run_tui`, so the verbs never load Textual). Everything else it uses comes from the core:
 the target, session and engine from :mod:`wizard.target`, the run from :mod:`wizard.run`.
+``queue`` and ``log`` have parsers of their own (:mod:`wizard.queuecli`), called first.
 
 Exit codes:
 
@@ -28,6 +29,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, TextIO, cast
 
+from . import queuecli
 from .checks import CheckResult
 from .dnsrecords import check_records
 from .engine import Engine, EventCallback
@@ -55,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn this server into a secure Postfix + Dovecot mail server, step by "
                     "step, with a preview of every change, checks afterwards and rollback. "
                     "Without a verb the interactive wizard opens.",
-        epilog="Exit codes: 0 ok, 1 step failed, 2 bad input, 3 checks failed, 4 refused, "
+        epilog="Also: `mailwizard queue --help` (the mail queue) and `mailwizard log --help` "
+               "(recent deliveries, rejects and failed logins). "
+               "Exit codes: 0 ok, 1 step failed, 2 bad input, 3 checks failed, 4 refused, "
                "130 interrupted.")
     p.add_argument("verb", nargs="?", choices=VERBS, help="headless action (default: the TUI)")
     p.add_argument("--answers", metavar="FILE",
@@ -401,13 +405,15 @@ def run_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    words = list(argv) if argv is not None else sys.argv[1:]
     # a closed pipe (`mailwizard apply --yes | head -1`) or a terminal gone with the SSH
     # connection must never fail a change: output errors are swallowed
     out = cast(TextIO, SafeOutput(sys.stdout))
     err = cast(TextIO, SafeOutput(sys.stderr))
     try:
-        return _main(args, out, err)
+        if words and words[0] in queuecli.VERBS:  # queue / log: parsers of their own
+            return queuecli.main(words, out, err)
+        return _main(build_parser().parse_args(words), out, err)
     finally:
         out.flush()
         err.flush()

@@ -78,7 +78,8 @@ def read_log(ex: Executor, platform: Platform, seconds: float,
             out.problems.append(f"journalctl exited {res.returncode}")
     elif platform.mail_log:
         for path in (platform.mail_log + ".1", platform.mail_log):
-            _add_file(ex, path, out, quiet=path.endswith(".1"))
+            if path != own:  # Postfix may write the syslog file's name itself
+                _add_file(ex, path, out, quiet=path.endswith(".1") or bool(own))
     return out
 
 

@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .errors import ExecutorError, UsageError
+from .errors import CommandFailed, ExecutorError, UsageError
 from .executor import Executor
 from .termsafe import clean
 
@@ -284,3 +284,61 @@ def show_argv(queue_id: str, body: bool = False) -> List[str]:
     check_queue_id(queue_id)
     return ["postcat", "-e", "-h", "-b", "-q", queue_id] if body else \
         ["postcat", "-e", "-h", "-q", queue_id]
+
+
+def act(ex: Executor, action: str, queue_id: Optional[str] = None, *,
+        all_deferred: bool = False, all_messages: bool = False) -> str:
+    """Run ``action`` (:func:`action_argv`); what the command said, made safe to show.
+
+    Raises:
+        CommandFailed: the command exited non-zero.
+    """
+    argv = action_argv(action, queue_id, all_deferred=all_deferred, all_messages=all_messages)
+    res = ex.run(argv, quiet=True, timeout=300)
+    text = "\n".join(clean(line, 500) for line in res.output.splitlines())
+    if not res.ok:
+        raise CommandFailed(argv, res.returncode, text)
+    return text
+
+
+def show_message(ex: Executor, queue_id: str, body: bool = False) -> str:
+    """The queue file of ``queue_id`` as ``postcat`` prints it (envelope records with the
+    size, the headers; the body only with ``body``), every line made safe to show.
+
+    Raises:
+        QueueUnreadable: no such message (any more), or postcat failed.
+    """
+    res = ex.run(show_argv(queue_id, body), quiet=True, timeout=120)
+    if not res.ok:
+        said = clean(res.output[-300:], 300)
+        if "No such file" in res.output or "not found" in res.output:
+            raise QueueUnreadable(f"no message {queue_id} in the queue (delivered or "
+                                  f"deleted since?): {said}")
+        raise QueueUnreadable(f"postcat -q {queue_id}: {said}")
+    return "\n".join(clean(line, 1000) for line in res.stdout.splitlines())
+
+
+def fmt_age(seconds: float) -> str:
+    """``45s``, ``12m``, ``2h05m``, ``3d04h``: short enough for a table column."""
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def fmt_size(size: int) -> str:
+    """``812``, ``3.2K``, ``14M``."""
+    if size < 1024:
+        return str(size)
+    for unit in ("K", "M", "G"):
+        size_f = size / 1024
+        if size_f < 10:
+            return f"{size_f:.1f}{unit}"
+        if size_f < 1024 or unit == "G":
+            return f"{size_f:.0f}{unit}"
+        size = int(size_f)
+    return str(size)

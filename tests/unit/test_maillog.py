@@ -137,6 +137,9 @@ def test_read_log_from_the_syslog_file_and_maillog_file(tmp_path):
     assert read.sources == ["/var/log/postfix.log", "/var/log/maillog"]
     assert ml.counts(events)["deferred"] == 1 and ml.counts(events)["delivered"] == 2
     assert ex.calls == []  # no systemd: no journalctl
+    (tmp_path / "etc/postfix/main.cf").write_text("maillog_file = /var/log/maillog\n")
+    read = read_log(ex, plat, 86400, now=NOW)
+    assert read.sources == ["/var/log/maillog"] and len(read.lines) == len(BSD.splitlines())
 
 
 def test_read_log_from_the_journal(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,39 +13,12 @@ from wizard import mailqueue as mq
 from wizard.errors import UsageError
 from wizard.executor import FakeCommand, ScriptedExecutor
 
-# postqueue -j, Postfix 3.7 (Debian 12): no forced_expire for an active message yet
-PQ37 = (
-    '{"queue_name": "deferred", "queue_id": "8F5061A005C", "arrival_time": 1764669600, '
-    '"message_size": 3255, "forced_expire": false, "sender": "alice@example.test", '
-    '"recipients": [{"address": "bob@unreachable.test", "delay_reason": "connect to '
-    'unreachable.test[10.201.9.9]:25: Connection timed out"}]}\n'
-    '{"queue_name": "active", "queue_id": "2FB9F1A0084", "arrival_time": 1764673200, '
-    '"message_size": 1081, "forced_expire": false, "sender": "", '
-    '"recipients": [{"address": "carol@example.org"}]}\n')
-# Postfix 3.10 (Debian 13), long queue ids, a message on hold with two recipients
-PQ310 = (
-    '{"queue_name": "hold", "queue_id": "4dLqBv0Tm7z3Ck7", "arrival_time": 1764670000, '
-    '"message_size": 512, "forced_expire": false, "sender": "root@mail.example.test", '
-    '"recipients": [{"address": "a@example.org", "delay_reason": "host mx.example.org['
-    '192.0.2.5] said: 450 4.7.1 Try again later (in reply to RCPT TO command)"}, '
-    '{"address": "b@example.org"}]}\n')
-
-# postqueue -p of Postfix 2.10 (CentOS 7): no -j there
-MAILQ_210 = """\
--Queue ID- --Size-- ----Arrival Time---- -Sender/Recipient-------
-2FB9F1A0084*    1081 Tue Dec  1 10:00:00  root@mail.example.test
-                                         carol@example.org
-
-8F5061A005C     3255 Tue Dec  1 09:00:00  MAILER-DAEMON
-(connect to unreachable.test[10.201.9.9]:25: Connection timed out)
-                                         bob@unreachable.test
-
-A1B2C3D4E5!      412 Mon Nov 30 23:59:59  alice@example.test
-                                         x@example.org
-                                         y@example.org
-
--- 5 Kbytes in 3 Requests.
-"""
+DATA = Path(__file__).parent / "maildata"
+# postqueue -j of Postfix 3.7 (Debian 12) and 3.10 (Debian 13: long queue ids, a message on
+# hold with two recipients); postqueue -p of Postfix 2.10 (CentOS 7: no -j there)
+PQ37 = (DATA / "postqueue-j-3.7.jsonl").read_text()
+PQ310 = (DATA / "postqueue-j-3.10.jsonl").read_text()
+MAILQ_210 = (DATA / "postqueue-p-2.10.txt").read_text()
 
 
 def test_postqueue_json_37():
