@@ -415,8 +415,20 @@ class Session:
 
 
 def _dump(data: Dict[str, Any]) -> str:
-    """session.yaml's text: indented JSON (a subset of YAML), ASCII only, one key a line."""
-    return json.dumps(data, indent=1, ensure_ascii=True, default=str) + "\n"
+    """session.yaml's text: JSON (a subset of YAML), ASCII only, one top-level key a line and
+    one journal entry a line. Each piece goes through the C encoder (``indent`` would switch
+    Python's json to its pure-Python encoder)."""
+    def enc(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=True, default=str)
+
+    lines = []
+    for key, value in data.items():
+        if key == "journal" and isinstance(value, list) and value:
+            body = "[\n  " + ",\n  ".join(enc(e) for e in value) + "\n ]"
+        else:
+            body = enc(value)
+        lines.append(f" {enc(key)}: {body}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _parse(text: str) -> Any:
