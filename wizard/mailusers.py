@@ -163,7 +163,8 @@ def build_edit(raw: Dict[str, Any], req: Request, existing: Optional[Set[str]]
     if req.verb not in VERBS:
         raise AnswersError([("verb", f"{req.verb!r} is not one of: {', '.join(VERBS)}")])
     if (msg := _name_problem(req)):
-        raise AnswersError([("name", msg)])
+        pw = _password_errors(req.password) if req.verb in ("user add", "user passwd") else []
+        raise AnswersError([("name", msg), *pw])
     name = req.name
     existing_after = set(existing) if existing is not None else None
     edit: Optional[AnswerEdit] = None
@@ -232,8 +233,8 @@ def build_edit(raw: Dict[str, Any], req: Request, existing: Optional[Set[str]]
 
 def _password_errors(pw: Optional[Secret]) -> List[Tuple[str, str]]:
     if pw is None:
-        return [("password", "needed: give it at the prompt, with --password-stdin or "
-                             "--password-file")]
+        return [("password", "is needed (on the command line: the prompt, "
+                             "--password-stdin or --password-file)")]
     msg = check_password(pw.reveal())
     return [("password", msg)] if msg else []
 
