@@ -125,3 +125,23 @@ def test_user_passwd_changes_the_imap_login(dep: Deployed) -> None:
     assert imap_login(dep, "bob", old) and not imap_login(dep, "bob", new)
     diff = mwlab.manifest_diff(before, mwlab.manifest(dep.srv.path("/"), "etc"))
     assert not diff, "\n".join(diff)
+
+
+def test_user_remove_keeps_the_mail_and_rolls_back(dep: Deployed) -> None:
+    before = state(dep)
+    pw = "Dave-S3cret-pass"
+    added = step_id(mw(dep, "user add dave --password-stdin --yes", stdin=pw))
+    dep.box.maildirs["dave"] = dep.srv.path("/home/dave/Maildir")
+    with dep.box.imaps() as m:  # a session of dave's is open while the account goes
+        m.login("dave", pw)
+        msg = dep.box.wait_for("dave", deliver(dep, f"dave@{mwlab.DOMAIN}"))
+        out = mw(dep, "user remove dave --yes")
+        assert "its Maildir stay" in out or "Maildir)" in out, out[-3000:]
+    removed = step_id(out)
+    assert msg.is_file()  # the mail stays
+    assert not imap_login(dep, "dave", pw)
+    mw(dep, f"rollback --step {removed} --yes")
+    assert imap_login(dep, "dave", pw)
+    mw(dep, f"rollback --step {added} --yes")
+    diff = mwlab.manifest_diff(before, state(dep))
+    assert not diff, "\n".join(diff)

@@ -157,6 +157,9 @@ class RemoveUser(Change):
                                                     _tar_of(str(ex.path(self.home))))
             ctx.persist()
         if self.user in ex.users():
+            if ex.which("doveadm"):
+                # userdel refuses an account with running processes: its IMAP sessions
+                ex.run(["doveadm", "kick", self.user], quiet=True, timeout=60)
             ex.run(self._argv(), check=True, timeout=120)
         rec["accounts_after"] = _account_hashes(ctx)
 
