@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "$TMPDIR/mailwizard-rehearsal-<platform>)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--step", action="append", metavar="ID",
-                   help="only this step (repeatable)")
+                   help="only this step (repeatable); rollback also takes the id a user or "
+                        "alias change printed (user-add-3)")
     p.add_argument("--force", action="store_true",
                    help="rollback: restore backups even over files edited since")
     p.add_argument("--diff", action="store_true", help="plan: show every file diff")
