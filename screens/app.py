@@ -47,6 +47,7 @@ from .results import Move, Result
 from .step import StepScreen
 from .steps import StepListScreen
 from .summary import SummaryScreen
+from .users import UsersScreen
 from .welcome import WelcomeScreen
 from .widgets import REHEARSAL_TITLE, ConfirmModal
 
@@ -59,7 +60,7 @@ class MailWizardApp(App[int]):
 
     TITLE = "mailwizard"
     CSS_PATH = ["wizard.tcss", "welcome.tcss", "answers.tcss", "steps.tcss", "step.tcss",
-                "summary.tcss", "queue.tcss", "maillog.tcss"]
+                "summary.tcss", "queue.tcss", "maillog.tcss", "users.tcss"]
     BINDINGS = [
         # the footer has room for one global key at 80 columns: ? (help lists the others)
         Binding("ctrl+c", "request_quit", "Quit", priority=True, show=False),
@@ -382,6 +383,24 @@ class MailWizardApp(App[int]):
     def action_mail_log(self) -> None:
         """Palette "Mail log": the log screen over the current one (Esc comes back)."""
         self.push_screen(LogScreen(self.ctx))
+    # ------------------------------------------------------------------ users
+    def action_users(self) -> None:
+        """Palette "Users and aliases": the Users screen over the current one."""
+        self.push_screen(UsersScreen(self.ctx), callback=self._after_users)
+
+    def _after_users(self, changed: Optional[bool]) -> None:
+        """The Users screen changed the session's answers: the wizard follows them (the
+        form, and the step list plans again)."""
+        session = self.ctx.session
+        if not changed or session is None or not session.answers:
+            return
+        answers, _errors = self.ctx.validate(copy.deepcopy(session.answers))
+        if answers is None:
+            return
+        self.ctx.set_raw(copy.deepcopy(session.answers))
+        if self._steps is not None and self.screen is self._steps:
+            self.ctx.answers, self.ctx.engine, self.ctx.plans = answers, None, []
+            self._steps.replan()
 
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -393,6 +412,9 @@ class MailWizardApp(App[int]):
                                 "queued messages", self.action_mail_queue)
             yield SystemCommand("Mail log", "recent deliveries, rejects and failed logins",
                                 self.action_mail_log)
+        if not self.busy and isinstance(screen, (WelcomeScreen, StepListScreen)):
+            yield SystemCommand("Users and aliases", "add or remove mail users and aliases, "
+                                "change a password", self.action_users)
         if isinstance(screen, (StepListScreen, StepScreen, SummaryScreen)) and not self.busy:
             for i, plan in enumerate(self.ctx.plans):
                 yield SystemCommand(f"Open step {i + 1}: {plan.recipe.title}",

@@ -18,8 +18,10 @@ from textual.widgets import Static
 GLOBAL_KEYS: Tuple[Tuple[str, str], ...] = (
     ("? / F1", "this help"),
     ("Ctrl+P", "command palette: every action of this screen, open step N, help, "
-               "Mail queue (queued messages: show, flush, hold, release, delete) and "
-               "Mail log (recent deliveries, rejects, failed logins)"),
+               "Mail queue (queued messages: show, flush, hold, release, delete), "
+               "Mail log (recent deliveries, rejects, failed logins); on the welcome "
+               "screen and the step list also Users and aliases (add or remove mail users "
+               "and aliases, change a password, each undoable)"),
     ("Tab / Shift+Tab", "move between fields and lists"),
     ("q / Ctrl+Q", "quit (asks first while a step runs or answers are not kept); in the "
                    "answers form only Ctrl+Q, q types a q"),

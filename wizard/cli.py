@@ -41,11 +41,13 @@ from .report import event_printer, print_checks, print_plan, print_status
 from .run import ChecksStarting, Progress, apply_and_verify, verify_steps
 from .session import Session
 from .target import Target, TargetOptions, open_target, rehearsal_platform, state_dir_for
+from .usercli import add_arguments as add_user_arguments
+from .usercli import cmd_edit
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
 
-VERBS = ("plan", "apply", "verify", "rollback", "status", "docs", "dns")
+VERBS = ("plan", "apply", "verify", "rollback", "status", "docs", "dns", "user", "alias")
 DOC_FORMATS = ("markdown", "html")
 DNS_FORMATS = ("zone", "table")
 _DOC_EXTENSIONS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
@@ -59,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "Without a verb the interactive wizard opens.",
         epilog="Also: `mailwizard queue --help` (the mail queue) and `mailwizard log --help` "
                "(recent deliveries, rejects and failed logins). "
+               "Users and aliases: 'user add|remove|passwd NAME', 'alias add|remove ALIAS "
+               "TARGET...' each apply as one step of the session named like user-add-3; "
+               "undo one with 'rollback --step user-add-3'. "
                "Exit codes: 0 ok, 1 step failed, 2 bad input, 3 checks failed, 4 refused, "
                "130 interrupted.")
     p.add_argument("verb", nargs="?", choices=VERBS, help="headless action (default: the TUI)")
@@ -81,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "$TMPDIR/mailwizard-rehearsal-<platform>)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--step", action="append", metavar="ID",
-                   help="only this step (repeatable)")
+                   help="only this step (repeatable); rollback also takes the id a user or "
+                        "alias change printed (user-add-3)")
     p.add_argument("--force", action="store_true",
                    help="rollback: restore backups even over files edited since")
     p.add_argument("--diff", action="store_true", help="plan: show every file diff")
@@ -97,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nameserver", action="append", metavar="IP",
                    help="dns --check: ask this resolver (IP or IP#PORT, repeatable; default: "
                         "$MAILWIZARD_NAMESERVER, else the target's resolv.conf)")
+    add_user_arguments(p)
     return p
 
 
@@ -389,6 +396,11 @@ def doc_format(asked: Optional[str], output: Optional[str]) -> str:
     return asked or by_name or "markdown"
 
 
+def cmd_users(args: argparse.Namespace, out: TextIO) -> int:
+    """``user ...`` and ``alias ...`` (:mod:`wizard.usercli`)."""
+    return cmd_edit(args, out, _target(args, out), default_recipes(), _confirm)
+
+
 def run_tui(args: argparse.Namespace) -> int:
     """``mailwizard`` without a verb: open the target here, hand it to the TUI."""
     try:
@@ -422,8 +434,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     handlers = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify,
                 "rollback": cmd_rollback, "status": cmd_status, "docs": cmd_docs,
-                "dns": cmd_dns}
+                "dns": cmd_dns, "user": cmd_users, "alias": cmd_users}
     try:
+        if args.words and args.verb not in ("user", "alias"):
+            raise UsageError(f"unexpected arguments: {' '.join(args.words)}")
         if args.verb is None:
             if not sys.stdout.isatty() or not sys.stdin.isatty():
                 out.write("No terminal: showing the plan instead of the interactive wizard.\n")
