@@ -17,7 +17,9 @@ from textual.widgets import Static
 #: keys every screen takes (the app's own bindings and Textual's)
 GLOBAL_KEYS: Tuple[Tuple[str, str], ...] = (
     ("? / F1", "this help"),
-    ("Ctrl+P", "command palette: every action of this screen, open step N, help"),
+    ("Ctrl+P", "command palette: every action of this screen, open step N, help, "
+               "Health check (the server's health: ports, certificates, DNS, queue, log, "
+               "drift)"),
     ("Tab / Shift+Tab", "move between fields and lists"),
     ("q / Ctrl+Q", "quit (asks first while a step runs or answers are not kept); in the "
                    "answers form only Ctrl+Q, q types a q"),

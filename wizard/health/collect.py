@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
+from .. import confedit
 from ..answers import Answers
 from ..checks import CheckResult
 from ..dnsrecords.addresses import public_addresses
 from ..dnsrecords.check import check_records
 from ..dnsrecords.gather import target_dns_plan
-from ..executor import Executor
+from ..engine import Engine
+from ..errors import UsageError
+from ..executor import Executor, RehearsalExecutor
 from ..facts import interface_addresses, systemd_running
 from ..platforms import Platform
+from ..run import verify_steps
 from . import certs, disk, drift, logscan, network, queue
 from .model import CRITICAL, OK, UNKNOWN, Finding, Report
 
@@ -139,18 +143,20 @@ class HealthRun:
                               timeout=120)
             if res.ok:
                 return res.stdout.splitlines(), "the journal"
-        path = self.platform.mail_log or "/var/log/mail.log"
-        for candidate in (path, "/var/log/mail.log", "/var/log/maillog"):
+        main_cf = self.ex.read_bytes("/etc/postfix/main.cf")
+        own = confedit.read_main_cf(main_cf.decode("utf-8", "replace") if main_cf else None
+                                    ).get("maillog_file", "")
+        candidates = [c for c in (own, self.platform.mail_log, "/var/log/mail.log",
+                                  "/var/log/maillog") if c.startswith("/")]
+        for candidate in candidates:
             if self.ex.exists(candidate):
                 return _tail_lines(self.ex, candidate), candidate
-        return None, path
+        return None, " or ".join(dict.fromkeys(candidates))
 
     def log(self) -> List[Finding]:
         lines, source = self.log_lines()
         summary = logscan.scan(lines, self.now_dt) if lines is not None else None
-        return logscan.log_findings(summary, source, auth_warn=self.t.auth_burst,
-                                    why_unknown=f"no mail log: {source} does not exist and "
-                                                "the journal was not readable")
+        return logscan.log_findings(summary, source, auth_warn=self.t.auth_burst)
 
     def disk(self) -> List[Finding]:
         return disk.disk_findings(self.ex, [("/var/spool/postfix", "the mail queue"),
@@ -175,3 +181,28 @@ def _tail_lines(ex: Executor, path: str) -> List[str]:
         fh.seek(max(0, size - logscan.MAX_BYTES))
         data = fh.read()
     return data.decode("utf-8", "replace").splitlines()
+
+
+def check_engine(engine: Engine, state_dir: Path, thresholds: Thresholds = Thresholds(),
+                 probe_host: str = "127.0.0.1") -> Report:
+    """The whole check for an engine's target and answers (the TUI's Health screen): the
+    steps' checks through ``engine``, DNS through the target's resolv.conf (or
+    ``$MAILWIZARD_NAMESERVER``).
+
+    Raises:
+        UsageError: a dry run or a rehearsal (there is no running server to check).
+    """
+    from ..dnsrecords.report import nameservers_from, target_resolver
+
+    ex = engine.executor
+    if ex.dry_run or isinstance(ex, RehearsalExecutor):
+        raise UsageError("the health check looks at the running server: not in a dry run "
+                         "or a rehearsal")
+    try:
+        resolver = target_resolver(nameservers_from(None), str(ex.path("/etc/resolv.conf")),
+                                   timeout=3.0)
+    except ValueError:
+        resolver = None
+    return HealthRun(ex, engine.platform, engine.answers, state_dir,
+                     verify=lambda: verify_steps(engine, probe_host=probe_host).checks,
+                     resolver=resolver, thresholds=thresholds, probe_host=probe_host).run()

@@ -28,7 +28,7 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def duration(text: str) -> int:
     """``90``, ``90s``, ``30m``, ``4h``, ``2d`` -> seconds."""
-    m = _DURATION.fullmatch(text.strip())
+    m = _DURATION.fullmatch(text)
     if not m:
         raise UsageError(f"{text!r} is not a duration (a number with s, m, h or d)")
     return int(m.group(1)) * _UNITS[m.group(2)]

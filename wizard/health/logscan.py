@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from .model import OK, UNKNOWN, WARNING, Finding
+from .model import OK, WARNING, Finding
 
 WINDOW = 24 * 3600
 MAX_BYTES = 32 * 1024 * 1024
@@ -100,13 +100,19 @@ def scan(lines: Iterable[str], now: _dt.datetime, window: int = WINDOW) -> LogSu
     return out
 
 
-def log_findings(summary: Optional[LogSummary], source: str, *, auth_warn: int,
-                 why_unknown: str = "") -> List[Finding]:
+def log_findings(summary: Optional[LogSummary], source: str, *,
+                 auth_warn: int) -> List[Finding]:
     """Findings for the log: an address with ``auth_warn`` or more failed logins is a burst
-    (WARNING); rejects are reported with their main reasons (they are the server working)."""
+    (WARNING); rejects are reported with their main reasons (they are the server working).
+
+    ``summary`` None: there is no mail log (no journal, none of the files ``source`` names).
+    That is how Postfix runs without a syslog daemon, so it is said plainly but is not a
+    problem of the server (OK, "not checked")."""
     if summary is None:
-        return [Finding("log", "mail log", UNKNOWN, why_unknown or f"{source} not read",
-                        "is the mail log where the platform keeps it?")]
+        return [Finding("log", "mail log", OK,
+                        f"not checked: no journal and no {source}",
+                        "install rsyslog, or set maillog_file = /var/log/postfix.log in "
+                        "main.cf, to have a log to read")]
     out: List[Finding] = []
     bursts = sorted(((n, ip) for ip, n in summary.auth_failures.items() if n >= auth_warn),
                     reverse=True)

@@ -4,6 +4,7 @@ included), our public addresses on the configured block lists, and the listening
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
@@ -70,8 +71,8 @@ def rbl_code_matches(code: str, flt: str) -> bool:
         return False
     if not flt:
         return not (octets[0] == 127 and octets[1:3] == [255, 255])
-    specs = flt.split(".")
-    if len(specs) != 4:
+    specs = re.findall(r"\[[^\]]*\]|[^.\[]+", flt)
+    if len(specs) != 4 or ".".join(specs) != flt:
         return False
     return all(_octet_matches(s, v) for s, v in zip(specs, octets))
 
