@@ -41,9 +41,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mail-to", metavar="ADDR",
                    help="check: mail the report through the local sendmail when the result "
                         "changed since the last mailed run")
-    g.add_argument("--warn-days", type=int, default=21, metavar="N",
+    g.add_argument("--warn-days", default="21", metavar="N",
                    help="check: certificate warning under N days left (default 21)")
-    g.add_argument("--crit-days", type=int, default=7, metavar="N",
+    g.add_argument("--crit-days", default="7", metavar="N",
                    help="check: certificate critical under N days left (default 7)")
     g.add_argument("--queue-age", default="4h,24h", metavar="WARN[,CRIT]",
                    help="check: age of the oldest queued message that warns, and that is "
@@ -51,7 +51,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--queue-size", default="50,200", metavar="WARN[,CRIT]",
                    help="check: messages in the queue that warn, and that are critical "
                         "(default 50,200)")
-    g.add_argument("--auth-burst", type=int, default=20, metavar="N",
+    g.add_argument("--auth-burst", default="20", metavar="N",
                    help="check: failed logins from one address in 24 h that warn "
                         "(default 20)")
     g.add_argument("--disk-free", default="10,5", metavar="WARN[,CRIT]",
@@ -68,7 +68,7 @@ def _pair(text: str, parse: Callable[[str], int], what: str) -> List[int]:
 
 
 def _count(text: str) -> int:
-    if not re.fullmatch(r"[0-9]{1,9}", text.strip(), re.ASCII):
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{1,9}", text, re.ASCII):
         raise UsageError(f"{text!r} is not a whole number")
     return int(text)
 
@@ -77,15 +77,17 @@ def thresholds(args: argparse.Namespace) -> Thresholds:
     age = _pair(args.queue_age, duration, "--queue-age")
     size = _pair(args.queue_size, _count, "--queue-size")
     disk = _pair(args.disk_free, _count, "--disk-free")
-    if not 0 <= args.crit_days <= args.warn_days <= 3650:
+    warn_days, crit_days = _count(args.warn_days), _count(args.crit_days)
+    burst = _count(args.auth_burst)
+    if not 0 <= crit_days <= warn_days <= 3650:
         raise UsageError("--crit-days must not exceed --warn-days (0-3650)")
     if age[1] < age[0] or size[1] < size[0] or disk[1] > disk[0] or disk[0] > 100:
         raise UsageError("a critical threshold must be beyond its warning threshold")
-    if args.auth_burst < 1:
+    if burst < 1:
         raise UsageError("--auth-burst must be at least 1")
-    return Thresholds(warn_days=args.warn_days, crit_days=args.crit_days,
+    return Thresholds(warn_days=warn_days, crit_days=crit_days,
                       queue_warn=size[0], queue_crit=size[1], age_warn=age[0],
-                      age_crit=age[1], auth_burst=args.auth_burst, disk_warn=disk[0],
+                      age_crit=age[1], auth_burst=burst, disk_warn=disk[0],
                       disk_crit=disk[1])
 
 
