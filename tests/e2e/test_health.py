@@ -20,6 +20,7 @@ DKIM key, like an admin copying the zone lines).  Then, one at a time and each u
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Dict, Iterator, Tuple
 import lab_dns as labdns
 import mwlab
 import pytest
+from cryptography.hazmat.primitives import serialization
 from schema_check import validate
 
 from wizard.answers import load_answers
@@ -43,15 +45,28 @@ CERT = f"/etc/ssl/certs/{mwlab.HOSTNAME}.crt"
 KEY = f"/etc/ssl/private/{mwlab.HOSTNAME}.key"
 
 
+def dkim_record(srv, selector: str) -> str:
+    pem = srv.path(f"/etc/opendkim/keys/{selector}.private").read_bytes()
+    key = serialization.load_pem_private_key(pem, password=None)
+    der = key.public_key().public_bytes(serialization.Encoding.DER,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
+
+
 def publish_expected(srv, dns: labdns.LabDNS) -> Tuple[str, ...]:
     """Publish the records mailwizard expects in the lab DNS; returns their names."""
     answers = load_answers(srv.path("/root/answers.yaml"))
     plan = target_dns_plan(Executor(srv.path("/")), answers)
     names = []
     for r in plan.records:
-        if not r.known or r.type == "PTR":  # the lab serves the PTR record already
+        if r.type == "PTR":  # the lab serves the PTR record already
             continue
-        if r.type == "TXT":
+        if r.purpose == "DKIM":  # the public half of the key the dkim step made
+            selector = r.name.split(".", 1)[0]
+            dns.add_txt(r.name, dkim_record(srv, selector))
+        elif not r.known:
+            raise AssertionError(f"{r.name} {r.type}: {r.value}")
+        elif r.type == "TXT":
             dns.add_txt(r.name, r.value)
         else:
             dns.add(r.name, r.type, r.value, replace=True)
@@ -106,6 +121,22 @@ def test_healthy_server_is_ok_and_json_validates(dep: mwlab.Deployed) -> None:
     assert by_name[f"{dep.srv.ip} on {labdns.RBL_ZONE}"]["state"] == "OK"
     ptr = [n for n in by_name if n.startswith("reverse DNS")]
     assert ptr and all(by_name[n]["state"] == "OK" for n in ptr), ptr
+
+
+def test_mail_to_sends_only_when_the_result_changed(dep: mwlab.Deployed) -> None:
+    srv = dep.srv
+    to = f"alice@{mwlab.DOMAIN}"
+    code, out = check(srv, "--mail-to", to)
+    assert code == 0 and f"report mailed to {to}" in out, out[-2000:]
+    mail = dep.box.wait_for("alice", f"[mailwizard] {mwlab.HOSTNAME}: OK")
+    assert "MAILWIZARD OK - all fine" in mail.read_text()
+    code, out = check(srv, "--mail-to", to)
+    assert code == 0 and f"unchanged since the last report: nothing mailed to {to}" in out
+    state = srv.path("/var/lib/mailwizard/health-last.json")
+    assert oct(state.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(state.read_text())["state"] == "OK"
+    code, out = check(srv, "--mail-to", "'alice@example.test -oQ/tmp'")
+    assert code == 3 and out.startswith("MAILWIZARD UNKNOWN - "), out
 
 
 def test_dovecot_stopped_is_critical(dep: mwlab.Deployed) -> None:
