@@ -182,7 +182,9 @@ def test_old_deferred_message_is_critical(dep: mwlab.Deployed) -> None:
         deadline = time.monotonic() + 60
         while True:  # deferred once the delivery attempt failed (connection refused)
             q = srv.run("postqueue -j").stdout
-            if '"queue_name": "deferred"' in q and "delay_reason" in q:
+            msgs = [json.loads(line) for line in q.splitlines() if line.strip()]
+            if any(m["queue_name"] == "deferred"
+                   and any(r.get("delay_reason") for r in m["recipients"]) for m in msgs):
                 break
             assert time.monotonic() < deadline, q
             time.sleep(0.5)
@@ -224,16 +226,26 @@ def test_hand_edit_of_main_cf_is_reported(dep: mwlab.Deployed) -> None:
     saved = main.read_bytes()
     text = saved.decode()
     assert "\nsmtpd_helo_required = yes\n" in text
-    main.write_text(text.replace("\nsmtpd_helo_required = yes\n", "\nsmtpd_helo_required = no\n")
-                    + "message_size_limit = 20480000\n")
     try:
+        # a setting mailwizard does not manage: drift only (a warning)
+        main.write_text(text + "message_size_limit = 20480000\n")
         code, by_name, doc = findings(srv)
         assert code == 1, doc["summary"]
         f = by_name["/etc/postfix/main.cf edited since apply"]
         assert f["state"] == "WARNING"
-        assert "mailwizard's settings changed: smtpd_helo_required" in f["detail"], f
-        assert "other settings changed: message_size_limit" in f["detail"], f
+        assert f["detail"].endswith("other settings changed: message_size_limit"), f
         assert "20480000" not in f["detail"]
+        # and one it set: named as such, and the step's own check fails (critical)
+        main.write_text(text.replace("\nsmtpd_helo_required = yes\n",
+                                     "\nsmtpd_helo_required = no\n")
+                        + "message_size_limit = 20480000\n")
+        code, by_name, doc = findings(srv)
+        assert code == 2, doc["summary"]
+        f = by_name["/etc/postfix/main.cf edited since apply"]
+        assert "mailwizard's settings changed: smtpd_helo_required; other settings changed: " \
+               "message_size_limit" in f["detail"], f
+        assert any("smtpd_helo_required" in n + g["detail"] and g["state"] == "CRITICAL"
+                   for n, g in by_name.items() if g["group"] == "services"), doc["summary"]
     finally:
         main.write_bytes(saved)
     assert check(srv)[0] == 0
