@@ -39,6 +39,7 @@ from wizard.target import Target, open_rehearsal
 from .answers import AnswersScreen
 from .context import Machine, WizardContext, default_raw_answers
 from .hangup import EXIT_INTERRUPTED, hangup_safe_driver, install_signal_handlers
+from .health import HealthScreen
 from .help import HelpScreen, screen_keys
 from .maillog import LogScreen
 from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
@@ -60,7 +61,8 @@ class MailWizardApp(App[int]):
 
     TITLE = "mailwizard"
     CSS_PATH = ["wizard.tcss", "welcome.tcss", "answers.tcss", "steps.tcss", "step.tcss",
-                "summary.tcss", "queue.tcss", "maillog.tcss", "users.tcss"]
+                "summary.tcss", "queue.tcss", "maillog.tcss", "users.tcss",
+                "health.tcss"]
     BINDINGS = [
         # the footer has room for one global key at 80 columns: ? (help lists the others)
         Binding("ctrl+c", "request_quit", "Quit", priority=True, show=False),
@@ -221,6 +223,19 @@ class MailWizardApp(App[int]):
 
     def _show_summary(self) -> None:
         self.push_screen(SummaryScreen(self.ctx), callback=self._after_summary)
+
+    def _show_health(self) -> None:
+        """The health report over the current screen (Back returns to it)."""
+        ctx = self.ctx
+        if ctx.dry_run or ctx.rehearsal or ctx.engine is None or ctx.state_dir is None:
+            self.notify("The health check looks at the running server: open mailwizard on "
+                        "the server, with valid answers (not a dry run or a rehearsal).",
+                        title="Health check", severity="warning")
+            return
+        from wizard.health.collect import check_engine
+
+        engine, state_dir = ctx.engine, ctx.state_dir
+        self.push_screen(HealthScreen(lambda: check_engine(engine, state_dir)))
 
     # ------------------------------------------------------------------ worker
     def start_task(self, kind: str, fn: Callable[[], Any], target: MessagePump) -> bool:
@@ -415,6 +430,9 @@ class MailWizardApp(App[int]):
         if not self.busy and isinstance(screen, (WelcomeScreen, StepListScreen)):
             yield SystemCommand("Users and aliases", "add or remove mail users and aliases, "
                                 "change a password", self.action_users)
+        if not isinstance(screen, HealthScreen) and not self.busy:
+            yield SystemCommand("Health check", "what mailwizard check sees on this server",
+                                self._show_health)
         if isinstance(screen, (StepListScreen, StepScreen, SummaryScreen)) and not self.busy:
             for i, plan in enumerate(self.ctx.plans):
                 yield SystemCommand(f"Open step {i + 1}: {plan.recipe.title}",

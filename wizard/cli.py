@@ -15,6 +15,7 @@ Exit codes:
       a record is missing or different, or could not be checked
 2     bad input: invalid answers, unknown platform, bad options
 3     verification failed (a check did not pass)
+0-3   ``check``: the monitoring-plugin states OK, WARNING, CRITICAL, UNKNOWN
 4     refused: session locked by another wizard, confirmation missing,
       session belongs to other answers or another platform
 130   interrupted (Ctrl-C, SIGTERM or a hang-up: the change in progress is finished,
@@ -34,6 +35,7 @@ from .checks import CheckResult
 from .dnsrecords import check_records
 from .engine import Engine, EventCallback
 from .errors import AnswersError, MailwizardError, UsageError
+from .health import command as health_command
 from .interrupts import SafeOutput, StopOnSignal
 from .recipe import Recipe
 from .rehearsal import default_scratch_dir
@@ -47,7 +49,8 @@ from .usercli import cmd_edit
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
 
-VERBS = ("plan", "apply", "verify", "rollback", "status", "docs", "dns", "user", "alias")
+VERBS = ("plan", "apply", "verify", "rollback", "status", "docs", "dns", "user", "alias",
+         "check")
 DOC_FORMATS = ("markdown", "html")
 DNS_FORMATS = ("zone", "table")
 _DOC_EXTENSIONS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
@@ -104,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dns --check: ask this resolver (IP or IP#PORT, repeatable; default: "
                         "$MAILWIZARD_NAMESERVER, else the target's resolv.conf)")
     add_user_arguments(p)
+    health_command.add_options(p)
     return p
 
 
@@ -382,6 +386,22 @@ def cmd_dns(args: argparse.Namespace, out: TextIO) -> int:
     return report.print_checks(check_records(plan.records, resolver), out)
 
 
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    """Health of the configured server, as a monitoring plugin (wizard/health/command.py)."""
+    from .dnsrecords import report
+
+    def resolver(target: Target) -> object:
+        try:
+            return report.target_resolver(report.nameservers_from(args.nameserver),
+                                          str(target.executor.path("/etc/resolv.conf")),
+                                          timeout=3.0)
+        except ValueError as exc:
+            raise UsageError(f"--nameserver: {exc}") from None
+
+    return health_command.run_check(args, out, lambda: _target(args), default_recipes,
+                                    resolver)
+
+
 def doc_format(asked: Optional[str], output: Optional[str]) -> str:
     """The runbook format: the one asked for, else the one the output file's name says.
 
@@ -434,7 +454,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     handlers = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify,
                 "rollback": cmd_rollback, "status": cmd_status, "docs": cmd_docs,
-                "dns": cmd_dns, "user": cmd_users, "alias": cmd_users}
+                "dns": cmd_dns, "user": cmd_users, "alias": cmd_users,
+                "check": cmd_check}
     try:
         if args.words and args.verb not in ("user", "alias"):
             raise UsageError(f"unexpected arguments: {' '.join(args.words)}")
