@@ -429,7 +429,7 @@ def run_tui(args: argparse.Namespace) -> int:
         sys.stderr.write(f"The interactive wizard is not available ({exc}); use a verb.\n")
         return EXIT_FAILED
     target = _target(args)
-    code = int(run_app(target, default_recipes(), answers_file=args.answers,
+    code = int(run_app(target, default_recipes, answers_file=args.answers,
                        yes=bool(args.yes)) or 0)
     if target.scratch is not None:  # where the rehearsal is kept, once the screen is back
         sys.stdout.write(rehearsal_note(target) + "\n")

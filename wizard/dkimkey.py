@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import functools
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+if TYPE_CHECKING:  # imported where a key is made or read (the TUI's first screen needs none)
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 KEY_DIR = "/etc/opendkim/keys"
 """Where the private keys live (one file per selector), owned by the opendkim user."""
@@ -31,6 +31,9 @@ def txt_value(public_key: Union[rsa.RSAPublicKey, rsa.RSAPrivateKey]) -> str:
     """The ``TXT`` record's text: ``v=DKIM1; k=rsa; p=<base64 DER SubjectPublicKeyInfo>``.
 
     A private key is accepted too (its public half is used)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     if isinstance(public_key, rsa.RSAPrivateKey):
         public_key = public_key.public_key()
     der = public_key.public_bytes(serialization.Encoding.DER,
@@ -49,6 +52,9 @@ def public_key_from_pem(data: bytes) -> rsa.RSAPublicKey:
 
 @functools.lru_cache(maxsize=8)
 def _public_key(data: bytes) -> rsa.RSAPublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key: object
     if b"PRIVATE KEY" in data:
         key = serialization.load_pem_private_key(data, password=None).public_key()
@@ -62,10 +68,14 @@ def _public_key(data: bytes) -> rsa.RSAPublicKey:
 def generate_key(bits: int = 2048) -> rsa.RSAPrivateKey:
     """A new RSA signing key (2048 bits: what the large providers accept and what fits a
     single DNS TXT string set)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
 def private_pem(key: rsa.RSAPrivateKey) -> str:
     """``key`` as unencrypted PKCS#8 PEM (what OpenDKIM reads)."""
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode("ascii")
