@@ -8,7 +8,7 @@ the lines come from, in this order:
 - the journal (``journalctl -o short-iso SYSLOG_FACILITY=2``: the mail facility, whatever the
   units are called) when systemd runs;
 - otherwise the platform's syslog file (``/var/log/maillog`` on EL, ``/var/log/mail.log`` on
-  Debian) and its first rotation (``.1``).
+  Debian) and its newest rotation (``mail.log.1``, or EL's ``maillog-YYYYMMDD``).
 
 Files are read from their end (at most :data:`MAX_BYTES` each), inside the target root.
 """
@@ -16,6 +16,7 @@ Files are read from their end (at most :data:`MAX_BYTES` each), inside the targe
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
@@ -77,10 +78,21 @@ def read_log(ex: Executor, platform: Platform, seconds: float,
         else:
             out.problems.append(f"journalctl exited {res.returncode}")
     elif platform.mail_log:
-        for path in (platform.mail_log + ".1", platform.mail_log):
-            if path != own:  # Postfix may write the syslog file's name itself
-                _add_file(ex, path, out, quiet=path.endswith(".1") or bool(own))
+        for path in (_rotated(ex, platform.mail_log), platform.mail_log):
+            if path and path != own:  # Postfix may write the syslog file's name itself
+                _add_file(ex, path, out, quiet=path != platform.mail_log or bool(own))
     return out
+
+
+def _rotated(ex: Executor, path: str) -> str:
+    """The newest rotation of ``path``: ``mail.log.1`` (Debian's logrotate), else the newest
+    ``maillog-YYYYMMDD`` (EL's dateext); "" when there is none."""
+    if ex.exists(path + ".1"):
+        return path + ".1"
+    folder, _, name = path.rpartition("/")
+    dated = sorted(n for n in ex.listdir(folder or "/")
+                   if re.fullmatch(re.escape(name) + r"-\d{8}", n))
+    return f"{folder}/{dated[-1]}" if dated else ""
 
 
 def _add_file(ex: Executor, path: str, out: LogRead, quiet: bool = False) -> None:

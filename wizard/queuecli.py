@@ -25,6 +25,7 @@ from .executor import Executor
 from .logsource import recent_events
 from .maillog import KINDS, LogEvent, check_address, counts, parse_since, select
 from .platforms import Platform, detect_platform, get_platform
+from .termsafe import clean
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_REFUSED = 0, 1, 2, 4
 VERBS = ("queue", "log")
@@ -91,8 +92,8 @@ def main(argv: Sequence[str], out: TextIO, err: TextIO,
         if verb == "log":
             return cmd_log(log_parser().parse_args(rest), out, make)
         raise UsageError(f"unknown verb {verb!r}")
-    except MailwizardError as exc:
-        err.write(f"{exc.title}: {exc}\n")
+    except MailwizardError as exc:  # may quote what the admin typed: shown escaped
+        err.write("\n".join(clean(line) for line in f"{exc.title}: {exc}".splitlines()) + "\n")
         return exc.exit_code
     except KeyboardInterrupt:
         err.write("\nInterrupted.\n")

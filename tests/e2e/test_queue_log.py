@@ -58,6 +58,15 @@ def queue_json(dep: Deployed) -> List[Dict[str, Any]]:
     return json.loads(r.stdout)["messages"]  # type: ignore[no-any-return]
 
 
+def listing(dep: Deployed) -> List[Dict[str, Any]]:
+    """``postqueue -p`` (the listing Postfix 2.10 offers instead of ``-j``) of this real
+    Postfix, parsed by mailwizard's fallback parser inside the server."""
+    code = ("import json, sys; from wizard.mailqueue import parse_listing; "
+            "print(json.dumps([m.to_dict() for m in parse_listing(sys.stdin.read())]))")
+    r = dep.srv.run(f"postqueue -p | /opt/mw/bin/python -c '{code}'")
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
 def wait_queue(dep: Deployed, pred: Callable[[List[Dict[str, Any]]], bool], what: str,
                timeout: float = 90) -> List[Dict[str, Any]]:
     deadline = time.monotonic() + timeout
@@ -101,6 +110,12 @@ def test_a_message_to_an_unreachable_host_is_deferred_and_listed(dep: Deployed):
     assert m["recipients"][0]["address"] == nowhere
     reason = m["recipients"][0]["reason"]
     assert f"connect to {srv.ip.rsplit('.', 1)[0]}.99" in reason, reason
+    (p,) = listing(dep)  # the fallback parser reads the same message from postqueue -p
+    assert (p["queue_id"], p["queue"], p["sender"], p["size"]) == (
+        m["queue_id"], "deferred", m["sender"], m["size"]), (p, m)
+    assert p["recipients"][0]["address"] == nowhere
+    assert p["recipients"][0]["reason"].startswith("connect to"), p
+    assert abs(p["arrival"] - m["arrival"]) <= 1, (p, m)
     text = mw(dep, "queue")
     assert text.returncode == 0 and m["queue_id"] in text.stdout, text.stdout
     assert "reason: connect to" in text.stdout and "1 message(s) (1 deferred)" in text.stdout
@@ -115,6 +130,7 @@ def test_a_message_to_an_unreachable_host_is_deferred_and_listed(dep: Deployed):
 
     assert mw(dep, f"queue hold {qid}").returncode == 0
     wait_queue(dep, lambda ms: [x["queue"] for x in ms] == ["hold"], "not on hold")
+    assert [x["queue"] for x in listing(dep)] == ["hold"]  # the "!" mark of postqueue -p
     assert mw(dep, f"queue release {qid}").returncode == 0
     wait_queue(dep, lambda ms: [x["queue"] for x in ms] in (["deferred"], ["active"]),
                "not released")

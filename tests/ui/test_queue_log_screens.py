@@ -4,10 +4,12 @@ hostile text."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Optional
 
+import pytest
 from ui_recipes import test_recipes
 from uikit import FROZEN_MACHINE, run_async, settle
 
@@ -21,6 +23,21 @@ DATA = Path(__file__).resolve().parents[1] / "unit" / "maildata"
 PQ = (DATA / "postqueue-j-3.7.jsonl").read_text() + (DATA / "postqueue-j-3.10.jsonl").read_text()
 NOW = 1764673200.0  # 2026-12-02 11:00 UTC: the samples' time
 SIZE = (80, 24)
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    """Local time is UTC for the test (the log's times are shown in local time), and the
+    machine's zone again afterwards."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
 
 
 def scripted(tmp_path: Path, script: Optional[Dict[str, object]] = None) -> ScriptedExecutor:
@@ -158,9 +175,7 @@ def test_queue_errors_and_dry_run(tmp_path: Path) -> None:
     go()
 
 
-def test_log_screen_filters_and_detail(tmp_path: Path, monkeypatch: Any) -> None:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
+def test_log_screen_filters_and_detail(tmp_path: Path, utc: None) -> None:
     ex = scripted(tmp_path)
     hostile = ("Dec  2 10:30:00 mail postfix/smtpd[9]: NOQUEUE: reject: RCPT from "
                "evil\x1b[2J[10.0.0.9]: 554 5.7.1 <x@y>: Relay access denied\x07; "
@@ -219,9 +234,7 @@ def test_snapshot_queue(snap_compare: Any, tmp_path: Path) -> None:
                         run_before=run_before)
 
 
-def test_snapshot_log(snap_compare: Any, tmp_path: Path, monkeypatch: Any) -> None:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
+def test_snapshot_log(snap_compare: Any, tmp_path: Path, utc: None) -> None:
     app = app_for(scripted(tmp_path))
 
     async def run_before(pilot: Any) -> None:

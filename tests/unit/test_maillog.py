@@ -155,3 +155,22 @@ def test_read_log_from_the_journal(tmp_path):
     assert call[:5] == ["journalctl", "-q", "--no-pager", "-o", "short-iso"]
     assert call[-1] == "SYSLOG_FACILITY=2" and call[-2] == "2026-12-02 10:00:00"
     assert ml.counts(events)["rejected"] == 2
+
+
+def test_read_log_takes_the_newest_rotation_first(tmp_path):
+    plat = get_platform("rocky9")
+    logs = tmp_path / "var/log"
+    logs.mkdir(parents=True)
+    (logs / "maillog").write_text("Dec  2 10:00:00 mail postfix/qmgr[1]: x\n")
+    (logs / "maillog-20261122").write_text("old\n")
+    (logs / "maillog-20261129").write_text("newer\n")
+    (logs / "maillog-2026112").write_text("not a rotation\n")
+    read = read_log(ScriptedExecutor(tmp_path), plat, 86400, now=NOW)
+    assert read.sources == ["/var/log/maillog-20261129", "/var/log/maillog"]
+    assert read.lines[0] == "newer" and read.problems == []
+    deb = tmp_path / "deb"
+    (deb / "var/log").mkdir(parents=True)
+    (deb / "var/log/mail.log.1").write_text("one\n")
+    read = read_log(ScriptedExecutor(deb), get_platform("debian12"), 86400, now=NOW)
+    assert read.sources == ["/var/log/mail.log.1"]
+    assert read.problems == ["/var/log/mail.log does not exist"]

@@ -146,3 +146,8 @@ def test_log_without_any_source_is_exit_1(tmp_path):
 def test_cli_dispatches_queue_and_log(tmp_path, capsys):
     assert cli.main(["queue", "show", "not-an-id", "--root", str(tmp_path)]) == 2
     assert "not a Postfix queue id" in capsys.readouterr().err
+
+
+def test_errors_never_echo_control_characters(tmp_path):
+    code, _, err, _ = run(tmp_path, ["queue", "hold", "--root", "/x\x1b[2J", "\x1b]0;x\x07"])
+    assert code == 2 and "\x1b" not in err and "\x07" not in err
