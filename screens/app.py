@@ -81,7 +81,8 @@ class MailWizardApp(App[int]):
 
     TITLE = "mailwizard"
     CSS_PATH = ["wizard.tcss", "welcome.tcss", "answers.tcss", "steps.tcss", "step.tcss",
-                "summary.tcss"]
+                "summary.tcss", "queue.tcss", "maillog.tcss", "users.tcss",
+                "health.tcss"]
     BINDINGS = [
         # the footer has room for one global key at 80 columns: ? (help lists the others)
         Binding("ctrl+c", "request_quit", "Quit", priority=True, show=False),
@@ -259,6 +260,21 @@ class MailWizardApp(App[int]):
 
         self.push_screen(SummaryScreen(self.ctx), callback=self._after_summary)
 
+    def _show_health(self) -> None:
+        """The health report over the current screen (Back returns to it)."""
+        ctx = self.ctx
+        if ctx.dry_run or ctx.rehearsal or ctx.engine is None or ctx.state_dir is None:
+            self.notify("The health check looks at the running server: open mailwizard on "
+                        "the server, with valid answers (not a dry run or a rehearsal).",
+                        title="Health check", severity="warning")
+            return
+        from wizard.health.collect import check_engine
+
+        from .health import HealthScreen
+
+        engine, state_dir = ctx.engine, ctx.state_dir
+        self.push_screen(HealthScreen(lambda: check_engine(engine, state_dir)))
+
     @work(thread=True, exit_on_error=False, group="preload")
     def preload(self) -> None:
         """Once the first screen is painted: import the later screens and the engine, and
@@ -424,6 +440,40 @@ class MailWizardApp(App[int]):
         about = screen.HELP or "No description."
         self.push_screen(HelpScreen(title, about, screen_keys(screen)))
 
+    # ------------------------------------------------------------------ queue and log
+    def action_mail_queue(self) -> None:
+        """Palette "Mail queue": the queue screen over the current one (Esc comes back)."""
+        from .queue import QueueScreen
+
+        self.push_screen(QueueScreen(self.ctx))
+
+    def action_mail_log(self) -> None:
+        """Palette "Mail log": the log screen over the current one (Esc comes back)."""
+        from .maillog import LogScreen
+
+        self.push_screen(LogScreen(self.ctx))
+
+    # ------------------------------------------------------------------ users
+    def action_users(self) -> None:
+        """Palette "Users and aliases": the Users screen over the current one."""
+        from .users import UsersScreen
+
+        self.push_screen(UsersScreen(self.ctx), callback=self._after_users)
+
+    def _after_users(self, changed: Optional[bool]) -> None:
+        """The Users screen changed the session's answers: the wizard follows them (the
+        form, and the step list plans again)."""
+        session = self.ctx.session
+        if not changed or session is None or not session.answers:
+            return
+        answers, _errors = self.ctx.validate(copy.deepcopy(session.answers))
+        if answers is None:
+            return
+        self.ctx.set_raw(copy.deepcopy(session.answers))
+        if self._steps is not None and self.screen is self._steps:
+            self.ctx.answers, self.ctx.engine, self.ctx.plans = answers, None, []
+            self._steps.replan()
+
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         # Textual's "Keys" panel (no Esc to close it) gives way to our help screen, and its
@@ -435,10 +485,24 @@ class MailWizardApp(App[int]):
                             self.action_help)
         yield SystemCommand("Quit", "Quit mailwizard (asks first when work would be lost)",
                             self.action_request_quit)
+        from .health import HealthScreen
+        from .maillog import LogScreen
+        from .queue import QueueScreen
         from .step import StepScreen
         from .steps import StepListScreen
         from .summary import SummaryScreen
 
+        if not isinstance(screen, (QueueScreen, LogScreen)) and not self.busy:
+            yield SystemCommand("Mail queue", "list, show, flush, hold, release or delete "
+                                "queued messages", self.action_mail_queue)
+            yield SystemCommand("Mail log", "recent deliveries, rejects and failed logins",
+                                self.action_mail_log)
+        if not self.busy and isinstance(screen, (WelcomeScreen, StepListScreen)):
+            yield SystemCommand("Users and aliases", "add or remove mail users and aliases, "
+                                "change a password", self.action_users)
+        if not isinstance(screen, HealthScreen) and not self.busy:
+            yield SystemCommand("Health check", "what mailwizard check sees on this server",
+                                self._show_health)
         if isinstance(screen, (StepListScreen, StepScreen, SummaryScreen)) and not self.busy:
             for i, plan in enumerate(self.ctx.plans):
                 yield SystemCommand(f"Open step {i + 1}: {plan.recipe.title}",

@@ -200,6 +200,12 @@ class StepListScreen(Screen[Result]):
             self.query_one("#steps-list").display = False
             self._plan()
 
+    def replan(self) -> None:
+        """Plan again: the answers changed under the list (the Users screen)."""
+        self.planned = False
+        self.query_one("#steps-list").display = False
+        self._plan()
+
     def _plan(self) -> None:
         ctx = self.ctx
         answers = ctx.answers

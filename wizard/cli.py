@@ -5,6 +5,7 @@ This is the entry point and the one documented exception to the core's import co
 steps (:mod:`recipes`, in :func:`default_recipes`) and the TUI (:mod:`screens.app`, lazily in
 :func:`run_tui`, so the verbs never load Textual). Everything else it uses comes from the core:
 the target, session and engine from :mod:`wizard.target`, the run from :mod:`wizard.run`.
+``queue`` and ``log`` have parsers of their own (:mod:`wizard.queuecli`), called first.
 
 Exit codes:
 
@@ -14,6 +15,7 @@ Exit codes:
       a record is missing or different, or could not be checked
 2     bad input: invalid answers, unknown platform, bad options
 3     verification failed (a check did not pass)
+0-3   ``check``: the monitoring-plugin states OK, WARNING, CRITICAL, UNKNOWN
 4     refused: session locked by another wizard, confirmation missing,
       session belongs to other answers or another platform
 130   interrupted (Ctrl-C, SIGTERM or a hang-up: the change in progress is finished,
@@ -28,10 +30,12 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, TextIO, cast
 
+from . import queuecli
 from .checks import CheckResult
 from .dnsrecords import check_records
 from .engine import Engine, EventCallback
 from .errors import AnswersError, MailwizardError, UsageError
+from .health import command as health_command
 from .interrupts import SafeOutput, StopOnSignal
 from .recipe import Recipe
 from .rehearsal import default_scratch_dir
@@ -39,11 +43,14 @@ from .report import event_printer, print_checks, print_plan, print_status
 from .run import ChecksStarting, Progress, apply_and_verify, verify_steps
 from .session import Session
 from .target import Target, TargetOptions, open_target, rehearsal_platform, state_dir_for
+from .usercli import add_arguments as add_user_arguments
+from .usercli import cmd_edit
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
 
-VERBS = ("plan", "apply", "verify", "rollback", "status", "docs", "dns")
+VERBS = ("plan", "apply", "verify", "rollback", "status", "docs", "dns", "user", "alias",
+         "check")
 DOC_FORMATS = ("markdown", "html")
 DNS_FORMATS = ("zone", "table")
 _DOC_EXTENSIONS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
@@ -55,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn this server into a secure Postfix + Dovecot mail server, step by "
                     "step, with a preview of every change, checks afterwards and rollback. "
                     "Without a verb the interactive wizard opens.",
-        epilog="Exit codes: 0 ok, 1 step failed, 2 bad input, 3 checks failed, 4 refused, "
+        epilog="Also: `mailwizard queue --help` (the mail queue) and `mailwizard log --help` "
+               "(recent deliveries, rejects and failed logins). "
+               "Users and aliases: 'user add|remove|passwd NAME', 'alias add|remove ALIAS "
+               "TARGET...' each apply as one step of the session named like user-add-3; "
+               "undo one with 'rollback --step user-add-3'. "
+               "Exit codes: 0 ok, 1 step failed, 2 bad input, 3 checks failed, 4 refused, "
                "130 interrupted.")
     p.add_argument("verb", nargs="?", choices=VERBS, help="headless action (default: the TUI)")
     p.add_argument("--answers", metavar="FILE",
@@ -77,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "$TMPDIR/mailwizard-rehearsal-<platform>)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--step", action="append", metavar="ID",
-                   help="only this step (repeatable)")
+                   help="only this step (repeatable); rollback also takes the id a user or "
+                        "alias change printed (user-add-3)")
     p.add_argument("--force", action="store_true",
                    help="rollback: restore backups even over files edited since")
     p.add_argument("--diff", action="store_true", help="plan: show every file diff")
@@ -93,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nameserver", action="append", metavar="IP",
                    help="dns --check: ask this resolver (IP or IP#PORT, repeatable; default: "
                         "$MAILWIZARD_NAMESERVER, else the target's resolv.conf)")
+    add_user_arguments(p)
+    health_command.add_options(p)
     return p
 
 
@@ -371,6 +386,22 @@ def cmd_dns(args: argparse.Namespace, out: TextIO) -> int:
     return report.print_checks(check_records(plan.records, resolver), out)
 
 
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    """Health of the configured server, as a monitoring plugin (wizard/health/command.py)."""
+    from .dnsrecords import report
+
+    def resolver(target: Target) -> object:
+        try:
+            return report.target_resolver(report.nameservers_from(args.nameserver),
+                                          str(target.executor.path("/etc/resolv.conf")),
+                                          timeout=3.0)
+        except ValueError as exc:
+            raise UsageError(f"--nameserver: {exc}") from None
+
+    return health_command.run_check(args, out, lambda: _target(args), default_recipes,
+                                    resolver)
+
+
 def doc_format(asked: Optional[str], output: Optional[str]) -> str:
     """The runbook format: the one asked for, else the one the output file's name says.
 
@@ -383,6 +414,11 @@ def doc_format(asked: Optional[str], output: Optional[str]) -> str:
         raise UsageError(f"--format {asked} does not match the file name {output!r} "
                          f"(a {by_name} name): rename the file or drop --format")
     return asked or by_name or "markdown"
+
+
+def cmd_users(args: argparse.Namespace, out: TextIO) -> int:
+    """``user ...`` and ``alias ...`` (:mod:`wizard.usercli`)."""
+    return cmd_edit(args, out, _target(args, out), default_recipes(), _confirm)
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -401,13 +437,15 @@ def run_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    words = list(argv) if argv is not None else sys.argv[1:]
     # a closed pipe (`mailwizard apply --yes | head -1`) or a terminal gone with the SSH
     # connection must never fail a change: output errors are swallowed
     out = cast(TextIO, SafeOutput(sys.stdout))
     err = cast(TextIO, SafeOutput(sys.stderr))
     try:
-        return _main(args, out, err)
+        if words and words[0] in queuecli.VERBS:  # queue / log: parsers of their own
+            return queuecli.main(words, out, err)
+        return _main(build_parser().parse_args(words), out, err)
     finally:
         out.flush()
         err.flush()
@@ -416,8 +454,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     handlers = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify,
                 "rollback": cmd_rollback, "status": cmd_status, "docs": cmd_docs,
-                "dns": cmd_dns}
+                "dns": cmd_dns, "user": cmd_users, "alias": cmd_users,
+                "check": cmd_check}
     try:
+        if args.words and args.verb not in ("user", "alias"):
+            raise UsageError(f"unexpected arguments: {' '.join(args.words)}")
         if args.verb is None:
             if not sys.stdout.isatty() or not sys.stdin.isatty():
                 out.write("No terminal: showing the plan instead of the interactive wizard.\n")

@@ -8,6 +8,7 @@ Core module: no recipes, no Textual. The record value follows RFC 6376 section 3
 from __future__ import annotations
 
 import base64
+import functools
 from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:  # imported where a key is made or read (the TUI's first screen needs none)
@@ -42,7 +43,15 @@ def txt_value(public_key: Union[rsa.RSAPublicKey, rsa.RSAPrivateKey]) -> str:
 
 def public_key_from_pem(data: bytes) -> rsa.RSAPublicKey:
     """The RSA public key in PEM ``data``: a private key (PKCS#8 or traditional) or a public
-    key. Raises ValueError when it is neither or not RSA."""
+    key. Raises ValueError when it is neither or not RSA.
+
+    Parsed once per key text and process: loading an RSA private key checks it (tens of
+    milliseconds), and a run asks for the same DKIM key in its plan, changes and checks."""
+    return _public_key(bytes(data))
+
+
+@functools.lru_cache(maxsize=8)
+def _public_key(data: bytes) -> rsa.RSAPublicKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 

@@ -12,6 +12,7 @@ import os
 import re
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
+from .answer_edits import revert_edits
 from .changes import ChangeContext, change_types
 from .errors import CommandFailed, MailwizardError
 from .events import RollbackResult
@@ -135,5 +136,7 @@ def rollback_journal(session: Session, ctx: ChangeContext, steps: Optional[Itera
         session.set_step(s, "rolled-back" if not result.errors else "failed")
     result.steps = steps_done
     if not result.errors and not result.stopped:
+        # a verb's run (mailwizard user/alias ...) also changed the answers: put them back
+        revert_edits(session, steps_done)
         session.purge_secret_backups()  # only when nothing is left to roll back
     return result

@@ -7,6 +7,7 @@ from ._diff_view import DiffView, preview_renderables
 from ._keys_footer import KeysFooter
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
+from ._text_modal import TextModal
 from ._user_row import UserRow
 from .checkbox import StateCheckbox
 
@@ -22,6 +23,7 @@ __all__ = [
     "RehearsalBanner",
     "StateCheckbox",
     "StepProgress",
+    "TextModal",
     "UserRow",
     "preview_renderables",
     "progress_counts",

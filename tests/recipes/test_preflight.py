@@ -36,7 +36,7 @@ def _by_name(results) -> Dict[str, object]:
 
 
 def test_preflight_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(preflight_mod, "dns_reachable", lambda timeout=2.0: False)
+    monkeypatch.setattr(preflight_mod, "dns_reachable", lambda ex, timeout=2.0: False)
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
     (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian 12"\n')
@@ -152,7 +152,7 @@ def test_preflight_dns_checks_every_record(tmp_path: Path,
     from wizard.dnsrecords import expected_records
     from wizard.dnsrecords.render import rdata_text
 
-    monkeypatch.setattr(preflight_mod, "dns_reachable", lambda timeout=2.0: True)
+    monkeypatch.setattr(preflight_mod, "dns_reachable", lambda ex, timeout=2.0: True)
     ex = ScriptedExecutor(_ip_root(tmp_path), {"ip -o addr show": FakeCommand(0, IP_ADDR)})
     with FakeDNS() as dns_server:
         monkeypatch.setenv("MAILWIZARD_NAMESERVER", dns_server.spec)

@@ -30,6 +30,7 @@ INSTANCES: Dict[type, ch.Change] = {type(c): c for c in (
     ch.Service("postfix"), ch.ConfiguredService("dovecot", config=["/etc/dovecot"]),
     ch.Validate(["postfix", "check"]), ch.SystemdDropIn("/etc/systemd/system/x.d/a.conf", "x"),
     ch.PrivateKeyFile("/etc/ssl/k.pem", "KEY\n", mode=0o600), ch.UserGroup(group="vmail"),
+    ch.SetPassword("carol"), ch.RemoveUser("carol", "/home/carol"),
     ch.SecretFile("/etc/postfix/sasl_passwd", lambda pw: f"[relay]:587 u:{pw}\n",
                   Secret("s3cret-pw")),
 )}
@@ -62,7 +63,8 @@ def test_applying_and_undoing_leaves_the_change_as_it_was(name: str, target_root
                                                           tmp_path: Path) -> None:
     ex, change, _probe, _after = EXAMPLES[name](target_root)
     before = dict(vars(change))
-    ctx = ch.ChangeContext(ex, PLATFORM, ch.BackupStore(tmp_path / "backups"), key="3")
+    ctx = ch.ChangeContext(ex, PLATFORM, ch.BackupStore(tmp_path / "backups"), key="3",
+                           secrets={"alice": Secret("a new password")})
     rec = change.prepare(ctx)
     assert rec is not None
     change.commit(ctx, rec)

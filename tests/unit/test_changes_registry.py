@@ -3,6 +3,7 @@ from its record alone after the record went through the journal's format."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
@@ -16,6 +17,7 @@ from wizard.changes.edits import _EditChange
 from wizard.confedit import MasterEntry
 from wizard.executor import Executor, FakeCommand, ScriptedExecutor
 from wizard.platforms import get_platform
+from wizard.secret import Secret
 
 PLATFORM = get_platform("debian13")
 ABSTRACT = {ch.FileChange, _EditChange}
@@ -136,6 +138,35 @@ def _user(root: Path) -> Example:
     return ex, ch.UserGroup(user="carol"), lambda: snapshot_tree(root), None
 
 
+def _password(root: Path) -> Example:
+    (root / "etc/shadow").write_text("alice:!:19000::::::\n")
+
+    def chpasswd(argv: List[str], ex: Executor) -> FakeCommand:
+        ex.path("/etc/shadow").write_text("alice:$y$new:19001::::::\n")
+        return FakeCommand(0)
+
+    ex = ScriptedExecutor(root, {"chpasswd": chpasswd})
+    return ex, ch.SetPassword("alice"), lambda: snapshot_tree(root), None
+
+
+def _remove_user(root: Path) -> Example:
+    """userdel -r: the account and its home with the mail go; undo brings both back."""
+    (root / "home/alice/Maildir/new").mkdir(parents=True)
+    (root / "home/alice/Maildir/new/1.msg").write_bytes(b"mail\n")
+
+    def userdel(argv: List[str], ex: Executor) -> FakeCommand:
+        p = ex.path("/etc/passwd")
+        lines = p.read_text().splitlines(keepends=True)
+        p.write_text("".join(x for x in lines if not x.startswith(argv[-1] + ":")))
+        if "-r" in argv:
+            shutil.rmtree(ex.path("/home/alice"))
+        return FakeCommand(0)
+
+    ex = ScriptedExecutor(root, {"userdel": userdel})
+    return (ex, ch.RemoveUser("alice", "/home/alice", delete_mail=True),
+            lambda: snapshot_tree(root), None)
+
+
 DOVECOT = "/etc/dovecot/conf.d/10-ssl.conf"
 EXAMPLES: Dict[str, Callable[[Path], Example]] = {
     "FileWrite": lambda r: _files(r, ch.FileWrite("/etc/postfix/virtual", "a@b c\n", mode=0o640),
@@ -163,6 +194,8 @@ EXAMPLES: Dict[str, Callable[[Path], Example]] = {
     "Packages": _packages,
     "Service": _service,
     "UserGroup": _user,
+    "SetPassword": _password,
+    "RemoveUser": _remove_user,
 }
 
 
@@ -175,7 +208,8 @@ def test_every_registered_type_undoes_from_its_journaled_record(name: str, targe
                                                                tmp_path: Path) -> None:
     ex, change, probe, after = EXAMPLES[name](target_root)
     assert ch.journal_type(change) == name
-    ctx = ch.ChangeContext(ex, PLATFORM, ch.BackupStore(tmp_path / "backups"), key="7")
+    ctx = ch.ChangeContext(ex, PLATFORM, ch.BackupStore(tmp_path / "backups"), key="7",
+                           secrets={"alice": Secret("a new password")})
     before = probe()
     rec = change.prepare(ctx)
     assert rec is not None

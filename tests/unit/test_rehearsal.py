@@ -209,6 +209,9 @@ def test_a_password_given_on_input_is_never_recorded(tmp_path: Path) -> None:
     log = (tmp_path / "scratch/commands.log").read_text()
     assert log == "chpasswd\n"
     assert "s3cret" not in repr(ex.recorded) + repr(lines) + log
+    # run quiet, as UserGroup and SetPassword do: still a change that succeeds, never a
+    # probe answered "not yet"
+    assert ex.run(["chpasswd"], input="alice:s3cret-Pw\n", quiet=True, check=True).ok
 
 
 def test_account_tools_edit_the_scratch_files_and_undo_byte_for_byte(

@@ -117,15 +117,23 @@ def _shell(p: Parser, shell: Any, create: bool, where: str) -> str:
     return ""
 
 
+def check_password(pw: Any) -> Optional[str]:
+    """Why ``pw`` cannot be a mail user's password, or None (the answers' ``password`` and
+    ``mailwizard user add|passwd`` both check with this)."""
+    if not isinstance(pw, str) or len(pw) < 8:
+        return "must be at least 8 characters"
+    if len(pw) > 1024:
+        return "must be at most 1024 characters"
+    if any(ch in pw for ch in "\n\r\x00"):
+        return "must be one line (no line breaks or NUL)"
+    return None
+
+
 def _password(p: Parser, pw: Any, create: bool, where: str) -> Optional[Secret]:
     if pw is None:
         return None
-    if not isinstance(pw, str) or len(pw) < 8:
-        p.error(f"{where}.password", "must be at least 8 characters")
-    elif len(pw) > 1024:
-        p.error(f"{where}.password", "must be at most 1024 characters")
-    elif any(ch in pw for ch in "\n\r\x00"):
-        p.error(f"{where}.password", "must be one line (no line breaks or NUL)")
+    if (msg := check_password(pw)):
+        p.error(f"{where}.password", msg)
     elif not create:
         p.error(f"{where}.password", "only used for a user created here "
                                      "(set create: true or drop it)")

@@ -48,6 +48,7 @@ from .edits import (
 )
 from .files import FileChange, FileWrite, GeneratedFile, Validator
 from .keys import KeySource, PrivateKeyFile
+from .mailboxes import RemoveUser, SetPassword
 from .packages import (
     PACKAGE_LOCKS,
     PACKAGE_PIDFILES,
@@ -75,6 +76,8 @@ JOURNALED: Tuple[type, ...] = (
     PostfixParams, MasterService, DovecotSettings, ShellVars, AliasEntries,
     # commands, packages, services, accounts
     Command, Packages, Service, UserGroup,
+    # mail accounts changed after the install (mailwizard user ...)
+    SetPassword, RemoveUser,
 )
 """Every change type the journal holds, registered here and nowhere else: an entry stores
 the type's name and its record, and undo needs nothing more (not the recipes, not the plan).
@@ -91,9 +94,10 @@ __all__ = [
     "DovecotSettings", "editor_type", "etc_snapshot", "ExecutorError", "FileChange",
     "FileWrite", "fingerprint", "GeneratedFile", "journal_type", "KeySource", "MasterService",
     "Note", "package_manager_busy", "Packages", "PostfixParams", "Preview", "PrivateKeyFile",
-    "quote_argv", "SecretFile", "Record", "register", "remove_added_accounts",
+    "quote_argv", "SecretFile", "Record", "register", "remove_added_accounts", "RemoveUser",
     "restore_account_backups",
-    "save_account_files", "Service", "service_manager", "sha256", "ShellForm", "ShellVars",
+    "save_account_files", "Service", "service_manager", "SetPassword", "sha256", "ShellForm",
+    "ShellVars",
     "Snapshot",
     "stock_file", "SystemdDropIn", "unified_diff", "UserGroup", "Validate", "Validator",
     "View", "wait_for_package_manager",
