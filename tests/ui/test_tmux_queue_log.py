@@ -3,34 +3,16 @@ queue" and "Mail log" with the keyboard; in a dry run they say there is nothing 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import uuid
 from pathlib import Path
-from typing import Iterator
 
-import pytest
-from test_tmux import Tmux, _mailwizard
+from tmuxkit import Pane, mailwizard, needs_tmux
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = needs_tmux
 
 
-@pytest.fixture
-def pane(tmp_path: Path) -> Iterator[Tmux]:
-    t = Tmux(f"mwtest-{uuid.uuid4().hex[:8]}")
-    cmd = " ".join([*_mailwizard(), "--dry-run", "--platform", "rocky9", "--answers", "demo",
-                    "--state-dir", str(tmp_path / "state")])
-    env = {"TERM": "xterm-256color", "LANG": "C.UTF-8", "PYTHONPATH": str(REPO)}
-    t.run("new-session", "-d", "-s", "mw", "-x", "80", "-y", "24",
-          *[a for k, v in env.items() for a in ("-e", f"{k}={v}")],
-          f"cd {REPO} && {cmd}; echo EXITED=$?; sleep 30")
-    yield t
-    subprocess.run(["tmux", "-L", t.socket, "kill-server"], capture_output=True, timeout=20)
-
-
-def test_palette_opens_mail_queue_and_mail_log(pane: Tmux) -> None:
+def test_palette_opens_mail_queue_and_mail_log(pane: Pane, tmp_path: Path) -> None:
+    pane.start(mailwizard("--dry-run", "--platform", "rocky9", "--answers", "demo",
+                          "--state-dir", str(tmp_path / "state")))
     pane.wait_for("Start (s)")
     for title, header, said in (("Mail queue", "Esc Back", "see its queue"),
                                 ("Mail log", "Esc Back", "see its log")):
