@@ -95,6 +95,7 @@ class PostfixParams(_EditChange):
     def remember(self, before: Optional[str], rec: Record) -> None:
         current = self.read_values(before)
         rec["old"] = {k: current.get(k) for k in [*self.params, *self.remove_names]}
+        rec["set"] = dict(self.params)  # what mailwizard wrote: a later hand edit shows
 
     def postconf_commands(self) -> List[str]:
         cmds = []
