@@ -29,7 +29,6 @@ def test_a_re_run_keeps_a_hand_edit_of_main_cf(dep: Deployed) -> None:
     assert "kept 1 hand edit(s): smtpd_helo_required" in r.stdout, r.stdout[-5000:]
     assert "mailwizard 'yes', now 'no'" in r.stdout
     assert postconf(dep, "smtpd_helo_required") == "no"
-    mwlab.check_converged(r.stdout)
     r = dep.srv.run("mailwizard apply --overwrite-edits --yes 2>&1", check=False, timeout=900)
     assert r.returncode == 0, r.stdout[-5000:]
     assert postconf(dep, "smtpd_helo_required") == "yes"
