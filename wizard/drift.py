@@ -7,7 +7,8 @@ value: the parameter is dropped from the change and a note in the plan shows the
 values, stock (the distribution's file), ours (what mailwizard wrote) and now (the file), and
 how to have mailwizard's value back (``--overwrite-edits``). Without a journal entry for a
 parameter (never written by mailwizard, or rolled back since) nothing is kept: the answers
-apply as before.
+apply as before; nor when the file holds none of mailwizard's values any more (a package
+put its stock file back): that is a replaced file, not a hand edit.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ def keep_edits(changes: Sequence[Change], executor: Executor, platform: Platform
             out.append(c)
             continue
         now = confedit.read_main_cf(executor.read_text(c.path))
+        if _replaced(now, ours[c.path]):
+            out.append(c)
+            continue
         kept = [KeptEdit(c.path, k, _stock(platform, c.path, k), ours[c.path][k], now.get(k), v)
                 for k, v in c.params.items()
                 if k in ours[c.path] and _norm(now.get(k)) != _norm(ours[c.path][k])]
@@ -95,7 +99,15 @@ def edited_by_hand(executor: Executor, ours: Dict[str, Dict[str, str]]) -> Dict[
     if path not in ours:
         return {}
     now = confedit.read_main_cf(executor.read_text(path))
+    if _replaced(now, ours[path]):
+        return {}
     return {k: v for k, v in ours[path].items() if _norm(now.get(k)) != _norm(v)}
+
+
+def _replaced(now: Dict[str, str], ours: Dict[str, str]) -> bool:
+    """The file holds none of mailwizard's values: replaced as a whole (a package reinstalled
+    its stock file), not edited; the run sets every value again."""
+    return bool(ours) and not any(_norm(now.get(k)) == _norm(v) for k, v in ours.items())
 
 
 def soften_checks(results: List[CheckResult], edited: Dict[str, str]) -> List[CheckResult]:

@@ -73,3 +73,20 @@ def test_nothing_is_kept_once_rolled_back(tmp_path: Path) -> None:
         assert _value(target.root, "smtpd_helo_required") == "yes"
     finally:
         session.close()
+
+
+def test_a_replaced_main_cf_is_not_taken_for_hand_edits(tmp_path: Path) -> None:
+    """A package put its stock main.cf back: none of mailwizard's values is left, so the
+    run sets them all again instead of keeping the stock ones."""
+    target, session, ex = applied_server(tmp_path)
+    try:
+        stock = (Path(__file__).resolve().parents[2] / "wizard/stock" / PLATFORM.stock
+                 / "etc/postfix/main.cf")
+        (target.root / MAIN_CF.lstrip("/")).write_bytes(stock.read_bytes())
+        engine = real_engine(DEMO_ANSWERS, PLATFORM, ex, session=session)
+        [plan] = engine.plan(["restrictions"])
+        assert not [p for p in plan.previews if p.kind == "note" and "kept" in p.title]
+        [res] = engine.apply(["restrictions"])
+        assert res.status == "applied" and _value(target.root, "smtpd_helo_required") == "yes"
+    finally:
+        session.close()
