@@ -25,8 +25,10 @@ from .acme import port80_check
 
 MAIL_PORTS = (25, 587, 993, 995)
 """SMTP, submission, IMAPS and POP3S: the ports this server will answer on."""
-OUR_DAEMONS = ("master", "postfix", "dovecot", "smtpd")
-"""Process names that may already hold a mail port (a previous run of the wizard)."""
+OUR_DAEMONS = ("master", "postfix", "dovecot", "smtpd", "imap-login", "pop3-login",
+               "submission-login")
+"""Process names that may already hold a mail port (a previous run of the wizard; Dovecot's
+login processes share its listening sockets once a client has connected)."""
 MIN_FREE_MB = 500
 
 

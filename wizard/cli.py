@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="rollback: restore backups even over files edited since")
     p.add_argument("--diff", action="store_true", help="plan: show every file diff")
+    p.add_argument("--overwrite-edits", action="store_true",
+                   help="apply: set main.cf parameters edited by hand since mailwizard set "
+                        "them back to the answers' values (default: keep the hand edits; the "
+                        "plan names each with its stock, mailwizard and current value)")
     p.add_argument("--probe-host", default="127.0.0.1",
                    help="verify: address for the network checks (default 127.0.0.1)")
     p.add_argument("--format", choices=DOC_FORMATS + DNS_FORMATS, default=None,
@@ -196,6 +200,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
                       f"{len(session.unfinished())} change(s) in flight to check again.\n")
         engine = target.engine(answers, default_recipes(), session=session,
                                on_event=event_printer(out))
+        engine.overwrite_edits = bool(args.overwrite_edits)
         plans = engine.plan(args.step)
         print_plan(plans, out, args.diff, engine.platform, False)
         if any(p.error for p in plans):

@@ -21,6 +21,7 @@ from .changes import (
     journal_type,
 )
 from .checks import CheckResult, network_off, not_checked
+from .drift import edited_by_hand, keep_edits, ours_main_cf, soften_checks
 from .errors import ExecutorError, MailwizardError, UsageError
 from .events import (
     ChangeDone,
@@ -94,6 +95,9 @@ class Engine:
         """Set from another thread to stop between two changes."""
         self.last_view: Optional[View] = None
         """The planning view of the last :meth:`plan` call (final file contents)."""
+        self.overwrite_edits = False
+        """Set main.cf parameters edited by hand since mailwizard set them back to the
+        answers' values (by default such hand edits are kept: :mod:`wizard.drift`)."""
 
     # ------------------------------------------------------------------ lookup
     def recipe(self, step_id: str) -> Recipe:
@@ -149,11 +153,19 @@ class Engine:
     def _plan_one(self, recipe: Recipe, view: View) -> StepPlan:
         sp = StepPlan(recipe)
         try:
-            sp.changes = recipe.plan(PlanContext(self.answers, self.platform, self.facts, view))
+            sp.changes = self._planned(recipe, view)
             sp.previews = [c.preview(view) for c in sp.changes]
         except MailwizardError as exc:
             sp.error = str(exc)
         return sp
+
+    def _planned(self, recipe: Recipe, view: View) -> List[Change]:
+        """The recipe's plan, keeping main.cf hand edits made since the last apply."""
+        changes = recipe.plan(PlanContext(self.answers, self.platform, self.facts, view))
+        ours = ours_main_cf(self.session)
+        if not ours:
+            return changes
+        return keep_edits(changes, self.executor, self.platform, ours, self.overwrite_edits)
 
     # ------------------------------------------------------------------ apply
     def _ctx(self) -> ChangeContext:
@@ -228,7 +240,7 @@ class Engine:
         ctx = self._ctx()
         view = View(self.executor, self.platform, use_stock=False)
         try:
-            changes = recipe.plan(PlanContext(self.answers, self.platform, self.facts, view))
+            changes = self._planned(recipe, view)
         except MailwizardError as exc:
             session.set_step(step_id, "failed", error=str(exc))
             self.on_event(StepFinished(step_id, "failed", error=str(exc)))
@@ -335,7 +347,7 @@ class Engine:
     def _replan(self, recipe: Recipe, done: List[Dict[str, Any]]
                 ) -> Tuple[List[Change], Dict[int, Dict[str, Any]]]:
         view = View(self.executor, self.platform, use_stock=False)
-        changes = recipe.plan(PlanContext(self.answers, self.platform, self.facts, view))
+        changes = self._planned(recipe, view)
         taken: Dict[int, Dict[str, Any]] = {}
         for entry in done:
             idx = self._match(changes, entry, set(taken))
@@ -378,6 +390,7 @@ class Engine:
 
     def _verify_into(self, out: Dict[str, List[CheckResult]], vctx: VerifyContext,
                      steps: Optional[Iterable[str]], rehearsal: bool) -> None:
+        edited = edited_by_hand(self.executor, ours_main_cf(self.session))
         for recipe in self.select(steps):
             if not recipe.enabled_for(self.answers, self.platform):
                 continue
@@ -390,6 +403,8 @@ class Engine:
             except (MailwizardError, OSError) as exc:
                 results = [CheckResult(f"{recipe.id} checks", False, str(exc),
                                        "the checks themselves failed to run")]
+            if edited:
+                results = soften_checks(results, edited)
             out[recipe.id] = results
             if self.session is not None and self.session.step_status(recipe.id) in (
                     "applied", "verified"):

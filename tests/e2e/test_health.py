@@ -157,7 +157,10 @@ def test_dovecot_stopped_is_critical(dep: mwlab.Deployed) -> None:
 def test_certificate_with_ten_days_left_warns(dep: mwlab.Deployed) -> None:
     srv = dep.srv
     saved = {p: srv.path(p).read_bytes() for p in (CERT, KEY)}
-    srv.run(f"openssl req -x509 -newkey rsa:2048 -nodes -days 10 -subj /CN={mwlab.HOSTNAME} "
+    # the same names and key type as the certificate step's: only the dates differ
+    srv.run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+            f"-days 10 -subj /CN={mwlab.HOSTNAME} "
+            f"-addext subjectAltName=DNS:{mwlab.HOSTNAME},IP:{srv.ip} "
             f"-keyout {KEY} -out {CERT} 2>&1 && postfix reload 2>&1 && doveadm reload")
     try:
         code, by_name, doc = findings(srv)

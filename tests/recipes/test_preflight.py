@@ -78,6 +78,24 @@ def test_preflight_ports(tmp_path: Path) -> None:
     assert res["port 587 free or ours"].ok is True
 
 
+def test_preflight_ports_dovecot_login_processes_are_ours(tmp_path: Path) -> None:
+    """Once a client connected, Dovecot's login processes hold its sockets too (the lab's
+    health check found 'held by dovecot, imap-login' failing on a healthy server)."""
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    ss = root / "usr/bin/ss"
+    ss.write_text("#!/bin/sh\n")
+    ss.chmod(0o755)
+    out = ('LISTEN 0 100 0.0.0.0:993 0.0.0.0:* users:(("imap-login",pid=8,fd=7),'
+           '("dovecot",pid=7,fd=30))\n'
+           'LISTEN 0 100 0.0.0.0:995 0.0.0.0:* users:(("pop3-login",pid=9,fd=7),'
+           '("dovecot",pid=7,fd=31))\n')
+    ctx = _vctx(root, "debian12", {"ss -ltnp": FakeCommand(0, out)})
+    res = _by_name(PreflightRecipe._ports(ctx.executor))
+    assert res["port 993 free or ours"].ok is True, res["port 993 free or ours"].detail
+    assert res["port 995 free or ours"].ok is True
+
+
 def test_preflight_ports_when_ss_cannot_tell(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "usr/bin").mkdir(parents=True)
