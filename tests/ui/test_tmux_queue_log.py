@@ -1,5 +1,5 @@
-"""The real program in a tmux pane (80x24, tests/ui/tmuxkit.py): the command palette opens
-"Mail queue" and "Mail log" with the keyboard; in a dry run they say there is nothing to read."""
+"""The real ``mailwizard`` binary in a tmux pane (80x24): the command palette opens "Mail
+queue" and "Mail log" with the keyboard; in a dry run they say there is nothing to read."""
 
 from __future__ import annotations
 
