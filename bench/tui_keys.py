@@ -4,7 +4,9 @@ Walks the dry-run wizard (demo answers, rocky9, every real step) at 80x24 with t
 admin uses: the welcome screen, the answers form, the step list, a step and its four tabs,
 the next step, the summary, the help screen. Each key is timed from ``pilot.press`` until the
 app is idle again (messages handled, the screen refreshed). Planning the steps after Ctrl+N
-runs in a worker and is reported apart ("plan"), since the screen shows progress meanwhile.
+runs in a worker and is reported apart ("plan"), since the screen shows progress meanwhile;
+so is the worker that imports the later screens and makes the steps once the welcome screen is
+up ("preload": a person reads that screen before the first key; the walk starts after it).
 
 Usage: ``python bench/tui_keys.py [-n 5]``; prints the median and the worst of each key over
 the rounds, and the worst of all (issue 13's goal: no key over 300 ms).
@@ -33,6 +35,10 @@ async def one_round(times: Dict[str, List[float]]) -> None:
     app = make_app(answers="demo", platform="rocky9", recipes=all_recipes())
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
+        t = time.perf_counter()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        times.setdefault("preload (worker)", []).append(time.perf_counter() - t)
         for n, key in enumerate(WALK):
             start = time.perf_counter()
             await pilot.press(key)
@@ -60,7 +66,7 @@ def main() -> None:
     for label, values in times.items():
         ms = [v * 1000 for v in values]
         print(f"{label:18} median {statistics.median(ms):7.1f} ms   max {max(ms):7.1f} ms")
-        if label != "plan (worker)":
+        if not label.endswith("(worker)"):
             worst_key = max(worst_key, max(ms))
     print(f"worst key: {worst_key:.1f} ms (goal <= 300 ms)")
 

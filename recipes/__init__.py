@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import TYPE_CHECKING, List
 
-from wizard.recipe import Recipe
+if TYPE_CHECKING:  # the steps import when all_recipes() is called, not with the package
+    from wizard.recipe import Recipe
 
 
 def all_recipes() -> List[Recipe]:

@@ -19,9 +19,7 @@ import datetime as _dt
 import smtplib
 import ssl
 from shlex import quote as q
-from typing import Dict, List
-
-from cryptography import x509
+from typing import TYPE_CHECKING, Dict, List
 
 from wizard import checks
 from wizard.answers import Answers
@@ -43,6 +41,9 @@ from wizard.recipe import PlanContext, Recipe, VerifyContext
 from ._daemons import NotProbed, dovecot_running, listeners, port_programs, postfix_running
 from ._hostdns import acme_host_check, dns_resolver
 from .certificate import cert_paths, load_certs, names_host
+
+if TYPE_CHECKING:  # imported where a certificate is read, not with the step
+    from cryptography import x509
 
 LE_DIR = "/etc/letsencrypt"
 HOOK = f"{LE_DIR}/renewal-hooks/deploy/mailwizard"
@@ -72,6 +73,8 @@ def port80_check(ex: Executor, answers: Answers) -> List[CheckResult]:
 
 
 def load_certs_der(der: bytes) -> x509.Certificate:
+    from cryptography import x509
+
     return x509.load_der_x509_certificate(der)
 
 

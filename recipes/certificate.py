@@ -5,12 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 from shlex import quote as q
-from typing import Any, List, Optional, Tuple, Union
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Union
 
 from wizard import checks
 from wizard.answers import Answers
@@ -20,7 +15,14 @@ from wizard.errors import RecipeError
 from wizard.platforms import Platform
 from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
+# ``cryptography`` is imported where a key or certificate is made or read, not with the step:
+# its x509 module alone costs the wizard's first screen tens of milliseconds
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
 
 
 def cert_paths(answers: Answers, platform: Platform) -> Tuple[str, str]:
@@ -35,6 +37,8 @@ def csr_path(answers: Answers, platform: Platform) -> str:
 
 # --------------------------------------------------------------------------- making keys/certs
 def new_key(key_type: str) -> PrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     if key_type.startswith("rsa"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[3:]))
     curve = {"ecdsa-p256": ec.SECP256R1(), "ecdsa-p384": ec.SECP384R1()}.get(key_type)
@@ -44,17 +48,24 @@ def new_key(key_type: str) -> PrivateKey:
 
 
 def key_pem(key: PrivateKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode("ascii")
 
 
 def _digest(key: Any) -> Union[hashes.SHA256, hashes.SHA384]:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()
     return hashes.SHA256()
 
 
 def san_names(answers: Answers) -> List[x509.GeneralName]:
+    from cryptography import x509
+
     names: List[x509.GeneralName] = []
     for n in [answers.hostname, answers.cert_cn, *answers.certificate.extra_names]:
         try:
@@ -67,6 +78,9 @@ def san_names(answers: Answers) -> List[x509.GeneralName]:
 
 
 def subject_name(answers: Answers) -> x509.Name:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     c = answers.certificate
     attrs = []
     if len(answers.cert_cn) <= 64:  # longer names live in the SAN only
@@ -89,6 +103,10 @@ def make_certificate(key: PrivateKey, answers: Answers,
     (Python 3.13's VERIFY_X509_STRICT, OpenSSL 3), which accept a self-signed leaf that is
     itself the trust anchor.
     """
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
     now = now or _dt.datetime.now(_dt.timezone.utc)
     name = subject_name(answers)
     pub = key.public_key()
@@ -114,6 +132,8 @@ def make_certificate(key: PrivateKey, answers: Answers,
 
 
 def make_csr(key: PrivateKey, answers: Answers) -> x509.CertificateSigningRequest:
+    from cryptography import x509
+
     return (
         x509.CertificateSigningRequestBuilder()
         .subject_name(subject_name(answers))
@@ -123,16 +143,23 @@ def make_csr(key: PrivateKey, answers: Answers) -> x509.CertificateSigningReques
 
 
 def pem(obj: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return obj.public_bytes(serialization.Encoding.PEM).decode("ascii")  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- reading/validating
 def spki(public_key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return public_key.public_bytes(  # type: ignore[no-any-return]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def load_key(data: bytes, path: str) -> PrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError as exc:
@@ -148,6 +175,8 @@ def load_key(data: bytes, path: str) -> PrivateKey:
 
 
 def load_certs(data: bytes, path: str) -> List[x509.Certificate]:
+    from cryptography import x509
+
     try:
         certs = x509.load_pem_x509_certificates(data)
     except ValueError as exc:
@@ -156,6 +185,8 @@ def load_certs(data: bytes, path: str) -> List[x509.Certificate]:
 
 
 def names_host(cert: x509.Certificate, hostname: str) -> Tuple[bool, List[str]]:
+    from cryptography import x509
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         names = [n.lower() for n in san.get_values_for_type(x509.DNSName)]
@@ -315,6 +346,8 @@ class CertificateRecipe(Recipe):
             chain_data = ctx.view.read(c.chain_file)
             if chain_data is None:
                 raise RecipeError(f"cannot read the chain file {c.chain_file} on the server")
+            from cryptography.hazmat.primitives import hashes
+
             known = {x.fingerprint(hashes.SHA256()) for x in certs}
             certs += [x for x in load_certs(chain_data, c.chain_file)
                       if x.fingerprint(hashes.SHA256()) not in known]

@@ -17,9 +17,7 @@ import os
 import socket
 import stat
 from shlex import quote as q
-from typing import Dict, List, Optional
-
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from wizard import checks, dkimkey
 from wizard.answers import Answers, signing_domains
@@ -42,6 +40,9 @@ from wizard.platforms import Platform
 from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
 from ._daemons import pidfile_direct
+
+if TYPE_CHECKING:  # the key is made at apply time (wizard.dkimkey imports cryptography then)
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 CONF = "/etc/opendkim.conf"
 CONF_DIR = "/etc/opendkim"

@@ -11,6 +11,7 @@ from wizard.answers import Answers
 from wizard.changes import Change
 from wizard.checks import CheckResult, failed, info, passed
 from wizard.dnsrecords import check_records
+from wizard.dnsrecords.check import unreachable
 from wizard.dnsrecords.gather import target_dns_plan
 from wizard.dnsrecords.report import as_check_results
 from wizard.errors import PlatformError
@@ -24,31 +25,17 @@ from .acme import port80_check
 
 MAIL_PORTS = (25, 587, 993, 995)
 """SMTP, submission, IMAPS and POP3S: the ports this server will answer on."""
-OUR_DAEMONS = ("master", "postfix", "dovecot", "smtpd")
-"""Process names that may already hold a mail port (a previous run of the wizard)."""
+OUR_DAEMONS = ("master", "postfix", "dovecot", "smtpd", "imap-login", "pop3-login",
+               "submission-login")
+"""Process names that may already hold a mail port (a previous run of the wizard; Dovecot's
+login processes share its listening sockets once a client has connected)."""
 MIN_FREE_MB = 500
 
 
-def dns_reachable(timeout: float = 2.0) -> bool:
-    """True when some DNS server answers within ``timeout`` (one query for the root zone)."""
-    try:
-        import dns.exception
-        import dns.resolver
-    except ImportError:  # pragma: no cover - dnspython is a dependency
-        return False
-    try:
-        res = dns.resolver.Resolver()
-    except (dns.exception.DNSException, OSError):
-        return False
-    res.lifetime = timeout
-    res.timeout = timeout
-    try:
-        res.resolve(".", "NS")
-        return True
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-        return True
-    except (dns.exception.DNSException, OSError):
-        return False
+def dns_reachable(ex: Executor, timeout: float = 2.0) -> bool:
+    """True when a DNS server of the target's resolver answers within ``timeout`` (any
+    answer, REFUSED included; a server that is not there fails at once)."""
+    return not unreachable(dns_resolver(ex), timeout)
 
 
 class PreflightRecipe(Recipe):
@@ -200,7 +187,7 @@ class PreflightRecipe(Recipe):
         records are often published after the server is set up)."""
         if ex.rehearsal:  # a rehearsal asks no one outside this machine
             return [checks.not_checked("DNS records", "queries to public DNS")]
-        if not dns_reachable():
+        if not dns_reachable(ex):
             return [info("DNS", "no DNS server answered: skipped",
                          "check again once the server is online (mailwizard dns --check)")]
         plan = target_dns_plan(ex, answers)

@@ -69,6 +69,9 @@ class AnswersScreen(Screen[Result]):
         "Ctrl+Q.")
     TITLE = "mailwizard"
     SUB_TITLE = "Answers"
+    # straight to the first field: focusing the form's scroll container first (Textual's
+    # default) restyles its two hundred widgets twice on the way
+    AUTO_FOCUS = "#f-hostname"
 
     BINDINGS = [
         Binding("ctrl+n", "next", "Next"),
@@ -89,6 +92,7 @@ class AnswersScreen(Screen[Result]):
         self._baseline: Optional[Dict[str, Any]] = None
         self.show_all = bool(ctx.raw_errors) or ctx.prefilled
         self.errors: List[Tuple[str, str]] = []
+        self._validation_due = False
 
     # ------------------------------------------------------------------ layout
     def _get(self, *path: str, default: Any = "") -> Any:
@@ -472,7 +476,18 @@ class AnswersScreen(Screen[Result]):
         widget = getattr(event, "control", None) or getattr(event, "text_area", None)
         if isinstance(widget, Widget) and self.is_mounted:
             self._touch(widget)
-            self.validate()
+            self._validate_soon()
+
+    def _validate_soon(self) -> None:
+        """One validation for the changes of one refresh (every field posts a change as the
+        form fills in; a key changes one field), not one per change."""
+        if not self._validation_due:
+            self._validation_due = True
+            self.call_after_refresh(self._validate_due)
+
+    def _validate_due(self) -> None:
+        self._validation_due = False
+        self.validate()
 
     @on(Input.Submitted)
     def _submitted(self) -> None:

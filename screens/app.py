@@ -14,9 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import importlib
+import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -26,31 +39,41 @@ from textual.message_pump import MessagePump
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
 
-from wizard.answers import Answers, demo_answers_path, load_answers, read_answers_file
-from wizard.engine import Event
 from wizard.errors import AnswersError, MailwizardError
-from wizard.executor import DryRunExecutor, Executor
-from wizard.kept import kept_answers
 from wizard.platforms import Platform, get_platform, parse_os_release
-from wizard.recipe import Recipe
-from wizard.session import Session
-from wizard.target import Target, open_rehearsal
 
-from .answers import AnswersScreen
 from .context import Machine, WizardContext, default_raw_answers
 from .hangup import EXIT_INTERRUPTED, hangup_safe_driver, install_signal_handlers
 from .help import HelpScreen, screen_keys
 from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
 from .results import Move, Result
-from .step import StepScreen
-from .steps import StepListScreen
-from .summary import SummaryScreen
-from .users import UsersScreen
 from .welcome import WelcomeScreen
 from .widgets import REHEARSAL_TITLE, ConfirmModal
 
+# The first screen (welcome) needs none of these: they are imported where they are used, and
+# a worker imports them while the welcome screen waits for its first key (issue 13: the
+# first screen within 1.5x of a bare Textual app's start).
+if TYPE_CHECKING:
+    from wizard.answers import Answers
+    from wizard.engine import Event
+    from wizard.executor import Executor
+    from wizard.recipe import Recipe
+    from wizard.session import Session
+    from wizard.target import Target
+
+    from .steps import StepListScreen
+
+#: What :meth:`MailWizardApp.preload` imports once the first screen is up.
+LATER_MODULES = ("screens.answers", "screens.steps", "screens.step", "screens.summary",
+                 "wizard.engine", "wizard.run", "wizard.target", "wizard.kept",
+                 "wizard.dnsrecords.gather", "wizard.dnsrecords.dkim", "rich.syntax")
+
 #: Tasks that change the target: quitting during one asks first and stops cleanly.
 CHANGING_TASKS = ("apply", "apply-all", "rollback", "rollback-all")
+
+#: Textual's palette commands the app replaces: "Keys" by the help screen, "Quit" by
+#: :meth:`MailWizardApp.action_request_quit`.
+REPLACED_SYSTEM_COMMANDS = ("Keys", "Quit")
 
 
 class MailWizardApp(App[int]):
@@ -58,7 +81,8 @@ class MailWizardApp(App[int]):
 
     TITLE = "mailwizard"
     CSS_PATH = ["wizard.tcss", "welcome.tcss", "answers.tcss", "steps.tcss", "step.tcss",
-                "summary.tcss", "users.tcss"]
+                "summary.tcss", "queue.tcss", "maillog.tcss", "users.tcss",
+                "health.tcss"]
     BINDINGS = [
         # the footer has room for one global key at 80 columns: ? (help lists the others)
         Binding("ctrl+c", "request_quit", "Quit", priority=True, show=False),
@@ -69,6 +93,11 @@ class MailWizardApp(App[int]):
 
     def __init__(self, ctx: WizardContext, yes: bool = False) -> None:
         super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # no sliding tab underline or smooth scrolling: over SSH each frame is a repaint
+            # sent down the line, and a key's result shows at once (TEXTUAL_ANIMATIONS=full
+            # brings them back)
+            self.animation_level = "none"
         self.ctx = ctx
         self.yes = yes
         """Apply without the confirmation dialog (``--yes``)."""
@@ -88,6 +117,7 @@ class MailWizardApp(App[int]):
         if self.ctx.rehearsal:
             self.title = REHEARSAL_TITLE
         self._show_welcome()
+        self.call_after_refresh(self.preload)
         if self.ctx.kept_loaded:
             self.notify("The answers of your last visit are filled in (passwords are never "
                         "kept: type them again).", title="Welcome back", timeout=8)
@@ -175,6 +205,8 @@ class MailWizardApp(App[int]):
     def _enter_rehearsal(self) -> None:
         """From the dry run to a rehearsal (the admin agreed): open the scratch copy and
         its session, then plan again on the step list."""
+        from wizard.target import open_rehearsal
+
         ctx = self.ctx
         try:
             target = open_rehearsal(ctx.platform, str(ctx.rehearsal_dir)
@@ -201,11 +233,15 @@ class MailWizardApp(App[int]):
         self.push_screen(WelcomeScreen(self.ctx), callback=self._after_welcome)
 
     def _show_answers(self) -> None:
+        from .answers import AnswersScreen
+
         self.push_screen(AnswersScreen(self.ctx), callback=self._after_answers)
 
     def _show_steps(self, fresh: bool = False) -> None:
         """The step list: the same screen again (its log and highlight kept), or a new one
         after the answers (it plans the steps when the answers changed)."""
+        from .steps import StepListScreen
+
         if fresh or self._steps is None:
             old, self._steps = self._steps, StepListScreen(self.ctx)
             if old is not None:
@@ -215,10 +251,39 @@ class MailWizardApp(App[int]):
         self.push_screen(self._steps, callback=self._after_steps)
 
     def _show_step(self, index: int, tab: str = "why") -> None:
+        from .step import StepScreen
+
         self.push_screen(StepScreen(self.ctx, index, tab), callback=self._after_step)
 
     def _show_summary(self) -> None:
+        from .summary import SummaryScreen
+
         self.push_screen(SummaryScreen(self.ctx), callback=self._after_summary)
+
+    def _show_health(self) -> None:
+        """The health report over the current screen (Back returns to it)."""
+        ctx = self.ctx
+        if ctx.dry_run or ctx.rehearsal or ctx.engine is None or ctx.state_dir is None:
+            self.notify("The health check looks at the running server: open mailwizard on "
+                        "the server, with valid answers (not a dry run or a rehearsal).",
+                        title="Health check", severity="warning")
+            return
+        from wizard.health.collect import check_engine
+
+        from .health import HealthScreen
+
+        engine, state_dir = ctx.engine, ctx.state_dir
+        self.push_screen(HealthScreen(lambda: check_engine(engine, state_dir)))
+
+    @work(thread=True, exit_on_error=False, group="preload")
+    def preload(self) -> None:
+        """Once the first screen is painted: import the later screens and the engine, and
+        make the steps, while the admin reads it (the first key then waits for none of it).
+        The project's modules form no import cycle, so importing them here while the UI
+        imports one of them too only waits, never deadlocks."""
+        for name in LATER_MODULES:
+            importlib.import_module(name)
+        self.ctx.recipe_list()
 
     # ------------------------------------------------------------------ worker
     def start_task(self, kind: str, fn: Callable[[], Any], target: MessagePump) -> bool:
@@ -323,6 +388,8 @@ class MailWizardApp(App[int]):
         self._quit(0)
 
     def _answers_unkept(self) -> bool:
+        from .answers import AnswersScreen
+
         screen = self.screen
         return self.ctx.answers_unkept or (isinstance(screen, AnswersScreen)
                                            and screen.edited())
@@ -373,9 +440,24 @@ class MailWizardApp(App[int]):
         about = screen.HELP or "No description."
         self.push_screen(HelpScreen(title, about, screen_keys(screen)))
 
+    # ------------------------------------------------------------------ queue and log
+    def action_mail_queue(self) -> None:
+        """Palette "Mail queue": the queue screen over the current one (Esc comes back)."""
+        from .queue import QueueScreen
+
+        self.push_screen(QueueScreen(self.ctx))
+
+    def action_mail_log(self) -> None:
+        """Palette "Mail log": the log screen over the current one (Esc comes back)."""
+        from .maillog import LogScreen
+
+        self.push_screen(LogScreen(self.ctx))
+
     # ------------------------------------------------------------------ users
     def action_users(self) -> None:
         """Palette "Users and aliases": the Users screen over the current one."""
+        from .users import UsersScreen
+
         self.push_screen(UsersScreen(self.ctx), callback=self._after_users)
 
     def _after_users(self, changed: Optional[bool]) -> None:
@@ -394,12 +476,33 @@ class MailWizardApp(App[int]):
 
     # ------------------------------------------------------------------ palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" panel (no Esc to close it) gives way to our help screen, and its
+        # "Quit" (at once, unsaved) to the one quit rule of every key
+        for command in super().get_system_commands(screen):
+            if command.title not in REPLACED_SYSTEM_COMMANDS:
+                yield command
         yield SystemCommand("Help: keys and what this screen does", "key: ? or F1",
                             self.action_help)
+        yield SystemCommand("Quit", "Quit mailwizard (asks first when work would be lost)",
+                            self.action_request_quit)
+        from .health import HealthScreen
+        from .maillog import LogScreen
+        from .queue import QueueScreen
+        from .step import StepScreen
+        from .steps import StepListScreen
+        from .summary import SummaryScreen
+
+        if not isinstance(screen, (QueueScreen, LogScreen)) and not self.busy:
+            yield SystemCommand("Mail queue", "list, show, flush, hold, release or delete "
+                                "queued messages", self.action_mail_queue)
+            yield SystemCommand("Mail log", "recent deliveries, rejects and failed logins",
+                                self.action_mail_log)
         if not self.busy and isinstance(screen, (WelcomeScreen, StepListScreen)):
             yield SystemCommand("Users and aliases", "add or remove mail users and aliases, "
                                 "change a password", self.action_users)
+        if not isinstance(screen, HealthScreen) and not self.busy:
+            yield SystemCommand("Health check", "what mailwizard check sees on this server",
+                                self._show_health)
         if isinstance(screen, (StepListScreen, StepScreen, SummaryScreen)) and not self.busy:
             for i, plan in enumerate(self.ctx.plans):
                 yield SystemCommand(f"Open step {i + 1}: {plan.recipe.title}",
@@ -409,7 +512,8 @@ class MailWizardApp(App[int]):
             binding = active.binding
             if not active.enabled or not binding.description or binding.action in seen:
                 continue
-            if binding.action in ("request_quit", "command_palette"):
+            if binding.action in ("request_quit", "command_palette") or (
+                    binding.description == "Quit"):  # the one Quit above
                 continue
             seen.add(binding.action)
             yield SystemCommand(binding.description, f"key: {key}",
@@ -453,7 +557,7 @@ def make_app(answers: Union[Answers, str, None] = None,
              session: Optional[Session] = None,
              dry_run: bool = True,
              *,
-             recipes: Sequence[Recipe],
+             recipes: Union[Sequence[Recipe], Callable[[], Sequence[Recipe]]],
              machine: Optional[Machine] = None,
              dry_run_reason: str = "--dry-run",
              root: Optional[Path] = None,
@@ -470,15 +574,21 @@ def make_app(answers: Union[Answers, str, None] = None,
         executor: where changes happen; default a :class:`DryRunExecutor` on a temp root.
         session: the journal (needed to apply); None in a dry run.
         dry_run: preview only: Apply is disabled.
-        recipes: the steps (the entry point passes ``recipes.all_recipes()``; the screens
+        recipes: the steps, or the function making them (the entry point passes
+            ``recipes.all_recipes``: the steps import after the first screen; the screens
             never import them).
         machine: host name and OS of this machine (frozen in snapshot tests).
         raw_answers: the form's starting content when it is not valid answers.
         rehearsal_dir: the rehearsal's scratch directory (a rehearsal's executor), or where
             one entered from the dry run goes (None: ``$TMPDIR/mailwizard-rehearsal-<id>``).
     """
+    from wizard.executor import DryRunExecutor
+
     plat = _platform(platform)
     if isinstance(answers, str):
+        from wizard.answers import demo_answers_path, load_answers
+
+
         answers = load_answers(demo_answers_path() if answers == "demo" else Path(answers))
     if executor is None:
         executor = DryRunExecutor(tempfile.mkdtemp(prefix="mailwizard-dry-"))
@@ -502,6 +612,8 @@ def make_app(answers: Union[Answers, str, None] = None,
 
 
 def _load_raw(path: str) -> Dict[str, Any]:
+    from wizard.answers import demo_answers_path, read_answers_file
+
     if path == "demo":
         path = str(demo_answers_path())
     try:
@@ -511,17 +623,20 @@ def _load_raw(path: str) -> Dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def run_app(target: Target, recipes: Sequence[Recipe], answers_file: Optional[str] = None,
-            yes: bool = False) -> int:
+def run_app(target: Target, recipes: Union[Sequence[Recipe], Callable[[], Sequence[Recipe]]],
+            answers_file: Optional[str] = None, yes: bool = False) -> int:
     """``mailwizard`` without a verb: run the TUI on a target the entry point opened.
 
     Args:
         target: platform, root, executor and session directory (:mod:`wizard.target`).
-        recipes: the steps (the entry point passes ``recipes.all_recipes()``).
+        recipes: the steps, or the function making them (the entry point passes
+            ``default_recipes``: made in the worker that preloads the later screens).
         answers_file: ``--answers`` (``demo`` for the example): prefills the form; invalid
             answers are shown in the form with their problems next to the fields.
         yes: apply without the confirmation dialog.
     """
+    from wizard.kept import kept_answers
+
     raw_errors: List[Tuple[str, str]] = []
     raw: Optional[Dict[str, Any]] = None
     answers: Optional[Answers] = None

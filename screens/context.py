@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import copy
 import socket
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from wizard.answers import Answers, form_defaults, parse_answers
-from wizard.checks import CheckResult
-from wizard.dnsrecords.dkim import dkim_key
-from wizard.dnsrecords.gather import DnsPlan, dns_plan, target_dns_plan
-from wizard.engine import Engine, EventCallback, StepPlan
 from wizard.errors import AnswersError
-from wizard.executor import Executor
-from wizard.kept import keep_answers
-from wizard.platforms import Platform
-from wizard.recipe import Recipe
-from wizard.session import Session
+
+if TYPE_CHECKING:  # the engine, DNS records and the rest load after the first screen
+    from wizard.checks import CheckResult
+    from wizard.dnsrecords.gather import DnsPlan
+    from wizard.engine import Engine, EventCallback, StepPlan
+    from wizard.executor import Executor
+    from wizard.platforms import Platform
+    from wizard.recipe import Recipe
+    from wizard.session import Session
 
 #: Statuses apply-all leaves alone: already applied, or skipped by the admin.
 NOT_REMAINING = ("applied", "verified", "skipped", "off")
@@ -79,8 +80,10 @@ class WizardContext:
     platform: Platform
     executor: Executor
     machine: Machine
-    recipes: Sequence[Recipe]
-    """The steps, handed down from the entry point (screens never import :mod:`recipes`)."""
+    recipes: Union[Sequence[Recipe], Callable[[], Sequence[Recipe]]]
+    """The steps, handed down from the entry point (screens never import :mod:`recipes`), or
+    the function that makes them: called once, when the steps are first needed
+    (:meth:`recipe_list`), so the first screen does not wait for every step to import."""
     dry_run: bool = True
     dry_run_reason: str = ""
     session: Optional[Session] = None
@@ -111,6 +114,16 @@ class WizardContext:
     kept_loaded: bool = False
     """The form started from the answers kept at the last visit."""
 
+    _recipes_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
+                                          repr=False, compare=False)
+
+    def recipe_list(self) -> Sequence[Recipe]:
+        """The steps (made now if the entry point handed a function; thread-safe)."""
+        with self._recipes_lock:
+            if callable(self.recipes):
+                self.recipes = self.recipes()
+            return self.recipes
+
     # ------------------------------------------------------------------ answers
     def existing_users(self) -> Optional[set]:  # type: ignore[type-arg]
         """Accounts on the target (None in a dry run: nothing is known about the target)."""
@@ -139,6 +152,8 @@ class WizardContext:
     def keep_answers(self, answers: Answers) -> Optional[Path]:
         """Keep ``answers`` (no secrets) for the next visit; None when they cannot be kept
         (a dry run without a state directory, or the directory is not writable)."""
+        from wizard.kept import keep_answers
+
         if self.state_dir is None:
             return None
         try:
@@ -153,9 +168,11 @@ class WizardContext:
     def make_engine(self, answers: Answers,
                     on_event: Optional[EventCallback] = None) -> Engine:
         """Create the engine for ``answers`` (reads facts from the target: call in a worker)."""
+        from wizard.engine import Engine
+
         self.answers = answers
         self.engine = Engine(answers, self.platform, self.executor, session=self.session,
-                             recipes=self.recipes,
+                             recipes=self.recipe_list(),
                              on_event=on_event)
         return self.engine
 
@@ -171,6 +188,9 @@ class WizardContext:
         """The records to publish (read when shown: after an apply they hold the new DKIM
         key). A dry run reads nothing from the target: its addresses then come from the
         answers or stay a placeholder; otherwise one quick ``ip -o addr show``."""
+        from wizard.dnsrecords.dkim import dkim_key
+        from wizard.dnsrecords.gather import dns_plan, target_dns_plan
+
         if self.answers is None:
             return None
         if self.dry_run:

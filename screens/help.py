@@ -17,9 +17,12 @@ from textual.widgets import Static
 #: keys every screen takes (the app's own bindings and Textual's)
 GLOBAL_KEYS: Tuple[Tuple[str, str], ...] = (
     ("? / F1", "this help"),
-    ("Ctrl+P", "command palette: every action of this screen, open step N, help; on the "
-               "welcome screen and the step list also Users and aliases (add or remove "
-               "mail users and aliases, change a password, each undoable)"),
+    ("Ctrl+P", "command palette: every action of this screen, open step N, help, "
+               "Mail queue (queued messages: show, flush, hold, release, delete), "
+               "Mail log (recent deliveries, rejects, failed logins); on the welcome "
+               "screen and the step list also Users and aliases (add or remove mail users "
+               "and aliases, change a password, each undoable); Health check (the "
+               "server's health: ports, certificates, DNS, queue, log, drift)"),
     ("Tab / Shift+Tab", "move between fields and lists"),
     ("q / Ctrl+Q", "quit (asks first while a step runs or answers are not kept); in the "
                    "answers form only Ctrl+Q, q types a q"),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from textual.message import Message
 
-from wizard.checks import CheckResult
-from wizard.engine import Event, StepResult
+if TYPE_CHECKING:  # the engine loads after the first screen (issue 13)
+    from wizard.checks import CheckResult
+    from wizard.engine import Event, StepResult
 
 
 class EngineEvent(Message):

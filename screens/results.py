@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from wizard.answers import Answers
+if TYPE_CHECKING:
+    from wizard.answers import Answers
 
 
 class Move(Enum):

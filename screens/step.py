@@ -71,6 +71,7 @@ class StepScreen(Screen[Result]):
         "after). a applies the step and checks it, v checks again, r undoes the step's changes "
         "byte for byte, k skips an optional step, n and p move to the next and previous step.")
     TITLE = "mailwizard"
+    AUTO_FOCUS = None  # on_mount focuses the shown tab's content (no restyle on the way)
 
     BINDINGS = [
         Binding("a", "apply", "Apply"),

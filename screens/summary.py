@@ -84,6 +84,7 @@ class SummaryScreen(Screen[Result]):
         "next. c runs every check again; e writes the runbook.")
     TITLE = "mailwizard"
     SUB_TITLE = "Summary"
+    AUTO_FOCUS = None  # on_mount focuses the body
 
     BINDINGS = [
         Binding("c", "check_all", "Check all"),

@@ -147,7 +147,7 @@ class UsersScreen(Screen[bool]):
                         ctx.state_dir or session.dir)
         self.show_errors([])
         self.app.start_task(  # type: ignore[attr-defined]
-            "plan", lambda: prepare(target, session, ctx.recipes, req), self)
+            "plan", lambda: prepare(target, session, ctx.recipe_list(), req), self)
 
     def action_back(self) -> None:
         self.dismiss(self.changed)

@@ -7,7 +7,7 @@ Dismisses with NEXT (a new run or resume: the answers form comes next) or QUIT.
 from __future__ import annotations
 
 import copy
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,15 +16,15 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static
 
-from wizard.answers import Answers, parse_answers
-from wizard.engine import RollbackResult
-from wizard.errors import AnswersError
-
 from .common import show_error
 from .context import WizardContext, session_summary
 from .messages import TaskDone, TaskFailed
 from .results import Move, Result
 from .widgets import ConfirmModal, DryRunBanner, ErrorModal, RehearsalBanner
+
+if TYPE_CHECKING:  # the first screen imports neither the answers model nor the engine
+    from wizard.answers import Answers
+    from wizard.engine import RollbackResult
 
 WHAT = """\
 mailwizard turns this server into a mail server: Postfix receives and sends mail, \
@@ -203,6 +203,9 @@ class WelcomeScreen(Screen[Result]):
                          yes="Roll back"), callback=self._do_rollback_all)
 
     def _session_answers(self) -> Answers:
+        from wizard.answers import Answers, parse_answers
+        from wizard.errors import AnswersError
+
         ctx = self.ctx
         if ctx.answers is not None:
             return ctx.answers

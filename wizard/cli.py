@@ -5,6 +5,7 @@ This is the entry point and the one documented exception to the core's import co
 steps (:mod:`recipes`, in :func:`default_recipes`) and the TUI (:mod:`screens.app`, lazily in
 :func:`run_tui`, so the verbs never load Textual). Everything else it uses comes from the core:
 the target, session and engine from :mod:`wizard.target`, the run from :mod:`wizard.run`.
+``queue`` and ``log`` have parsers of their own (:mod:`wizard.queuecli`), called first.
 
 Exit codes:
 
@@ -14,6 +15,7 @@ Exit codes:
       a record is missing or different, or could not be checked
 2     bad input: invalid answers, unknown platform, bad options
 3     verification failed (a check did not pass)
+0-3   ``check``: the monitoring-plugin states OK, WARNING, CRITICAL, UNKNOWN
 4     refused: session locked by another wizard, confirmation missing,
       session belongs to other answers or another platform
 130   interrupted (Ctrl-C, SIGTERM or a hang-up: the change in progress is finished,
@@ -28,10 +30,12 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, TextIO, cast
 
+from . import queuecli
 from .checks import CheckResult
 from .dnsrecords import check_records
 from .engine import Engine, EventCallback
 from .errors import AnswersError, MailwizardError, UsageError
+from .health import command as health_command
 from .interrupts import SafeOutput, StopOnSignal
 from .recipe import Recipe
 from .rehearsal import default_scratch_dir
@@ -45,7 +49,8 @@ from .usercli import cmd_edit
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
 
-VERBS = ("plan", "apply", "verify", "rollback", "status", "docs", "dns", "user", "alias")
+VERBS = ("plan", "apply", "verify", "rollback", "status", "docs", "dns", "user", "alias",
+         "check")
 DOC_FORMATS = ("markdown", "html")
 DNS_FORMATS = ("zone", "table")
 _DOC_EXTENSIONS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
@@ -57,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn this server into a secure Postfix + Dovecot mail server, step by "
                     "step, with a preview of every change, checks afterwards and rollback. "
                     "Without a verb the interactive wizard opens.",
-        epilog="Users and aliases: 'user add|remove|passwd NAME', 'alias add|remove ALIAS "
+        epilog="Also: `mailwizard queue --help` (the mail queue) and `mailwizard log --help` "
+               "(recent deliveries, rejects and failed logins). "
+               "Users and aliases: 'user add|remove|passwd NAME', 'alias add|remove ALIAS "
                "TARGET...' each apply as one step of the session named like user-add-3; "
                "undo one with 'rollback --step user-add-3'. "
                "Exit codes: 0 ok, 1 step failed, 2 bad input, 3 checks failed, 4 refused, "
@@ -104,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dns --check: ask this resolver (IP or IP#PORT, repeatable; default: "
                         "$MAILWIZARD_NAMESERVER, else the target's resolv.conf)")
     add_user_arguments(p)
+    health_command.add_options(p)
     return p
 
 
@@ -383,6 +391,22 @@ def cmd_dns(args: argparse.Namespace, out: TextIO) -> int:
     return report.print_checks(check_records(plan.records, resolver), out)
 
 
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    """Health of the configured server, as a monitoring plugin (wizard/health/command.py)."""
+    from .dnsrecords import report
+
+    def resolver(target: Target) -> object:
+        try:
+            return report.target_resolver(report.nameservers_from(args.nameserver),
+                                          str(target.executor.path("/etc/resolv.conf")),
+                                          timeout=3.0)
+        except ValueError as exc:
+            raise UsageError(f"--nameserver: {exc}") from None
+
+    return health_command.run_check(args, out, lambda: _target(args), default_recipes,
+                                    resolver)
+
+
 def doc_format(asked: Optional[str], output: Optional[str]) -> str:
     """The runbook format: the one asked for, else the one the output file's name says.
 
@@ -410,7 +434,7 @@ def run_tui(args: argparse.Namespace) -> int:
         sys.stderr.write(f"The interactive wizard is not available ({exc}); use a verb.\n")
         return EXIT_FAILED
     target = _target(args)
-    code = int(run_app(target, default_recipes(), answers_file=args.answers,
+    code = int(run_app(target, default_recipes, answers_file=args.answers,
                        yes=bool(args.yes)) or 0)
     if target.scratch is not None:  # where the rehearsal is kept, once the screen is back
         sys.stdout.write(rehearsal_note(target) + "\n")
@@ -418,13 +442,15 @@ def run_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    words = list(argv) if argv is not None else sys.argv[1:]
     # a closed pipe (`mailwizard apply --yes | head -1`) or a terminal gone with the SSH
     # connection must never fail a change: output errors are swallowed
     out = cast(TextIO, SafeOutput(sys.stdout))
     err = cast(TextIO, SafeOutput(sys.stderr))
     try:
-        return _main(args, out, err)
+        if words and words[0] in queuecli.VERBS:  # queue / log: parsers of their own
+            return queuecli.main(words, out, err)
+        return _main(build_parser().parse_args(words), out, err)
     finally:
         out.flush()
         err.flush()
@@ -433,7 +459,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     handlers = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify,
                 "rollback": cmd_rollback, "status": cmd_status, "docs": cmd_docs,
-                "dns": cmd_dns, "user": cmd_users, "alias": cmd_users}
+                "dns": cmd_dns, "user": cmd_users, "alias": cmd_users,
+                "check": cmd_check}
     try:
         if args.words and args.verb not in ("user", "alias"):
             raise UsageError(f"unexpected arguments: {' '.join(args.words)}")

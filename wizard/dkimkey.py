@@ -8,10 +8,11 @@ Core module: no recipes, no Textual. The record value follows RFC 6376 section 3
 from __future__ import annotations
 
 import base64
-from typing import Union
+import functools
+from typing import TYPE_CHECKING, Union
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+if TYPE_CHECKING:  # imported where a key is made or read (the TUI's first screen needs none)
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 KEY_DIR = "/etc/opendkim/keys"
 """Where the private keys live (one file per selector), owned by the opendkim user."""
@@ -30,6 +31,9 @@ def txt_value(public_key: Union[rsa.RSAPublicKey, rsa.RSAPrivateKey]) -> str:
     """The ``TXT`` record's text: ``v=DKIM1; k=rsa; p=<base64 DER SubjectPublicKeyInfo>``.
 
     A private key is accepted too (its public half is used)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     if isinstance(public_key, rsa.RSAPrivateKey):
         public_key = public_key.public_key()
     der = public_key.public_bytes(serialization.Encoding.DER,
@@ -39,7 +43,18 @@ def txt_value(public_key: Union[rsa.RSAPublicKey, rsa.RSAPrivateKey]) -> str:
 
 def public_key_from_pem(data: bytes) -> rsa.RSAPublicKey:
     """The RSA public key in PEM ``data``: a private key (PKCS#8 or traditional) or a public
-    key. Raises ValueError when it is neither or not RSA."""
+    key. Raises ValueError when it is neither or not RSA.
+
+    Parsed once per key text and process: loading an RSA private key checks it (tens of
+    milliseconds), and a run asks for the same DKIM key in its plan, changes and checks."""
+    return _public_key(bytes(data))
+
+
+@functools.lru_cache(maxsize=8)
+def _public_key(data: bytes) -> rsa.RSAPublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key: object
     if b"PRIVATE KEY" in data:
         key = serialization.load_pem_private_key(data, password=None).public_key()
@@ -53,10 +68,14 @@ def public_key_from_pem(data: bytes) -> rsa.RSAPublicKey:
 def generate_key(bits: int = 2048) -> rsa.RSAPrivateKey:
     """A new RSA signing key (2048 bits: what the large providers accept and what fits a
     single DNS TXT string set)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
 def private_pem(key: rsa.RSAPrivateKey) -> str:
     """``key`` as unencrypted PKCS#8 PEM (what OpenDKIM reads)."""
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode("ascii")

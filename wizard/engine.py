@@ -384,6 +384,12 @@ class Engine:
         vctx = VerifyContext(self.answers, self.platform, self.facts, self.executor,
                              probe_host=probe_host)
         rehearsal = self.executor.rehearsal
+        with self.executor.probe_cache():
+            self._verify_into(out, vctx, steps, rehearsal)
+        return out
+
+    def _verify_into(self, out: Dict[str, List[CheckResult]], vctx: VerifyContext,
+                     steps: Optional[Iterable[str]], rehearsal: bool) -> None:
         edited = edited_by_hand(self.executor, ours_main_cf(self.session))
         for recipe in self.select(steps):
             if not recipe.enabled_for(self.answers, self.platform):
@@ -405,7 +411,6 @@ class Engine:
                 ok = all(r.ok is not False and not r.not_checked for r in results)
                 self.session.set_step(recipe.id, "verified" if ok else "applied",
                                       checks=[r.to_dict() for r in results])
-        return out
 
     # ------------------------------------------------------------------ rollback
     def rollback(self, steps: Optional[Iterable[str]] = None,

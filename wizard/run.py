@@ -98,16 +98,18 @@ def apply_and_verify(engine: Engine, steps: Optional[Iterable[str]] = None, *,
         outcome.results.append(res)
         on_progress(StepDone(len(outcome.results), len(selected), res, checks))
 
-    engine.apply(selected, after_step=after_step)
-    if verify_each:
-        return outcome
-    if engine.cancelled:
-        outcome.stopped_before_checks = True
-        return outcome
-    if outcome.failed is not None:
-        return outcome
-    on_progress(ChecksStarting(selected))
-    checked = verify_steps(engine, selected, probe_host=probe_host)
+    # one probe cache for the run: the checks reuse what the changes asked (see probecache)
+    with engine.executor.probe_cache():
+        engine.apply(selected, after_step=after_step)
+        if verify_each:
+            return outcome
+        if engine.cancelled:
+            outcome.stopped_before_checks = True
+            return outcome
+        if outcome.failed is not None:
+            return outcome
+        on_progress(ChecksStarting(selected))
+        checked = verify_steps(engine, selected, probe_host=probe_host)
     outcome.checks, outcome.checks_stopped = checked.checks, checked.checks_stopped
     return outcome
 
@@ -117,9 +119,10 @@ def verify_steps(engine: Engine, steps: Optional[Iterable[str]] = None, *,
     """Only the checks (the ``verify`` verb), one step at a time so that
     ``engine.cancelled`` ends them between two steps (``checks_stopped``)."""
     outcome = RunOutcome()
-    for recipe in engine.select(steps):
-        if engine.cancelled:
-            break
-        outcome.checks.update(engine.verify([recipe.id], probe_host=probe_host))
+    with engine.executor.probe_cache():  # checks change nothing: one answer per probe
+        for recipe in engine.select(steps):
+            if engine.cancelled:
+                break
+            outcome.checks.update(engine.verify([recipe.id], probe_host=probe_host))
     outcome.checks_stopped = engine.cancelled
     return outcome

@@ -6,6 +6,7 @@ from ._banner import REHEARSAL_TITLE, DryRunBanner, RehearsalBanner
 from ._diff_view import DiffView, preview_renderables
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
+from ._text_modal import TextModal
 from ._user_row import UserRow
 from .checkbox import StateCheckbox
 
@@ -20,6 +21,7 @@ __all__ = [
     "RehearsalBanner",
     "StateCheckbox",
     "StepProgress",
+    "TextModal",
     "UserRow",
     "preview_renderables",
     "progress_counts",

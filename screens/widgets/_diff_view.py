@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from wizard.changes import Preview
+if TYPE_CHECKING:  # rich.syntax (pygments) loads with the first diff, not the first screen
+    from rich.syntax import Syntax
+
+    from wizard.changes import Preview
 
 _THEME = "ansi_dark"
 
 
 def _syntax(code: str, lexer: str) -> Syntax:
+    from rich.syntax import Syntax
+
     return Syntax(code.rstrip("\n"), lexer, theme=_THEME, word_wrap=True,
                   background_color="default")
 

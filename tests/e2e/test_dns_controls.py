@@ -55,6 +55,9 @@ def rcpt_verdict(dep: Deployed, sender: str, source: str) -> Tuple[int, str]:
         code, msg = s.mail(sender)
         if code != 250:
             return code, msg.decode(errors="replace")
+        code, msg = s.rcpt(RCPT)
+        s.rset()
+        return code, msg.decode(errors="replace")
 
 
 def smtpd_pids(srv) -> Set[str]:
@@ -76,9 +79,6 @@ def reload_smtpd(srv) -> None:
         assert time.monotonic() < deadline, f"smtpd {sorted(before & smtpd_pids(srv))} " \
             "still running 20 s after postfix reload"
         time.sleep(0.1)
-        code, msg = s.rcpt(RCPT)
-        s.rset()
-        return code, msg.decode(errors="replace")
 
 
 def test_apply_uses_the_lab_rbl_and_the_lab_resolver(dep: Deployed,

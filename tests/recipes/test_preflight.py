@@ -36,7 +36,7 @@ def _by_name(results) -> Dict[str, object]:
 
 
 def test_preflight_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(preflight_mod, "dns_reachable", lambda timeout=2.0: False)
+    monkeypatch.setattr(preflight_mod, "dns_reachable", lambda ex, timeout=2.0: False)
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
     (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian 12"\n')
@@ -76,6 +76,24 @@ def test_preflight_ports(tmp_path: Path) -> None:
         "port 25 free or ours"].detail
     assert res["port 993 free or ours"].ok is True
     assert res["port 587 free or ours"].ok is True
+
+
+def test_preflight_ports_dovecot_login_processes_are_ours(tmp_path: Path) -> None:
+    """Once a client connected, Dovecot's login processes hold its sockets too (the lab's
+    health check found 'held by dovecot, imap-login' failing on a healthy server)."""
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    ss = root / "usr/bin/ss"
+    ss.write_text("#!/bin/sh\n")
+    ss.chmod(0o755)
+    out = ('LISTEN 0 100 0.0.0.0:993 0.0.0.0:* users:(("imap-login",pid=8,fd=7),'
+           '("dovecot",pid=7,fd=30))\n'
+           'LISTEN 0 100 0.0.0.0:995 0.0.0.0:* users:(("pop3-login",pid=9,fd=7),'
+           '("dovecot",pid=7,fd=31))\n')
+    ctx = _vctx(root, "debian12", {"ss -ltnp": FakeCommand(0, out)})
+    res = _by_name(PreflightRecipe._ports(ctx.executor))
+    assert res["port 993 free or ours"].ok is True, res["port 993 free or ours"].detail
+    assert res["port 995 free or ours"].ok is True
 
 
 def test_preflight_ports_when_ss_cannot_tell(tmp_path: Path) -> None:
@@ -152,7 +170,7 @@ def test_preflight_dns_checks_every_record(tmp_path: Path,
     from wizard.dnsrecords import expected_records
     from wizard.dnsrecords.render import rdata_text
 
-    monkeypatch.setattr(preflight_mod, "dns_reachable", lambda timeout=2.0: True)
+    monkeypatch.setattr(preflight_mod, "dns_reachable", lambda ex, timeout=2.0: True)
     ex = ScriptedExecutor(_ip_root(tmp_path), {"ip -o addr show": FakeCommand(0, IP_ADDR)})
     with FakeDNS() as dns_server:
         monkeypatch.setenv("MAILWIZARD_NAMESERVER", dns_server.spec)

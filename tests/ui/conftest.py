@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 from fake_target import make_root  # noqa: E402
+from tmuxkit import Pane  # noqa: E402
 from uikit import FROZEN_MACHINE, MAIN_CF  # noqa: E402
 
 from screens.context import Machine  # noqa: E402
@@ -37,3 +39,11 @@ def frozen_dkim_month(monkeypatch: pytest.MonkeyPatch) -> None:
     from wizard.answers import dkim
 
     monkeypatch.setattr(dkim, "today", lambda: datetime.date(2026, 12, 1))
+
+
+@pytest.fixture
+def pane() -> Iterator[Pane]:
+    """The real program's tmux pane (tests/ui/tmuxkit.py); its tmux server ends with the test."""
+    p = Pane()
+    yield p
+    p.close()

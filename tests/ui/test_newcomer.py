@@ -298,3 +298,40 @@ def load_demo():  # type: ignore[no-untyped-def]
     from wizard.answers import demo_answers_path, load_answers
 
     return load_answers(demo_answers_path())
+
+
+@run_async
+async def test_palette_keys_opens_our_help_which_escape_closes() -> None:
+    """Textual's own "Keys" panel (which Esc does not close) is not offered: typing "keys" in
+    the palette finds the help screen, and Esc closes it; the palette's Quit asks first."""
+    from textual.command import CommandPalette
+
+    app = make_app(answers="demo", platform="debian12", recipes=test_recipes(),
+                   machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Keys" not in titles and titles.count("Quit") == 1, titles
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"keys")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen), app.screen
+        assert not app.screen.query("HelpPanel") and not app.screen_stack[0].query("HelpPanel")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, WelcomeScreen)
+        # the palette's Quit follows the one quit rule: with edited answers it asks
+        await pilot.press("s")
+        await settle(pilot)
+        app.screen.query_one("#f-hostname", Input).value = "other.example.org"
+        await settle(pilot)
+        quit_cmd = next(c for c in app.get_system_commands(app.screen) if c.title == "Quit")
+        quit_cmd.callback()
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, AnswersScreen) and app.return_code is None

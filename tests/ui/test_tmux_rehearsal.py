@@ -2,95 +2,18 @@
 restart, resume to the end, verify one step, roll one back; and, without colour, the dry
 run's offer that switches to a rehearsal.
 
-The program runs from this checkout (``python -m wizard.cli``). Every wait is for text on
-the screen, with generous time-outs; nothing is timed.
+The program runs from this checkout in a tmux pane (tests/ui/tmuxkit.py).
 """
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict
 
-import pytest
 import yaml
+from tmuxkit import Pane, flat, mailwizard, needs_tmux, no_color
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def flat(text: str) -> str:
-    """Screen text with its line breaks and runs of spaces made single spaces (a wrapped
-    sentence reads whole)."""
-    return " ".join(text.split())
-
-
-class Pane:
-    """One tmux server with one 80x24 window running a command."""
-
-    def __init__(self) -> None:
-        self.socket = f"mwrh-{uuid.uuid4().hex[:8]}"
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
-                              capture_output=True, text=True, timeout=30).stdout
-
-    def start(self, argv: list, env: Dict[str, str]) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-session", "-t", "mw"],
-                       capture_output=True, timeout=30)
-        cmd = " ".join(shlex.quote(a) for a in argv)
-        self.tmux("new-session", "-d", "-s", "mw", "-x", "80", "-y", "24",
-                  *[a for k, v in env.items() for a in ("-e", f"{k}={v}")],
-                  f"cd {shlex.quote(str(REPO))} && {cmd}; echo EXITED=$?; sleep 120")
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "mw")
-
-    def wait_for(self, text: str, timeout: float = 60.0) -> str:
-        """The screen once ``text`` shows on it (compared with line breaks flattened)."""
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if flat(text) in flat(screen):
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"{text!r} did not appear within {timeout:g}s; screen:\n{screen}")
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "mw", *keys)
-
-    def quit(self, timeout: float = 60.0) -> str:
-        """Ctrl+C, confirming a quit question if the program asks one; the exit line."""
-        self.keys("C-c")
-        deadline = time.monotonic() + timeout
-        asked = False
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if "EXITED=" in screen:
-                return screen
-            if not asked and "(y)" in screen:
-                self.keys("y")
-                asked = True
-            time.sleep(0.2)
-        raise AssertionError(f"the program did not exit; screen:\n{self.screen()}")
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
-                       timeout=30)
-
-
-@pytest.fixture
-def pane() -> Iterator[Pane]:
-    p = Pane()
-    yield p
-    p.close()
+pytestmark = needs_tmux
 
 
 def statuses(scratch: Path) -> Dict[str, str]:
@@ -107,9 +30,9 @@ def to_step_list(pane: Pane) -> None:
 
 def test_rehearsal_end_to_end(pane: Pane, tmp_path: Path) -> None:
     scratch = tmp_path / "rehearsal"
-    argv = [sys.executable, "-m", "wizard.cli", "--rehearse", "--platform", "rocky9",
-            "--answers", "demo", "--state-dir", str(scratch)]
-    env = {"TERM": "xterm-256color", "LANG": "C.UTF-8"}
+    argv = mailwizard("--rehearse", "--platform", "rocky9", "--answers", "demo",
+                      "--state-dir", str(scratch))
+    env: Dict[str, str] = {}
 
     # 1. apply all, paced so that a person (and this test) can stop it half way
     pane.start(argv, {**env, "MAILWIZARD_REHEARSAL_PACE": "1"})
@@ -175,10 +98,9 @@ def test_rehearsal_end_to_end(pane: Pane, tmp_path: Path) -> None:
 
 def test_dry_run_offers_the_rehearsal_without_colour(pane: Pane, tmp_path: Path) -> None:
     scratch = tmp_path / "mailwizard-rehearsal-debian12"
-    argv = [sys.executable, "-m", "wizard.cli", "--dry-run", "--platform", "debian12",
-            "--answers", "demo", "--state-dir", str(tmp_path / "dry-state")]
-    pane.start(argv, {"TERM": "xterm-256color", "LANG": "C.UTF-8", "NO_COLOR": "1",
-                      "TMPDIR": str(tmp_path)})
+    argv = mailwizard("--dry-run", "--platform", "debian12", "--answers", "demo",
+                      "--state-dir", str(tmp_path / "dry-state"))
+    pane.start(argv, no_color({"TMPDIR": str(tmp_path)}))
     pane.wait_for("DRY RUN")
     to_step_list(pane)
     pane.keys("A")

@@ -250,3 +250,20 @@ def test_mx_target_is_compared_whole():
     assert mx_target("10 mx.provider.net.") == "mx.provider.net"
     # a substring is not a match: xmail.example.com is not mail.example.com
     assert mx_target("10 xmail.example.com.") != "mail.example.com"
+
+
+def test_a_large_answers_file_reads_the_same_with_libyaml_and_pyyaml(tmp_path) -> None:
+    """The fast (libyaml) reader gives exactly what PyYAML's own gives, on a site with many
+    users and aliases; a file libyaml refuses is judged again by PyYAML (its wording)."""
+    import yaml as _yaml
+
+    from wizard.answers import demo_answers_path, reader
+    data = _yaml.safe_load(demo_answers_path().read_text())
+    data["aliases"] = {f"a{i:05d}": "root" for i in range(3000)}
+    p = tmp_path / "big.yaml"
+    p.write_text(_yaml.safe_dump(data, sort_keys=False))
+    assert reader.read_answers_file(p) == _yaml.safe_load(p.read_text())
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("hostname: " + "[" * 100 + "]" * 100 + "\n")
+    with pytest.raises(AnswersError, match="nested more than"):
+        reader.read_answers_file(deep)

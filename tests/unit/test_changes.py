@@ -411,3 +411,22 @@ def test_package_undo_stops_the_services_the_packages_ship_before_the_purge(
     assert stop < purge
     assert not any(c[:2] == ["systemctl", "stop"] and "saslauthd.service" in c
                    for c in ex.calls)
+
+
+def test_a_restored_main_cf_is_written_cool_and_byte_exact(target_root: Path,
+                                                           tmp_path: Path) -> None:
+    """Rollback restores main.cf with an mtime a few seconds back (as apply writes it), so
+    the postfix command after it does not pause; other restored files keep 'now'."""
+    import time
+    main = write(target_root, "etc/postfix/main.cf", b"inet_interfaces = all\n")
+    other = write(target_root, "etc/mw.conf", b"old\n")
+    ex = Executor(target_root, host_commands=True)
+    rec_main = run(ch.PostfixParams({"myhostname": "mail.example.com"}),
+                   ctx_for(ex, tmp_path, "1"))
+    rec_other = run(ch.FileWrite("/etc/mw.conf", "new\n"), ctx_for(ex, tmp_path, "2"))
+    ch.FileWrite.undo_record(ctx_for(ex, tmp_path), rec_other)
+    ch.PostfixParams.undo_record(ctx_for(ex, tmp_path), rec_main)
+    now = time.time()
+    assert main.read_bytes() == b"inet_interfaces = all\n"
+    assert main.stat().st_mtime <= now - 4
+    assert other.read_bytes() == b"old\n" and other.stat().st_mtime > now - 4

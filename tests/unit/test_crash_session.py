@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
+import yaml
 from allsteps import real_engine
 from fake_target import make_engine
 
@@ -52,18 +53,24 @@ def applied(target_root: Path, tmp_path: Path, tree):
 
 def damage(path: Path, kind: str) -> None:
     good = path.read_bytes()
+    if kind == "truncated":
+        # cut short where the file still parses and has the right shape: the last journal
+        # entry and the end marker are gone
+        data = json.loads(good)
+        data["journal"].pop()
+        data.pop("check")
+        path.write_text(json.dumps(data, indent=1))
+        return
     path.write_bytes({
         "empty": b"",
         "garbage": b"format: 1\nsteps: {a: [\n",
         "not-utf8": b"format: 1\n\xff\xfe\xfa journal\n",
         "wrong-shape": b"format: 1\nsteps: []\njournal: {a: 1}\n",
-        # cut short where the YAML still parses and has the right shape: the last journal
-        # entries and the end marker are gone
-        "truncated": good[:good.rindex(b"\n- key:") + 1],
+        "torn": good[:len(good) // 2],  # a write cut in the middle: not JSON, not YAML
     }[kind])
 
 
-KINDS = ["empty", "garbage", "not-utf8", "wrong-shape", "truncated"]
+KINDS = ["empty", "garbage", "not-utf8", "wrong-shape", "truncated", "torn"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -309,5 +316,16 @@ def test_a_session_of_the_previous_format_is_still_read_and_then_upgraded(tmp_pa
     with Session.open(state) as s:
         assert s.step_status("basics") == "applied" and not s.recovered
         s.set_step("basics", "verified")
-    text = (state / "session.yaml").read_text()
-    assert text.startswith("format: 2\n") and "\ncheck:\n" in text
+    data = yaml.safe_load((state / "session.yaml").read_text())  # JSON now, still YAML
+    assert data["format"] == 2 and list(data)[-1] == "check"
+    assert data["steps"]["basics"]["status"] == "verified"
+
+
+def test_a_session_written_as_yaml_by_the_previous_version_is_read(applied):
+    """session.yaml as the previous version wrote it (YAML block text, same format 2)."""
+    _root, state, _ = applied
+    data = json.loads((state / "session.yaml").read_text())
+    (state / "session.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    with Session.open(state, lock=False) as s:
+        assert not s.recovered and s.step_status("files") == "applied"
+        assert [e["key"] for e in s.journal] == [e["key"] for e in data["journal"]]

@@ -141,7 +141,34 @@ def test_a_silent_resolver_is_asked_once_then_given_up(server: FakeDNS) -> None:
     res = check_records(recs, make_resolver([server.spec], timeout=0.5))
     assert time.monotonic() - t0 < 2.5
     assert {c.status for c in res} == {UNKNOWN}
-    assert len({q for q in server.queries}) == 1
+    assert len({q for q in server.queries if q != (".", "NS")}) == 1
+
+
+def _closed_udp_port() -> int:
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_resolver_that_is_not_there_is_known_at_once_not_after_the_timeout() -> None:
+    """Nothing listens on the resolver's port: the connected probe sees "connection refused"
+    (an unconnected socket would wait the whole timeout) and no record is asked."""
+    from wizard.dnsrecords.check import unreachable
+    resolver = make_resolver([f"127.0.0.1#{_closed_udp_port()}"], timeout=30)
+    assert "connection refused" in unreachable(resolver)
+    res = check_records(records(), resolver)
+    assert {c.status for c in res} == {UNKNOWN}
+    assert all("connection refused" in c.detail for c in res)
+
+
+@pytest.mark.parametrize("mode", ["refuse", "servfail"])
+def test_a_resolver_that_refuses_is_there(server: FakeDNS, mode: str) -> None:
+    """REFUSED and SERVFAIL are answers: the resolver is there, the records are asked."""
+    from wizard.dnsrecords.check import unreachable
+    getattr(server, mode).add(".")
+    assert unreachable(make_resolver([server.spec], timeout=5)) == ""
+    assert (".", "NS") in server.queries
 
 
 def test_no_resolver_means_unknown() -> None:

@@ -155,23 +155,22 @@ def test_echoed_command_line_is_shell_quoted(tmp_path: Path) -> None:
 
 
 SPAWN_SCRIPT = textwrap.dedent("""
-    import os, signal, sys, time
+    import os, signal, subprocess, sys, time
     from pathlib import Path
-    import sh
-    from wizard.executor import Executor
+    from wizard.executor import Executor, process
 
     d = Path(sys.argv[1])
-    real_call = sh.Command.__call__
+    real_popen = subprocess.Popen
 
-    def call(self, *a, **kw):
-        proc = real_call(self, *a, **kw)
+    def popen(*a, **kw):
+        proc = real_popen(*a, **kw)
         while not (d / "child.pid").exists():
             time.sleep(0.01)
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C just as sh hands the child over
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C just as the child is handed over
         time.sleep(0.1)
         return proc
 
-    sh.Command.__call__ = call
+    process.subprocess.Popen = popen
     Executor(d, host_commands=True).run(
         ["sh", "-c", f"echo $$ > {d}/child.pid; exec sleep 30"], timeout=600)
 """)
@@ -238,3 +237,35 @@ def test_probes_keep_pipes_and_changes_write_to_a_spool(tmp_path: Path) -> None:
     probe = ["sh", "-c", "if [ -p /dev/stdout ]; then echo pipe; else echo file; fi"]
     assert ex.run(probe, quiet=True).stdout == "pipe\n"
     assert ex.run(probe).stdout == "file\n"
+
+
+def test_input_reaches_the_child_and_a_child_that_ignores_it_is_not_blocked(
+        tmp_path: Path) -> None:
+    ex = Executor(tmp_path, host_commands=True)
+    big = "x" * (1 << 20) + "\n"
+    assert ex.run(["sh", "-c", "wc -c"], input=big, quiet=True).stdout.strip() == str(len(big))
+    assert ex.run(["sh", "-c", "wc -c"], input=big).stdout.strip() == str(len(big))
+    res = ex.run(["sh", "-c", "echo done"], input=big, timeout=60)
+    assert res.ok and res.stdout == "done\n"
+
+
+def test_a_probe_that_outlives_its_timeout_is_ended_with_its_group(tmp_path: Path) -> None:
+    ex = Executor(tmp_path, host_commands=True)
+    pidfile = tmp_path / "child.pid"
+    res = ex.run(["sh", "-c", f"sleep 30 & echo $! > {pidfile}; wait"], quiet=True,
+                 timeout=0.5)
+    child = int(_wait_file(pidfile))
+    try:
+        assert res.returncode == 124 and "timed out" in res.stderr
+        assert _gone(child), "the probe's background child was left running"
+    finally:
+        _kill(child)
+
+
+def test_missing_and_unexecutable_programs_are_reported_like_a_shell(tmp_path: Path) -> None:
+    ex = Executor(tmp_path, host_commands=True)
+    assert ex.run(["no-such-program-here"]).returncode == 127
+    script = tmp_path / "not-exec"
+    script.write_text("echo hi\n")
+    script.chmod(0o644)
+    assert ex.run([str(script)]).returncode == 126

@@ -42,6 +42,7 @@ class _EditChange(FileChange):
     def remember(self, before: Optional[str], rec: Record) -> None:
         current = self.read_values(before)
         rec["old"] = {k: current.get(k) for k in self.wanted()}
+        _remember_new(self, before, rec)
 
     def shell_form(self, preview: Preview) -> ShellForm:
         """The edit in place (:meth:`shell_edit`) instead of writing the whole file, with the
@@ -53,6 +54,13 @@ class _EditChange(FileChange):
         the diff line by line; ``None`` when that cannot be done exactly."""
         return _sed_form(self.path, preview)
 
+
+
+def _remember_new(change: _EditChange, before: Optional[str], rec: Record) -> None:
+    """The values the edit leaves for the keys it sets (``mailwizard check`` names the
+    settings an admin changed by hand since)."""
+    after = change.read_values(change.transform(before))
+    rec["new"] = {k: after.get(k) for k in rec["old"]}
 
 
 class PostfixParams(_EditChange):
@@ -95,6 +103,7 @@ class PostfixParams(_EditChange):
     def remember(self, before: Optional[str], rec: Record) -> None:
         current = self.read_values(before)
         rec["old"] = {k: current.get(k) for k in [*self.params, *self.remove_names]}
+        _remember_new(self, before, rec)
         rec["set"] = dict(self.params)  # what mailwizard wrote: a later hand edit shows
 
     def postconf_commands(self) -> List[str]:
@@ -154,6 +163,8 @@ class MasterService(FileChange):
     def remember(self, before: Optional[str], rec: Record) -> None:
         cur = confedit.read_master_cf(before)
         rec["old"] = {f"{e.name}/{e.type}": cur.get((e.name, e.type)) for e in self.entries}
+        new = confedit.read_master_cf(self.transform(before))
+        rec["new"] = {f"{e.name}/{e.type}": new.get((e.name, e.type)) for e in self.entries}
 
     @classmethod
     def inverse(cls, text: Optional[str], old: Mapping[str, Optional[str]]) -> Optional[str]:

@@ -246,7 +246,7 @@ class FileChange(Change):
                     st = ex.stat(path)
                     ex.write_atomic(path, text.encode("utf-8", "surrogateescape"),
                                     st.mode if st else 0o644, st.uid if st else 0,
-                                    st.gid if st else 0)
+                                    st.gid if st else 0, mtime=_cool_mtime(rec))
                     warnings.append(f"{path} was changed since: undid only this step's "
                                     "settings in it")
                     return warnings
@@ -258,7 +258,7 @@ class FileChange(Change):
         if rec["existed"]:
             data = ctx.backups.load(rec["backup"])
             ex.write_atomic(path, data, rec["mode_before"], rec["uid_before"],
-                            rec["gid_before"])
+                            rec["gid_before"], mtime=_cool_mtime(rec))
         else:
             ex.remove(path)
             for d in reversed(rec.get("created_dirs", [])):
@@ -396,3 +396,11 @@ class GeneratedFile(FileChange):
                        why="By hand, this makes an equivalent file (the bytes differ from what "
                            "mailwizard would write: a new random key, serial number or "
                            "signature):")
+
+
+def _cool_mtime(rec: Record) -> Optional[float]:
+    """For a restored main.cf (``PostfixParams``' file): an mtime a few seconds back, as its
+    apply wrote it, so the ``postfix reload`` right after the restore does not pause for the
+    file to "cool down" (a guard against half-written files; the write is atomic and
+    fsynced before the rename). None (now) for every other file."""
+    return time.time() - 5 if rec.get("editor") == "main.cf" else None

@@ -5,13 +5,19 @@
 does not know the right value), ``unknown`` (the resolver gave no usable answer) or
 ``unchecked``. It never waits long: servers that answer SERVFAIL or REFUSED are not asked again
 (``retry_servfail`` off), every query has a short lifetime, and once the resolver times out the
-records left are reported ``unknown`` without asking.
+records left are reported ``unknown`` without asking. Before the first query
+:func:`unreachable` asks each server once over a connected socket: a server that is not
+there (ICMP "port unreachable", which an unconnected socket never sees) is known at once
+instead of after the whole time-out.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import re
+import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -94,6 +100,62 @@ def make_resolver(nameservers: Sequence[str] = (), timeout: float = DEFAULT_TIME
     res.lifetime = timeout
     res.cache = None
     return res
+
+
+def _servers(resolver: Any) -> List[Tuple[str, int]]:
+    """(address, port) of the plain-DNS servers ``resolver`` asks."""
+    out: List[Tuple[str, int]] = []
+    for ns in getattr(resolver, "nameservers", None) or []:
+        if isinstance(ns, str):
+            out.append((ns, int(getattr(resolver, "port", 53))))
+        elif hasattr(ns, "address") and hasattr(ns, "port"):
+            out.append((str(ns.address), int(ns.port)))
+    return out
+
+
+def unreachable(resolver: Any, timeout: Optional[float] = None) -> str:
+    """'' when some server of ``resolver`` answers (any answer: REFUSED and SERVFAIL are
+    answers too), else why none did. One query for the root zone's NS per server over a
+    connected UDP socket, so a server that is not there fails at once (connection
+    refused); ``timeout`` (default: the resolver's) bounds the wait for all of them."""
+    import dns.exception
+    import dns.message
+
+    if resolver is None:
+        return "no resolver is configured"
+    servers = _servers(resolver)
+    if not servers:
+        return ""  # not a plain-DNS resolver: its queries will tell
+    budget = float(timeout if timeout is not None else getattr(resolver, "timeout", 2.0))
+    deadline = time.monotonic() + budget
+    why = "timed out"
+    for addr, port in servers:
+        query = dns.message.make_query(".", "NS")
+        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.connect((addr, port))
+                sock.send(query.to_wire())
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return why
+                    sock.settimeout(left)
+                    wire = sock.recv(65535)
+                    try:
+                        reply = dns.message.from_wire(wire)
+                    except dns.exception.DNSException:
+                        continue  # not a DNS message: keep waiting for one
+                    if reply.id == query.id:
+                        return ""
+        except socket.timeout:
+            return why
+        except OSError as exc:
+            if exc.errno == errno.ECONNREFUSED:
+                why = f"{addr}: connection refused"
+            else:
+                why = f"{addr}: {exc.strerror or exc}"
+    return why
 
 
 # --------------------------------------------------------------------------- queries
@@ -220,6 +282,9 @@ def check_records(records: Sequence[Record], resolver: Any,
     record ``unknown``). ``on_result`` is called after each record."""
     out: List[RecordCheck] = []
     silent = "" if resolver is not None else "no resolver is configured"
+    if not silent and records:
+        down = unreachable(resolver)
+        silent = f"the resolver did not answer ({down})" if down else ""
     for r in records:
         if silent:
             result = RecordCheck(r, UNKNOWN, (), f"not asked: {silent}")
@@ -255,6 +320,9 @@ def resolve_addresses(resolver: Any, name: str) -> Tuple[Optional[List[str]], st
     when the resolver gave no usable answer."""
     if resolver is None:
         return None, "no resolver is configured"
+    down = unreachable(resolver)
+    if down:
+        return None, f"the resolver did not answer ({down})"
     out: List[str] = []
     for rtype in ("A", "AAAA"):
         try:

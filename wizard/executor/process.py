@@ -1,4 +1,4 @@
-"""Running one command on the target: ``sh`` in a session of its own, output spooled.
+"""Running one command on the target in a session of its own, output spooled.
 
 :func:`run_sh` starts the child with ``setsid`` (a hang-up or Ctrl-C on our terminal never
 reaches it), holds SIGINT/SIGTERM/SIGHUP back while it is spawned, streams its output lines,
@@ -14,11 +14,12 @@ import errno
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 
 OutputCallback = Callable[[str], None]
 
@@ -64,65 +65,57 @@ def safe_line(on_line: Optional[OutputCallback]) -> Optional[OutputCallback]:
 def run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
             timeout: Optional[float], daemon: bool,
             on_line: Optional[OutputCallback], spool: bool = True) -> CommandResult:
-    """Run ``full`` with ``sh`` in a session of its own.
+    """Run ``full`` in a session of its own (``subprocess``, ``start_new_session``).
 
     The child gets its own session (``setsid``): a dropped SSH connection (SIGHUP to our
     process group) or Ctrl-C on our terminal never reaches dpkg or dnf half way through a
     transaction. mailwizard decides instead: the timeout, or a hard stop (KeyboardInterrupt
     while waiting), ends the child's whole process group, SIGTERM then SIGKILL after
-    :data:`TERM_GRACE` seconds. The timeout is kept here, not by ``sh``'s ``_timeout``, whose
-    timer thread is not a daemon: after Ctrl-C the interpreter would wait for it at exit, up
-    to the whole timeout.
+    :data:`TERM_GRACE` seconds. The wait has no polling floor: a child that exits at once is
+    reaped at once (``sh``'s own timeout loop added 0.1 s to every command).
     """
-    import sh  # imported lazily: start-up time matters for the TUI
-
     prog = full[0]
     resolved = prog if "/" in prog else shutil.which(prog, path=env.get("PATH", DEFAULT_PATH))
     if resolved is None:
         return CommandResult(list(full), 127, "", f"{prog}: command not found")
-    kwargs: Dict[str, Any] = {
-        # every exit status and death by signal is ours to read, never an exception
-        "_ok_code": list(range(-64, 256)),
-        "_env": dict(env),
-        "_tty_out": False,
-        "_in": input if input is not None else "",
-        "_return_cmd": True,
-        "_decode_errors": "replace",
-        "_bg": True,
-        "_bg_exc": False,
-        "_new_session": True,
-    }
     # A command that changes the target writes to (unlinked) spool files, not pipes: if the
     # wizard is killed while it runs (dpkg half way through a transaction), it writes on
     # instead of dying of SIGPIPE. Read-only probes (``spool=False``) keep pipes: some tools
     # behave differently when their output is a regular file (Dovecot 2.4.1's
     # ``doveconf -h`` with several keys fails with "Multiple settings matched").
-    out_spool: Optional[_Spool] = _Spool() if spool or daemon else None
-    err_spool: Optional[_Spool] = _Spool() if spool or daemon else None
-    devnull = None
+    use_spool = spool or daemon
+    out_spool: Optional[_Spool] = _Spool() if use_spool else None
+    err_spool: Optional[_Spool] = _Spool() if use_spool else None
+    stdin: Any = subprocess.DEVNULL
+    if input and not daemon:
+        # the input as an unlinked file: never a pipe to feed (no deadlock on a child that
+        # does not read it, no SIGPIPE for us), and it outlives a killed wizard
+        stdin = tempfile.TemporaryFile(prefix="mw-in-")
+        stdin.write(input.encode("utf-8"))
+        stdin.flush()
+        stdin.seek(0)
     on_line = safe_line(on_line)
-    if out_spool is not None and err_spool is not None:
-        kwargs["_out"] = out_spool.writer
-        kwargs["_err"] = err_spool.writer
-    if daemon:
-        devnull = open(os.devnull, "rb")  # noqa: SIM115
-        kwargs["_in"] = devnull
 
     def pump(final: bool = False) -> None:
         if on_line is None or daemon or out_spool is None or err_spool is None:
             return
-        for spool in (out_spool, err_spool):
-            for line in spool.new_lines(final):
+        for sp in (out_spool, err_spool):
+            for line in sp.new_lines(final):
                 on_line(line)
 
     held: List[int] = []
     try:
         try:
             with _signals_deferred(held):  # a stop between fork and here would lose the child
-                proc = sh.Command(resolved)(*full[1:], **kwargs)
-        except (sh.CommandNotFound, FileNotFoundError, PermissionError) as exc:
+                proc = subprocess.Popen(
+                    [resolved] + list(full[1:]), executable=resolved, env=dict(env),
+                    stdin=stdin,
+                    stdout=out_spool.writer if out_spool is not None else subprocess.PIPE,
+                    stderr=err_spool.writer if err_spool is not None else subprocess.PIPE,
+                    start_new_session=True, close_fds=True)
+        except (FileNotFoundError, PermissionError) as exc:
             code = 127 if not isinstance(exc, PermissionError) else 126
-            return CommandResult(list(full), code, "", f"{prog}: {exc}")
+            return CommandResult(list(full), code, "", f"{prog}: {exc.strerror or exc}")
         except OSError as exc:
             if exc.errno == errno.ENOEXEC:
                 return CommandResult(list(full), 126, "", f"{prog}: cannot execute")
@@ -130,27 +123,59 @@ def run_sh(full: List[str], *, input: Optional[str], env: Mapping[str, str],
         try:
             for signum in held:  # now that the child is known, to the handlers of before
                 signal.raise_signal(signum)
-            if not _wait_until(proc, timeout, pump):
+            if use_spool:
+                done = _wait_until(proc, timeout, pump if on_line is not None else None)
+                out, err = b"", b""
+            else:
+                done, out, err = _communicate(proc, timeout)
+            if not done:
                 _end_group(proc)
+                if not use_spool:
+                    out, err = _drain(proc)
                 pump(final=True)
                 return CommandResult(list(full), 124, "", f"timed out after {timeout} s")
-            proc.wait()  # reaped: collects the exit status
         except BaseException:  # KeyboardInterrupt, SystemExit: a hard stop
             _end_group(proc)
             raise
         pump(final=True)
-        code = int(proc.exit_code)
+        code = int(proc.returncode)
         if code < 0:  # died by a signal: report it the shell's way
             code = 128 - code
         if out_spool is not None and err_spool is not None:
             stdout, stderr = out_spool.text(), err_spool.text()
         else:
-            stdout, stderr = _decode(proc.stdout), _decode(proc.stderr)
+            stdout, stderr = _decode(out), _decode(err)
     finally:
-        for f in (out_spool, err_spool, devnull):
+        for f in (out_spool, err_spool):
             if f is not None:
                 f.close()
+        if stdin is not subprocess.DEVNULL:
+            stdin.close()
     return CommandResult(list(full), code, stdout, stderr)
+
+
+def _communicate(proc: subprocess.Popen[bytes], timeout: Optional[float]
+                 ) -> Tuple[bool, bytes, bytes]:
+    """(exited, stdout, stderr) of a child writing to pipes, at most ``timeout`` seconds."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, b"", b""
+    return True, out or b"", err or b""
+
+
+def _drain(proc: subprocess.Popen[bytes]) -> Tuple[bytes, bytes]:
+    """What is left on the pipes of an ended child; a grandchild that left the group and
+    holds a pipe open is not waited for beyond a second."""
+    try:
+        out, err = proc.communicate(timeout=1.0)
+        return out or b"", err or b""
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        return b"", b""
 
 
 @contextlib.contextmanager
@@ -181,20 +206,30 @@ def _signals_deferred(held: List[int]) -> Iterator[None]:
                 signal.raise_signal(held.pop(0))
 
 
-def _wait_until(proc: Any, timeout: Optional[float],
-                tick: Callable[[], None] = lambda: None) -> bool:
-    """Wait for the child of ``proc`` to exit, at most ``timeout`` seconds (None: no limit);
-    False when it still runs. Polls (1 ms, doubling up to 50 ms) so Ctrl-C is seen at once;
-    ``tick`` runs at every poll (the live output)."""
+def _wait_until(proc: subprocess.Popen[bytes], timeout: Optional[float],
+                tick: Optional[Callable[[], None]] = None) -> bool:
+    """Wait for ``proc`` to exit, at most ``timeout`` seconds (None: no limit); False when it
+    still runs. Without ``tick`` this is one blocking wait (no polling floor; Ctrl-C still
+    interrupts it); with it, ``tick`` (the live output) runs every 1 ms doubling up to 50 ms."""
+    if tick is None:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
     deadline = None if timeout is None else time.monotonic() + timeout
     pause = 0.001
-    while proc.process.is_alive()[0]:
+    while True:
+        step = pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic()))
+        try:
+            proc.wait(timeout=step)
+            return True
+        except subprocess.TimeoutExpired:
+            pass
         if deadline is not None and time.monotonic() >= deadline:
             return False
         tick()
-        time.sleep(pause)
         pause = min(pause * 2, 0.05)
-    return True
 
 
 class _Spool:
@@ -234,7 +269,7 @@ class _Spool:
         self._reader.close()
 
 
-def _end_group(proc: Any, grace: float = TERM_GRACE) -> None:
+def _end_group(proc: subprocess.Popen[bytes], grace: float = TERM_GRACE) -> None:
     """End the process group of ``proc`` (its session: it was started with setsid): SIGTERM,
     up to ``grace`` seconds to exit, then SIGKILL for whatever is left; reap the child."""
     pgid = proc.pid
@@ -243,9 +278,10 @@ def _end_group(proc: Any, grace: float = TERM_GRACE) -> None:
             os.killpg(pgid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and proc.process.is_alive()[0]:
-            time.sleep(0.05)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
     finally:
         try:
             os.killpg(pgid, signal.SIGKILL)  # stragglers that ignored SIGTERM

@@ -25,6 +25,7 @@ from typing import ContextManager, Dict, List, Mapping, Optional, Sequence, Tupl
 
 from .. import procs
 from ..errors import CommandFailed, ExecutorError
+from .probecache import ProbeCaching
 from .process import DEFAULT_PATH, CommandResult, OutputCallback, run_sh, safe_line
 
 MAX_LINKS = 40
@@ -46,7 +47,7 @@ def sha256(data: Optional[bytes]) -> Optional[str]:
     return hashlib.sha256(data).hexdigest() if data is not None else None
 
 
-class Executor:
+class Executor(ProbeCaching):
     """Real executor over ``root``.
 
     Args:
@@ -251,6 +252,7 @@ class Executor:
 
         A symlink is written through, as an editor would, keeping the link: the file replaced
         is the link's target resolved inside the root (:meth:`resolve`)."""
+        self._changed()
         dest = self.resolve(target)
         dest.parent.mkdir(parents=True, exist_ok=True)
         self._inside(dest, target)
@@ -294,6 +296,7 @@ class Executor:
                  gid: Optional[int] = None) -> None:
         """Mode and owner of ``target``; a symlink's target (resolved in the root) gets them,
         as :meth:`write_atomic` writes through links."""
+        self._changed()
         p = self._inside(self.resolve(target), target)
         if os.path.islink(p):  # swapped in after resolve() looked
             raise ExecutorError(f"refusing {target}: a link appeared while changing it")
@@ -307,6 +310,7 @@ class Executor:
                     raise
 
     def remove(self, target: str) -> None:
+        self._changed()
         p = self._inside(self.path(target), target)
         try:
             if p.is_dir() and not p.is_symlink():
@@ -322,6 +326,7 @@ class Executor:
         Only ``target`` itself gets ``mode`` and the owner; missing parents are made
         ``0755 root:root`` like ``install -d`` would. Existing links to directories are
         followed inside the root, like ``mkdir -p``."""
+        self._changed()
         created: List[str] = []
         parts = Path(target).parts
         cur = "/"
@@ -383,6 +388,7 @@ class Executor:
     def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
         """SIGTERM to the daemon of ``pidfile`` (when it runs as one of ``names``) and wait
         for it to exit; ExecutorError when it is still running after ``timeout`` s."""
+        self._changed()
         pid = self.daemon_pid(pidfile, names)
         if pid is None:
             return
@@ -415,6 +421,11 @@ class Executor:
             quiet: do not stream output to ``on_output`` (probes).
         """
         argv = [str(a) for a in argv]
+        hit = self._probe_hit(argv, input, env, quiet)
+        if hit is not None:  # asked before, nothing changed since (see probecache)
+            if check and not hit.ok:
+                raise CommandFailed(argv, hit.returncode, hit.output)
+            return hit
         full = list(argv)
         run_env = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                    "HOME": "/root", "DEBIAN_FRONTEND": "noninteractive"}
@@ -435,6 +446,7 @@ class Executor:
         result.argv = argv
         result.duration = time.monotonic() - start
         self.history.append(result)
+        self._probe_store(argv, input, env, quiet, result)
         if check and not result.ok:
             raise CommandFailed(argv, result.returncode, result.output)
         return result

@@ -1,0 +1,85 @@
+"""One answer per read-only probe while nothing changes: the probe cache of a run.
+
+Checks and changes ask the same questions again and again (``postfix check``, ``postfix
+status``, ``doveconf -n``, ``postconf -h ...``): within :meth:`ProbeCaching.probe_cache` the
+answer of a whitelisted read-only probe (a quiet command without input or extra environment)
+is kept and given again, until anything that could change it happens through the executor:
+a command that is not a probe (quiet or not), a file written, removed, its mode or owner
+changed, a directory made, a daemon stopped. Then the whole cache is forgotten. Outside the
+context nothing is cached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+from .process import CommandResult
+
+_NAME = re.compile(r"[A-Za-z0-9_./-]+", re.ASCII)
+_POSTCONF_READ_FLAGS = re.compile(r"-[dhnPMFx]+", re.ASCII)
+
+
+def cacheable(argv: Sequence[str]) -> bool:
+    """True for the read-only probes whose answer depends only on the target's files and
+    daemons (what the executor's writes and commands change)."""
+    if not argv:
+        return False
+    prog, args = argv[0], list(argv[1:])
+    if prog == "postfix":
+        return args in (["check"], ["status"])
+    if prog == "doveconf":  # doveconf only reads
+        return all(_NAME.fullmatch(a) or a in ("-n", "-h", "-a") for a in args)
+    if prog == "postconf":  # no -e, -X, -#, no name=value: a read
+        return all(_POSTCONF_READ_FLAGS.fullmatch(a) or (
+            _NAME.fullmatch(a) and not a.startswith("-")) for a in args)
+    if prog in ("postmap", "postalias"):
+        return len(args) == 3 and args[0] == "-q" and all(_NAME.fullmatch(a) or "@" in a
+                                                            for a in args[1:2])
+    if prog == "dovecot":
+        return args == ["--version"]
+    if prog == "dpkg-query":
+        return bool(args) and args[0] == "-W"
+    return False
+
+
+class ProbeCaching:
+    """Mixin of :class:`~wizard.executor.Executor`: the probe cache and its invalidation."""
+
+    _probes: Optional[Dict[Tuple[str, ...], CommandResult]] = None
+
+    @contextlib.contextmanager
+    def probe_cache(self) -> Iterator[None]:
+        """Cache read-only probes inside the block (nested blocks share the outer cache)."""
+        if self._probes is not None:
+            yield
+            return
+        self._probes = {}
+        try:
+            yield
+        finally:
+            self._probes = None
+
+    def _changed(self) -> None:
+        """Something on the target may have changed: forget every cached answer."""
+        if self._probes:
+            self._probes.clear()
+
+    def _probe_hit(self, argv: List[str], input: Optional[str],
+                   env: Optional[Mapping[str, str]], quiet: bool) -> Optional[CommandResult]:
+        if self._probes is None:
+            return None
+        if not (quiet and input is None and not env and cacheable(argv)):
+            self._changed()  # a command that may change things
+            return None
+        hit = self._probes.get(tuple(argv))
+        return dataclasses.replace(hit, duration=0.0) if hit is not None else None
+
+    def _probe_store(self, argv: List[str], input: Optional[str],
+                     env: Optional[Mapping[str, str]], quiet: bool,
+                     result: CommandResult) -> None:
+        if (self._probes is not None and quiet and input is None and not env
+                and cacheable(argv) and result.returncode != 124):
+            self._probes[tuple(argv)] = result

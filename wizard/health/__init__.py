@@ -1,0 +1,17 @@
+"""Health checks of a configured server (``mailwizard check``, the TUI's Health screen).
+
+One module per kind of check, each turning what it reads into :class:`~.model.Finding` s
+with a monitoring state: ``collect`` (the run over all of them), ``certs``, ``network``
+(DNS records, reverse DNS, block lists, ports), ``queue`` (``postqueue -j``), ``logscan``
+(failed logins and rejects of the last 24 h), ``disk``, ``drift`` (managed files edited since
+the last apply); ``model`` (states, exit codes, text and JSON), ``notify`` (``--mail-to``),
+``command`` (the verb).  The JSON form is described by ``schema.json``.
+"""
+
+from __future__ import annotations
+
+from .collect import HealthRun, Thresholds
+from .model import CRITICAL, EXIT_CODES, OK, STATES, UNKNOWN, WARNING, Finding, Report
+
+__all__ = ["HealthRun", "Thresholds", "Finding", "Report", "OK", "WARNING", "CRITICAL",
+           "UNKNOWN", "STATES", "EXIT_CODES"]
