@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
-import pytest
 import yaml
-from test_tmux_rehearsal import REPO, Pane, flat
+from tmuxkit import REPO, Pane, flat, mailwizard, needs_tmux
 
-pytestmark = pytest.mark.skipif(subprocess.run(["sh", "-c", "command -v tmux"],
-                                               capture_output=True).returncode != 0,
-                                reason="tmux is not installed")
+pytestmark = needs_tmux
 
 
 def press(pane: Pane, *keys: str) -> None:
@@ -32,24 +27,16 @@ def press(pane: Pane, *keys: str) -> None:
     time.sleep(0.5)
 
 
-@pytest.fixture
-def pane() -> Iterator[Pane]:
-    p = Pane()
-    yield p
-    p.close()
-
-
 def test_users_screen_adds_a_user_in_a_rehearsal(pane: Pane, tmp_path: Path) -> None:
     scratch = tmp_path / "rehearsal"
-    base = [sys.executable, "-m", "wizard.cli", "--rehearse", "--platform", "debian12",
-            "--state-dir", str(scratch)]
-    env = {"PYTHONPATH": str(REPO), "PATH": os.environ.get("PATH", "")}
-    done = subprocess.run([*base[:3], "apply", *base[3:], "--answers", "demo", "--yes"],
+    where = ["--rehearse", "--platform", "debian12", "--state-dir", str(scratch)]
+    env = {"PYTHONPATH": str(REPO)}
+    done = subprocess.run(mailwizard("apply", *where, "--answers", "demo", "--yes"),
                           cwd=REPO, env={**os.environ, **env}, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
 
-    pane.start(base, {"TERM": "xterm-256color", "LANG": "C.UTF-8", **env})
+    pane.start(mailwizard(*where), env)
     pane.wait_for("Resume (s)")
     pane.keys("C-p")
     pane.keys("Users and")
