@@ -13,7 +13,7 @@ mail packages preinstalled from the offline repo (not timed), and times, inside 
 The three kinds run interleaved (the order rotates each iteration) so that the load of a
 shared machine falls on all of them alike; the medians and the issue's ratios are printed.
 ``--scale`` adds a site with 1,000 users and 10,000 aliases: ``plan`` and the apply of the
-alias maps (``--step aliases --step virtual-aliases``) after a normal first apply.
+alias maps (``--step aliases``: /etc/aliases and the virtual map) after a normal first apply.
 
     sudo python bench/apply_lab.py [--iterations 5] [--scale]
 """
@@ -120,10 +120,12 @@ def mailwizard(image: lab.Image, scale: bool) -> Dict[str, float]:
             out[key], rss = res["s"], max(rss, res["rss_mib"])
         if scale:
             srv.path(BIG).write_text(big_answers(srv.ip))
-            out["big_plan"] = timed(srv, mw + ["plan", "--answers", BIG])["s"]
-            res = timed(srv, mw + ["apply", "--answers", BIG, "--yes", "--step", "aliases",
-                                   "--step", "virtual-aliases"])
-            out["big_maps"], rss = res["s"], max(rss, res["rss_mib"])
+            try:
+                out["big_plan"] = timed(srv, mw + ["plan", "--answers", BIG])["s"]
+                res = timed(srv, mw + ["apply", "--answers", BIG, "--yes", "--step", "aliases"])
+                out["big_maps"], rss = res["s"], max(rss, res["rss_mib"])
+            except SystemExit as exc:  # reported, the rest of the bench goes on
+                print(f"scale run failed: {exc}", flush=True)
         res = timed(srv, mw + ["rollback", "--yes"])
         out["rollback"], out["rss_mib"] = res["s"], max(rss, res["rss_mib"])
         return out
