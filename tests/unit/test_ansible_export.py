@@ -216,3 +216,23 @@ def test_export_needs_its_options(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["plan", "--platform", "debian12", "--platform", "rocky9",
                  "--answers", "demo"]) == 2
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("key_type,words", [
+    ("rsa2048", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048"),
+    ("rsa4096", "-algorithm RSA -pkeyopt rsa_keygen_bits:4096"),
+    ("ecdsa-p256", "-algorithm EC -pkeyopt ec_paramgen_curve:P-256"),
+    ("ecdsa-p384", "-algorithm EC -pkeyopt ec_paramgen_curve:P-384"),
+])
+def test_keys_of_every_type(tmp_path: Path, key_type: str, words: str) -> None:
+    data = demo_data()
+    data["certificate"]["key_type"] = key_type
+    out = export(tmp_path, data, "debian12")
+    shells = [t["ansible.builtin.shell"]["cmd"] for t in tasks_of(out, "debian12.yml")
+              if module_of(t) == "ansible.builtin.shell"]
+    tls_key = [c for c in shells if "/etc/ssl/private/" in c and "genpkey" in c]
+    assert tls_key and words in tls_key[0], shells
+    dkim_key = [c for c in shells if "/etc/opendkim/keys/" in c]
+    assert dkim_key and "rsa_keygen_bits:2048" in dkim_key[0], shells
+    cert = [c for c in shells if "openssl req" in c]
+    assert cert and "/CN={{ mailwizard_hostname }}" in cert[0], cert

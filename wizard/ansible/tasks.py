@@ -217,7 +217,7 @@ class PlatformTasks:
         text = c.preview_text
         if is_key(text):
             m = re.search(r"\b(?:rsa|RSA) ?(\d{4})\b", text)
-            e = re.search(r"\bec-p(\d{3})\b", text)
+            e = re.search(r"\becdsa-p(\d{3})\b", text)
             if m:
                 alg = f"-algorithm RSA -pkeyopt rsa_keygen_bits:{int(m.group(1))}"
             elif e:
