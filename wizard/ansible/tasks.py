@@ -310,15 +310,8 @@ class PlatformTasks:
             self.add(f"debconf {question}", "debconf",
                      {"name": name, "question": question, "vtype": vtype,
                       "value": self.v(value)})
-        if c.manager == "apt":  # as apply: fresh lists, the packaged conffiles kept
-            if c.install:
-                self.add(label + ": install", "apt", {
-                    "name": list(c.install), "state": "present", "update_cache": True,
-                    "cache_valid_time": 3600,
-                    "dpkg_options": "force-confdef,force-confold"})
-            if c.remove:
-                self.add(label + ": remove", "apt", {"name": list(c.remove),
-                                                     "state": "absent"})
+        if c.manager == "apt":
+            self.apt(label, c)
             return
         if c.install:
             self.add(label + ": install", "package", {"name": list(c.install),
@@ -326,6 +319,38 @@ class PlatformTasks:
         if c.remove:
             self.add(label + ": remove", "package", {"name": list(c.remove),
                                                      "state": "absent"})
+
+    def apt(self, label: str, c: Packages) -> None:
+        """apt-get as apply runs it (fresh lists, packaged conffiles kept), behind a
+        dpkg-query probe per package: no python3-apt needed on the host, no change when
+        every package is already as wanted."""
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        for names, verb, pick in ((c.install, "install", "rejectattr"),
+                                  (c.remove, "remove", "selectattr")):
+            if not names:
+                continue
+            probe = self.reg()
+            self.add(f"{label}: which are installed ({verb})", "command",
+                     {"argv": ["dpkg-query", "-W", "-f=${db:Status-Abbrev}", "{{ item }}"]},
+                     loop=list(names), register=probe, changed_when=False,
+                     failed_when=False, check_mode=False)
+            todo = (f"{probe}.results | {pick}('stdout', 'match', '^ii') | "
+                    "map(attribute='item') | list")
+            when = f"({todo}) | length > 0"
+            if verb == "install":
+                self.add(f"{label}: apt-get update", "command",
+                         {"argv": ["apt-get", "update", "-q"]}, environment=env,
+                         when=[when, "not ansible_check_mode"])
+                argv = ("{{ ['apt-get', 'install', '-y', '-q', '-o', "
+                        "'Dpkg::Options::=--force-confdef', '-o', "
+                        "'Dpkg::Options::=--force-confold'] + (" + todo + ") }}")
+            else:
+                argv = "{{ ['apt-get', 'remove', '-y', '-q'] + (" + todo + ") }}"
+            self.add(f"{label}: {verb}", "command", {"argv": argv}, environment=env,
+                     when=[when, "not ansible_check_mode"])
+            self.add(f"{label}: {verb} (check mode: what would change)", "debug",
+                     {"msg": f"would {verb}: " + "{{ (" + todo + ") | join(' ') }}"},
+                     when=["ansible_check_mode", when], changed_when=True)
 
     def command(self, label: str, c: Command) -> None:
         if c.argv == ["true"]:
