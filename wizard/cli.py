@@ -30,9 +30,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, TextIO, cast
 
-from . import queuecli
 from .checks import CheckResult
-from .dnsrecords import check_records
 from .engine import Engine, EventCallback
 from .errors import AnswersError, MailwizardError, UsageError
 from .health import command as health_command
@@ -51,6 +49,8 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = 
 
 VERBS = ("plan", "apply", "verify", "rollback", "status", "docs", "dns", "user", "alias",
          "check", "export")
+#: verbs with parsers of their own (:mod:`wizard.queuecli`, imported only for them)
+OWN_PARSER_VERBS = ("queue", "log")
 DOC_FORMATS = ("markdown", "html")
 DNS_FORMATS = ("zone", "table")
 _DOC_EXTENSIONS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
@@ -389,6 +389,8 @@ def cmd_dns(args: argparse.Namespace, out: TextIO) -> int:
                                           timeout=3.0)
     except ValueError as exc:
         raise UsageError(f"--nameserver: {exc}") from None
+    from .dnsrecords import check_records
+
     return report.print_checks(check_records(plan.records, resolver), out)
 
 
@@ -449,7 +451,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = cast(TextIO, SafeOutput(sys.stdout))
     err = cast(TextIO, SafeOutput(sys.stderr))
     try:
-        if words and words[0] in queuecli.VERBS:  # queue / log: parsers of their own
+        if words and words[0] in OWN_PARSER_VERBS:  # queue / log: parsers of their own
+            from . import queuecli
+
             return queuecli.main(words, out, err)
         return _main(build_parser().parse_args(words), out, err)
     finally:

@@ -151,3 +151,17 @@ def test_cli_dispatches_queue_and_log(tmp_path, capsys):
 def test_errors_never_echo_control_characters(tmp_path):
     code, _, err, _ = run(tmp_path, ["queue", "hold", "--root", "/x\x1b[2J", "\x1b]0;x\x07"])
     assert code == 2 and "\x1b" not in err and "\x07" not in err
+
+
+def test_cli_sends_exactly_the_queue_verbs_to_their_parser():
+    """wizard.cli knows the verbs without importing wizard.queuecli (a lighter start)."""
+    import subprocess
+    import sys
+
+    from wizard import cli, queuecli
+
+    assert cli.OWN_PARSER_VERBS == queuecli.VERBS
+    out = subprocess.run([sys.executable, "-c", "import sys, wizard.cli; "
+                          "print('wizard.queuecli' in sys.modules)"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
