@@ -267,3 +267,39 @@ def auth_failures_by_client(events: Sequence[LogEvent]) -> List[Tuple[str, int]]
 def _address_of(client: str) -> str:
     m = re.search(r"\[([^\]]*)\]", client)
     return m[1] if m else client
+
+
+# --------------------------------------------------------------------------- a window
+@dataclass
+class WindowCounts:
+    """What a health check counts in the log of a period (the last 24 hours)."""
+
+    auth_failures: Dict[str, int] = field(default_factory=dict)
+    """Client address -> failed logins."""
+    rejects: int = 0
+    reject_reasons: Dict[str, int] = field(default_factory=dict)
+    """:func:`short_reject_reason` -> rejects."""
+
+
+_REJECT_CODE = re.compile(r"(\d{3})(?: [245]\.\d{1,3}\.\d{1,3})? (.*)", re.DOTALL)
+
+
+def short_reject_reason(reason: str) -> str:
+    """``554 <x@example.org>: Relay access denied`` of ``554 5.7.1 <x@example.org>: Relay
+    access denied`` (the enhanced status code left out), at most 120 characters."""
+    m = _REJECT_CODE.fullmatch(reason)
+    text = f"{m[1]} {m[2].strip()}" if m else reason.strip()
+    return text[:120]
+
+
+def window_counts(events: Sequence[LogEvent], since: Optional[float] = None) -> WindowCounts:
+    """Failed logins per client address and rejects per reason among ``events`` (those at
+    or after ``since``, epoch seconds, when given)."""
+    inside = [e for e in events if since is None or e.time >= since]
+    out = WindowCounts(auth_failures=dict(auth_failures_by_client(inside)))
+    for e in inside:
+        if e.kind == "rejected":
+            out.rejects += 1
+            key = short_reject_reason(e.reason)
+            out.reject_reasons[key] = out.reject_reasons.get(key, 0) + 1
+    return out

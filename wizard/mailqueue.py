@@ -117,13 +117,16 @@ def _from_json(obj: Any) -> Optional[QueuedMessage]:
     if not isinstance(qid, str) or not is_queue_id(qid):
         return None
     queue = obj.get("queue_name")
+    arrival = obj.get("arrival_time")
+    if isinstance(arrival, bool):  # JSON true is no time
+        return None
     rcpts = []
     for r in obj.get("recipients") or []:
         if isinstance(r, dict) and isinstance(r.get("address"), str):
             reason = r.get("delay_reason")
             rcpts.append(Recipient(clean(r["address"], 300),
                                    clean(reason, 1000) if isinstance(reason, str) else ""))
-    arrival, size, sender = obj.get("arrival_time"), obj.get("message_size"), obj.get("sender")
+    size, sender = obj.get("message_size"), obj.get("sender")
     return QueuedMessage(
         queue_id=qid,
         queue=queue if queue in QUEUES else "unknown",
@@ -208,17 +211,28 @@ def read_queue(ex: Executor) -> List[QueuedMessage]:
         QueueUnreadable: postqueue failed (Postfix not running: showq answers nothing), or
             printed lines that are not queue entries.
     """
+    messages, problems = read_queue_entries(ex)
+    if problems:
+        raise QueueUnreadable("postqueue -j: " + "; ".join(problems[:3]))
+    return messages
+
+
+def read_queue_entries(ex: Executor) -> Tuple[List[QueuedMessage], List[str]]:
+    """(messages, problems): as :func:`read_queue`, but the lines of ``postqueue -j`` that are
+    not queue entries are returned as problems beside the messages that are (a health check
+    reports both).
+
+    Raises:
+        QueueUnreadable: postqueue failed.
+    """
     res = ex.run(["postqueue", "-j"], quiet=True, timeout=120)
     if res.ok:
-        messages, problems = parse_json(res.stdout)
-        if problems:
-            raise QueueUnreadable("postqueue -j: " + "; ".join(problems[:3]))
-        return messages
+        return parse_json(res.stdout)
     if "invalid option" in res.output or "illegal option" in res.output \
             or "usage:" in res.output.lower():
         res = ex.run(["postqueue", "-p"], quiet=True, timeout=120)
         if res.ok:
-            return parse_listing(res.stdout)
+            return parse_listing(res.stdout), []
     raise QueueUnreadable(clean(res.output[-400:] or f"postqueue exited {res.returncode}"))
 
 
@@ -230,6 +244,7 @@ class QueueSummary:
     oldest_age: float = 0.0
     """Seconds since the oldest message arrived (0 when the queue is empty)."""
     oldest_id: str = ""
+    oldest_queue: str = ""
     reasons: List[Tuple[str, int]] = field(default_factory=list)
     """The delay reasons, most frequent first, with their recipient counts."""
 
@@ -242,6 +257,7 @@ def summarise(messages: Sequence[QueuedMessage], now: Optional[float] = None,
     if messages:
         oldest = min(messages, key=lambda m: m.arrival)
         s.oldest_age, s.oldest_id = oldest.age(now), oldest.queue_id
+        s.oldest_queue = oldest.queue
     s.reasons = Counter(r.reason for m in messages for r in m.recipients
                         if r.reason).most_common(top)
     return s

@@ -1,4 +1,5 @@
-"""mailwizard check: the parsers (postqueue -j, log formats), block-list filters, durations."""
+"""mailwizard check: its findings from the shared parsers (postqueue -j, log formats),
+block-list filters, durations."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from wizard import maillog, mailqueue
 from wizard.errors import UsageError
 from wizard.health import logscan, network, queue
 from wizard.health.command import duration
@@ -35,30 +37,42 @@ def test_postqueue_json_parsed_and_hostile_lines_skipped():
         json.dumps([1, 2]),
         "",
     ])
-    st = queue.parse_postqueue_json(text)
-    assert [m.queue_id for m in st.messages] == ["4ABCD12345", "5BCDE23456"]
-    assert st.skipped == 4
-    assert st.oldest().queue_id == "4ABCD12345"
-    assert st.reasons() == [("connect to unreachable.example[10.9.9.9]:25: Connection "
-                             "timed out", 1)]
+    msgs, problems = mailqueue.parse_json(text)
+    assert [m.queue_id for m in msgs] == ["4ABCD12345", "5BCDE23456"]
+    assert len(problems) == 4
+    s = mailqueue.summarise(msgs, NOW)
+    assert s.oldest_id == "4ABCD12345" and s.oldest_queue == "deferred"
+    assert s.reasons == [("connect to unreachable.example[10.9.9.9]:25: Connection "
+                          "timed out", 1)]
+    f = queue.queue_findings(s, size_warn=5, size_crit=10, age_warn=3600, age_crit=10800,
+                             skipped=len(problems))
+    assert [(x.state, x.detail) for x in f if x.name == "queue listing"] == [
+        (UNKNOWN, "4 line(s) of postqueue -j could not be read")]
+
+
+def summary_of(text: str) -> mailqueue.QueueSummary:
+    msgs, problems = mailqueue.parse_json(text)
+    assert problems == []
+    return mailqueue.summarise(msgs, NOW)
 
 
 def test_queue_thresholds_age_and_size():
-    st = queue.parse_postqueue_json(qline("4ABCD12345", "deferred", 7200, "timed out"))
-    f = {x.name: x for x in queue.queue_findings(st, NOW, size_warn=5, size_crit=10,
+    st = summary_of(qline("4ABCD12345", "deferred", 7200, "timed out"))
+    f = {x.name: x for x in queue.queue_findings(st, size_warn=5, size_crit=10,
                                                  age_warn=3600, age_crit=10800)}
-    assert f["queue size"].state == OK
+    assert f["queue size"].state == OK and f["queue size"].detail == "1 message(s), 1 deferred"
     assert f["oldest queued message"].state == WARNING
-    assert "4ABCD12345" in f["oldest queued message"].detail
+    assert f["oldest queued message"].detail == "4ABCD12345 (deferred) waiting 2 h"
     assert f["deferred reason"].state == WARNING and "timed out" in f["deferred reason"].detail
-    f2 = {x.name: x for x in queue.queue_findings(st, NOW, size_warn=1, size_crit=1,
+    assert "queue listing" not in f
+    f2 = {x.name: x for x in queue.queue_findings(st, size_warn=1, size_crit=1,
                                                   age_warn=60, age_crit=120)}
     assert f2["queue size"].state == CRITICAL
     assert f2["oldest queued message"].state == CRITICAL
-    empty = queue.queue_findings(queue.QueueState(), NOW, size_warn=1, size_crit=2,
+    empty = queue.queue_findings(mailqueue.summarise([], NOW), size_warn=1, size_crit=2,
                                  age_warn=1, age_crit=2)
     assert {x.state for x in empty} == {OK}
-    unknown = queue.queue_findings(None, NOW, size_warn=1, size_crit=2, age_warn=1,
+    unknown = queue.queue_findings(None, size_warn=1, size_crit=2, age_warn=1,
                                    age_crit=2, why_unknown="postqueue -j failed")
     assert [x.state for x in unknown] == [UNKNOWN]
 
@@ -67,13 +81,18 @@ def test_control_characters_in_queue_fields_never_reach_output():
     line = json.dumps({"queue_name": "deferred", "queue_id": "7ABCDEF123", "arrival_time": NOW,
                        "sender": "a\nb", "recipients": [{"address": "x\x1b[2Jy",
                                                          "delay_reason": "bad\r\nthing"}]})
-    st = queue.parse_postqueue_json(line)
-    m = st.messages[0]
-    assert "\n" not in m.sender and "\x1b" not in m.recipients[0][0]
-    assert st.reasons()[0][0] == "bad??thing"
+    (m,), _ = mailqueue.parse_json(line)
+    assert "\n" not in m.sender and "\x1b" not in m.recipients[0].address
+    reason = mailqueue.summarise([m], NOW).reasons[0][0]
+    assert reason.startswith("bad") and reason.endswith("thing")
+    assert all(" " <= ch <= "~" for ch in reason), reason
+    f = queue.queue_findings(mailqueue.summarise([m], NOW), size_warn=5, size_crit=10,
+                             age_warn=60, age_crit=120)
+    assert all(" " <= ch <= "~" for x in f for ch in x.detail + x.hint)
 
 
 AWARE_NOW = dt.datetime(2026, 12, 2, 17, 0, 0, tzinfo=dt.timezone.utc)
+T_NOW = AWARE_NOW.timestamp()
 
 LOGS = Path(__file__).with_name("health_logs")
 JOURNAL = (LOGS / "journal-short-iso.txt").read_text()
@@ -84,27 +103,34 @@ RSYSLOG = ("2026-12-02T16:59:00.123456+00:00 mail postfix/smtpd[1]: warning: unk
            ": SASL LOGIN authentication failed: x\n")
 
 
+def day_counts(text: str, now: float = T_NOW) -> maillog.WindowCounts:
+    """The counts of ``mailwizard check``: the last 24 h of the log, as its log part does."""
+    return maillog.window_counts(maillog.parse_lines(text.splitlines(), now=now,
+                                                     since=now - logscan.WINDOW))
+
+
 def test_journal_short_iso_lines():
-    s = logscan.scan(JOURNAL.splitlines(), AWARE_NOW)
+    s = day_counts(JOURNAL)
     assert s.auth_failures == {"203.0.113.9": 3}  # the one of 2 days ago is outside
     assert s.rejects == 1
     assert list(s.reject_reasons) == ["554 <x@example.org>: Relay access denied"]
 
 
 def test_classic_maillog_lines_and_rsyslog_iso():
-    s = logscan.scan(MAILLOG.splitlines() + RSYSLOG.splitlines(), AWARE_NOW)
+    s = day_counts(MAILLOG + RSYSLOG)
     assert s.auth_failures == {"192.0.2.44": 2, "2001:db8::5": 1}
     assert s.rejects == 1
 
 
 def test_classic_date_in_the_future_is_last_year():
-    jan = dt.datetime(2027, 1, 1, 0, 30, tzinfo=dt.timezone.utc)
-    t, _ = logscan.line_time("Dec 31 23:50:00 mail postfix/smtpd[1]: x", jan)
-    assert t.year == 2026
+    jan = dt.datetime(2027, 1, 1, 0, 30, tzinfo=dt.timezone.utc).timestamp()
+    (e,) = maillog.parse_lines(["Dec 31 23:50:00 mail postfix/smtpd[1]: warning: x[192.0.2.1]"
+                                ": SASL LOGIN authentication failed: x"], now=jan)
+    assert dt.datetime.fromtimestamp(e.time).year == 2026
 
 
 def test_auth_burst_warns_and_names_the_address():
-    s = logscan.scan(JOURNAL.splitlines(), AWARE_NOW)
+    s = day_counts(JOURNAL)
     f = {x.name: x for x in logscan.log_findings(s, "the journal", auth_warn=3)}
     assert f["failed logins in 24 h"].state == WARNING
     assert "203.0.113.9 (3)" in f["failed logins in 24 h"].detail

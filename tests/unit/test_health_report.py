@@ -151,14 +151,24 @@ def test_queue_part_reads_postqueue_json(tmp_path):
 
 def test_log_part_uses_the_journal_under_systemd_else_the_file(tmp_path):
     (tmp_path / "var/log").mkdir(parents=True)
-    (tmp_path / "var/log/mail.log").write_text(
-        "2026-05-28T20:00:00+00:00 mail postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL "
-        "LOGIN authentication failed: x\n" * 25)
+    burst = ("2026-05-28T20:00:00+00:00 mail postfix/smtpd[1]: warning: unknown[192.0.2.9]: "
+             "SASL LOGIN authentication failed: x\n" * 25)
+    (tmp_path / "var/log/mail.log").write_text(burst)
     run = run_on(tmp_path, {})
     f = {x.name: x for x in run.log()}
     assert f["failed logins in 24 h"].state == WARNING
-    assert "/var/log/mail.log" in run.log_lines()[1]
+    assert run.log_read().sources == ["/var/log/mail.log"]
+    (tmp_path / "var/log/mail.log").rename(tmp_path / "var/log/mail.log.1")
+    f = {x.name: x for x in run_on(tmp_path, {}).log()}  # the rotation is read too
+    assert f["failed logins in 24 h"].state == WARNING
+    (tmp_path / "var/log/mail.log.1").unlink()
+    assert [(x.state, x.detail) for x in run_on(tmp_path, {}).log()] == [
+        (OK, "not checked: no journal and no /var/log/mail.log")]
+    (tmp_path / "var/log/mail.log").write_text(burst)
     (tmp_path / "run/systemd/system").mkdir(parents=True)
+    (tmp_path / "usr/bin").mkdir(parents=True)
+    (tmp_path / "usr/bin/journalctl").write_text("#!/bin/sh\n")
+    (tmp_path / "usr/bin/journalctl").chmod(0o755)
     run2 = run_on(tmp_path, {"journalctl": FakeCommand(0, "")})
     assert {x.name: x.state for x in run2.log()}["failed logins in 24 h"] == OK
     assert run2.ex.calls[0][:1] == ["journalctl"]

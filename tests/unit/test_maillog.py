@@ -174,3 +174,37 @@ def test_read_log_takes_the_newest_rotation_first(tmp_path):
     read = read_log(ScriptedExecutor(deb), get_platform("debian12"), 86400, now=NOW)
     assert read.sources == ["/var/log/mail.log.1"]
     assert read.problems == ["/var/log/mail.log does not exist"]
+
+
+def test_window_counts_of_the_last_day():
+    now = 1_780_000_000.0
+    lines = [
+        "2026-05-28T20:00:00+00:00 mail postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL "
+        "LOGIN authentication failed: x",
+        "2026-05-28T20:00:01+00:00 mail postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL "
+        "PLAIN authentication failed: ",
+        "2026-05-28T20:00:02+00:00 mail postfix/smtpd[2]: NOQUEUE: reject: RCPT from "
+        "x[198.51.100.7]: 554 5.7.1 <x@example.org>: Relay access denied; from=<a@b.c> "
+        "to=<x@example.org> proto=ESMTP helo=<h>",
+        "2026-05-26T20:00:00+00:00 mail postfix/smtpd[1]: warning: unknown[192.0.2.10]: SASL "
+        "LOGIN authentication failed: x",
+    ]
+    events = ml.parse_lines(lines, now=now)
+    all_time = ml.window_counts(events)
+    assert all_time.auth_failures == {"192.0.2.9": 2, "192.0.2.10": 1}
+    day = ml.window_counts(events, since=now - 86400)
+    assert day.auth_failures == {"192.0.2.9": 2}
+    assert day.rejects == 1
+    assert day.reject_reasons == {"554 <x@example.org>: Relay access denied": 1}
+    assert ml.window_counts([], since=now) == ml.WindowCounts()
+
+
+@pytest.mark.parametrize("reason,short", [
+    ("554 5.7.1 <x@example.org>: Relay access denied", "554 <x@example.org>: Relay access denied"),
+    ("450 4.7.25 Client host rejected: cannot find your hostname",
+     "450 Client host rejected: cannot find your hostname"),
+    ("550 Mailbox unavailable", "550 Mailbox unavailable"),
+    ("odd text " + "x" * 200, ("odd text " + "x" * 200)[:120]),
+])
+def test_short_reject_reason(reason, short):
+    assert ml.short_reject_reason(reason) == short

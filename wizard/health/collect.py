@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from .. import confedit
+from .. import mailqueue
 from ..answers import Answers
 from ..checks import CheckResult
 from ..dnsrecords.addresses import public_addresses
@@ -22,7 +22,9 @@ from ..dnsrecords.gather import target_dns_plan
 from ..engine import Engine
 from ..errors import UsageError
 from ..executor import Executor, RehearsalExecutor
-from ..facts import interface_addresses, systemd_running
+from ..facts import interface_addresses
+from ..logsource import LogRead, maillog_file, read_log
+from ..maillog import parse_lines, window_counts
 from ..platforms import Platform
 from ..run import verify_steps
 from . import certs, disk, drift, logscan, network, queue
@@ -128,35 +130,31 @@ class HealthRun:
         return out
 
     def queue(self) -> List[Finding]:
-        res = self.ex.run(["postqueue", "-j"], quiet=True, timeout=60)
-        state = queue.parse_postqueue_json(res.stdout) if res.ok else None
-        why = "" if res.ok else f"postqueue -j failed: {res.output.strip()[:200]}"
-        return queue.queue_findings(state, self.now, size_warn=self.t.queue_warn,
-                                    size_crit=self.t.queue_crit, age_warn=self.t.age_warn,
-                                    age_crit=self.t.age_crit, why_unknown=why)
+        t = self.t
+        try:
+            messages, problems = mailqueue.read_queue_entries(self.ex)
+        except mailqueue.QueueUnreadable as exc:
+            summary, problems, why = None, [], f"postqueue failed: {exc}"[:220]
+        else:
+            summary, why = mailqueue.summarise(messages, self.now), ""
+        return queue.queue_findings(summary, size_warn=t.queue_warn, size_crit=t.queue_crit,
+                                    age_warn=t.age_warn, age_crit=t.age_crit,
+                                    skipped=len(problems), why_unknown=why)
 
-    def log_lines(self) -> tuple:  # type: ignore[type-arg]
-        """(lines, where they come from) of the last day's mail log; lines None: unread."""
-        if systemd_running(self.ex):
-            res = self.ex.run(["journalctl", "--no-pager", "-q", "-o", "short-iso",
-                               "--since", "-24h", "SYSLOG_FACILITY=2"], quiet=True,
-                              timeout=120)
-            if res.ok:
-                return res.stdout.splitlines(), "the journal"
-        main_cf = self.ex.read_bytes("/etc/postfix/main.cf")
-        own = confedit.read_main_cf(main_cf.decode("utf-8", "replace") if main_cf else None
-                                    ).get("maillog_file", "")
-        candidates = [c for c in (own, self.platform.mail_log, "/var/log/mail.log",
-                                  "/var/log/maillog") if c.startswith("/")]
-        for candidate in candidates:
-            if self.ex.exists(candidate):
-                return _tail_lines(self.ex, candidate), candidate
-        return None, " or ".join(dict.fromkeys(candidates))
+    def log_read(self) -> LogRead:
+        """The last day's mail log (:func:`wizard.logsource.read_log`)."""
+        return read_log(self.ex, self.platform, logscan.WINDOW, self.now)
 
     def log(self) -> List[Finding]:
-        lines, source = self.log_lines()
-        summary = logscan.scan(lines, self.now_dt) if lines is not None else None
-        return logscan.log_findings(summary, source, auth_warn=self.t.auth_burst)
+        read = self.log_read()
+        if not read.sources:
+            wanted = [p for p in (maillog_file(self.ex), self.platform.mail_log) if p]
+            return logscan.log_findings(None, " or ".join(dict.fromkeys(wanted)) or "log file",
+                                        auth_warn=self.t.auth_burst)
+        since = self.now - logscan.WINDOW
+        counts = window_counts(parse_lines(read.lines, now=self.now, since=since))
+        return logscan.log_findings(counts, " and ".join(read.sources),
+                                    auth_warn=self.t.auth_burst)
 
     def disk(self) -> List[Finding]:
         return disk.disk_findings(self.ex, [("/var/spool/postfix", "the mail queue"),
@@ -171,16 +169,6 @@ class HealthRun:
             skip = certs.cert_files(a.hostname, p.cert_dir, p.key_dir,
                                     (p.dovecot_cert, p.dovecot_key))
         return drift.drift_findings(self.ex, self.state_dir, skip)
-
-
-def _tail_lines(ex: Executor, path: str) -> List[str]:
-    host = ex.resolve(path)
-    with open(host, "rb") as fh:
-        fh.seek(0, 2)
-        size = fh.tell()
-        fh.seek(max(0, size - logscan.MAX_BYTES))
-        data = fh.read()
-    return data.decode("utf-8", "replace").splitlines()
 
 
 def check_engine(engine: Engine, state_dir: Path, thresholds: Thresholds = Thresholds(),
