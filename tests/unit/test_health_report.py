@@ -250,3 +250,16 @@ def test_verb_is_listed():
     help_text = io.StringIO()
     cli.build_parser().print_help(help_text)
     assert "--mail-to" in help_text.getvalue()
+
+
+def test_the_parser_does_not_load_the_health_run():
+    """``mailwizard`` builds its parser (with check's options) at every start; the checks'
+    modules (certificates, DNS, the run) load only when ``check`` runs."""
+    import subprocess
+    import sys
+
+    code = "import sys, wizard.cli; wizard.cli.build_parser(); "
+    out = subprocess.run([sys.executable, "-c", code +
+                          "print('wizard.health.collect' in sys.modules)"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -12,15 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from typing import Any, Callable, List, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, List, Sequence, TextIO
 
 from ..errors import AnswersError, MailwizardError, UsageError
 from ..recipe import Recipe
-from ..run import verify_steps
-from ..target import Target
-from .collect import HealthRun, Thresholds
 from .model import EXIT_CODES, UNKNOWN, Report
 from .notify import address_error, mail_if_changed
+
+if TYPE_CHECKING:  # the run's modules load when a check runs, not with the parser
+    from ..target import Target
+    from .collect import Thresholds
 
 _DURATION = re.compile(r"([0-9]{1,7})([smhd]?)", re.ASCII)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -74,6 +75,8 @@ def _count(text: str) -> int:
 
 
 def thresholds(args: argparse.Namespace) -> Thresholds:
+    from .collect import Thresholds
+
     age = _pair(args.queue_age, duration, "--queue-age")
     size = _pair(args.queue_size, _count, "--queue-size")
     disk = _pair(args.disk_free, _count, "--disk-free")
@@ -105,6 +108,9 @@ def run_check(args: argparse.Namespace, out: TextIO,
               open_target: Callable[[], Target], recipes: Callable[[], Sequence[Recipe]],
               make_resolver: Callable[[Target], Any]) -> int:
     """``mailwizard check``: every exit is a plugin status (errors are UNKNOWN)."""
+    from ..run import verify_steps
+    from .collect import HealthRun
+
     as_json = bool(args.json)
     try:
         t = thresholds(args)
