@@ -1,6 +1,7 @@
 """Hand edits since the last apply: a re-run keeps them unless told otherwise.
 
-mailwizard journals the main.cf values it sets (``set`` in a :class:`PostfixParams` record).
+mailwizard journals the main.cf values its edits leave (``new`` in a :class:`PostfixParams`
+record, also read by ``mailwizard check``'s drift report; a removed parameter is None).
 When a later plan would set a parameter again and the file's value is no longer the one
 mailwizard wrote (the admin edited or removed it by hand since), the engine keeps the admin's
 value: the parameter is dropped from the change and a note in the plan shows the three
@@ -51,8 +52,10 @@ def ours_main_cf(session: Optional[Session]) -> Dict[str, Dict[str, str]]:
         return out
     for e in session.entries(states=("done",)):
         rec = e.get("record") or {}
-        if e.get("type") == "PostfixParams" and isinstance(rec.get("set"), dict):
-            out.setdefault(str(rec.get("path")), {}).update(rec["set"])
+        new = rec.get("new")
+        if e.get("type") == "PostfixParams" and isinstance(new, dict):
+            out.setdefault(str(rec.get("path")), {}).update(
+                {k: v for k, v in new.items() if v is not None})
     return out
 
 

@@ -104,7 +104,6 @@ class PostfixParams(_EditChange):
         current = self.read_values(before)
         rec["old"] = {k: current.get(k) for k in [*self.params, *self.remove_names]}
         _remember_new(self, before, rec)
-        rec["set"] = dict(self.params)  # what mailwizard wrote: a later hand edit shows
 
     def postconf_commands(self) -> List[str]:
         cmds = []
