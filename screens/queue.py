@@ -161,11 +161,16 @@ class QueueScreen(Screen[None]):
         try:
             text = mq.show_message(self.ctx.executor, qid, body)
         except MailwizardError as exc:
-            self.app.call_from_thread(self.app.push_screen,
-                                      ErrorModal("Cannot show the message", str(exc)))
+            self.app.call_from_thread(self._push_modal, ErrorModal, "Cannot show the message",
+                                      str(exc))
             return
         title = f"Message {qid}" + (" (with body)" if body else " (envelope and headers)")
-        self.app.call_from_thread(self.app.push_screen, TextModal(title, text))
+        self.app.call_from_thread(self._push_modal, TextModal, title, text)
+
+    def _push_modal(self, kind: Any, *args: str) -> None:
+        """Build and show a modal on the UI thread: a screen made in a worker thread fails on
+        Python 3.9 (its asyncio parts want the thread's event loop, and a worker has none)."""
+        self.app.push_screen(kind(*args))
 
     def action_flush(self) -> None:
         self._ask("flush", None, "Try every deferred message now?",
@@ -205,12 +210,12 @@ class QueueScreen(Screen[None]):
         try:
             said = mq.act(self.ctx.executor, action, qid)
         except CommandFailed as exc:
-            self.app.call_from_thread(self.app.push_screen, ErrorModal(
-                f"{action.capitalize()} failed", f"{' '.join(exc.argv)} failed.", exc.output))
+            self.app.call_from_thread(self._push_modal, ErrorModal, f"{action.capitalize()} failed",
+                                      f"{' '.join(exc.argv)} failed.", exc.output)
             return
         except MailwizardError as exc:
-            self.app.call_from_thread(self.app.push_screen,
-                                      ErrorModal(f"{action.capitalize()} failed", str(exc)))
+            self.app.call_from_thread(self._push_modal, ErrorModal, f"{action.capitalize()} failed",
+                                      str(exc))
             return
         what = f"{action} {qid}" if qid else action
         self.app.call_from_thread(self.notify, said or "Postfix took it.", title=f"Done: {what}")

@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterator, Optional
 
 import pytest
 from ui_recipes import test_recipes
-from uikit import FROZEN_MACHINE, run_async, settle
+from uikit import FROZEN_MACHINE, run_async, settle, until
 
 from screens.app import MailWizardApp, make_app
 from screens.maillog import LogScreen
@@ -112,7 +112,7 @@ def test_queue_table_detail_and_actions(tmp_path: Path) -> None:
             detail = str(screen.query_one("#queue-detail", Static).render())
             assert "Connection timed out" in detail
             await pilot.press("enter")
-            await settle(pilot)
+            assert await until(pilot, lambda: isinstance(app.screen, TextModal))
             assert isinstance(app.screen, TextModal) and "message_size" in app.screen.text
             assert ex.calls[-1] == ["postcat", "-e", "-h", "-q", "8F5061A005C"]
             await pilot.press("escape")
@@ -128,19 +128,20 @@ def test_queue_table_detail_and_actions(tmp_path: Path) -> None:
             await pilot.press("d")
             await settle(pilot)
             await pilot.press("y")
-            await settle(pilot)
+            assert await until(pilot, lambda: ex.calls[-1] == ["postqueue", "-j"]
+                               and ["postsuper", "-d", "8F5061A005C"] in ex.calls)
             assert ["postsuper", "-d", "8F5061A005C"] in ex.calls
             assert ex.calls[-1] == ["postqueue", "-j"]  # read again after the action
             await pilot.press("down", "h")
             await settle(pilot)
             await pilot.press("y")
-            await settle(pilot)
+            await until(pilot, lambda: ex.calls[-2] == ["postsuper", "-h", "2FB9F1A0084"])
             assert ex.calls[-2] == ["postsuper", "-h", "2FB9F1A0084"]
             await pilot.press("down", "u", "y")
-            await settle(pilot)
+            await until(pilot, lambda: ex.calls[-2] == ["postsuper", "-H", "4dLqBv0Tm7z3Ck7"])
             assert ex.calls[-2] == ["postsuper", "-H", "4dLqBv0Tm7z3Ck7"]
             await pilot.press("f", "y")
-            await settle(pilot)
+            await until(pilot, lambda: ex.calls[-2] == ["postqueue", "-f"])
             assert ex.calls[-2] == ["postqueue", "-f"]
             await pilot.press("question_mark")
             await settle(pilot)
@@ -203,7 +204,7 @@ def test_log_screen_filters_and_detail(tmp_path: Path, utc: None) -> None:
             await settle(pilot)
             assert table.row_count == 1 and screen.kind == "delivered"
             await pilot.press("enter")
-            await settle(pilot)
+            await until(pilot, lambda: isinstance(app.screen, TextModal))
             assert isinstance(app.screen, TextModal)
             assert "someone@example.org" in app.screen.text and "3A1B22C0D4" in app.screen.text
             await pilot.press("escape", "k", "k", "k", "k", "k")  # every kind again

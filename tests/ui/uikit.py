@@ -41,11 +41,23 @@ def text_of(widget: Widget) -> str:
 
 
 async def settle(pilot: Pilot[Any]) -> None:
-    """Let workers finish and the UI catch up."""
+    """Let workers finish and the UI catch up. A key's message may start its worker only
+    after the first pause (on a loaded machine, later still), so wait in rounds."""
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
+
+
+async def until(pilot: Pilot[Any], cond: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Settle until ``cond()`` holds or ``timeout`` seconds pass; the last ``cond()``."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        await settle(pilot)
+        if cond() or loop.time() >= end:
+            return cond()
+        await asyncio.sleep(0.02)
 
 
 def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
