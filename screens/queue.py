@@ -161,16 +161,19 @@ class QueueScreen(Screen[None]):
         try:
             text = mq.show_message(self.ctx.executor, qid, body)
         except MailwizardError as exc:
-            self.app.call_from_thread(self._push_modal, ErrorModal, "Cannot show the message",
+            self.app.call_from_thread(self._show_error, "Cannot show the message",
                                       str(exc))
             return
         title = f"Message {qid}" + (" (with body)" if body else " (envelope and headers)")
-        self.app.call_from_thread(self._push_modal, TextModal, title, text)
+        self.app.call_from_thread(self._show_text, title, text)
 
-    def _push_modal(self, kind: Any, *args: str) -> None:
-        """Build and show a modal on the UI thread: a screen made in a worker thread fails on
-        Python 3.9 (its asyncio parts want the thread's event loop, and a worker has none)."""
-        self.app.push_screen(kind(*args))
+    # Modals are built on the UI thread (call_from_thread): a screen made in a worker thread
+    # fails on Python 3.9, its asyncio parts want the thread's event loop and a worker has none.
+    def _show_text(self, title: str, text: str) -> None:
+        self.app.push_screen(TextModal(title, text))
+
+    def _show_error(self, title: str, *lines: str) -> None:
+        self.app.push_screen(ErrorModal(title, *lines))
 
     def action_flush(self) -> None:
         self._ask("flush", None, "Try every deferred message now?",
@@ -210,11 +213,11 @@ class QueueScreen(Screen[None]):
         try:
             said = mq.act(self.ctx.executor, action, qid)
         except CommandFailed as exc:
-            self.app.call_from_thread(self._push_modal, ErrorModal, f"{action.capitalize()} failed",
+            self.app.call_from_thread(self._show_error, f"{action.capitalize()} failed",
                                       f"{' '.join(exc.argv)} failed.", exc.output)
             return
         except MailwizardError as exc:
-            self.app.call_from_thread(self._push_modal, ErrorModal, f"{action.capitalize()} failed",
+            self.app.call_from_thread(self._show_error, f"{action.capitalize()} failed",
                                       str(exc))
             return
         what = f"{action} {qid}" if qid else action
