@@ -1,7 +1,7 @@
 """Step health-timer: the answers it needs, its systemd and cron plans, the program path it
 schedules, and apply + rollback on a temporary root (commands scripted).
 
-The real units and cron file are proven in the lab: tests/e2e/test_health_timer.py.
+The real units and cron file are proven in the lab: tests/e2e/test_health_timer_lab.py.
 """
 
 from __future__ import annotations
