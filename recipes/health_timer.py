@@ -117,6 +117,9 @@ def uses_systemd(facts: Facts) -> bool:
     return facts.service_manager == "systemd"
 
 
+DAEMON_RELOAD = ["systemctl", "daemon-reload"]
+"""Once both units are undone (the service's undo, the last one; the runbook's roll-back
+says it too)."""
 _ENABLED_AND_ACTIVE = (f"systemctl is-enabled --quiet {TIMER} && "
                        f"systemctl is-active --quiet {TIMER}")
 
@@ -151,9 +154,9 @@ class HealthTimerRecipe(Recipe):
                               reason="no systemd here: cron runs the check")]
         return [
             SystemdDropIn(SERVICE_PATH, service_text(a, argv), mode=0o644,
-                          reason="the check as a oneshot service"),
+                          undo_then=[DAEMON_RELOAD], reason="the check as a oneshot service"),
             SystemdDropIn(TIMER_PATH, timer_text(a), mode=0o644, reason="when it runs: "
-                          f"OnCalendar={on_calendar(a.health_check.schedule)}"),
+                                 f"OnCalendar={on_calendar(a.health_check.schedule)}"),
             Validate(["systemd-analyze", "verify", TIMER_PATH, SERVICE_PATH],
                      "check the units (systemd-analyze verify)", [TIMER_PATH, SERVICE_PATH]),
             Command(["systemctl", "enable", "--now", TIMER],
