@@ -18,10 +18,11 @@ With ``health_check: {mail_to: alice@example.test, schedule: "06:30"}`` in the a
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Tuple
 
 import lab
 import mwlab
@@ -68,6 +69,16 @@ def wait_for_report(maildir: Path, count: int, timeout: float = 30) -> List[Path
     raise AssertionError(f"no health report in {maildir} after {timeout} s")
 
 
+def check_now(srv: lab.Server, maildir: Path) -> Tuple[subprocess.CompletedProcess, str]:
+    """What ``mailwizard check`` says on ``srv`` now (the lab has no DNS: UNKNOWN findings
+    are likely), and its first line; no report mailed yet."""
+    assert not reports(maildir)
+    state = srv.run(f"{PROGRAM} check", check=False, timeout=600)
+    first = state.stdout.splitlines()[0] if state.stdout else ""
+    assert state.returncode in (0, 1, 2, 3) and first.startswith("MAILWIZARD "), state.stdout
+    return state, first
+
+
 def rollback_step(srv: lab.Server) -> str:
     r = srv.run("mailwizard rollback --step health-timer --yes 2>&1", check=False, timeout=600)
     assert r.returncode == 0, r.stdout[-4000:]
@@ -106,11 +117,7 @@ def test_systemd_units_are_written_verified_and_the_timer_enabled(sd: Applied) -
 def test_the_service_runs_the_installed_check_and_mails_the_report(sd: Applied) -> None:
     srv = sd.srv
     maildir = srv.path("/home/alice/Maildir")
-    assert not reports(maildir)
-    # what the check says on this server (the lab has no DNS: UNKNOWN findings are likely)
-    state = srv.run(f"{PROGRAM} check", check=False, timeout=600)
-    first = state.stdout.splitlines()[0] if state.stdout else ""
-    assert state.returncode in (0, 1, 2, 3) and first.startswith("MAILWIZARD "), state.stdout
+    state, first = check_now(srv, maildir)
     r = srv.run(["systemctl", "start", SERVICE], check=False, timeout=600)
     journal = srv.run(["journalctl", "-u", SERVICE, "--no-pager", "-n", "40"],
                       check=False).stdout
@@ -162,10 +169,7 @@ def test_without_systemd_the_cron_file_is_written(cron: Applied) -> None:
 def test_the_cron_line_mails_the_report(cron: Applied) -> None:
     srv = cron.srv
     maildir = srv.path("/home/alice/Maildir")
-    assert not reports(maildir)
-    state = srv.run(f"{PROGRAM} check", check=False, timeout=600)
-    first = state.stdout.splitlines()[0] if state.stdout else ""
-    assert first.startswith("MAILWIZARD "), state.stdout
+    state, first = check_now(srv, maildir)
     line = srv.path(CRON).read_text().splitlines()[-1]
     command = line.split(" root ", 1)[1]  # what cron hands to /bin/sh
     r = srv.run(["sh", "-c", command], check=False, timeout=600)
