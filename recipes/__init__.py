@@ -17,6 +17,7 @@ def all_recipes() -> List[Recipe]:
     from .dovecot_basics import DovecotBasicsRecipe
     from .epel import EpelRecipe
     from .firewall import FirewallRecipe
+    from .health_timer import HealthTimerRecipe
     from .maildir import MaildirRecipe
     from .packages import PackagesRecipe
     from .postfix_basics import PostfixBasicsRecipe
@@ -33,4 +34,4 @@ def all_recipes() -> List[Recipe]:
             DovecotBasicsRecipe(), MaildirRecipe(), AliasesRecipe(), RestrictionsRecipe(),
             CertificateRecipe(), SaslRecipe(), TlsPostfixRecipe(), TlsDovecotRecipe(),
             QuotaRecipe(), RelayRecipe(), DkimRecipe(), ServicesRecipe(), FirewallRecipe(),
-            AcmeRecipe()]
+            AcmeRecipe(), HealthTimerRecipe()]

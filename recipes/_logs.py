@@ -7,11 +7,9 @@ looked at. Used by the services step's verify and the runbook.
 
 from __future__ import annotations
 
-import json
-from typing import List, Tuple
-
 from wizard.checks import CheckResult, failed, info, passed
 from wizard.executor import Executor
+from wizard.mailqueue import QueueUnreadable, read_queue_entries
 from wizard.platforms import Platform
 
 LOG_CHECK = "mail log is written"
@@ -37,38 +35,18 @@ def mail_log_check(ex: Executor, platform: Platform, service_manager: str) -> Ch
                 "maillog_file = /var/log/postfix.log (Postfix 3.4+)")
 
 
-def parse_postqueue_json(text: str) -> Tuple[int, List[str]]:
-    """(messages, problems) from ``postqueue -j`` output: one JSON object per line."""
-    count, problems = 0, []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            problems.append(f"line {n} is not JSON")
-            continue
-        if not isinstance(obj, dict) or "queue_id" not in obj:
-            problems.append(f"line {n} has no queue_id")
-            continue
-        count += 1
-    return count, problems
-
-
-def queue_check(ex: Executor, platform: Platform, running: bool) -> CheckResult:
-    """``postqueue -j`` (Postfix 3.1+) parses; the count of queued messages."""
+def queue_check(ex: Executor, running: bool) -> CheckResult:
+    """The queue reads (``postqueue -j``, ``-p`` on Postfix before 3.1, parsed by
+    :mod:`wizard.mailqueue`, as ``mailwizard queue`` and ``check`` read it); the count of
+    queued messages."""
     if not running:
         return info(QUEUE_CHECK, "postfix is not running (postqueue asks its showq service)")
-    if platform.postfix_version < (3, 1):
-        res = ex.run(["postqueue", "-p"], quiet=True, timeout=60)
-        if not res.ok:
-            return failed(QUEUE_CHECK, res.output[-300:], "see the mail log")
-        return passed(QUEUE_CHECK, (res.stdout.strip().splitlines() or ["empty"])[-1])
-    res = ex.run(["postqueue", "-j"], quiet=True, timeout=60)
-    if not res.ok:
-        return failed(QUEUE_CHECK, res.output[-300:], "see the mail log")
-    count, problems = parse_postqueue_json(res.stdout)
+    try:
+        messages, problems = read_queue_entries(ex)
+    except QueueUnreadable as exc:
+        return failed(QUEUE_CHECK, str(exc)[-300:], "see the mail log")
     if problems:
         return failed(QUEUE_CHECK, "; ".join(problems[:3]), "postqueue -j printed non-JSON")
+    count = len(messages)
     return passed(QUEUE_CHECK, f"{count} message(s) queued" if count else "the queue is empty",
                   "" if count < 100 else "many messages wait: look at mailq and the mail log")

@@ -112,7 +112,7 @@ class ServicesRecipe(Recipe):
                                      "the mail log"))
         # guides 000 and 004: the mail log and the queue are the admin's first tools
         out.append(mail_log_check(ex, ctx.platform, ctx.facts.service_manager))
-        out.append(queue_check(ex, ctx.platform, postfix_running(ex)))
+        out.append(queue_check(ex, postfix_running(ex)))
         if dovecot_running(ex):
             out.append(checks.passed("dovecot running"))
             ports = ([993] if a.imap else []) + ([995] if a.pop3 else [])

@@ -8,11 +8,10 @@ from typing import Any, Dict, List, Tuple
 from rich.table import Table
 from rich.text import Text
 from textual.actions import parse
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Static
+from textual.screen import Screen
+
+from .widgets import ScrollPanel
 
 #: keys every screen takes (the app's own bindings and Textual's)
 GLOBAL_KEYS: Tuple[Tuple[str, str], ...] = (
@@ -63,26 +62,11 @@ def screen_keys(screen: Screen[Any]) -> List[Tuple[str, str, bool]]:
     return rows
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(ScrollPanel):
     """Keys and purpose of ``screen``. Esc, q, ? or F1 close it."""
 
-    DEFAULT_CSS = """
-    HelpScreen {
-        align: center middle;
-        & > Vertical {
-            width: 78;
-            max-width: 100%;
-            height: auto;
-            max-height: 100%;
-            border: round $primary;
-            background: $surface;
-            padding: 0 1;
-        }
-        & #help-body { height: auto; max-height: 20; }
-        & #help-foot { color: $text-muted; }
-    }
-    """
-
+    PANEL = "help"
+    FOOT = "Esc, q, ? or F1 closes this help; arrows or PgUp/PgDn scroll."
     BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
 
     def __init__(self, title: str, about: str, keys: List[Tuple[str, str, bool]]) -> None:
@@ -91,15 +75,8 @@ class HelpScreen(ModalScreen[None]):
         self.about = about
         self.keys = keys
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            with VerticalScroll(id="help-body", can_focus=True):
-                yield Static(self._body())
-            yield Static("Esc, q, ? or F1 closes this help; arrows or PgUp/PgDn scroll.",
-                         id="help-foot")
-
-    def on_mount(self) -> None:
-        self.query_one("#help-body").focus()
+    def panel_body(self) -> Table:
+        return self._body()
 
     def _body(self) -> Table:
         grid = Table.grid(padding=(0, 2))
@@ -124,6 +101,3 @@ class HelpScreen(ModalScreen[None]):
         lines += [f"{key}  {what}{'' if on else ' (not now)'}" for key, what, on in self.keys]
         lines += ["Everywhere"] + [f"{key}  {what}" for key, what in GLOBAL_KEYS]
         return "\n".join(lines)
-
-    def action_close(self) -> None:
-        self.dismiss(None)

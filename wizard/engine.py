@@ -54,7 +54,7 @@ from .rollback import (
 )
 from .rollback import timed_out as _timed_out
 from .secret import RELAY_SECRET, Secret
-from .session import Session
+from .session import DEFAULT_STATE_DIR, Session, state_dir_on_target
 
 __all__ = ["ChangeDone", "Engine", "Event", "EventCallback", "LogLine", "RollbackResult",
            "StepFinished", "StepInterrupted", "StepPlan", "StepResult", "StepStarted",
@@ -85,6 +85,7 @@ class Engine:
         self.recipes: List[Recipe] = list(recipes)
         self.on_event = on_event or (lambda _e: None)
         self.facts = facts or gather_facts(executor, platform, dry_run=executor.dry_run)
+        self._note_state_dir()
         self.platform = effective_platform(platform, self.facts)
         self.secrets: Dict[str, Secret] = {
             u.name: u.password for u in answers.users if u.password is not None}
@@ -123,7 +124,17 @@ class Engine:
     def refresh_facts(self) -> None:
         self.facts = gather_facts(self.executor, self.base_platform,
                                   dry_run=self.executor.dry_run)
+        self._note_state_dir()
         self.platform = effective_platform(self.base_platform, self.facts)
+
+    def _note_state_dir(self) -> None:
+        """:attr:`Facts.state_dir`: the session's directory as the target sees it (inside
+        the target's root), when it is not the default ``/var/lib/mailwizard``."""
+        if self.session is None or self.facts.state_dir:
+            return
+        found = state_dir_on_target(self.session.dir, getattr(self.executor, "root", None))
+        if found != DEFAULT_STATE_DIR:
+            self.facts.state_dir = found
 
     # ------------------------------------------------------------------ plan
     def plan(self, steps: Optional[Iterable[str]] = None) -> List[StepPlan]:

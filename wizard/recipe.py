@@ -35,6 +35,13 @@ class Facts:
     groups: Dict[str, Tuple[int, List[str]]] = field(default_factory=dict)
     dry_run: bool = False
     """Facts are the platform's defaults, not read from a live system."""
+    mailwizard: Optional[str] = None
+    """The path of the running mailwizard program as the target can run it (a schedule
+    runs it: step ``health-timer``), or None with :attr:`mailwizard_problem` saying why."""
+    mailwizard_problem: str = ""
+    state_dir: str = ""
+    """The session's state directory as the target sees it, when not the default one (a
+    scheduled ``mailwizard check`` must read the same session); set by the engine."""
 
 
 def _version(text: str) -> Optional[Version]:
@@ -47,8 +54,10 @@ def _version(text: str) -> Optional[Version]:
 def gather_facts(ex: Executor, platform: Platform, dry_run: bool = False) -> Facts:
     """Read facts from the target; in a dry run only the accounts are read."""
     from .changes import service_manager
+    from .selfpath import running_program, target_program
 
     facts = Facts(users=ex.users(), groups=ex.groups(), dry_run=dry_run)
+    facts.mailwizard, facts.mailwizard_problem = target_program(ex, running_program())
     if dry_run:
         facts.service_manager = "systemd"
         facts.firewall = platform.firewall

@@ -38,6 +38,21 @@ from .changes import BackupStore
 from .errors import LockHeld, SessionError
 
 DEFAULT_STATE_DIR = "/var/lib/mailwizard"
+
+
+def state_dir_on_target(state_dir: os.PathLike[str] | str, root: Optional[Path]) -> str:
+    """``state_dir`` (a path on this machine) as the target sees it: relative to the
+    target's ``root`` when inside it, else as it is."""
+    here = Path(os.path.abspath(state_dir))
+    if root is not None and str(root) != "/":
+        try:
+            rel = str(here.relative_to(Path(root).resolve()))
+            return "/" if rel == "." else "/" + rel
+        except ValueError:
+            pass
+    return str(here)
+
+
 FORMAT = 2
 """Session format: 2 ends session.yaml with a ``check`` (log line, checksum) and keeps
 journal.log; 1 (older mailwizard, no check) is still read."""

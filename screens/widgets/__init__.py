@@ -7,7 +7,7 @@ from ._diff_view import DiffView, preview_renderables
 from ._keys_footer import KeysFooter
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
-from ._text_modal import TextModal
+from ._text_modal import ScrollPanel, TextModal
 from ._user_row import UserRow
 from .checkbox import StateCheckbox
 
@@ -21,6 +21,7 @@ __all__ = [
     "PromptModal",
     "PromptResult",
     "RehearsalBanner",
+    "ScrollPanel",
     "StateCheckbox",
     "StepProgress",
     "TextModal",

@@ -1,5 +1,6 @@
-"""``mailwizard check`` on a lab server configured by mailwizard (Debian 12), with the lab's
-DNS holding the records mailwizard asks for (issue 14).
+"""``mailwizard check`` on a lab server configured by mailwizard, Debian 12 and Debian 13
+(trixie: Postfix 3.10, Dovecot 2.4; the same tests, ``[trixie]``), with the lab's DNS holding
+the records mailwizard asks for (issue 14).
 
 The server gets ``dns.public_addresses: [its address]`` and the lab RBL; the test publishes
 every record ``mailwizard dns`` expects (computed on the host from the server's answers and
@@ -74,10 +75,12 @@ def publish_expected(srv, dns: labdns.LabDNS) -> Tuple[str, ...]:
     return tuple(names)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["bookworm", "trixie"])
 def dep(request: pytest.FixtureRequest, lab_dns: labdns.LabDNS) -> Iterator[mwlab.Deployed]:
-    with mwlab.lab_server(request, "bookworm", lab_dns) as srv:
-        d = mwlab.deploy(srv, record="health_apply", overrides={
+    suite = request.param
+    record = "health_apply" if suite == "bookworm" else f"health_apply_{suite}"
+    with mwlab.lab_server(request, suite, lab_dns) as srv:
+        d = mwlab.deploy(srv, record=record, overrides={
             "dns": {"public_addresses": [srv.ip]},
             "restrictions": {"rbl": [labdns.RBL_ZONE]}})
         assert d.apply_rc == 0, d.apply_out[-6000:]

@@ -29,11 +29,22 @@ PLATFORMS = ["rocky9", "centos7", "almalinux10", "debian12", "debian13", "ubuntu
 ACME: Dict[str, Any] = {"mode": "acme", "acme_email": "postmaster@example.com",
                         "extra_names": ["smtp.example.com"]}
 """The demo answers' certificate section in acme mode (the ``*.acme.plan.txt`` goldens)."""
+HEALTH: Dict[str, Any] = {"mail_to": "postmaster@example.com", "schedule": "06:30"}
+"""The scheduled health report, off in the demo answers, on in the ``*.acme.plan.txt``
+goldens (the variant with the optional steps the demo leaves off)."""
+PROGRAM = "/usr/local/bin/mailwizard"
+"""The installed program the goldens schedule (not this test run's interpreter's)."""
+
+
+@pytest.fixture(autouse=True)
+def _installed_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("wizard.selfpath.running_program", lambda: PROGRAM)
 
 
 def acme_answers() -> Answers:
     data = yaml.safe_load(demo_answers_path().read_text())
     data["certificate"] = copy.deepcopy(ACME)
+    data["health_check"] = copy.deepcopy(HEALTH)
     return parse_answers(data)
 
 
@@ -100,7 +111,9 @@ def test_acme_golden_plans_get_certbot_open_80_and_end_with_the_acme_step(pid: s
     p = get_platform(pid)
     steps = [ln for ln in text.splitlines() if ln[:3].strip().rstrip(".").isdigit()
              and " step(s)." not in ln]
-    assert "[acme]" in steps[-1] and "[firewall]" in steps[-2], steps[-3:]
+    # the scheduled health report comes last, once the certificate is there
+    assert "[health-timer]" in steps[-1], steps[-3:]
+    assert "[acme]" in steps[-2] and "[firewall]" in steps[-3], steps[-4:]
     install = next(ln for ln in text.splitlines()
                    if ln.strip().startswith("$ ") and " install " in ln and "postfix" in ln)
     assert install.split()[-1] == "certbot" or " certbot " in install
@@ -116,6 +129,16 @@ def test_acme_golden_plans_get_certbot_open_80_and_end_with_the_acme_step(pid: s
         assert "[epel]" not in text and not any("certbot-renew" in c for c in cmds)
     if p.firewall == "ufw":
         assert "ufw allow 80/tcp" in cmds
+
+
+@pytest.mark.parametrize("pid", PLATFORMS)
+def test_acme_golden_plans_schedule_the_health_report(pid: str) -> None:
+    text = (GOLDEN / f"{pid}.acme.plan.txt").read_text()
+    section = text[text.index("[health-timer]"):]
+    assert f"+ExecStart={PROGRAM} check --mail-to postmaster@example.com" in section
+    assert "+OnCalendar=*-*-* 06:30:00" in section and "+WantedBy=timers.target" in section
+    assert "$ systemctl enable --now mailwizard-health.timer" in section
+    assert "health-timer" not in (GOLDEN / f"{pid}.plan.txt").read_text()  # off by default
 
 
 def test_plans_are_deterministic(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ from recipes._logs import (
     LOG_CHECK,
     QUEUE_CHECK,
     mail_log_check,
-    parse_postqueue_json,
     queue_check,
 )
 from wizard.executor import FakeCommand, ScriptedExecutor
@@ -22,31 +21,41 @@ from wizard.runbook.sections import logs_and_queue
 
 
 def _jq(n: int) -> str:
-    return "".join(json.dumps({"queue_name": "deferred", "queue_id": f"Q{i}",
+    return "".join(json.dumps({"queue_name": "deferred", "queue_id": f"8F5061A00{i:02X}",
                                "recipients": []}) + "\n" for i in range(n))
 
 
-def test_postqueue_json_is_counted_and_checked() -> None:
-    assert parse_postqueue_json("") == (0, [])
-    assert parse_postqueue_json(_jq(3)) == (3, [])
-    count, problems = parse_postqueue_json(_jq(1) + "Mail queue is empty\n")
-    assert count == 1 and problems == ["line 2 is not JSON"]
-
-
 def test_queue_check(tmp_path: Path) -> None:
-    p = get_platform("debian12")
     ex = ScriptedExecutor(tmp_path, {"postqueue -j": FakeCommand(0, _jq(2))})
-    r = queue_check(ex, p, running=True)
+    r = queue_check(ex, running=True)
     assert r.name == QUEUE_CHECK and r.ok and "2 message(s)" in r.detail
+    assert queue_check(ScriptedExecutor(tmp_path, {"postqueue -j": FakeCommand(0, "")}),
+                       running=True).detail == "the queue is empty"
     bad = ScriptedExecutor(tmp_path, {"postqueue -j": FakeCommand(0, "garbage\n")})
-    assert queue_check(bad, p, running=True).ok is False
+    assert queue_check(bad, running=True).ok is False
+    half = ScriptedExecutor(tmp_path, {"postqueue -j": FakeCommand(0, _jq(1) + "Mail queue "
+                                                                   "is empty\n")})
+    r = queue_check(half, running=True)
+    assert r.ok is False and r.detail == "line 2 is not JSON"
+    # an entry whose queue id is not one is no message (the queue parser's rule)
+    odd = ScriptedExecutor(tmp_path, {"postqueue -j": FakeCommand(
+        0, json.dumps({"queue_id": "x; rm", "queue_name": "deferred"}) + "\n")})
+    assert queue_check(odd, running=True).detail == "line 1 is not a queue entry"
     down = ScriptedExecutor(tmp_path, {"postqueue -j": FakeCommand(69, "", "fatal")})
-    assert queue_check(down, p, running=True).ok is False
-    assert queue_check(ex, p, running=False).ok is None
-    # EL7's Postfix 2.10 has no -j: postqueue -p
-    el7 = ScriptedExecutor(tmp_path, {"postqueue -p": FakeCommand(0, "Mail queue is empty\n")})
-    assert queue_check(el7, get_platform("centos7"), running=True).ok
-    assert el7.calls == [["postqueue", "-p"]]
+    assert queue_check(down, running=True).ok is False
+    assert queue_check(ex, running=False).ok is None
+    # EL7's Postfix 2.10 has no -j: postqueue -p, its listing parsed
+    listing = ("-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n"
+               "8F5061A005C     1234 Tue Dec  1 10:00:00  alice@example.com\n"
+               "(connect to dead.example[192.0.2.1]:25: Connection refused)\n"
+               "                                         bob@dead.example\n\n"
+               "-- 1 Kbytes in 1 Request.\n")
+    el7 = ScriptedExecutor(tmp_path, {
+        "postqueue -j": FakeCommand(64, "", "postqueue: invalid option -- 'j'"),
+        "postqueue -p": FakeCommand(0, listing)})
+    r = queue_check(el7, running=True)
+    assert r.ok and r.detail == "1 message(s) queued", r
+    assert el7.calls == [["postqueue", "-j"], ["postqueue", "-p"]]
 
 
 def test_mail_log_file_or_journal(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ Modules:
   :class:`MailAccess`, :class:`Steps`), :mod:`.accounts` (:class:`Users`, :class:`Admin`,
   :class:`Aliases`), :mod:`.certificate` (:class:`Certificate`), :mod:`.smtpd`
   (:class:`Sasl`, :class:`Restrictions`), :mod:`.relay` (:class:`Relay`), :mod:`.dkim`
-  (:class:`Dkim`, :func:`signing_domains`), :mod:`.dns` (:class:`Dns`);
+  (:class:`Dkim`, :func:`signing_domains`), :mod:`.dns` (:class:`Dns`), :mod:`.health`
+  (:class:`HealthCheck`: the scheduled health report);
 - :mod:`.model`: :class:`Answers` and :func:`parse_answers` composing the sections;
 - :mod:`.reader`: :func:`read_answers_file` (size, nesting and alias limits),
   :func:`load_answers`, :func:`dump_answers`, :func:`demo_answers_path`.
@@ -36,6 +37,7 @@ from .certificate import (
 )
 from .dkim import Dkim, check_selector, default_selector, signing_domains
 from .dns import Dns, check_public_address
+from .health import SCHEDULE_WORDS, HealthCheck, check_schedule, describe_schedule
 from .host import INET_PROTOCOLS, OPTIONAL_STEPS, Identity, MailAccess, Network, Steps
 from .model import (
     PARSE_ORDER,
@@ -67,6 +69,7 @@ from .validators import (
     check_user,
     find_loop,
     normalize_network,
+    report_address_error,
     text_problem,
 )
 
@@ -94,6 +97,11 @@ __all__ = [
     "Certificate",
     "Dkim",
     "Dns",
+    "HealthCheck",
+    "SCHEDULE_WORDS",
+    "check_schedule",
+    "describe_schedule",
+    "report_address_error",
     "check_public_address",
     "Errors",
     "Identity",

@@ -18,6 +18,7 @@ from .base import Parser, Section
 from .certificate import Certificate
 from .dkim import Dkim
 from .dns import Dns
+from .health import HealthCheck
 from .host import Identity, MailAccess, Network, Steps
 from .relay import Relay
 from .smtpd import Restrictions, Sasl
@@ -25,13 +26,13 @@ from .validators import text_errors
 
 SECTIONS: Tuple[Type[Section], ...] = (
     Identity, Admin, Network, Users, Aliases, Certificate, Sasl, Restrictions, MailAccess, Relay,
-    Dkim, Dns, Steps,
+    Dkim, Dns, HealthCheck, Steps,
 )
 """Every section, in the order of the answers file and of the summary."""
 
 PARSE_ORDER: Tuple[Type[Section], ...] = (
     Identity, Network, Users, Admin, Aliases, Certificate, Sasl, Restrictions, MailAccess, Relay,
-    Dkim, Dns, Steps,
+    Dkim, Dns, HealthCheck, Steps,
 )
 """The order sections are parsed in (and their problems listed): ``admin_user`` is checked
 against the users, the aliases against the users and the domain."""
@@ -72,6 +73,8 @@ class Answers:
     """DKIM signing (step ``dkim``): on, the selector, extra signing domains."""
     dns: Dns = field(default_factory=Dns)
     """What the DNS records need that the server cannot tell (its public addresses)."""
+    health_check: HealthCheck = field(default_factory=HealthCheck)
+    """``mailwizard check --mail-to`` on a schedule (step ``health-timer``); off by default."""
     steps: Tuple[Tuple[str, bool], ...] = _STEPS.steps
 
     # ------------------------------------------------------------------ helpers

@@ -197,3 +197,33 @@ def find_loop(graph: Mapping[str, Sequence[str]]) -> Optional[List[str]]:
                 stack.append((nxt, 0))
                 path.append(nxt)
     return None
+
+
+_REPORT_LOCAL_RE = re.compile(r"[A-Za-z0-9_+=](?:[A-Za-z0-9._+=-]{0,62}[A-Za-z0-9_+=-])?",
+                              re.ASCII)
+
+
+def report_address_error(addr: Any) -> Optional[str]:
+    """Why ``addr`` is not an address to mail the health report to (None: it is).
+
+    Stricter than :func:`check_address` on purpose, as the address ends up on a command line
+    (``mailwizard check --mail-to``, a cron line, a systemd unit): ``local@domain``, ASCII
+    letters, digits and ``._+=-`` in the local part (not starting with ``-`` or ``.``, no
+    ``..``), a domain of at least two labels; nothing a shell, systemd or sendmail could read
+    as an option, a variable or a second recipient."""
+    if not isinstance(addr, str) or not addr:
+        return "give an address such as admin@example.com"
+    if len(addr) > 254:
+        return "longer than 254 characters"
+    if not addr.isascii() or any(ord(c) < 33 or ord(c) == 127 for c in addr):
+        return "only printable ASCII without spaces"
+    local, sep, domain = addr.rpartition("@")
+    if not sep or not local or not domain:
+        return "must be local@domain"
+    if not _REPORT_LOCAL_RE.fullmatch(local) or ".." in local:
+        return f"{local!r} is not an accepted local part (letters, digits and ._+=-)"
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(LABEL_RE.fullmatch(lb) for lb in labels) \
+            or labels[-1].isdigit():
+        return f"{domain!r} is not a domain name"
+    return None

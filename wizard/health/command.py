@@ -14,10 +14,11 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, Callable, List, Sequence, TextIO
 
+from ..answers.validators import report_address_error as address_error
 from ..errors import AnswersError, MailwizardError, UsageError
 from ..recipe import Recipe
 from .model import EXIT_CODES, UNKNOWN, Report
-from .notify import address_error, mail_if_changed
+from .notify import mail_if_changed
 
 if TYPE_CHECKING:  # the run's modules load when a check runs, not with the parser
     from ..target import Target

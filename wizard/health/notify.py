@@ -10,41 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+from ..answers.validators import report_address_error
 from .model import Report
 
 STATE_FILE = "health-last.json"
-_LOCAL = re.compile(r"[A-Za-z0-9_+=](?:[A-Za-z0-9._+=-]{0,62}[A-Za-z0-9_+=-])?", re.ASCII)
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", re.ASCII)
-
-
-def address_error(addr: str) -> Optional[str]:
-    """Why ``addr`` is not an address to mail the report to (None: it is).
-
-    Strict on purpose: ``local@domain``, ASCII letters, digits and ``._+=-`` in the local
-    part (not starting with ``-`` or ``.``, no ``..``), a domain of at least two labels;
-    nothing a shell or sendmail could read as an option or a second recipient."""
-    if not isinstance(addr, str) or not addr:
-        return "give an address such as admin@example.com"
-    if len(addr) > 254:
-        return "longer than 254 characters"
-    if not addr.isascii() or any(ord(c) < 33 or ord(c) == 127 for c in addr):
-        return "only printable ASCII without spaces"
-    local, sep, domain = addr.rpartition("@")
-    if not sep or not local or not domain:
-        return "must be local@domain"
-    if not _LOCAL.fullmatch(local) or ".." in local:
-        return f"{local!r} is not an accepted local part (letters, digits and ._+=-)"
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.fullmatch(lb) for lb in labels) \
-            or labels[-1].isdigit():
-        return f"{domain!r} is not a domain name"
-    return None
-
-
+address_error = report_address_error
+"""Why an address cannot receive the report (the answers' ``health_check.mail_to`` is
+checked by the same function)."""
 def load_state(state_dir: Path) -> Optional[Dict[str, Any]]:
     try:
         data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
@@ -99,7 +74,7 @@ def mail_if_changed(report: Report, to: str, state_dir: Path, send: Sender,
     Raises:
         ValueError: ``to`` is not an accepted address.
     """
-    err = address_error(to)
+    err = report_address_error(to)
     if err:
         raise ValueError(err)
     if not changed(load_state(state_dir), report):
