@@ -184,9 +184,18 @@ def test_check_mode_on_fresh_servers_lists_the_changes(fleet: Fleet, runs) -> No
     assert "sender_logins" in r.stdout
 
 
+def service_state(srv: lab.Server) -> str:
+    """What systemd and the mail log say about the daemons (for a failure's message)."""
+    r = srv.run("systemctl --no-pager --lines=15 status postfix postfix@- dovecot 2>&1; "
+                "journalctl --no-pager -n 40 -u postfix@- 2>&1; postconf -n inet_protocols "
+                "inet_interfaces 2>&1; ss -ltnp 2>&1 | head -20", check=False, timeout=120)
+    return f"--- {srv.ip}\n{r.stdout[-5000:]}"
+
+
 def test_one_run_configures_every_server_and_the_probes_pass(fleet: Fleet, runs) -> None:
     r = runs["first"]
-    assert r.returncode == 0, (r.stdout + r.stderr)[-10000:]
+    assert r.returncode == 0, ((r.stdout + r.stderr)[-10000:] + "\n".join(
+        service_state(srv) for srv in fleet.servers))
     rc = recap(r.stdout)
     assert len(rc) == N_SERVERS and all(v["failed"] == 0 and v["unreachable"] == 0
                                         for v in rc.values()), rc
@@ -236,4 +245,15 @@ def test_second_run_changes_nothing(fleet: Fleet, runs) -> None:
     rc = recap(r.stdout)
     assert len(rc) == N_SERVERS, rc
     assert all(v["changed"] == 0 and v["failed"] == 0 for v in rc.values()), (
-        rc, [line for line in r.stdout.splitlines() if line.startswith("changed:")])
+        rc, changed_tasks(r.stdout))
+
+
+def changed_tasks(out: str) -> List[str]:
+    """The TASK/RUNNING HANDLER lines followed by a ``changed:`` line (for a message)."""
+    found, head = [], ""
+    for line in out.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            head = line.rstrip(" *")
+        elif line.startswith("changed:") and head:
+            found.append(f"{head}: {line}")
+    return found

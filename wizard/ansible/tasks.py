@@ -3,7 +3,7 @@
 Files are written whole, with the exact bytes the plan leaves (``copy`` from the role's
 ``files/``, or ``template`` when a host value is in them), ``backup: yes``, mode and owner;
 ``main.cf`` settings are the plan's key/value edits through ``postconf -e``, each run only
-when ``postconf -h`` differs (so a second run reports no change); commands keep their probes
+when ``postconf -n`` differs (so a second run reports no change); commands keep their probes
 (``unless``, ``creates``, the files they follow); services are enabled and started, and a
 handler reloads (or restarts) one only when a file of its configuration changed. Keys are made
 on the host by ``openssl`` (``creates:``); secrets are vault variables, by name only.
@@ -12,7 +12,7 @@ on the host by ``openssl`` (``creates:``); secrets are vault variables, by name 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..changes import (
     AliasEntries,
@@ -46,12 +46,15 @@ B = "ansible.builtin."
 PASSWORDS_VAR = "vault_mailwizard_passwords"
 RELAY_VAR = "vault_mailwizard_relay_password"
 DAEMON_RELOAD = "mailwizard: reload systemd"
+LISTEN_KEYS = ("inet_interfaces", "inet_protocols")
+"""main.cf settings that ``postfix reload`` does not apply: a change restarts Postfix."""
 _USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
 _SECRET_MARK = "\x00MAILWIZARD-SECRET\x00"
 
 
-def handler_name(svc: ConfiguredService) -> str:
-    return f"mailwizard: {'restart' if svc.action == 'restart' else 'reload'} {svc.name}"
+def handler_name(svc: ConfiguredService, restart: bool = False) -> str:
+    verb = "restart" if restart or svc.action == "restart" else "reload"
+    return f"mailwizard: {verb} {svc.name}"
 
 
 class PlatformTasks:
@@ -70,6 +73,8 @@ class PlatformTasks:
         """Vault variables the tasks use (name -> a placeholder for the example file)."""
         self.services: List[ConfiguredService] = []
         self.validators: List[Validate] = []
+        self.restarts: Set[str] = set()
+        """Restart handlers some task notifies (besides the services' own handlers)."""
         self.written: Dict[str, List[str]] = {}
         """Target path -> the register variables of the tasks that wrote it."""
         self.doc = Doc(engine)
@@ -115,15 +120,22 @@ class PlatformTasks:
         if any(isinstance(c, SystemdDropIn) for _, c in changes):
             self.handlers.append({"name": DAEMON_RELOAD,
                                   B + "systemd_service": {"daemon_reload": True}})
-        for svc in self.services:  # check mode: the daemon may not even be installed yet
-            self.handlers.append({"name": handler_name(svc), B + "service": {
-                "name": svc.unit,
-                "state": "restarted" if svc.action == "restart" else "reloaded"},
-                "when": "not ansible_check_mode"})
         view = View(self.engine.executor, self.platform)
-        for step, change in changes:
-            pv = change.preview(view)
+        previews = [change.preview(view) for _, change in changes]
+        # every write of a file puts the bytes the whole plan leaves there (``view`` now
+        # holds them): a file the plan edits twice would otherwise flip between two
+        # contents on each run, and a second run would never report changed=0
+        for (step, change), pv in zip(changes, previews):
             self.change(step, change, pv, view)
+        for svc in self.services:  # check mode: the daemon may not even be installed yet
+            names = [handler_name(svc)]
+            if handler_name(svc, restart=True) in self.restarts:
+                names.insert(0, handler_name(svc, restart=True))  # first: a reload notified
+            for name in names:                                    # too finds it running
+                self.handlers.append({"name": name, B + "service": {
+                    "name": svc.unit,
+                    "state": "reloaded" if name.startswith("mailwizard: reload") else
+                    "restarted"}, "when": "not ansible_check_mode"})
 
     def change(self, step: str, c: Change, pv: Preview, view: View) -> None:
         label = f"[{step}] {c.describe()}"
@@ -241,26 +253,19 @@ class PlatformTasks:
 
     # ------------------------------------------------------------------ main.cf
     def postconf(self, label: str, c: PostfixParams) -> None:
+        """The plan's key/value edits of main.cf, each behind a ``postconf -n`` probe. The
+        listen settings get their own tasks, which notify a restart: ``postfix reload`` keeps
+        the old sockets, and after an ``inet_protocols`` change the master even dies binding
+        a new service (the engine restarts Postfix then too, see recipes/services.py)."""
         notify = self.notify_for(c.path)
         items = [{"name": k, "value": self.v(v)} for k, v in c.params.items()]
-        if items:
-            probe = self.reg()
-            self.add(label + ": read the current values", "command",
-                     {"argv": ["postconf", "-h", "{{ item.name }}"]}, loop=items,
-                     loop_control={"label": "{{ item.name }}"}, register=probe,
-                     changed_when=False, failed_when=False, check_mode=False)
-            differs = "item.rc != 0 or item.stdout != item.item.value"
-            self.add(label, "command",
-                     {"argv": ["postconf", "-e", "{{ item.item.name }} = {{ item.item.value }}"]},
-                     loop="{{ " + probe + ".results }}",
-                     loop_control={"label": "{{ item.item.name }} = {{ item.item.value }}"},
-                     when=differs, register=self.reg(c.path), notify=notify)
-            self.add(label + " (check mode: what would change)", "debug",
-                     {"msg": "main.cf {{ item.item.name }}: '{{ item.stdout | default('') }}'"
-                             " -> '{{ item.item.value }}'"},
-                     loop="{{ " + probe + ".results }}",
-                     loop_control={"label": "{{ item.item.name }}"},
-                     when=["ansible_check_mode", differs], changed_when=True)
+        listen = [i for i in items if i["name"] in LISTEN_KEYS]
+        rest = [i for i in items if i["name"] not in LISTEN_KEYS]
+        for group, note, why in ((rest, notify, ""),
+                                 (listen, self.restart_for(notify), " (a restart applies it)")):
+            if group:
+                self.postconf_items(label + why if len(group) < len(items) else label,
+                                    c.path, group, note)
         if c.remove_names:
             probe = self.reg()
             self.add(label + ": find the settings to remove", "command",
@@ -273,11 +278,48 @@ class PlatformTasks:
                      when="item.stdout | length > 0", register=self.reg(c.path),
                      notify=notify)
 
+    def postconf_items(self, label: str, path: str, items: List[Dict[str, str]],
+                       notify: List[str]) -> None:
+        # `postconf -n NAME` prints "NAME = value" only when main.cf sets it: a setting the
+        # plan makes explicit is written even when it equals Postfix's default, as apply
+        # writes it (`postconf -h` would show the default and skip it)
+        probe = self.reg()
+        self.add(label + ": read the current values", "command",
+                 {"argv": ["postconf", "-n", "{{ item.name }}"]}, loop=items,
+                 loop_control={"label": "{{ item.name }}"}, register=probe,
+                 changed_when=False, failed_when=False, check_mode=False)
+        differs = ("item.rc != 0 or item.stdout != "
+                   "(item.item.name ~ ' = ' ~ item.item.value) | trim")
+        self.add(label, "command",
+                 {"argv": ["postconf", "-e", "{{ item.item.name }} = {{ item.item.value }}"]},
+                 loop="{{ " + probe + ".results }}",
+                 loop_control={"label": "{{ item.item.name }} = {{ item.item.value }}"},
+                 when=differs, register=self.reg(path), notify=notify)
+        self.add(label + " (check mode: what would change)", "debug",
+                 {"msg": "main.cf {{ item.item.name }}: '{{ item.stdout | default('') | "
+                         "regex_replace('^[^=]*= ?', '') }}' -> '{{ item.item.value }}'"},
+                 loop="{{ " + probe + ".results }}",
+                 loop_control={"label": "{{ item.item.name }}"},
+                 when=["ansible_check_mode", differs], changed_when=True)
+
+    def restart_for(self, notify: List[str]) -> List[str]:
+        """``notify`` with each reload handler replaced by its service's restart handler."""
+        by_reload = {handler_name(s): handler_name(s, restart=True) for s in self.services}
+        out = [by_reload.get(n, n) for n in notify]
+        self.restarts.update(n for n in out if n.startswith("mailwizard: restart"))
+        return out
+
     # ------------------------------------------------------------------ the rest
     def service(self, label: str, c: Service) -> None:
         state = {"stop": "stopped"}.get(c.action, "started")
         self.add(label, "service", {"name": c.unit, "state": state, "enabled": c.enable},
                  when="not ansible_check_mode")
+        if state == "started" and c.status_unit != c.unit:
+            # Debian's postfix.service up to 3.9 is a oneshot wrapper that stays "active"
+            # without a master; the engine judges "running" by the instance that holds it
+            self.add(f"{c.status_unit} runs the {c.name} daemon", "systemd_service",
+                     {"name": c.status_unit, "state": "started"},
+                     when=["not ansible_check_mode", "ansible_service_mgr == 'systemd'"])
 
     def account(self, label: str, c: UserGroup) -> None:
         if c.member_of:
@@ -286,19 +328,28 @@ class PlatformTasks:
         elif c.user:
             args: Dict[str, Any] = {"name": c.user, "shell": c.shell,
                                     "create_home": c.create_home, "system": c.system}
-            extra: Dict[str, Any] = {}
+            made = self.reg()
+            self.add(label, "user", args, register=made)
             if c.set_password:
-                if not _USER.fullmatch(c.user):
-                    raise ExportError(f"user name {c.user!r} cannot name a vault entry")
-                salt = "((inventory_hostname ~ '" + c.user + "') | hash('sha256'))[:16]"
-                args["password"] = ("{{ " + PASSWORDS_VAR + "['" + c.user + "'] | "
-                                    "password_hash('sha512', " + salt + ") }}")
-                args["update_password"] = "on_create"
-                self.vault.setdefault(PASSWORDS_VAR, {})[c.user] = "CHANGE_ME"
-                extra["no_log"] = True
-            self.add(label, "user", args, **extra)
+                self.password(c.user, made)
         else:
             self.add(label, "group", {"name": c.group, "system": c.system})
+
+    def password(self, user: str, made: str) -> None:
+        """The vault password, set as apply sets it: ``chpasswd`` on the host (which hashes
+        it; no passlib on the control node), once, when the account was just created."""
+        if not _USER.fullmatch(user):
+            raise ExportError(f"user name {user!r} cannot name a vault entry")
+        pw = f"{PASSWORDS_VAR}['{user}']"
+        self.vault.setdefault(PASSWORDS_VAR, {})[user] = "CHANGE_ME"
+        self.add(f"the vault holds one line for {user}'s password", "assert",
+                 {"that": [f"{pw} is defined", f"{pw} is string", f"{pw} | length > 0",
+                           f"{pw} is not search('[\\n\\r\\x00]')"],
+                  "fail_msg": f"set {pw} (one line) in the vault",
+                  "quiet": True}, no_log=True)
+        self.add(f"set {user}'s password (chpasswd, when the account was created)",
+                 "command", {"argv": ["chpasswd"], "stdin": user + ":{{ " + pw + " }}"},
+                 when=f"{made} is changed", no_log=True)
 
     def packages(self, label: str, c: Packages) -> None:
         for line in c.debconf:
