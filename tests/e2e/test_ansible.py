@@ -86,7 +86,7 @@ class Fleet:
         self.env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False",
                     "ANSIBLE_HOME": str(workdir / "ansible-home"),
                     "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-tmp"),
-                    "ANSIBLE_FORKS": "5", "ANSIBLE_NOCOLOR": "1",
+                    "ANSIBLE_FORKS": "5", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_PIPELINING": "True",
                     "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
                     "ANSIBLE_SSH_ARGS": "-F /dev/null -o ControlMaster=auto "
                                         "-o ControlPersist=120s -o UserKnownHostsFile=/dev/null"}
