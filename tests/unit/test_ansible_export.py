@@ -85,19 +85,22 @@ def test_two_platforms_one_role(tmp_path: Path) -> None:
             pkgs = [t[module_of(t)] for t in tasks if module_of(t) == "ansible.builtin.package"]
             assert any(pkg in p["name"] and p["state"] == "present" for p in pkgs)
             assert any(manager_pkg in p["name"] and p["state"] == "absent" for p in pkgs)
-        # main.cf as key/value edits, each only when `postconf -n` differs (explicit values)
+        # main.cf as key/value edits: one `postconf -n` read (explicit values only), one
+        # `postconf -e` of the "NAME = value" lines missing from it, none when all are there
         sets = [t for t in tasks if module_of(t) == "ansible.builtin.command"
-                and t["ansible.builtin.command"]["argv"][:2] == ["postconf", "-e"]]
-        assert sets and all("item.stdout != (item.item.name ~ ' = ' ~ item.item.value) | trim"
-                            in t["when"] for t in sets)
-        reads = {t["register"]: [i["name"] for i in t["loop"]] for t in tasks
-                 if module_of(t) == "ansible.builtin.command"
-                 and t["ansible.builtin.command"]["argv"][:2] == ["postconf", "-n"]
-                 and isinstance(t.get("loop"), list) and isinstance(t["loop"][0], dict)}
-        listen = [t for t in sets if set(reads[t["loop"].split()[1].split(".")[0]]) & {
-            "inet_interfaces", "inet_protocols"}]
-        assert all(set(reads[t["loop"].split()[1].split(".")[0]]) <= {
-            "inet_interfaces", "inet_protocols"} for t in listen)
+                and "['postconf', '-e'] + " in str(t["ansible.builtin.command"]["argv"])]
+        assert sets
+        want = {}
+        for t in sets:
+            (name, lines), = t["vars"].items()
+            probe = name[:-len("_want")]
+            assert f"reject('in', {probe}.stdout_lines)" in t["ansible.builtin.command"]["argv"]
+            assert t["when"].endswith("| length > 0")
+            assert all(x["line"] == f"{x['name']} = {x['value']}".rstrip() for x in lines)
+            want[id(t)] = {x["name"] for x in lines}
+        assert ["postconf", "-n"] in [t[module_of(t)].get("argv") for t in tasks]
+        listen = [t for t in sets if want[id(t)] & {"inet_interfaces", "inet_protocols"}]
+        assert all(want[id(t)] <= {"inet_interfaces", "inet_protocols"} for t in listen)
         assert listen and all(t["notify"] == ["mailwizard: restart postfix"] for t in listen)
         assert all(t["notify"] == ["mailwizard: reload postfix"] for t in sets
                    if t not in listen)

@@ -280,27 +280,29 @@ class PlatformTasks:
 
     def postconf_items(self, label: str, path: str, items: List[Dict[str, str]],
                        notify: List[str]) -> None:
-        # `postconf -n NAME` prints "NAME = value" only when main.cf sets it: a setting the
-        # plan makes explicit is written even when it equals Postfix's default, as apply
-        # writes it (`postconf -h` would show the default and skip it)
+        """One ``postconf -n`` reads main.cf's explicit settings; one ``postconf -e`` writes
+        those whose ``NAME = value`` line is not there (none on a converged host). A setting
+        the plan makes explicit is written even when it equals Postfix's default, as apply
+        writes it (``postconf -h`` would show the default and skip it)."""
         probe = self.reg()
-        self.add(label + ": read the current values", "command",
-                 {"argv": ["postconf", "-n", "{{ item.name }}"]}, loop=items,
-                 loop_control={"label": "{{ item.name }}"}, register=probe,
-                 changed_when=False, failed_when=False, check_mode=False)
-        differs = ("item.rc != 0 or item.stdout != "
-                   "(item.item.name ~ ' = ' ~ item.item.value) | trim")
-        self.add(label, "command",
-                 {"argv": ["postconf", "-e", "{{ item.item.name }} = {{ item.item.value }}"]},
-                 loop="{{ " + probe + ".results }}",
-                 loop_control={"label": "{{ item.item.name }} = {{ item.item.value }}"},
-                 when=differs, register=self.reg(path), notify=notify)
+        want = f"{probe}_want"
+        self.add(label + ": read main.cf (postconf -n)", "command",
+                 {"argv": ["postconf", "-n"]}, register=probe, changed_when=False,
+                 failed_when=False, check_mode=False)
+        lines = [{"name": i["name"], "value": i["value"],
+                  "line": (i["name"] + " = " + i["value"]).rstrip()} for i in items]
+        pending = (f"({want} | map(attribute='line') | reject('in', {probe}.stdout_lines) "
+                   "| list)")
+        self.add(label, "command", {"argv": "{{ ['postconf', '-e'] + " + pending + " }}"},
+                 vars={want: lines}, when=f"{pending} | length > 0",
+                 register=self.reg(path), notify=notify)
+        now = (f"{probe}.stdout_lines | select('match', (item.name | regex_escape) ~ ' =') "
+               "| first | default('') | regex_replace('^[^=]*= ?', '')")
         self.add(label + " (check mode: what would change)", "debug",
-                 {"msg": "main.cf {{ item.item.name }}: '{{ item.stdout | default('') | "
-                         "regex_replace('^[^=]*= ?', '') }}' -> '{{ item.item.value }}'"},
-                 loop="{{ " + probe + ".results }}",
-                 loop_control={"label": "{{ item.item.name }}"},
-                 when=["ansible_check_mode", differs], changed_when=True)
+                 {"msg": "main.cf {{ item.name }}: '{{ " + now + " }}' -> '{{ item.value }}'"},
+                 loop=[dict(x) for x in lines], loop_control={"label": "{{ item.name }}"},
+                 when=["ansible_check_mode", f"item.line not in {probe}.stdout_lines"],
+                 changed_when=True)
 
     def restart_for(self, notify: List[str]) -> List[str]:
         """``notify`` with each reload handler replaced by its service's restart handler."""

@@ -70,11 +70,18 @@ def var(name: str) -> str:
     return "{{ " + name + " }}"
 
 
+class _NoAliases(yaml.SafeDumper):
+    """``yaml.safe_dump`` without anchors: a value used twice is written twice."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump_yaml(data: Any, comment: str = "") -> str:
     """YAML for ``data`` (``yaml.safe_dump``, block style, keys in the given order), with
     ``comment`` lines on top."""
-    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=False,
-                          width=100)
+    text = yaml.dump(data, Dumper=_NoAliases, sort_keys=False, default_flow_style=False,
+                     allow_unicode=False, width=100)
     head = "".join(f"# {line}".rstrip() + "\n" for line in comment.splitlines()) if comment \
         else ""
     return "---\n" + head + text
