@@ -45,6 +45,9 @@ def main() -> None:
     if reason or ta.PLAYBOOK is None:
         raise SystemExit(f"cannot run here: {reason or 'no ansible-playbook'}")
     image = lab.ensure_image()
+    version = subprocess.run([ta.PLAYBOOK, "--version"], capture_output=True, text=True,
+                             timeout=120).stdout.splitlines()[0]
+    print(f"{version}; {n} Debian 12 lab servers (systemd), SSH with pipelining, forks 5")
     work = Path(tempfile.mkdtemp(prefix="mw-ansible-bench-"))
     key = work / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
