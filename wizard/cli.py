@@ -48,7 +48,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = 
     0, 1, 2, 3, 4, 130)
 
 VERBS = ("plan", "apply", "verify", "rollback", "status", "docs", "dns", "user", "alias",
-         "check")
+         "check", "export")
 #: verbs with parsers of their own (:mod:`wizard.queuecli`, imported only for them)
 OWN_PARSER_VERBS = ("queue", "log")
 DOC_FORMATS = ("markdown", "html")
@@ -74,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answers YAML file ('demo' for the built-in example)")
     p.add_argument("--root", metavar="DIR", default=None,
                    help="target root directory (default: /)")
-    p.add_argument("--platform", metavar="ID",
+    p.add_argument("--platform", metavar="ID", action="append",
                    help="platform profile, e.g. rocky9, debian12 (default: detect; "
-                        "choosing another platform implies a dry run)")
+                        "choosing another platform implies a dry run; export: repeatable)")
     p.add_argument("--state-dir", metavar="DIR",
                    help="session directory (default: <root>/var/lib/mailwizard)")
     p.add_argument("--dry-run", action="store_true",
@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=DOC_FORMATS + DNS_FORMATS, default=None,
                    help="docs: markdown or html (default: from the -o file's extension, "
                         "else markdown); dns: zone or table (default zone)")
-    p.add_argument("-o", "--output", metavar="FILE", help="docs: write here (default stdout)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="docs: write here (default stdout); export: the directory")
     p.add_argument("--check", action="store_true",
                    help="dns: look the records up and say, per record, ok, missing or "
                         "different")
@@ -460,13 +461,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         err.flush()
 
 
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    from .exportverb import cmd_export as export
+
+    return export(args, out, default_recipes)
+
+
+def _one_platform(args: argparse.Namespace) -> None:
+    """``--platform`` repeats only for export; every other verb gets one id (or None)."""
+    given = args.platform or []
+    if args.verb == "export":
+        return
+    if len(given) > 1:
+        raise UsageError("--platform is given once (only export takes several)")
+    args.platform = given[0] if given else None
+
+
 def _main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     handlers = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify,
                 "rollback": cmd_rollback, "status": cmd_status, "docs": cmd_docs,
                 "dns": cmd_dns, "user": cmd_users, "alias": cmd_users,
-                "check": cmd_check}
+                "check": cmd_check, "export": cmd_export}
     try:
-        if args.words and args.verb not in ("user", "alias"):
+        _one_platform(args)
+        if args.words and args.verb not in ("user", "alias", "export"):
             raise UsageError(f"unexpected arguments: {' '.join(args.words)}")
         if args.verb is None:
             if not sys.stdout.isatty() or not sys.stdin.isatty():
