@@ -11,7 +11,7 @@ from allsteps import real_engine
 from fake_target import DEMO_ANSWERS
 from mailserver import PLATFORM, applied_server
 
-from wizard import confedit
+from wizard import cli, confedit
 from wizard.checks import CheckResult
 from wizard.drift import KeptEdit, edited_by_hand, ours_written, soften_checks
 
@@ -162,3 +162,21 @@ def test_a_stock_dovecot_file_put_back_is_not_taken_for_a_hand_edit(tmp_path: Pa
         assert _dovecot(target.root)["mail_location"] == "maildir:~/Maildir"
     finally:
         session.close()
+
+
+def test_mailwizard_plan_names_a_kept_edit_from_the_journal(tmp_path: Path, capsys) -> None:
+    """``mailwizard plan`` reads the session (without locking it) to show what apply keeps."""
+    target, session, ex = applied_server(tmp_path)
+    try:
+        engine = real_engine(DEMO_ANSWERS, PLATFORM, ex, session=session)
+        [res] = engine.apply(["dovecot-basics"])
+    finally:
+        session.close()
+    p = target.root / MAIL_CONF.lstrip("/")
+    p.write_text(confedit.edit_dovecot_conf(p.read_text(), {"mail_location": "mbox:~/mail"}))
+    (target.root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\n')
+    capsys.readouterr()
+    rc = cli.main(["plan", "--answers", "demo", "--root", str(target.root), "--state-dir",
+                   str(target.state_dir), "--step", "dovecot-basics"])
+    out = "".join(capsys.readouterr())
+    assert rc == 0 and f"{MAIL_CONF}: kept 1 hand edit(s): mail_location" in out, out[-3000:]
