@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Sequence, TextIO, cast
 
 from .checks import CheckResult
 from .engine import Engine, EventCallback
-from .errors import AnswersError, MailwizardError, UsageError
+from .errors import AnswersError, MailwizardError, SessionError, UsageError
 from .health import command as health_command
 from .interrupts import SafeOutput, StopOnSignal
 from .recipe import Recipe
@@ -171,9 +171,20 @@ def _confirm(question: str, args: argparse.Namespace, out: TextIO) -> bool:
 
 
 # --------------------------------------------------------------------------- verbs
+def _journal(target: Target) -> Optional[Session]:
+    """The session, read only (not locked), so a plan shows the hand edits a re-run keeps;
+    None in a dry run, before the first apply, or when it cannot be read (apply says why)."""
+    if target.dry_run or not (target.state_dir / "session.yaml").exists():
+        return None
+    try:
+        return Session.open(target.state_dir, lock=False)
+    except SessionError:
+        return None
+
+
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     target = _target(args, out)
-    engine = _engine(target, args)
+    engine = _engine(target, args, session=_journal(target))
     plans = engine.plan(args.step)
     print_plan(plans, out, args.diff, engine.platform, target.dry_run)
     return EXIT_FAILED if any(p.error for p in plans) else EXIT_OK

@@ -21,7 +21,7 @@ from .changes import (
     journal_type,
 )
 from .checks import CheckResult, network_off, not_checked
-from .drift import edited_by_hand, keep_edits, ours_main_cf, soften_checks
+from .drift import edited_by_hand, keep_edits, ours_written, soften_checks
 from .errors import ExecutorError, MailwizardError, UsageError
 from .events import (
     ChangeDone,
@@ -171,9 +171,10 @@ class Engine:
         return sp
 
     def _planned(self, recipe: Recipe, view: View) -> List[Change]:
-        """The recipe's plan, keeping main.cf hand edits made since the last apply."""
+        """The recipe's plan, keeping hand edits (main.cf, Dovecot) made since the last
+        apply."""
         changes = recipe.plan(PlanContext(self.answers, self.platform, self.facts, view))
-        ours = ours_main_cf(self.session)
+        ours = ours_written(self.session)
         if not ours:
             return changes
         return keep_edits(changes, self.executor, self.platform, ours, self.overwrite_edits)
@@ -401,7 +402,7 @@ class Engine:
 
     def _verify_into(self, out: Dict[str, List[CheckResult]], vctx: VerifyContext,
                      steps: Optional[Iterable[str]], rehearsal: bool) -> None:
-        edited = edited_by_hand(self.executor, ours_main_cf(self.session))
+        edited = edited_by_hand(self.executor, self.platform, ours_written(self.session))
         for recipe in self.select(steps):
             if not recipe.enabled_for(self.answers, self.platform):
                 continue

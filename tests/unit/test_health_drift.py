@@ -114,3 +114,13 @@ def test_no_session_is_unknown(tmp_path):
     f = findings(tmp_path, tmp_path / "none")
     assert [x.state for x in f] == [UNKNOWN]
     assert not (tmp_path / "none").exists()
+
+
+def test_the_hint_says_a_re_run_keeps_an_edited_dovecot_setting() -> None:
+    kept = drift._finding(drift.DriftResult(
+        "/etc/dovecot/conf.d/10-ssl.conf", "tls-dovecot", "changed",
+        changed_keys=["ssl_min_protocol"], editor="dovecot"))
+    assert "re-run keeps these edits" in kept.hint and "--overwrite-edits" in kept.hint
+    other = drift._finding(drift.DriftResult(
+        "/etc/aliases", "aliases", "changed", changed_keys=["root"], editor="aliases"))
+    assert "re-run keeps these edits" not in other.hint

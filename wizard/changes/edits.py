@@ -10,7 +10,7 @@ import posixpath
 import re
 import shlex
 from dataclasses import replace
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Collection, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .. import confedit
 from ..shelltext import continued, heredoc_text, sed_edit
@@ -35,6 +35,15 @@ class _EditChange(FileChange):
 
     def wanted(self) -> Mapping[str, str]:
         raise NotImplementedError
+
+    def without(self, names: Collection[str]) -> _EditChange:
+        """The same edit leaving the keys ``names`` alone (a new change: changes are
+        immutable)."""
+        raise NotImplementedError
+
+    def _file_kw(self) -> Dict[str, Any]:
+        return dict(mode=self.mode, owner=self.owner, group=self.group,
+                    validate=self.validate, cool_mtime=self.cool_mtime, reason=self.reason)
 
     def transform(self, before: Optional[str]) -> Optional[str]:
         return self.apply_values(before, dict(self.wanted()))
@@ -87,6 +96,10 @@ class PostfixParams(_EditChange):
 
     def wanted(self) -> Mapping[str, str]:
         return self.params
+
+    def without(self, names: Collection[str]) -> PostfixParams:
+        return PostfixParams({k: v for k, v in self.params.items() if k not in names},
+                             remove=self.remove_names, path=self.path, **self._file_kw())
 
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         return confedit.read_main_cf(text)
@@ -210,6 +223,10 @@ class DovecotSettings(_EditChange):
 
     def wanted(self) -> Mapping[str, str]:
         return self.settings
+
+    def without(self, names: Collection[str]) -> DovecotSettings:
+        return DovecotSettings(self.path, {k: v for k, v in self.settings.items()
+                                           if k not in names}, **self._file_kw())
 
     def read_values(self, text: Optional[str]) -> Dict[str, str]:
         return confedit.read_dovecot_conf(text)

@@ -20,27 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from .. import confedit
+from ..drift import KEEPS, READERS
 from ..executor import Executor
 from ..session import Session
 from .model import OK, UNKNOWN, WARNING, Finding
-
-
-def _aliases(text: Optional[str]) -> Dict[str, str]:
-    return {k: ", ".join(v) for k, v in confedit.read_aliases(text).items()}
-
-
-def _master(text: Optional[str]) -> Dict[str, str]:
-    return {f"{n}/{t}": v for (n, t), v in confedit.read_master_cf(text).items()}
-
-
-READERS: Dict[str, Callable[[Optional[str]], Dict[str, str]]] = {
-    "main.cf": confedit.read_main_cf,
-    "master.cf": _master,
-    "dovecot": confedit.read_dovecot_conf,
-    "shell": confedit.read_shell_vars,
-    "aliases": _aliases,
-}
 
 
 @dataclass
@@ -71,6 +54,7 @@ class DriftResult:
     other_keys: List[str] = field(default_factory=list)
     """Keys mailwizard never set that differ from the file it found."""
     keys_known: bool = True
+    editor: str = ""
 
 
 def managed_files(entries: Sequence[Dict[str, Any]]) -> Dict[str, ManagedFile]:
@@ -118,7 +102,7 @@ def compare(ex: Executor, mf: ManagedFile, load_backup: Callable[[str], bytes]) 
         return DriftResult(mf.path, mf.step, "same")
     if current is None:
         return DriftResult(mf.path, mf.step, "removed")
-    res = DriftResult(mf.path, mf.step, "changed")
+    res = DriftResult(mf.path, mf.step, "changed", editor=mf.editor)
     reader = READERS.get(mf.editor)
     if reader is None:
         res.keys_known = False
@@ -177,6 +161,10 @@ def _finding(res: DriftResult) -> Finding:
     name = f"{res.path} edited since apply"
     hint = ("keep it if the edit is yours (a re-run keeps settings mailwizard does not "
             "manage); mailwizard plan shows what a re-run would set back")
+    if res.changed_keys and res.editor in KEEPS:
+        hint = ("a re-run keeps these edits, mailwizard's settings included (mailwizard plan "
+                "shows stock, mailwizard's and the current value); apply --overwrite-edits "
+                "sets mailwizard's values back")
     if res.state == "removed":
         return Finding("drift", name, WARNING, f"removed (written by step {res.step})",
                        "run mailwizard apply to write it again")
