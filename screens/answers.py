@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Type, TypeVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Checkbox, Header, Input, Label, Select, Static, TextArea
@@ -48,6 +49,7 @@ from .form import (
 from .results import Move, Result
 from .widgets import (
     DryRunBanner,
+    ErrorLine,
     ErrorModal,
     KeysFooter,
     PromptModal,
@@ -62,6 +64,7 @@ _RATE_FIELDS = tuple((key, label, getattr(Restrictions(), key)) for key, label i
     ("smtpd_client_auth_rate_limit", "Logins (AUTH)/min")))
 """The anvil rate limits of the restrictions: answer key, label, default."""
 _DELAY = Restrictions().postgrey_delay
+W = TypeVar("W", bound=Widget)
 
 
 class AnswersScreen(Screen[Result]):
@@ -101,6 +104,9 @@ class AnswersScreen(Screen[Result]):
         self.show_all = bool(ctx.raw_errors) or ctx.prefilled
         self.errors: List[Tuple[str, str]] = []
         self._validation_due = False
+        self._by_id: Optional[Dict[str, Widget]] = None
+        """The form's widgets by id (a query walks all two hundred of them: collecting the
+        form asks for fifty fields, and every key that validates collects it)."""
 
     # ------------------------------------------------------------------ layout
     def _get(self, *path: str, default: Any = "") -> Any:
@@ -116,7 +122,7 @@ class AnswersScreen(Screen[Result]):
         row = Horizontal(Label(label, classes="field-label"), widget, classes="field")
         row.tooltip = hint or None
         yield row
-        yield Static("", id=f"err-{key}", classes="field-error")
+        yield ErrorLine(id=f"err-{key}")
 
     def _input(self, key: str, value: Any, placeholder: str = "", **kw: Any) -> Input:
         return Input(str(value), placeholder=placeholder, id=f"f-{key}", compact=True, **kw)
@@ -136,7 +142,7 @@ class AnswersScreen(Screen[Result]):
             yield DryRunBanner(self.ctx.dry_run_reason)
         yield Static("Tab moves between fields, Ctrl+N goes on. Nothing is applied here.",
                      id="answers-intro")
-        yield Static("", id="err-general", classes="field-error")
+        yield ErrorLine(id="err-general")
         with VerticalScroll(id="answers-form"):
             yield Label("Server", classes="section")
             yield from self._row("Host name", self._input(
@@ -164,11 +170,11 @@ class AnswersScreen(Screen[Result]):
             with Vertical(id="users"):
                 for user in self._get("users", default=[]) or []:
                     yield UserRow(user)
-            yield Static("", id="err-users", classes="field-error")
+            yield ErrorLine(id="err-users")
             yield Label("Aliases, one per line: name: target, target", classes="hint")
             yield TextArea(map_to_lines(self._get("aliases", default={})), id="f-aliases",
                            compact=True, classes="map")
-            yield Static("", id="err-aliases", classes="field-error")
+            yield ErrorLine(id="err-aliases")
             yield from self._row("Virtual domains", self._input(
                 "virtual_alias_domains",
                 list_to_text(self._get("virtual_alias_domains", default=[])),
@@ -176,7 +182,7 @@ class AnswersScreen(Screen[Result]):
             yield Label("Virtual aliases: address: target, target", classes="hint")
             yield TextArea(map_to_lines(self._get("virtual_aliases", default={})),
                            id="f-virtual_aliases", compact=True, classes="map")
-            yield Static("", id="err-virtual_aliases", classes="field-error")
+            yield ErrorLine(id="err-virtual_aliases")
 
             yield Label("TLS certificate", classes="section")
             yield from self._row("Mode", self._select(
@@ -233,7 +239,7 @@ class AnswersScreen(Screen[Result]):
                 "More host names the certificate must cover, besides the host name.")
             yield self._check("certificate-csr", "Also write a signing request (CSR) for a CA",
                               self._get("certificate", "csr", default=False))
-            yield Static("", id="err-certificate-csr", classes="field-error")
+            yield ErrorLine(id="err-certificate-csr")
 
             yield Label("SASL authentication", classes="section")
             yield from self._row("Backend", self._select(
@@ -251,27 +257,27 @@ class AnswersScreen(Screen[Result]):
                 "1.1.1.1...) Spamhaus answers 127.255.255.x, which without it rejects all mail.")
             yield self._check("restrictions-helo_required", "Require HELO/EHLO",
                               self._get("restrictions", "helo_required", default=True))
-            yield Static("", id="err-restrictions-helo_required", classes="field-error")
+            yield ErrorLine(id="err-restrictions-helo_required")
             yield self._check("restrictions-reject_unknown_helo",
                               "Strict HELO: reject names without DNS (may lose mail)",
                               self._get("restrictions", "reject_unknown_helo", default=False))
-            yield Static("", id="err-restrictions-reject_unknown_helo", classes="field-error")
+            yield ErrorLine(id="err-restrictions-reject_unknown_helo")
             yield self._check("restrictions-reject_unknown_client",
                               "Strict client: reject addresses without reverse DNS",
                               self._get("restrictions", "reject_unknown_client", default=False))
-            yield Static("", id="err-restrictions-reject_unknown_client", classes="field-error")
+            yield ErrorLine(id="err-restrictions-reject_unknown_client")
             yield self._check("restrictions-sender_login",
                               "Port 587: users send only as their own addresses",
                               self._get("restrictions", "sender_login", default=True))
-            yield Static("", id="err-restrictions-sender_login", classes="field-error")
+            yield ErrorLine(id="err-restrictions-sender_login")
             yield self._check("restrictions-spf", "Check senders' SPF (refuse on fail)",
                               self._get("restrictions", "spf", default=True))
-            yield Static("", id="err-restrictions-spf", classes="field-error")
+            yield ErrorLine(id="err-restrictions-spf")
             yield Label(Text("Sender access, one per line: sender: REJECT|OK|DISCARD|HOLD "
                              "[text]"), classes="hint")
             yield TextArea(map_to_lines(self._get("restrictions", "sender_access", default={})),
                            id="f-restrictions-sender_access", compact=True, classes="map")
-            yield Static("", id="err-restrictions-sender_access", classes="field-error")
+            yield ErrorLine(id="err-restrictions-sender_access")
             yield from self._row("Max message bytes", self._input(
                 "restrictions-message_size_limit",
                 self._get("restrictions", "message_size_limit", default=0),
@@ -311,18 +317,18 @@ class AnswersScreen(Screen[Result]):
                               steps.get("postgrey", False))
             yield self._check("steps-virtual-aliases", "Virtual alias domains",
                               steps.get("virtual-aliases", True))
-            yield Static("", id="err-steps", classes="field-error")
+            yield ErrorLine(id="err-steps")
             yield self._check("imap", "IMAP (IMAPS 993)", self._get("imap", default=True))
-            yield Static("", id="err-imap", classes="field-error")
+            yield ErrorLine(id="err-imap")
             yield self._check("pop3", "POP3 (POP3S 995)", self._get("pop3", default=True))
-            yield Static("", id="err-pop3", classes="field-error")
+            yield ErrorLine(id="err-pop3")
             yield self._check("plaintext_ports", "Also open 110/143 (STARTTLS)",
                               self._get("plaintext_ports", default=False))
 
             yield Label("DKIM signing", classes="section")
             yield self._check("dkim-enabled", "Sign outgoing mail with DKIM (OpenDKIM)",
                               self._get("dkim", "enabled", default=True))
-            yield Static("", id="err-dkim-enabled", classes="field-error")
+            yield ErrorLine(id="err-dkim-enabled")
             yield from self._row("Selector", self._input(
                 "dkim-selector", self._get("dkim", "selector"),
                 "(s + year and month, e.g. s202612)"), "dkim-selector",
@@ -346,14 +352,33 @@ class AnswersScreen(Screen[Result]):
         return self._baseline is not None and self.collect() != self._baseline
 
     # ------------------------------------------------------------------ data
+    def _widgets(self) -> Dict[str, Widget]:
+        if self._by_id is None:
+            self._by_id = {w.id: w for w in self.walk_children(Widget) if w.id}
+        return self._by_id
+
+    def _widget(self, wid: str) -> Optional[Widget]:
+        """The form's widget with id ``wid`` (None when there is none)."""
+        return self._widgets().get(wid)
+
+    def _field(self, key: str, kind: Type[W]) -> W:
+        widget = self._widget(f"f-{key}")
+        if not isinstance(widget, kind):
+            raise NoMatches(f"no {kind.__name__} #f-{key} in the answers form")
+        return widget
+
+    def _rows(self) -> List[UserRow]:
+        users = self._widget("users")
+        return list(users.query_children(UserRow)) if users is not None else []
+
     def _val(self, key: str) -> str:
-        return self.query_one(f"#f-{key}", Input).value.strip()
+        return self._field(key, Input).value.strip()
 
     def _sel(self, key: str) -> str:
-        return str(self.query_one(f"#f-{key}", Select).value)
+        return str(self._field(key, Select).value)
 
     def _bool(self, key: str) -> bool:
-        return bool(self.query_one(f"#f-{key}", Checkbox).value)
+        return bool(self._field(key, Checkbox).value)
 
     def collect(self) -> Dict[str, Any]:
         """The form as an answers mapping; answers the form does not show are kept."""
@@ -364,11 +389,11 @@ class AnswersScreen(Screen[Result]):
         data["inet_interfaces"] = self._val("inet_interfaces") or "all"
         data["inet_protocols"] = self._sel("inet_protocols")
         data["admin_user"] = self._val("admin_user")
-        data["users"] = [row.value() for row in self.query(UserRow)]
-        data["aliases"] = lines_to_map(self.query_one("#f-aliases", TextArea).text)
+        data["users"] = [row.value() for row in self._rows()]
+        data["aliases"] = lines_to_map(self._field("aliases", TextArea).text)
         data["virtual_alias_domains"] = text_to_list(self._val("virtual_alias_domains"))
         data["virtual_aliases"] = lines_to_map(
-            self.query_one("#f-virtual_aliases", TextArea).text)
+            self._field("virtual_aliases", TextArea).text)
         cert = dict(data.get("certificate") or {})
         cert["mode"] = self._sel("certificate-mode")
         cert["key_type"] = self._sel("certificate-key_type")
@@ -403,7 +428,7 @@ class AnswersScreen(Screen[Result]):
         restr["sender_login"] = self._bool("restrictions-sender_login")
         restr["spf"] = self._bool("restrictions-spf")
         restr["sender_access"] = lines_to_actions(
-            self.query_one("#f-restrictions-sender_access", TextArea).text)
+            self._field("restrictions-sender_access", TextArea).text)
         for key, default in (("message_size_limit", 0), ("smtpd_error_sleep_time", 1),
                              ("smtpd_soft_error_limit", 10), ("smtpd_hard_error_limit", 20),
                              ("postgrey_delay", _DELAY),
@@ -441,28 +466,26 @@ class AnswersScreen(Screen[Result]):
             by_slot.setdefault(error_slot(field), []).append(f"{field}: {message}")
         general: List[str] = []
         shown_slots: Set[str] = set()
-        rows = list(self.query(UserRow))
+        rows = self._rows()
         for slot, messages in by_slot.items():
             if not (self.show_all or self._touched(slot)):
                 continue
             m = re.fullmatch(r"users-(\d+)", slot)
-            if (m and int(m.group(1)) < len(rows)) or self.query(f"#err-{slot}"):
+            if (m and int(m.group(1)) < len(rows)) or self._widget(f"err-{slot}"):
                 shown_slots.add(slot)
             else:
                 general.extend(messages)
         for n, row in enumerate(rows):
             slot = f"users-{n}"
             row.show_errors(by_slot.get(slot, []) if slot in shown_slots else [])
-        for widget in self.query(".field-error").results(Static):
-            slot = (widget.id or "")[4:]
-            if not widget.id or slot == "general":
+        for wid, widget in self._widgets().items():
+            slot = wid[4:]
+            if not wid.startswith("err-") or slot == "general" or not isinstance(widget, ErrorLine):
                 continue
-            messages = by_slot.get(slot, []) if slot in shown_slots else []
-            widget.update(Text("\n".join(messages)))
-            widget.set_class(bool(messages), "-shown")
-        gen = self.query_one("#err-general", Static)
-        gen.update(Text("\n".join(general)))
-        gen.set_class(bool(general), "-shown")
+            widget.show(by_slot.get(slot, []) if slot in shown_slots else [])
+        gen = self._widget("err-general")
+        assert isinstance(gen, ErrorLine)
+        gen.show(general)
         return answers
 
     def _touched(self, slot: str) -> bool:
@@ -538,7 +561,8 @@ class AnswersScreen(Screen[Result]):
         self.dismiss(Result(Move.BACK))
 
     async def action_add_user(self) -> None:
-        users = self.query_one("#users", Vertical)
+        users = self._widget("users")
+        assert users is not None
         row = UserRow({"name": "", "create": True})
         await users.mount(row)
         row.query_one(".user-name", Input).focus()
@@ -546,7 +570,7 @@ class AnswersScreen(Screen[Result]):
         self.validate()
 
     async def action_remove_user(self) -> None:
-        rows = list(self.query(UserRow))
+        rows = self._rows()
         if not rows:
             self.notify("There is no user to remove.")
             return
@@ -599,7 +623,9 @@ class AnswersScreen(Screen[Result]):
         self.raw = data
         self.ctx.answers_saved_to = str(path)
         self.show_all = True
+        self._by_id = None
         await self.recompose()
+        self._by_id = None
         self.validate()
         self.query_one("#f-hostname", Input).focus()
         self.notify(f"Loaded {path}.", title="Answers loaded")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._banner import REHEARSAL_TITLE, DryRunBanner, RehearsalBanner
 from ._diff_view import DiffView, preview_renderables
+from ._error_line import ErrorLine
 from ._keys_footer import KeysFooter
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
@@ -16,6 +17,7 @@ __all__ = [
     "ConfirmModal",
     "DiffView",
     "DryRunBanner",
+    "ErrorLine",
     "ErrorModal",
     "KeysFooter",
     "PromptModal",
