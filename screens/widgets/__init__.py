@@ -6,6 +6,7 @@ from ._banner import REHEARSAL_TITLE, DryRunBanner, RehearsalBanner
 from ._diff_view import DiffView, preview_renderables
 from ._error_line import ErrorLine
 from ._keys_footer import KeysFooter
+from ._lazy_form import LazyForm, MoreFields
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 from ._progress import StepProgress, progress_counts, status_mark
 from ._text_modal import TextModal
@@ -20,6 +21,8 @@ __all__ = [
     "ErrorLine",
     "ErrorModal",
     "KeysFooter",
+    "LazyForm",
+    "MoreFields",
     "PromptModal",
     "PromptResult",
     "RehearsalBanner",
