@@ -35,6 +35,7 @@ from wizard.answers import (
 )
 from wizard.errors import AnswersError
 
+from .common import StyledOnMount
 from .context import WizardContext
 from .form import (
     error_slot,
@@ -79,7 +80,7 @@ SECTION_TITLES = {"server": "server", "users": "users and aliases", "tls": "TLS 
 FIRST_SECTIONS = 2
 
 
-class AnswersScreen(Screen[Result]):
+class AnswersScreen(StyledOnMount, Screen[Result]):
     """The form. ``Ctrl+N`` goes on when every answer is valid."""
 
     HELP_TITLE = "Answers"

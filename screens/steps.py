@@ -21,7 +21,7 @@ from wizard.checks import failed_count, summarize
 from wizard.engine import StepPlan, StepResult, StepStarted
 from wizard.run import Progress, StepDone, apply_and_verify
 
-from .common import export_runbook, runbook_written, show_error
+from .common import StyledOnMount, export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import EngineEvent, OutputLine, StepApplied, TaskDone, TaskFailed
 from .rehearsal import offer_rehearsal
@@ -109,7 +109,7 @@ class ApplyAllRun:
         return self.steps[self.current] if 0 <= self.current < len(self.steps) else ""
 
 
-class StepListScreen(Screen[Result]):
+class StepListScreen(StyledOnMount, Screen[Result]):
     """All steps; Enter opens one, A applies every remaining step in order."""
 
     HELP_TITLE = "Steps"
