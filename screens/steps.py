@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -300,7 +301,8 @@ class StepListScreen(StyledOnMount, Screen[Result]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self._open(event.option_index)
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # (Textual also calls StyledOnMount's handler: each class's handler runs)
         if self.run is not None and self.run.finished:
             self.run = None  # the admin moved on: back to the step descriptions
         if self.planned:
