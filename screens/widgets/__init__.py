@@ -15,17 +15,17 @@ from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 
 if TYPE_CHECKING:
     from ._diff_view import DiffView, preview_renderables
-    from ._error_line import ErrorLine
     from ._lazy_form import LazyForm, MoreFields
     from ._progress import StepProgress, progress_counts, status_mark
     from ._text_modal import TextModal
     from ._user_row import UserRow
     from .checkbox import StateCheckbox
+    from .error_line import ErrorLine
 
 #: Where each widget that loads on first use lives.
 _LATER = {
     "DiffView": "_diff_view", "preview_renderables": "_diff_view",
-    "ErrorLine": "_error_line",
+    "ErrorLine": "error_line",
     "LazyForm": "_lazy_form", "MoreFields": "_lazy_form",
     "StepProgress": "_progress", "progress_counts": "_progress", "status_mark": "_progress",
     "TextModal": "_text_modal",

@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, Input
 
-from ._error_line import ErrorLine
 from .checkbox import StateCheckbox
+from .error_line import ErrorLine
 
 
 class UserRow(Vertical):
