@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import importlib
 import os
 import tempfile
@@ -44,7 +45,6 @@ from wizard.platforms import Platform, get_platform, parse_os_release
 
 from .context import Machine, WizardContext, default_raw_answers
 from .hangup import EXIT_INTERRUPTED, hangup_safe_driver, install_signal_handlers
-from .help import HelpScreen, screen_keys
 from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
 from .results import Move, Result
 from .welcome import WelcomeScreen
@@ -64,9 +64,11 @@ if TYPE_CHECKING:
     from .steps import StepListScreen
 
 #: What :meth:`MailWizardApp.preload` imports once the first screen is up.
-LATER_MODULES = ("screens.answers", "screens.steps", "screens.step", "screens.summary",
-                 "wizard.engine", "wizard.run", "wizard.target", "wizard.kept",
-                 "wizard.dnsrecords.gather", "wizard.dnsrecords.dkim", "rich.syntax")
+LATER_MODULES = ("screens.help", "screens.answers", "screens.steps", "screens.step",
+                 "screens.summary", "screens.widgets._diff_view", "screens.widgets._progress",
+                 "screens.widgets._lazy_form", "screens.widgets._user_row", "wizard.engine",
+                 "wizard.run", "wizard.target", "wizard.kept", "wizard.dnsrecords.gather",
+                 "wizard.dnsrecords.dkim", "rich.syntax")
 
 #: Tasks that change the target: quitting during one asks first and stops cleanly.
 CHANGING_TASKS = ("apply", "apply-all", "rollback", "rollback-all")
@@ -284,6 +286,11 @@ class MailWizardApp(App[int]):
         for name in LATER_MODULES:
             importlib.import_module(name)
         self.ctx.recipe_list()
+        # What is loaded now lives as long as the app: out of the collector's sight, a full
+        # collection during a key (every few keys) no longer walks it (60-80 ms each); the
+        # garbage of the start is collected first (frozen, it would stay)
+        gc.collect()
+        gc.freeze()
 
     # ------------------------------------------------------------------ worker
     def start_task(self, kind: str, fn: Callable[[], Any], target: MessagePump) -> bool:
@@ -433,6 +440,8 @@ class MailWizardApp(App[int]):
     # ------------------------------------------------------------------ help
     def action_help(self) -> None:
         """? / F1: the keys and purpose of the screen on top (not over another modal)."""
+        from .help import HelpScreen, screen_keys
+
         screen = self.screen
         if isinstance(screen, (HelpScreen, ModalScreen)):
             return

@@ -4,10 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.screen import Screen
 
 from .messages import TaskFailed
 from .widgets import ErrorModal
+
+
+class StyledOnMount:
+    """For a screen class: its first showing does not restyle what mounting just styled.
+
+    Textual restyles a screen's every widget each time the screen is shown (``ScreenResume``),
+    also the first time, right after mounting styled them all; on the answers form that second
+    pass was a fifth of the key that opens it. This handler runs before Textual's own (a
+    subclass's handlers come first) and turns that first restyle off; later showings (back
+    from a step, a modal closed) restyle as before."""
+
+    _shown_once = False
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        if not self._shown_once:
+            self._shown_once = True
+            event.refresh_styles = False
 
 
 def show_error(screen: Screen[Any], message: TaskFailed) -> None:

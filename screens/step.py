@@ -22,7 +22,7 @@ from wizard.guides import named
 from wizard.platforms import Platform
 from wizard.run import apply_and_verify
 
-from .common import show_error
+from .common import StyledOnMount, show_error
 from .context import WizardContext
 from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
 from .rehearsal import offer_rehearsal
@@ -59,7 +59,7 @@ def why_text(sp: StepPlan, platform: Platform) -> Text:
     return text
 
 
-class StepScreen(Screen[Result]):
+class StepScreen(StyledOnMount, Screen[Result]):
     """The step at ``index`` of the plan. Dismisses with NEXT, SKIP, PREVIOUS (``n``, ``k``,
     ``p``) or BACK (Escape: the step list), its own index in ``Result.step``."""
 

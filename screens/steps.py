@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -21,7 +22,7 @@ from wizard.checks import failed_count, summarize
 from wizard.engine import StepPlan, StepResult, StepStarted
 from wizard.run import Progress, StepDone, apply_and_verify
 
-from .common import export_runbook, runbook_written, show_error
+from .common import StyledOnMount, export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import EngineEvent, OutputLine, StepApplied, TaskDone, TaskFailed
 from .rehearsal import offer_rehearsal
@@ -109,7 +110,7 @@ class ApplyAllRun:
         return self.steps[self.current] if 0 <= self.current < len(self.steps) else ""
 
 
-class StepListScreen(Screen[Result]):
+class StepListScreen(StyledOnMount, Screen[Result]):
     """All steps; Enter opens one, A applies every remaining step in order."""
 
     HELP_TITLE = "Steps"
@@ -300,7 +301,8 @@ class StepListScreen(Screen[Result]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self._open(event.option_index)
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # (Textual also calls StyledOnMount's handler: each class's handler runs)
         if self.run is not None and self.run.finished:
             self.run = None  # the admin moved on: back to the step descriptions
         if self.planned:

@@ -18,7 +18,7 @@ from wizard.checks import CheckResult, summarize
 from wizard.dnsrecords import ADVICE, FILL, PENDING
 from wizard.dnsrecords.gather import DnsPlan
 
-from .common import export_runbook, runbook_written, show_error
+from .common import StyledOnMount, export_runbook, runbook_written, show_error
 from .context import WizardContext
 from .messages import TaskDone, TaskFailed
 from .next_steps import next_steps
@@ -73,7 +73,7 @@ def dns_text(plan: Optional[DnsPlan]) -> Text:
     return text
 
 
-class SummaryScreen(Screen[Result]):
+class SummaryScreen(StyledOnMount, Screen[Result]):
     """The end of the walk-through (also reachable with ``s`` from the step list).
     Dismisses with BACK (Escape: the step list)."""
 

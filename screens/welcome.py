@@ -16,7 +16,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Header, Static
 
-from .common import show_error
+from .common import StyledOnMount, show_error
 from .context import WizardContext, session_summary
 from .messages import TaskDone, TaskFailed
 from .results import Move, Result
@@ -37,7 +37,7 @@ Dovecot lets your users read it (IMAPS/POP3S), and no password travels unencrypt
     and it can be rolled back. Ctrl+C is always safe."""
 
 
-class WelcomeScreen(Screen[Result]):
+class WelcomeScreen(StyledOnMount, Screen[Result]):
     """The first screen."""
 
     HELP_TITLE = "Welcome"

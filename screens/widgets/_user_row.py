@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, Input, Static
+from textual.widgets import Checkbox, Input
 
 from .checkbox import StateCheckbox
+from .error_line import ErrorLine
 
 
 class UserRow(Vertical):
@@ -30,12 +30,10 @@ class UserRow(Vertical):
             yield Input(str(self.user.get("password", "") or ""),
                         placeholder="password (if created)", password=True,
                         classes="user-password", compact=True)
-        yield Static("", classes="field-error user-error")
+        yield ErrorLine(classes="field-error user-error")
 
     def show_errors(self, messages: List[str]) -> None:
-        widget = self.query_one(".user-error", Static)
-        widget.update(Text("\n".join(messages)))
-        widget.set_class(bool(messages), "-shown")
+        self.query_one(".user-error", ErrorLine).show(messages)
 
     def value(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"name": self.query_one(".user-name", Input).value.strip(),

@@ -169,6 +169,7 @@ async def test_answers_form_restrictions_and_certificate_extras() -> None:
         await pilot.pause()
         form = app.screen
         assert isinstance(form, AnswersScreen)
+        await form.reveal()  # every section (the form opens with the first two)
         sa = form.query_one("#f-restrictions-sender_access", TextArea)
         # the demo's entries, action text kept whole
         assert "bad.example: REJECT we do not accept mail from this domain" in sa.text
@@ -217,6 +218,7 @@ async def test_answers_form_acme_mode_and_its_fields() -> None:
         await pilot.pause()
         form = app.screen
         assert isinstance(form, AnswersScreen)
+        await form.reveal()  # every section (the form opens with the first two)
         form.query_one("#f-certificate-mode", Select).value = "acme"
         form.query_one("#f-certificate-acme_directory", Input).value = "http://pebble/dir"
         form.query_one("#f-certificate-extra_names", Input).value = "smtp.example.com, 192.0.2.7"
@@ -260,6 +262,7 @@ async def test_answers_form_dkim_fields() -> None:
         await pilot.pause()
         form = app.screen
         assert isinstance(form, AnswersScreen)
+        await form.reveal()  # every section (the form opens with the first two)
         assert form.query_one("#f-dkim-enabled", Checkbox).value is True
         assert form.query_one("#f-dkim-selector", Input).value == "s202612"  # the demo's
         form.query_one("#f-dkim-selector", Input).value = "s2026$(id)"
@@ -291,6 +294,7 @@ async def test_answers_defaults_and_inline_validation() -> None:
         await pilot.pause()
         form = app.screen
         assert isinstance(form, AnswersScreen)
+        await form.reveal()  # every section (the form opens with the first two)
         # defaults from the (frozen) machine
         assert form.query_one("#f-hostname", Input).value == "mail.ci.example"
         assert form.query_one("#f-domain", Input).value == "ci.example"

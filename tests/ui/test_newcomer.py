@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, List
 
+import pytest
 import yaml
 from textual.widgets import Input, RichLog, Static
 from textual.widgets._footer import FooterKey
@@ -335,3 +336,43 @@ async def test_palette_keys_opens_our_help_which_escape_closes() -> None:
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, AnswersScreen) and app.return_code is None
+
+
+async def _prompt_default(pilot: Any, key: str) -> str:
+    """The path a save or export prompt offers (the prompt is closed again)."""
+    from screens.widgets import PromptModal
+
+    await pilot.press(key)
+    await pilot.pause()
+    modal = pilot.app.screen
+    assert isinstance(modal, PromptModal)
+    value = modal.query_one("#prompt-input", Input).value
+    await pilot.press("escape")
+    await pilot.pause()
+    return value
+
+
+@pytest.mark.parametrize("with_state_dir", [True, False])
+@run_async
+async def test_save_and_export_offer_the_state_dir_not_the_current_directory(
+        with_state_dir: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cwd, home, state = tmp_path / "cwd", tmp_path / "home", tmp_path / "state"
+    for d in (cwd, home, state):
+        d.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("HOME", str(home))
+    app = make_app(answers="demo", platform="debian12", recipes=test_recipes(),
+                   machine=FROZEN_MACHINE)
+    if with_state_dir:
+        app.ctx.state_dir = state
+    where = state if with_state_dir else home
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        assert await _prompt_default(pilot, "ctrl+s") == str(where / "mailwizard-answers.yaml")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, StepListScreen)
+        assert await _prompt_default(pilot, "e") == str(
+            where / "mailwizard-runbook-debian12.md")
+    assert not any(cwd.iterdir())

@@ -1,0 +1,81 @@
+"""The answers form opens with its first sections and shows the others when the admin gets
+to them (Tab onto the "more" line, scrolling to the end, an answer of theirs needing
+attention): what it collects and whether it counts as edited do not depend on it."""
+
+from __future__ import annotations
+
+import copy
+
+from textual.widgets import Input, Select
+from ui_recipes import test_recipes
+from uikit import FROZEN_MACHINE, run_async, text_of
+
+from screens.answers import FIRST_SECTIONS, SECTIONS, AnswersScreen
+from screens.app import make_app
+from screens.widgets import LazyForm, MoreFields
+from wizard.answers import demo_answers_path, load_answers, parse_answers
+
+SIZE = (80, 24)
+
+
+async def open_form(app, pilot) -> AnswersScreen:  # type: ignore[no-untyped-def]
+    await pilot.press("s")
+    await pilot.pause()
+    form = app.screen
+    assert isinstance(form, AnswersScreen)
+    return form
+
+
+@run_async
+async def test_tab_and_scroll_show_the_next_sections() -> None:
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_form(app, pilot)
+        assert form.shown == list(SECTIONS[:FIRST_SECTIONS])
+        assert not form.query("#f-certificate-mode")
+        more = form.query_one(MoreFields)
+        assert "TLS certificate" in text_of(more)
+        opened = parse_answers(form.collect())
+        assert not form.edited()
+
+        # Tab from the last field of the shown sections lands on "more": the TLS section
+        # comes, with the focus on its first field
+        form.query_one("#f-virtual_aliases").focus()
+        await pilot.press("tab")
+        await pilot.pause()
+        assert form.shown[FIRST_SECTIONS] == "tls"
+        assert app.focused is form.query_one("#f-certificate-mode", Select)
+        assert "TLS certificate" not in text_of(more)
+        assert not form.edited()  # new fields are not edits
+
+        # scrolling to the end shows the next one
+        form.query_one(LazyForm).scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        await pilot.pause()
+        assert "sasl" in form.shown
+        assert form.query("#f-sasl-backend")
+
+        await form.reveal()
+        assert form.all_shown and not form.query(MoreFields)
+        assert parse_answers(form.collect()) == opened
+        assert not form.edited()
+        form.query_one("#f-dkim-selector", Input).value = "s1"
+        assert form.edited()
+
+
+@run_async
+async def test_a_problem_in_a_later_section_shows_that_section() -> None:
+    raw = load_answers(demo_answers_path()).to_dict(include_secrets=True)
+    bad = copy.deepcopy(raw)
+    bad["certificate"]["country"] = "gb"
+    app = make_app(raw_answers=bad, recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_form(app, pilot)
+        await pilot.pause()
+        assert "tls" in form.shown
+        assert "country" in text_of(form.query_one("#err-certificate-country"))
+        # Next refuses and goes to the field
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, AnswersScreen)
+        assert app.focused is form.query_one("#f-certificate-country", Input)
