@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import re
 import shlex
 import smtplib
 import socket
@@ -184,6 +185,40 @@ def postfix_at_defaults(ex: Executor, service: str, keys: Sequence[str],
             out.append(failed(name, f"{k} = {got}, Postfix's default is {want!r}",
                               f"postconf -X {k}"))
     return out
+
+
+_MAP_KEY = re.compile(r"[\x21-\x7e]{1,512}", re.ASCII)
+
+
+def map_lookup(ex: Executor, ref: str, keys: Sequence[str], prog: str = "postmap"
+               ) -> Optional[Dict[str, str]]:
+    """Ask the Postfix table ``ref`` for every key at once (``postmap -q - ref``: one
+    process, the keys on its standard input, not one process per key): found key -> value,
+    or None when the command failed (a missing table, a fatal error). Keys that are not
+    plain printable ASCII words never reach the command (:class:`ValueError`). ``prog`` is
+    ``postalias`` for alias tables.
+
+    The answers come back as ``key<TAB>value`` (``key: value`` from postalias); Postfix
+    folds keys to lower case, so a key is found under the spelling it was asked with or
+    under its lower case."""
+    wanted = list(dict.fromkeys(keys))
+    for k in wanted:
+        if not _MAP_KEY.fullmatch(k):
+            raise ValueError(f"not a table key: {k!r}")
+    if not wanted:
+        return {}
+    res = ex.run([prog, "-q", "-", ref], input="".join(k + "\n" for k in wanted), quiet=True,
+                 timeout=120)
+    if res.returncode != 0 and (res.returncode != 1 or res.stderr.strip()):
+        return None  # exit 1 without a word: no key was found; else a fatal error
+    found: Dict[str, str] = {}
+    for line in res.stdout.splitlines():
+        key, _, value = line.partition("\t") if "\t" in line else line.partition(" ")
+        key = key.strip()
+        if prog == "postalias" and key.endswith(":"):
+            key = key[:-1]
+        found[key.lower()] = value.strip()
+    return {k: found[k.lower()] for k in wanted if k.lower() in found}
 
 
 def postfix_check(ex: Executor) -> CheckResult:

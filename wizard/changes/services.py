@@ -154,6 +154,22 @@ class Service(Change):
                 self._do(ctx, mgr, "start")
 
     @classmethod
+    def undo_ahead(cls, ctx: ChangeContext, rec: Record) -> bool:
+        """Stop the daemon when this run started it (the first part of :meth:`undo_record`),
+        so that a rollback stops every daemon of the run at once: OpenDKIM takes up to 5 s
+        to exit, Dovecot about 1 s. A failure is left for :meth:`undo_record` to report."""
+        if rec["was_running"]:
+            return False
+        self = Service(rec["name"], enable=rec["enable"], units=[rec["unit"]],
+                       direct=rec.get("direct"), status_unit=rec.get("status_unit"))
+        try:
+            if self._running(ctx, rec["manager"]):
+                self._do(ctx, rec["manager"], "stop")
+        except ExecutorError:
+            pass
+        return True
+
+    @classmethod
     def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
         """Stop what this run started, disable what it enabled; a daemon that ran before is
         reloaded, or restarted again when the record says it was restarted (``action``:
