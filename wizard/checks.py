@@ -1,7 +1,9 @@
 """Verification primitives: each returns a :class:`CheckResult` with a human explanation.
 
 Recipes combine them in ``verify()``. Network probes talk only to the address the admin gave
-(normally the server itself) and always with short time-outs.
+(normally the server itself) and always with short time-outs. ``smtplib`` and ``ssl`` are
+imported by the network checks that use them, not with the module: ``plan`` and ``docs``
+never load them.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ import datetime as _dt
 import os
 import re
 import shlex
-import smtplib
 import socket
-import ssl
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
@@ -318,6 +318,9 @@ def smtp_capabilities(host: str, port: int, helo: str = "mailwizard.invalid",
                       server_name: Optional[str] = None,
                       timeout: float = 10.0) -> Dict[str, str]:
     """EHLO keywords (upper-case) before or after STARTTLS."""
+    import smtplib
+    import ssl
+
     with smtplib.SMTP(host, port, local_hostname=helo, timeout=timeout) as s:
         s.ehlo()
         if starttls:
@@ -335,6 +338,9 @@ def peer_certificate(host: str, port: int, *, smtp_starttls: bool = False,
     """The DER certificate a TLS server presents (implicit TLS, or SMTP with STARTTLS).
 
     Not verified here: the caller compares it with the certificate it expects."""
+    import smtplib
+    import ssl
+
     ctx = ssl._create_unverified_context()  # noqa: S323 - compared by the caller
     if smtp_starttls:
         with smtplib.SMTP(host, port, local_hostname="mailwizard.invalid",
@@ -355,6 +361,8 @@ def peer_certificate(host: str, port: int, *, smtp_starttls: bool = False,
 
 
 def smtp_starttls_offered(host: str, port: int = 25) -> CheckResult:
+    import smtplib
+
     skip = _offline(f"STARTTLS offered on port {port}")
     if skip is not None:
         return skip
@@ -369,6 +377,8 @@ def smtp_starttls_offered(host: str, port: int = 25) -> CheckResult:
 
 
 def smtp_no_auth_before_tls(host: str, port: int) -> CheckResult:
+    import smtplib
+
     skip = _offline(f"no AUTH before TLS on port {port}")
     if skip is not None:
         return skip
@@ -384,6 +394,9 @@ def smtp_no_auth_before_tls(host: str, port: int) -> CheckResult:
 
 
 def smtp_auth_after_tls(host: str, port: int) -> CheckResult:
+    import smtplib
+    import ssl
+
     skip = _offline(f"AUTH offered after STARTTLS on port {port}")
     if skip is not None:
         return skip
@@ -400,6 +413,8 @@ def smtp_auth_after_tls(host: str, port: int) -> CheckResult:
 def relay_denied(host: str, port: int = 25, source: Optional[str] = None,
                  timeout: float = 10.0) -> CheckResult:
     """Unauthenticated RCPT to an outside domain must be refused (no open relay)."""
+    import smtplib
+
     skip = _offline("not an open relay")
     if skip is not None:
         return skip
