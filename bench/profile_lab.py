@@ -51,7 +51,7 @@ real = root.run_sh
 def logged(full, **kw):
     t = time.monotonic()
     res = real(full, **kw)
-    log.append((time.monotonic() - t, " ".join(full)[:110]))
+    log.append((time.monotonic() - t, " ".join(full)[:100], t - t0))
     return res
 root.run_sh = logged
 import wizard.cli
@@ -63,17 +63,17 @@ prof.disable()
 wall = time.monotonic() - t0
 sys.stdout.flush()
 print(f"\n=== {' '.join(argv)}: exit {rc}, {wall:.3f} s in the process (imports included), "
-      f"{len(log)} commands, {sum(s for s, _ in log):.3f} s in them", file=sys.stderr)
+      f"{len(log)} commands, {sum(x[0] for x in log):.3f} s in them", file=sys.stderr)
 by = {}
-for s, cmd in log:
+for s, cmd, _ in log:
     n, tot, mx = by.get(cmd, (0, 0.0, 0.0))
     by[cmd] = (n + 1, tot + s, max(mx, s))
 print("\ncommands by total time (count, total s, max s):", file=sys.stderr)
 for cmd, (n, tot, mx) in sorted(by.items(), key=lambda kv: -kv[1][1])[:40]:
     print(f"  {n:4d} {tot:7.3f} {mx:7.3f}  {cmd}", file=sys.stderr)
-print("\ncommands in order (start offset is not kept; s each):", file=sys.stderr)
-for s, cmd in log[:80]:
-    print(f"  {s:7.3f}  {cmd}", file=sys.stderr)
+print("\ncommands by start (start offset s, duration s):", file=sys.stderr)
+for s, cmd, at in sorted(log, key=lambda x: x[2])[:80]:
+    print(f"  {at:7.3f} {s:7.3f}  {cmd}", file=sys.stderr)
 buf = io.StringIO()
 pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(top)
 print(buf.getvalue(), file=sys.stderr)
