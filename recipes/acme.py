@@ -16,8 +16,6 @@ Postfix and Dovecot start with TLS, the services run, and the firewall step open
 from __future__ import annotations
 
 import datetime as _dt
-import smtplib
-import ssl
 from shlex import quote as q
 from typing import TYPE_CHECKING, Dict, List
 
@@ -341,6 +339,9 @@ class AcmeRecipe(Recipe):
         if not probes:
             return [info("daemons serve certbot's certificate",
                          "Postfix and Dovecot are not running: not probed")]
+        import smtplib  # with the probes, not with the module: plan never loads it
+        import ssl
+
         out: List[CheckResult] = []
         reload = {"Postfix": "postfix reload", "Dovecot": "doveadm reload"}
         for daemon, port, starttls in probes:

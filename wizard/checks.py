@@ -1,7 +1,9 @@
 """Verification primitives: each returns a :class:`CheckResult` with a human explanation.
 
 Recipes combine them in ``verify()``. Network probes talk only to the address the admin gave
-(normally the server itself) and always with short time-outs.
+(normally the server itself) and always with short time-outs. ``smtplib`` and ``ssl`` are
+imported by the network checks that use them, not with the module: ``plan`` and ``docs``
+never load them.
 """
 
 from __future__ import annotations
@@ -9,10 +11,9 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import re
 import shlex
-import smtplib
 import socket
-import ssl
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
@@ -186,11 +187,51 @@ def postfix_at_defaults(ex: Executor, service: str, keys: Sequence[str],
     return out
 
 
+_MAP_KEY = re.compile(r"[\x21-\x7e]{1,512}", re.ASCII)
+
+
+def map_lookup(ex: Executor, ref: str, keys: Sequence[str], prog: str = "postmap"
+               ) -> Optional[Dict[str, str]]:
+    """Ask the Postfix table ``ref`` for every key at once (``postmap -q - ref``: one
+    process, the keys on its standard input, not one process per key): found key -> value,
+    or None when the command failed (a missing table, a fatal error). Keys that are not
+    plain printable ASCII words never reach the command (:class:`ValueError`). ``prog`` is
+    ``postalias`` for alias tables.
+
+    The answers come back as ``key<TAB>value`` (``key: value`` from postalias); Postfix
+    folds keys to lower case, so a key is found under the spelling it was asked with or
+    under its lower case."""
+    wanted = list(dict.fromkeys(keys))
+    for k in wanted:
+        if not _MAP_KEY.fullmatch(k):
+            raise ValueError(f"not a table key: {k!r}")
+    if not wanted:
+        return {}
+    res = ex.run([prog, "-q", "-", ref], input="".join(k + "\n" for k in wanted), quiet=True,
+                 timeout=120)
+    if res.returncode != 0 and (res.returncode != 1 or res.stderr.strip()):
+        return None  # exit 1 without a word: no key was found; else a fatal error
+    found: Dict[str, str] = {}
+    for line in res.stdout.splitlines():
+        key, _, value = line.partition("\t") if "\t" in line else line.partition(" ")
+        key = key.strip()
+        if prog == "postalias" and key.endswith(":"):
+            key = key[:-1]
+        found[key.lower()] = value.strip()
+    return {k: found[k.lower()] for k in wanted if k.lower() in found}
+
+
 def postfix_check(ex: Executor) -> CheckResult:
+    """``postfix check``; in an apply whose validation (before any reload) found it satisfied
+    on the same files, that validation's word (:attr:`Executor.validated`): once per apply."""
     if not ex.which("postfix"):
         return info("postfix check", "postfix is not installed")
     if ex.rehearsal:
         return not_checked("postfix check", "postfix on the server")
+    still = ex.validated.get(("postfix", "check"))
+    how = still() if still is not None else None
+    if how:
+        return passed("postfix check", how)
     res = ex.run(["postfix", "check"], quiet=True, timeout=120)
     if res.ok and "warning" not in res.output.lower():
         return passed("postfix check", "no problems reported")
@@ -283,6 +324,9 @@ def smtp_capabilities(host: str, port: int, helo: str = "mailwizard.invalid",
                       server_name: Optional[str] = None,
                       timeout: float = 10.0) -> Dict[str, str]:
     """EHLO keywords (upper-case) before or after STARTTLS."""
+    import smtplib
+    import ssl
+
     with smtplib.SMTP(host, port, local_hostname=helo, timeout=timeout) as s:
         s.ehlo()
         if starttls:
@@ -300,6 +344,9 @@ def peer_certificate(host: str, port: int, *, smtp_starttls: bool = False,
     """The DER certificate a TLS server presents (implicit TLS, or SMTP with STARTTLS).
 
     Not verified here: the caller compares it with the certificate it expects."""
+    import smtplib
+    import ssl
+
     ctx = ssl._create_unverified_context()  # noqa: S323 - compared by the caller
     if smtp_starttls:
         with smtplib.SMTP(host, port, local_hostname="mailwizard.invalid",
@@ -320,6 +367,8 @@ def peer_certificate(host: str, port: int, *, smtp_starttls: bool = False,
 
 
 def smtp_starttls_offered(host: str, port: int = 25) -> CheckResult:
+    import smtplib
+
     skip = _offline(f"STARTTLS offered on port {port}")
     if skip is not None:
         return skip
@@ -334,6 +383,8 @@ def smtp_starttls_offered(host: str, port: int = 25) -> CheckResult:
 
 
 def smtp_no_auth_before_tls(host: str, port: int) -> CheckResult:
+    import smtplib
+
     skip = _offline(f"no AUTH before TLS on port {port}")
     if skip is not None:
         return skip
@@ -349,6 +400,9 @@ def smtp_no_auth_before_tls(host: str, port: int) -> CheckResult:
 
 
 def smtp_auth_after_tls(host: str, port: int) -> CheckResult:
+    import smtplib
+    import ssl
+
     skip = _offline(f"AUTH offered after STARTTLS on port {port}")
     if skip is not None:
         return skip
@@ -365,6 +419,8 @@ def smtp_auth_after_tls(host: str, port: int) -> CheckResult:
 def relay_denied(host: str, port: int = 25, source: Optional[str] = None,
                  timeout: float = 10.0) -> CheckResult:
     """Unauthenticated RCPT to an outside domain must be refused (no open relay)."""
+    import smtplib
+
     skip = _offline("not an open relay")
     if skip is not None:
         return skip

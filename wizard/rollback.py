@@ -13,7 +13,7 @@ import re
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from .answer_edits import revert_edits
-from .changes import ChangeContext, change_types
+from .changes import Change, ChangeContext, change_types
 from .errors import CommandFailed, MailwizardError
 from .events import RollbackResult
 from .session import Session
@@ -117,20 +117,10 @@ def rollback_journal(session: Session, ctx: ChangeContext, steps: Optional[Itera
     result = RollbackResult()
     clean_temp_files(ctx, [e for e in session.journal
                            if wanted is None or e["step"] in wanted])
-    for entry in reversed(entries):
-        if cancelled():  # a signal: stop between two undos, the journal says the rest
-            result.stopped = True
-            break
-        try:
-            state, warnings = undo_one(session, ctx, entry, force)
-            result.warnings.extend(warnings)
-            if state == "unknown":
-                result.errors.append(f"unknown change type {entry.get('type')!r}")
-            elif state == "undone":
-                result.undone += 1
-        except (MailwizardError, OSError) as exc:
-            result.errors.append(f"{entry['step']}: {entry['desc']}: {exc}")
+    with _AheadUndos(ctx) as ahead:
+        _undo_in_order(session, ctx, list(reversed(entries)), force, cancelled, result, ahead)
     left = {e["step"] for e in entries if e["state"] in ("done", "started")}
+
     steps_done = sorted({e["step"] for e in entries} - (left if result.stopped else set()))
     for s in steps_done:
         session.set_step(s, "rolled-back" if not result.errors else "failed")
@@ -140,3 +130,74 @@ def rollback_journal(session: Session, ctx: ChangeContext, steps: Optional[Itera
         revert_edits(session, steps_done)
         session.purge_secret_backups()  # only when nothing is left to roll back
     return result
+
+
+def _undo_in_order(session: Session, ctx: ChangeContext, order: List[Dict[str, Any]],
+                   force: bool, cancelled: Callable[[], bool], result: RollbackResult,
+                   ahead: _AheadUndos) -> None:
+    for n, entry in enumerate(order):
+        if cancelled():  # a signal: stop between two undos, the journal says the rest
+            result.stopped = True
+            break
+        ahead.start_at(entry, order[n:])
+        ahead.wait_for(entry)
+        try:
+            state, warnings = undo_one(session, ctx, entry, force)
+            result.warnings.extend(warnings)
+            if state == "unknown":
+                result.errors.append(f"unknown change type {entry.get('type')!r}")
+            elif state == "undone":
+                result.undone += 1
+        except (MailwizardError, OSError) as exc:
+            result.errors.append(f"{entry['step']}: {entry['desc']}: {exc}")
+
+
+class _AheadUndos:
+    """The early parts of undos (:meth:`Change.undo_ahead`: stopping the daemons the run
+    started), run side by side in threads.
+
+    They start when the reverse order reaches the first entry that has one -- the place
+    where the strict order would stop the first daemon -- for that entry and every later
+    one, and each is waited for at its own entry, before the entry's undo: whatever the
+    strict order undoes after a daemon's stop still finds that daemon gone. Every one is
+    waited for before the rollback returns (also when it is stopped by a signal)."""
+
+    def __init__(self, ctx: ChangeContext) -> None:
+        self.ctx = ctx
+        self.pending: Dict[int, Any] = {}
+        self.pool: Any = None
+
+    def __enter__(self) -> _AheadUndos:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+    @staticmethod
+    def _has(entry: Dict[str, Any]) -> Optional[Any]:
+        cls = change_types().get(entry.get("type", ""))
+        if cls is None or entry.get("state") != "done":
+            return None
+        own = getattr(cls.undo_ahead, "__func__", None)  # type: ignore[attr-defined]
+        return cls if own is not Change.undo_ahead.__func__ else None  # type: ignore[attr-defined]
+
+    def start_at(self, entry: Dict[str, Any], rest: List[Dict[str, Any]]) -> None:
+        if self.pool is not None or self._has(entry) is None:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        jobs = [(e, cls) for e in rest for cls in [self._has(e)] if cls is not None]
+        self.pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs), 8)),
+                                       thread_name_prefix="mw-undo-ahead")
+        for e, cls in jobs:
+            self.pending[id(e)] = self.pool.submit(cls.undo_ahead, self.ctx, e["record"])
+
+    def wait_for(self, entry: Dict[str, Any]) -> None:
+        future = self.pending.pop(id(entry), None)
+        if future is None:
+            return
+        try:
+            future.result()
+        except Exception:  # noqa: BLE001 - the entry's own undo runs next and reports
+            pass

@@ -89,7 +89,19 @@ def apply_and_verify(engine: Engine, steps: Optional[Iterable[str]] = None, *,
     """
     selected = [r.id for r in engine.select(list(steps) if steps is not None else None)]
     outcome = RunOutcome()
+    # one probe cache for the run: the checks reuse what the changes asked (see probecache),
+    # and the validators this apply ran or found satisfied (Executor.validated)
+    engine.executor.validated.clear()
+    try:
+        return _apply_and_verify(engine, selected, outcome, verify_each, probe_host,
+                                 on_progress)
+    finally:
+        engine.executor.validated.clear()
 
+
+def _apply_and_verify(engine: Engine, selected: List[str], outcome: RunOutcome,
+                      verify_each: bool, probe_host: str,
+                      on_progress: ProgressCallback) -> RunOutcome:
     def after_step(res: StepResult) -> None:
         checks = None
         if verify_each and res.status == "applied":
@@ -98,7 +110,6 @@ def apply_and_verify(engine: Engine, steps: Optional[Iterable[str]] = None, *,
         outcome.results.append(res)
         on_progress(StepDone(len(outcome.results), len(selected), res, checks))
 
-    # one probe cache for the run: the checks reuse what the changes asked (see probecache)
     with engine.executor.probe_cache():
         engine.apply(selected, after_step=after_step)
         if verify_each:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import List
 
 import pytest
 from recipe_plans import DEMO, Planned, with_
@@ -80,8 +81,13 @@ def test_answer_must_be_a_boolean() -> None:
 
 
 def _verify(tmp_path: Path, answer: str) -> list:
-    script = {"postmap -q": lambda argv, ex: FakeCommand(
-        0, answer if argv[2] != "bob@example.com" else "bob"),
+    def lookup(argv: List[str], ex: ScriptedExecutor) -> FakeCommand:
+        assert argv[:3] == ["postmap", "-q", "-"]  # one process for every address
+        keys = (ex.last_input or "").splitlines()
+        return FakeCommand(0, "".join(f"{k}\t{'bob' if k == 'bob@example.com' else answer}\n"
+                                      for k in keys))
+
+    script = {"postmap -q": lookup,
         "daemon-pid": FakeCommand(1)}  # postfix is not running: no network probe
     tool = tmp_path / "usr/sbin/postmap"
     tool.parent.mkdir(parents=True, exist_ok=True)

@@ -99,3 +99,19 @@ def test_read_only_probes_are_cacheable(argv: List[str]) -> None:
     ["dpkg-query"], []])
 def test_commands_that_change_things_are_not(argv: List[str]) -> None:
     assert not cacheable(argv)
+
+
+def test_a_lookup_of_many_keys_is_cached_for_its_input(tmp_path: Path,
+                                                       spawned: List[List[str]]) -> None:
+    ex = Executor(tmp_path, host_commands=True)
+    argv = ["postmap", "-q", "-", "hash:/etc/postfix/virtual"]
+    with ex.probe_cache():
+        ex.run(["doveconf", "-n"], quiet=True)
+        a = ex.run(argv, quiet=True, input="a@example.test\n")
+        b = ex.run(argv, quiet=True, input="a@example.test\n")
+        ex.run(argv, quiet=True, input="b@example.test\n")  # other keys: asked again
+        ex.run(["doveconf", "-n"], quiet=True)  # the lookups forgot nothing
+    assert a.stdout == b.stdout and len(spawned) == 3
+    assert cacheable(argv, "x\n") and not cacheable(["postmap", "-q", "a", "b"], "x\n")
+    assert not cacheable(["postmap", "-q", "-", "hash:/etc/x y"], "x\n")
+    assert not cacheable(["postfix", "check"], "x\n")

@@ -279,6 +279,14 @@ class Change(metaclass=_FrozenAfterInit):
     def settle(cls, ctx: ChangeContext, rec: Record) -> None:
         """Called once the entry is done or undone: drop what only a resume needed."""
 
+    @classmethod
+    def undo_ahead(cls, ctx: ChangeContext, rec: Record) -> bool:
+        """The part of a ``done`` entry's undo that a rollback may run early and at the same
+        time as others' (stopping a daemon this run started: an exit can take seconds); its
+        :meth:`undo_record` still runs at the entry's own place and finds it done. True when
+        there is such a part (then it ran); by default there is none."""
+        return False
+
     def touched_paths(self) -> List[str]:
         return []
 

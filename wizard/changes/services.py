@@ -154,6 +154,22 @@ class Service(Change):
                 self._do(ctx, mgr, "start")
 
     @classmethod
+    def undo_ahead(cls, ctx: ChangeContext, rec: Record) -> bool:
+        """Stop the daemon when this run started it (the first part of :meth:`undo_record`),
+        so that a rollback stops every daemon of the run at once: OpenDKIM takes up to 5 s
+        to exit, Dovecot about 1 s. A failure is left for :meth:`undo_record` to report."""
+        if rec["was_running"]:
+            return False
+        self = Service(rec["name"], enable=rec["enable"], units=[rec["unit"]],
+                       direct=rec.get("direct"), status_unit=rec.get("status_unit"))
+        try:
+            if self._running(ctx, rec["manager"]):
+                self._do(ctx, rec["manager"], "stop")
+        except ExecutorError:
+            pass
+        return True
+
+    @classmethod
     def undo_record(cls, ctx: ChangeContext, rec: Record, force: bool = False) -> List[str]:
         """Stop what this run started, disable what it enabled; a daemon that ran before is
         reloaded, or restarted again when the record says it was restarted (``action``:
@@ -260,6 +276,8 @@ class Validate(Change):
         if fp is not None:
             try:
                 if ctx.backups.load(self._stamp_key()).decode() == fp:
+                    self._remember(ctx, fp, "an earlier apply's validation accepted these "
+                                   "very files")
                     return None
             except OSError:
                 pass
@@ -268,12 +286,30 @@ class Validate(Change):
             raise ValidationFailed(
                 f"`{quote_argv(self.argv)}` rejected the configuration (exit {res.returncode}); "
                 f"nothing was restarted:\n{res.output[-3000:]}")
+        warned = False
         for line in res.output.splitlines():
             if "warning" in line.lower():
                 ctx.log(line)
+                warned = True
         if fp is not None:
             ctx.backups.save(self._stamp_key(), fp.encode())
+            if not warned:
+                self._remember(ctx, fp, "this apply's validation accepted these very files")
         return None
+
+    def _remember(self, ctx: ChangeContext, fp: str, how: str) -> None:
+        """Tell the apply's checks that the validator is satisfied while the files keep the
+        fingerprint ``fp`` (:attr:`Executor.validated`): they say so instead of running it a
+        second time (``postfix check`` costs 0.5-2 s)."""
+        ex, config = ctx.executor, list(self.config)
+        names = ", ".join(config)
+
+        def still() -> Optional[str]:
+            if fingerprint(ex, config) != fp:
+                return None
+            return f"{how} (SHA-256 of {names} unchanged)"
+
+        ex.validated[tuple(self.argv)] = still
 
     def commit(self, ctx: ChangeContext, rec: Record) -> None:  # pragma: no cover - never
         return None

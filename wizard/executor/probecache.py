@@ -2,8 +2,9 @@
 
 Checks and changes ask the same questions again and again (``postfix check``, ``postfix
 status``, ``doveconf -n``, ``postconf -h ...``): within :meth:`ProbeCaching.probe_cache` the
-answer of a whitelisted read-only probe (a quiet command without input or extra environment)
-is kept and given again, until anything that could change it happens through the executor:
+answer of a whitelisted read-only probe (a quiet command without extra environment, and
+without input but for table lookups of many keys) is kept and given again, until anything
+that could change it happens through the executor:
 a command that is not a probe (quiet or not), a file written, removed, its mode or owner
 changed, a directory made, a daemon stopped. Then the whole cache is forgotten. Outside the
 context nothing is cached.
@@ -22,12 +23,16 @@ _NAME = re.compile(r"[A-Za-z0-9_./-]+", re.ASCII)
 _POSTCONF_READ_FLAGS = re.compile(r"-[dhnPMFx]+", re.ASCII)
 
 
-def cacheable(argv: Sequence[str]) -> bool:
+def cacheable(argv: Sequence[str], input: Optional[str] = None) -> bool:
     """True for the read-only probes whose answer depends only on the target's files and
-    daemons (what the executor's writes and commands change)."""
+    daemons (what the executor's writes and commands change). Only table lookups of many
+    keys (``postmap -q - TABLE``) read an input; the answer is kept for that input."""
     if not argv:
         return False
     prog, args = argv[0], list(argv[1:])
+    if input is not None:
+        return (prog in ("postmap", "postalias") and len(args) == 3 and args[:2] == ["-q", "-"]
+                and bool(_NAME.fullmatch(args[2].split(":", 1)[-1])))
     if prog == "postfix":
         return args in (["check"], ["status"])
     if prog == "doveconf":  # doveconf only reads
@@ -71,15 +76,15 @@ class ProbeCaching:
                    env: Optional[Mapping[str, str]], quiet: bool) -> Optional[CommandResult]:
         if self._probes is None:
             return None
-        if not (quiet and input is None and not env and cacheable(argv)):
+        if not (quiet and not env and cacheable(argv, input)):
             self._changed()  # a command that may change things
             return None
-        hit = self._probes.get(tuple(argv))
+        hit = self._probes.get((*argv, input or ""))
         return dataclasses.replace(hit, duration=0.0) if hit is not None else None
 
     def _probe_store(self, argv: List[str], input: Optional[str],
                      env: Optional[Mapping[str, str]], quiet: bool,
                      result: CommandResult) -> None:
-        if (self._probes is not None and quiet and input is None and not env
-                and cacheable(argv) and result.returncode != 124):
-            self._probes[tuple(argv)] = result
+        if (self._probes is not None and quiet and not env
+                and cacheable(argv, input) and result.returncode != 124):
+            self._probes[(*argv, input or "")] = result

@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .. import procs
 from ..errors import CommandFailed, ExecutorError
@@ -67,6 +67,11 @@ class Executor(ProbeCaching):
         self.host_commands = host_commands
         self.on_output = on_output
         self.history: List[CommandResult] = []
+        self.validated: Dict[Tuple[str, ...], Callable[[], Optional[str]]] = {}
+        """Validators (``postfix check``) an apply found satisfied, by argv: each answers
+        how, while the files it validated are unchanged, else None (see
+        :class:`~wizard.changes.Validate`); the apply's checks report that instead of
+        running the validator a second time. Empty outside an apply."""
 
     def checking(self) -> ContextManager[None]:
         """Context in which checks run (a rehearsal refuses to make up their answers)."""

@@ -33,6 +33,8 @@ class ScriptedExecutor(Executor):
         super().__init__(root, host_commands=True)
         self.script: Dict[str, object] = dict(script or {})
         self.calls: List[List[str]] = []
+        self.last_input: Optional[str] = None
+        """The input of the last command run (a scripted answer may read it)."""
 
     def daemon_pid(self, pidfile: str, names: Sequence[str]) -> Optional[int]:
         """Scripted as the pseudo command ``daemon-pid PIDFILE NAME...``: exit 0 means it runs
@@ -54,6 +56,7 @@ class ScriptedExecutor(Executor):
             quiet: bool = False) -> CommandResult:
         argv = [str(a) for a in argv]
         self.calls.append(argv)
+        self.last_input = input
         joined = " ".join(argv)
         answer: object = FakeCommand()
         best = -1
