@@ -49,7 +49,9 @@ def open_health(pane: Pane, tmp_path: Path, env: Optional[Dict[str, str]] = None
     pane.keys("s")
     pane.wait_for("Ctrl+N goes on")
     pane.keys("C-n")
-    pane.wait_for("Open step")
+    # the steps are planned in the app's worker; while it is busy the palette offers no
+    # Health check (it would have to wait), so open it once the plan is on screen
+    pane.wait_for("15 steps for Debian 12")
     pane.keys("C-p")
     pane.wait_for("Search for commands")
     pane.keys("Health check")
