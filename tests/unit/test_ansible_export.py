@@ -271,3 +271,48 @@ def test_keys_of_every_type(tmp_path: Path, key_type: str, words: str) -> None:
     assert dkim_key and "rsa_keygen_bits:2048" in dkim_key[0], shells
     cert = [c for c in shells if "openssl req" in c]
     assert cert and "/CN={{ mailwizard_hostname }}" in cert[0], cert
+
+
+HOST_NAMES = [  # (value, accepted by the whole assert, accepted by the `match` test alone)
+    ("mail.example.com", True, True),
+    ("mx-2.mail.example.org", True, True),
+    ("mail.example.com\n", False, False),  # the newline a bare $ would let through
+    ("mail.example.com\nrelayhost = evil", False, False),
+    ("mail", False, False),
+    ("-mail.example.com", False, False),
+    ("mail..example.com", False, False),
+    ("mail.example.com;id", False, False),
+    ("m\u00e4il.example.com", False, False),
+]
+
+
+def test_host_name_assert_in_ansible(tmp_path: Path) -> None:
+    """The role's first task, run by ansible-playbook itself (localhost, nothing changed):
+    valid names pass, every hostile one fails, and the pattern alone refuses a trailing
+    newline (it ends in \\Z, not $)."""
+    exe = playbook_command()
+    if exe is None:
+        pytest.skip("ansible-core is not installed (pip install -e '.[test]')")
+    out = export(tmp_path, demo_data(), "debian12")
+    first = tasks_of(out, "main.yml")[0]
+    conditions = first["ansible.builtin.assert"]["that"]
+    match = next(c for c in conditions if " is match(" in c)
+    tasks: List[dict] = []
+    expect = []
+    for i, (name, whole, alone) in enumerate(HOST_NAMES):
+        for tag, that, ok in (("w", conditions, whole), ("m", [match], alone)):
+            tasks.append({"name": f"{tag}{i}", "vars": {"mailwizard_hostname": name},
+                          "ansible.builtin.assert": {"that": that}, "ignore_errors": True,
+                          "register": f"{tag}{i}"})
+            expect.append(f"{tag}{i} is {'succeeded' if ok else 'failed'}")
+    tasks.append({"name": "verdict", "ansible.builtin.assert": {"that": expect}})
+    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False,
+             "tasks": tasks}]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
+    env = {**os.environ, "ANSIBLE_LOCALHOST_WARNING": "false",
+           "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false", "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"), "HOME": str(tmp_path)}
+    res = subprocess.run([exe, "-i", "localhost,", "play.yml"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    assert "TASK [verdict]" in res.stdout

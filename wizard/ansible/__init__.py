@@ -20,8 +20,8 @@ from .text import HOST_VAR, ExportError, dump_yaml
 __all__ = ["ExportError", "export_role"]
 
 ROLE = "roles/mailwizard"
-HOSTNAME_RE = (  # only after the check that no other character (no newline) is in it
-    r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+HOSTNAME_RE = (  # Jinja's `match` is re.match: \Z ends it (a bare $ would let a newline in)
+    r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
 
 
 def export_role(engines: Sequence[Engine], out_dir: Path) -> List[Path]:
