@@ -1,7 +1,8 @@
 """Hand edits since the last apply: a re-run keeps them unless told otherwise.
 
 mailwizard journals the values its structured edits leave (``new`` in the record of a
-:class:`PostfixParams` or :class:`DovecotSettings` edit, also read by ``mailwizard check``'s
+:class:`PostfixParams`, :class:`DovecotSettings` or :class:`MasterService` edit (a
+master.cf entry is one key, ``name/type``), also read by ``mailwizard check``'s
 drift report; a removed key is None). When a later plan would set a key again and the file's
 value is no longer the one mailwizard wrote (the admin edited or removed it by hand since),
 the engine keeps the admin's value: the key is dropped from the change and a note in the plan
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence, Set
 
 from . import confedit
-from .changes import Change, DovecotSettings, Note, PostfixParams
+from .changes import Change, DovecotSettings, MasterService, Note, PostfixParams
 from .checks import CheckResult
 from .executor import Executor
 from .platforms import Platform, stock_file
@@ -43,8 +44,12 @@ READERS: Dict[str, Callable[[Optional[str]], Dict[str, str]]] = {
 }
 """Structured editor (``rec['editor']``) -> its file's keys and values."""
 
-KEEPS: Dict[str, str] = {"main.cf": "main.cf ", "dovecot": "dovecot "}
-"""Editors whose hand edits a re-run keeps -> the name prefix of their value checks."""
+KEEPS: Dict[str, str] = {"main.cf": "main.cf ", "dovecot": "dovecot ",
+                         "master.cf": "master.cf "}
+"""Editors whose hand edits a re-run keeps -> the name prefix of their value checks. A
+master.cf service entry is kept whole; the checks of what it must hold (the submission
+service's encryption and login, the SPF policy service) stay checks: a kept entry that drops
+one fails them, as it should."""
 
 _SECRET_NAME = re.compile(r"(?i)passw|secret")
 
@@ -64,9 +69,12 @@ class KeptEdit:
         def show(v: Optional[str]) -> str:
             if v is None:
                 return "(not set)"
-            return "(hidden)" if _SECRET_NAME.search(self.name) else repr(v)
+            if _SECRET_NAME.search(self.name):
+                return "(hidden)"
+            return repr(" ".join(v.split()) if "\n" in v else v)  # a master.cf entry
 
-        wants = "" if self.wanted == self.ours else f"; the answers now want {show(self.wanted)}"
+        wants = ("" if _blanks(self.wanted) == _blanks(self.ours)
+                 else f"; the answers now want {show(self.wanted)}")
         stock = "not in the stock file" if self.stock is None else f"stock {show(self.stock)}"
         return (f"{self.name}: {stock}, mailwizard {show(self.ours)}, now "
                 f"{show(self.now)}{wants}")
@@ -106,7 +114,7 @@ def keep_edits(changes: Sequence[Change], executor: Executor, platform: Platform
     out: List[Change] = []
     for c in changes:
         mine = ours.get(getattr(c, "path", ""))
-        if (not isinstance(c, (PostfixParams, DovecotSettings)) or mine is None
+        if (not isinstance(c, (PostfixParams, DovecotSettings, MasterService)) or mine is None
                 or c.editor != mine.editor):
             out.append(c)
             continue

@@ -71,3 +71,25 @@ def test_a_re_run_keeps_a_hand_edit_of_a_dovecot_setting(dep: Deployed) -> None:
     r = dep.srv.run("mailwizard apply --overwrite-edits --yes 2>&1", check=False, timeout=900)
     assert r.returncode == 0, r.stdout[-5000:]
     assert doveconf(dep, "ssl_min_protocol") == "TLSv1.2"
+
+
+MASTER_CF = "/etc/postfix/master.cf"
+
+
+def test_a_re_run_keeps_a_hand_edit_of_a_master_cf_service(dep: Deployed) -> None:
+    """An override added by hand to the submission service: Postfix uses it, the re-run
+    keeps the entry whole and says so, --overwrite-edits writes mailwizard's entry back."""
+    dep.srv.run("sed -i '/^  -o syslog_name=postfix\\/submission$/a\\"
+                "  -o smtpd_client_connection_rate_limit=30' " + MASTER_CF)
+    limit = "postconf -P submission/inet/smtpd_client_connection_rate_limit"
+    assert dep.srv.run(limit).stdout.strip().endswith("= 30")
+    r = dep.srv.run("mailwizard apply --yes 2>&1", check=False, timeout=900)
+    assert r.returncode == 0, r.stdout[-5000:]
+    assert f"{MASTER_CF}: kept 1 hand edit(s): submission/inet" in r.stdout, r.stdout[-5000:]
+    assert dep.srv.run(limit).stdout.strip().endswith("= 30")
+    r = dep.srv.run("mailwizard verify --answers /root/answers.yaml --step tls-postfix 2>&1",
+                    check=False, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:]  # the entry still holds what 587 needs
+    r = dep.srv.run("mailwizard apply --overwrite-edits --yes 2>&1", check=False, timeout=900)
+    assert r.returncode == 0, r.stdout[-5000:]
+    assert dep.srv.run(limit, check=False).stdout.strip() == ""

@@ -180,3 +180,51 @@ def test_mailwizard_plan_names_a_kept_edit_from_the_journal(tmp_path: Path, caps
                    str(target.state_dir), "--step", "dovecot-basics"])
     out = "".join(capsys.readouterr())
     assert rc == 0 and f"{MAIL_CONF}: kept 1 hand edit(s): mail_location" in out, out[-3000:]
+
+
+MASTER_CF = "/etc/postfix/master.cf"
+
+
+def _submission(root: Path) -> str:
+    entries = confedit.read_master_cf((root / MASTER_CF.lstrip("/")).read_text())
+    return entries[("submission", "inet")]
+
+
+def test_a_master_cf_service_edited_by_hand_is_kept_whole(tmp_path: Path) -> None:
+    """The admin adds an override to the submission entry mailwizard wrote: a re-run keeps
+    the entry as it is now (named, with the three values), the security checks of the entry
+    still run on it, and --overwrite-edits writes mailwizard's entry again."""
+    target, session, ex = applied_server(tmp_path)
+    try:
+        engine = real_engine(DEMO_ANSWERS, PLATFORM, ex, session=session)
+        [res] = engine.apply(["tls-postfix"])
+        assert res.status == "applied"
+        ours = _submission(target.root)
+        assert ours_written(session)[MASTER_CF].values["submission/inet"] == ours
+        p = target.root / MASTER_CF.lstrip("/")
+        edited = ours.rstrip("\n") + "\n  -o smtpd_client_connection_rate_limit=30\n"
+        p.write_text(p.read_text().replace(ours, edited, 1))
+        [plan] = engine.plan(["tls-postfix"])
+        [note] = [v for v in plan.previews if v.kind == "note" and "kept" in v.title]
+        assert f"{MASTER_CF}: kept 1 hand edit(s): submission/inet" in note.title
+        assert "smtpd_client_connection_rate_limit=30'" in note.note  # now, on one line
+        assert "answers now want" not in note.note
+        [res] = engine.apply(["tls-postfix"])
+        assert res.changed == 0 and _submission(target.root) == edited
+        checks = {c.name: c for c in engine.verify(["tls-postfix"])["tls-postfix"]}
+        assert checks["submission service in master.cf"].ok is True
+        assert "master.cf submission/inet" in edited_by_hand(ex, PLATFORM,
+                                                             ours_written(session))
+        # an edit that drops what the entry must hold is kept, and its check fails
+        weak = edited.replace("smtpd_tls_security_level=encrypt", "smtpd_tls_security_level=may")
+        p.write_text(p.read_text().replace(edited, weak, 1))
+        [res] = engine.apply(["tls-postfix"])
+        assert _submission(target.root) == weak
+        checks = {c.name: c for c in engine.verify(["tls-postfix"])["tls-postfix"]}
+        assert checks["submission service in master.cf"].ok is False
+        engine.overwrite_edits = True
+        [res] = engine.apply(["tls-postfix"])
+        assert res.status == "applied" and _submission(target.root) == ours
+        assert not edited_by_hand(ex, PLATFORM, ours_written(session))
+    finally:
+        session.close()

@@ -172,6 +172,18 @@ class MasterService(FileChange):
 
     editor = "master.cf"
 
+    def wanted(self) -> Mapping[str, str]:
+        """``name/type`` -> the entry's text as this change writes it (the keys of its
+        journal record)."""
+        return {f"{e.name}/{e.type}": e.render() for e in self.entries}
+
+    def without(self, names: Collection[str]) -> MasterService:
+        """The same change leaving the entries ``names`` (``name/type``) alone."""
+        return MasterService([e for e in self.entries if f"{e.name}/{e.type}" not in names],
+                             path=self.path, mode=self.mode, owner=self.owner,
+                             group=self.group, validate=self.validate,
+                             cool_mtime=self.cool_mtime, reason=self.reason)
+
     def remember(self, before: Optional[str], rec: Record) -> None:
         cur = confedit.read_master_cf(before)
         rec["old"] = {f"{e.name}/{e.type}": cur.get((e.name, e.type)) for e in self.entries}
