@@ -71,10 +71,11 @@ W = TypeVar("W", bound=Widget)
 
 #: The form's sections, in order (``_section_<name>`` makes its widgets, ``_collect_<name>``
 #: reads them back), and what the "more" line calls the ones not shown yet.
-SECTIONS = ("server", "users", "tls", "sasl", "restrictions", "optional", "dkim")
+SECTIONS = ("server", "users", "tls", "sasl", "restrictions", "optional", "dkim", "health")
 SECTION_TITLES = {"server": "server", "users": "users and aliases", "tls": "TLS certificate",
                   "sasl": "SASL", "restrictions": "restrictions",
-                  "optional": "optional steps and access", "dkim": "DKIM"}
+                  "optional": "optional steps and access", "dkim": "DKIM",
+                  "health": "health report"}
 #: The sections the form opens with: they fill an 80x24 screen; the others are mounted when
 #: the admin tabs or scrolls to them (or when an answer of theirs needs attention).
 FIRST_SECTIONS = 2
@@ -372,6 +373,20 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
             "(mail domain and virtual domains always)"), "dkim-domains",
             "More domains to sign for, besides the mail domain and the virtual domains.")
 
+    def _section_health(self) -> Iterable[Widget]:
+        """The scheduled health check (step health-timer): off while no address is given."""
+        yield Label("Health report (optional)", classes="section")
+        yield from self._row("Mail reports to", self._input(
+            "health_check-mail_to", self._get("health_check", "mail_to"),
+            "(empty: no scheduled check)"), "health_check-mail_to",
+            "Runs mailwizard check on a schedule and mails the report to this address "
+            "whenever the result changes (warnings and failures).")
+        yield from self._row("Schedule", self._input(
+            "health_check-schedule", self._get("health_check", "schedule", default="daily"),
+            "hourly, daily, weekly or HH:MM"), "health_check-schedule",
+            "When the check runs: hourly, daily, weekly, or every day at HH:MM (24 h, the "
+            "server's time).")
+
     def _section_widgets(self, name: str) -> List[Widget]:
         return list(getattr(self, f"_section_{name}")())
 
@@ -572,6 +587,14 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         else:
             dkim.pop("domains", None)
         data["dkim"] = dkim
+
+    def _collect_health(self, data: Dict[str, Any]) -> None:
+        health = dict(data.get("health_check") or {})
+        health["mail_to"] = self._val("health_check-mail_to")
+        health["schedule"] = self._val("health_check-schedule") or "daily"
+        if not health["mail_to"] and not data.get("health_check"):
+            return  # nothing asked for: the answers keep no empty section
+        data["health_check"] = health
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> Optional[Answers]:

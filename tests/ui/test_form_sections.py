@@ -79,3 +79,36 @@ async def test_a_problem_in_a_later_section_shows_that_section() -> None:
         await pilot.pause()
         assert isinstance(app.screen, AnswersScreen)
         assert app.focused is form.query_one("#f-certificate-country", Input)
+
+
+@run_async
+async def test_the_health_report_is_answered_on_the_form() -> None:
+    """The last section turns the scheduled health check on: a bad schedule or address is
+    named under its field and Next refuses; good ones reach the answers."""
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_form(app, pilot)
+        await form.reveal()
+        await pilot.pause()
+        mail_to = form.query_one("#f-health_check-mail_to", Input)
+        schedule = form.query_one("#f-health_check-schedule", Input)
+        assert mail_to.value == "" and schedule.value == "daily"
+        assert parse_answers(form.collect()).health_check.mail_to == ""
+        form.show_all = True
+        for address, when, slot, said in (
+                ("ops@example.net", "25:00", "schedule", "not a schedule"),
+                ("ops@example.net\nrelayhost=x", "daily", "mail_to", "U+000A")):
+            mail_to.value, schedule.value = address, when
+            assert form.validate() is None
+            await pilot.pause()
+            assert said in text_of(form.query_one(f"#err-health_check-{slot}"))
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, AnswersScreen)  # Next refuses
+        mail_to.value = "ops@example.net"
+        schedule.value = "06:30"
+        answers = form.validate()
+        assert answers is not None
+        assert (answers.health_check.mail_to, answers.health_check.schedule) == (
+            "ops@example.net", "06:30")
+        assert form.edited()

@@ -75,7 +75,7 @@ class HealthCheck(Section):
 
     @classmethod
     def form_start(cls) -> Dict[str, Any]:
-        return {}  # not on the form: an answers file (or a later re-run) turns it on
+        return {}  # the form's health report fields start empty (off) and "daily"
 
     def summary(self, answers: Answers) -> List[Tuple[str, str]]:
         if not self.mail_to:
