@@ -11,19 +11,7 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import (
-    Any,
-    Dict,
-    Iterable,
-    List,
-    NamedTuple,
-    Optional,
-    Set,
-    Tuple,
-    Type,
-    TypeVar,
-    Union,
-)
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Type, TypeVar
 
 from rich.text import Text
 from textual import on
@@ -81,19 +69,6 @@ _RATE_FIELDS = tuple((key, label, getattr(Restrictions(), key)) for key, label i
 _DELAY = Restrictions().postgrey_delay
 W = TypeVar("W", bound=Widget)
 
-
-class ErrorSlot(NamedTuple):
-    """Where a field's error line goes (after the widget before it in the section): the
-    line is mounted the first time the field has a problem to show. Most fields never do,
-    and Textual styles every widget of a screen, shown or not (the form opened with 13 empty
-    error lines among its 74 widgets)."""
-
-    key: str
-
-
-#: What the section builders yield.
-Item = Union[Widget, ErrorSlot]
-
 #: The form's sections, in order (``_section_<name>`` makes its widgets, ``_collect_<name>``
 #: reads them back), and what the "more" line calls the ones not shown yet.
 SECTIONS = ("server", "users", "tls", "sasl", "restrictions", "optional", "dkim")
@@ -147,8 +122,6 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         """The sections mounted so far."""
         self._revealing = False
         self._by_id: Optional[Dict[str, Widget]] = None
-        self._error_anchors: Dict[str, Widget] = {}
-        """Error slot -> the widget its line goes after (the mounted sections' slots)."""
         """The form's widgets by id (a query walks all two hundred of them: collecting the
         form asks for fifty fields, and every key that validates collects it)."""
 
@@ -162,11 +135,11 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         return default if node is None else node
 
     @staticmethod
-    def _row(label: str, widget: Widget, key: str, hint: str = "") -> Iterable[Item]:
+    def _row(label: str, widget: Widget, key: str, hint: str = "") -> Iterable[Widget]:
         row = Horizontal(Label(label, classes="field-label"), widget, classes="field")
         row.tooltip = hint or None
         yield row
-        yield ErrorSlot(key)
+        yield ErrorLine(id=f"err-{key}")
 
     def _input(self, key: str, value: Any, placeholder: str = "", **kw: Any) -> Input:
         return Input(str(value), placeholder=placeholder, id=f"f-{key}", compact=True, **kw)
@@ -193,7 +166,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
             yield MoreFields(self._more_text(FIRST_SECTIONS), id="answers-more")
         yield KeysFooter()
 
-    def _section_server(self) -> Iterable[Item]:
+    def _section_server(self) -> Iterable[Widget]:
         """Host and domain names, networks."""
         yield Label("Server", classes="section")
         yield from self._row("Host name", self._input(
@@ -213,7 +186,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
             "inet_protocols", INET_PROTOCOLS, self._get("inet_protocols", default="all")),
             "inet_protocols")
 
-    def _section_users(self) -> Iterable[Item]:
+    def _section_users(self) -> Iterable[Widget]:
         """Admin, users and aliases."""
         yield Label("Users & aliases", classes="section")
         yield from self._row("Admin user", self._input(
@@ -222,11 +195,11 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
                      classes="hint")
         yield Vertical(*(UserRow(user) for user in self._get("users", default=[]) or []),
                        id="users")
-        yield ErrorSlot("users")
+        yield ErrorLine(id="err-users")
         yield Label("Aliases, one per line: name: target, target", classes="hint")
         yield TextArea(map_to_lines(self._get("aliases", default={})), id="f-aliases",
                        compact=True, classes="map")
-        yield ErrorSlot("aliases")
+        yield ErrorLine(id="err-aliases")
         yield from self._row("Virtual domains", self._input(
             "virtual_alias_domains",
             list_to_text(self._get("virtual_alias_domains", default=[])),
@@ -234,9 +207,9 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         yield Label("Virtual aliases: address: target, target", classes="hint")
         yield TextArea(map_to_lines(self._get("virtual_aliases", default={})),
                        id="f-virtual_aliases", compact=True, classes="map")
-        yield ErrorSlot("virtual_aliases")
+        yield ErrorLine(id="err-virtual_aliases")
 
-    def _section_tls(self) -> Iterable[Item]:
+    def _section_tls(self) -> Iterable[Widget]:
         """The certificate."""
         yield Label("TLS certificate", classes="section")
         yield from self._row("Mode", self._select(
@@ -293,9 +266,9 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
             "More host names the certificate must cover, besides the host name.")
         yield self._check("certificate-csr", "Also write a signing request (CSR) for a CA",
                           self._get("certificate", "csr", default=False))
-        yield ErrorSlot("certificate-csr")
+        yield ErrorLine(id="err-certificate-csr")
 
-    def _section_sasl(self) -> Iterable[Item]:
+    def _section_sasl(self) -> Iterable[Widget]:
         """SASL authentication."""
         yield Label("SASL authentication", classes="section")
         yield from self._row("Backend", self._select(
@@ -305,7 +278,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
             "sasl-pam_group", self._get("sasl", "pam_group"), "(anyone with an account)"),
             "sasl-pam_group")
 
-    def _section_restrictions(self) -> Iterable[Item]:
+    def _section_restrictions(self) -> Iterable[Widget]:
         """What the server refuses."""
         yield Label("Restrictions", classes="section")
         yield from self._row("Block lists (RBL)", self._input(
@@ -315,27 +288,27 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
             "1.1.1.1...) Spamhaus answers 127.255.255.x, which without it rejects all mail.")
         yield self._check("restrictions-helo_required", "Require HELO/EHLO",
                           self._get("restrictions", "helo_required", default=True))
-        yield ErrorSlot("restrictions-helo_required")
+        yield ErrorLine(id="err-restrictions-helo_required")
         yield self._check("restrictions-reject_unknown_helo",
                           "Strict HELO: reject names without DNS (may lose mail)",
                           self._get("restrictions", "reject_unknown_helo", default=False))
-        yield ErrorSlot("restrictions-reject_unknown_helo")
+        yield ErrorLine(id="err-restrictions-reject_unknown_helo")
         yield self._check("restrictions-reject_unknown_client",
                           "Strict client: reject addresses without reverse DNS",
                           self._get("restrictions", "reject_unknown_client", default=False))
-        yield ErrorSlot("restrictions-reject_unknown_client")
+        yield ErrorLine(id="err-restrictions-reject_unknown_client")
         yield self._check("restrictions-sender_login",
                           "Port 587: users send only as their own addresses",
                           self._get("restrictions", "sender_login", default=True))
-        yield ErrorSlot("restrictions-sender_login")
+        yield ErrorLine(id="err-restrictions-sender_login")
         yield self._check("restrictions-spf", "Check senders' SPF (refuse on fail)",
                           self._get("restrictions", "spf", default=True))
-        yield ErrorSlot("restrictions-spf")
+        yield ErrorLine(id="err-restrictions-spf")
         yield Label(Text("Sender access, one per line: sender: REJECT|OK|DISCARD|HOLD "
                          "[text]"), classes="hint")
         yield TextArea(map_to_lines(self._get("restrictions", "sender_access", default={})),
                        id="f-restrictions-sender_access", compact=True, classes="map")
-        yield ErrorSlot("restrictions-sender_access")
+        yield ErrorLine(id="err-restrictions-sender_access")
         yield from self._row("Max message bytes", self._input(
             "restrictions-message_size_limit",
             self._get("restrictions", "message_size_limit", default=0),
@@ -367,7 +340,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
                 str(default)), f"restrictions-{key}",
                 f"Per client and minute ({key}); 0: no limit.")
 
-    def _section_optional(self) -> Iterable[Item]:
+    def _section_optional(self) -> Iterable[Widget]:
         """Optional steps and access."""
         yield Label("Optional steps and access", classes="section")
         steps = self._get("steps", default={}) or {}
@@ -377,20 +350,20 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
                           steps.get("postgrey", False))
         yield self._check("steps-virtual-aliases", "Virtual alias domains",
                           steps.get("virtual-aliases", True))
-        yield ErrorSlot("steps")
+        yield ErrorLine(id="err-steps")
         yield self._check("imap", "IMAP (IMAPS 993)", self._get("imap", default=True))
-        yield ErrorSlot("imap")
+        yield ErrorLine(id="err-imap")
         yield self._check("pop3", "POP3 (POP3S 995)", self._get("pop3", default=True))
-        yield ErrorSlot("pop3")
+        yield ErrorLine(id="err-pop3")
         yield self._check("plaintext_ports", "Also open 110/143 (STARTTLS)",
                           self._get("plaintext_ports", default=False))
 
-    def _section_dkim(self) -> Iterable[Item]:
+    def _section_dkim(self) -> Iterable[Widget]:
         """DKIM signing."""
         yield Label("DKIM signing", classes="section")
         yield self._check("dkim-enabled", "Sign outgoing mail with DKIM (OpenDKIM)",
                           self._get("dkim", "enabled", default=True))
-        yield ErrorSlot("dkim-enabled")
+        yield ErrorLine(id="err-dkim-enabled")
         yield from self._row("Selector", self._input(
             "dkim-selector", self._get("dkim", "selector"),
             "(s + year and month, e.g. s202612)"), "dkim-selector",
@@ -401,29 +374,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
             "More domains to sign for, besides the mail domain and the virtual domains.")
 
     def _section_widgets(self, name: str) -> List[Widget]:
-        """The section's widgets; its error slots are noted (:meth:`_show_error`)."""
-        widgets: List[Widget] = []
-        for item in getattr(self, f"_section_{name}")():
-            if isinstance(item, ErrorSlot):
-                self._error_anchors[item.key] = widgets[-1]
-            else:
-                widgets.append(item)
-        return widgets
-
-    def _show_error(self, slot: str, messages: List[str]) -> None:
-        """Show ``messages`` under the field of ``slot`` (its line mounted if need be)."""
-        line = self._widget(f"err-{slot}")
-        if isinstance(line, ErrorLine):
-            line.show(messages)
-            return
-        anchor = self._error_anchors[slot]
-        parent = anchor.parent
-        if not messages or not isinstance(parent, Widget):
-            return
-        line = ErrorLine(id=f"err-{slot}")
-        line.show(messages)
-        parent.mount(line, after=anchor)
-        self._widgets()[f"err-{slot}"] = line
+        return list(getattr(self, f"_section_{name}")())
 
     @staticmethod
     def _more_text(shown: int) -> str:
@@ -638,7 +589,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
             if not (self.show_all or self._touched(slot)):
                 continue
             m = re.fullmatch(r"users-(\d+)", slot)
-            if (m and int(m.group(1)) < len(rows)) or slot in self._error_anchors:
+            if (m and int(m.group(1)) < len(rows)) or self._widget(f"err-{slot}"):
                 shown_slots.add(slot)
             else:
                 general.extend(messages)
@@ -647,8 +598,11 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         for n, row in enumerate(rows):
             slot = f"users-{n}"
             row.show_errors(by_slot.get(slot, []) if slot in shown_slots else [])
-        for slot in self._error_anchors:
-            self._show_error(slot, by_slot.get(slot, []) if slot in shown_slots else [])
+        for wid, widget in self._widgets().items():
+            slot = wid[4:]
+            if not wid.startswith("err-") or slot == "general" or not isinstance(widget, ErrorLine):
+                continue
+            widget.show(by_slot.get(slot, []) if slot in shown_slots else [])
         gen = self._widget("err-general")
         assert isinstance(gen, ErrorLine)
         gen.show(general)
@@ -791,7 +745,6 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         self.ctx.answers_saved_to = str(path)
         self.show_all = True
         self._by_id = None
-        self._error_anchors = {}
         self.shown = list(SECTIONS[:FIRST_SECTIONS])
         await self.recompose()
         self._by_id = None
