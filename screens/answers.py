@@ -112,6 +112,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
     def __init__(self, ctx: WizardContext) -> None:
         super().__init__()
         self.ctx = ctx
+        ctx.load()  # the form's starting content (read by the preload unless this came first)
         self.raw: Dict[str, Any] = copy.deepcopy(ctx.raw)
         self.touched: Set[str] = set()
         self._baseline: Optional[Dict[str, Any]] = None

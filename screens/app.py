@@ -18,6 +18,7 @@ import gc
 import importlib
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
@@ -120,13 +121,24 @@ class MailWizardApp(App[int]):
             self.title = REHEARSAL_TITLE
         self._show_welcome()
         self.call_after_refresh(self.preload)
+        if self.ctx.loader is None:  # else once the answers are read (preload)
+            self._greet()
+
+    def _greet(self) -> None:
         if self.ctx.kept_loaded:
             self.notify("The answers of your last visit are filled in (passwords are never "
                         "kept: type them again).", title="Welcome back", timeout=8)
 
+    def load_answers(self) -> None:
+        """The form's starting content, read now if the preload has not yet (a key that
+        needs it waits for a preload doing it)."""
+        if self.ctx.load():
+            self._greet()
+
     # Each full screen dismisses a Result (screens/results.py); one routing method per
     # screen turns it into the next screen.
     def _after_welcome(self, result: Optional[Result]) -> None:
+        self.load_answers()
         if result is None or result.move is not Move.NEXT:
             self._quit(0)
         elif self._resumable() is not None:
@@ -279,10 +291,16 @@ class MailWizardApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="preload")
     def preload(self) -> None:
-        """Once the first screen is painted: import the later screens and the engine, and
-        make the steps, while the admin reads it (the first key then waits for none of it).
-        The project's modules form no import cycle, so importing them here while the UI
-        imports one of them too only waits, never deadlocks."""
+        """Once the first screen is painted: read the answers (:meth:`WizardContext.load`),
+        import the later screens and the engine, and make the steps, while the admin reads
+        it (the first key then waits for none of it). The project's modules form no import
+        cycle, so importing them here while the UI imports one of them too only waits, never
+        deadlocks."""
+        if self.ctx.load():
+            try:
+                self.call_from_thread(self._greet)
+            except RuntimeError:  # the app is closing
+                pass
         for name in LATER_MODULES:
             importlib.import_module(name)
         self.ctx.recipe_list()
@@ -467,6 +485,7 @@ class MailWizardApp(App[int]):
         """Palette "Users and aliases": the Users screen over the current one."""
         from .users import UsersScreen
 
+        self.load_answers()  # the screen's changes go into the form's content
         self.push_screen(UsersScreen(self.ctx), callback=self._after_users)
 
     def _after_users(self, changed: Optional[bool]) -> None:
@@ -573,7 +592,8 @@ def make_app(answers: Union[Answers, str, None] = None,
              runbook_path: Optional[Path] = None,
              raw_answers: Optional[Dict[str, Any]] = None,
              yes: bool = False,
-             rehearsal_dir: Optional[Path] = None) -> MailWizardApp:
+             rehearsal_dir: Optional[Path] = None,
+             form_start: Optional[Callable[[], FormStart]] = None) -> MailWizardApp:
     """Build the app for tests (and :func:`run_app`).
 
     Args:
@@ -590,34 +610,66 @@ def make_app(answers: Union[Answers, str, None] = None,
         raw_answers: the form's starting content when it is not valid answers.
         rehearsal_dir: the rehearsal's scratch directory (a rehearsal's executor), or where
             one entered from the dry run goes (None: ``$TMPDIR/mailwizard-rehearsal-<id>``).
+        form_start: reads what the form starts from, instead of ``answers`` and
+            ``raw_answers`` (:func:`run_app`).
+
+    The answers are read, and the machine's defaults made, after the first screen is up
+    (:attr:`WizardContext.loader`).
     """
     from wizard.executor import DryRunExecutor
 
     plat = _platform(platform)
-    if isinstance(answers, str):
-        from wizard.answers import demo_answers_path, load_answers
-
-
-        answers = load_answers(demo_answers_path() if answers == "demo" else Path(answers))
     if executor is None:
         executor = DryRunExecutor(tempfile.mkdtemp(prefix="mailwizard-dry-"))
     machine = machine or Machine.detect(_machine_platform_name())
-    defaults = default_raw_answers(machine)
-    fresh = raw_answers or _raw_from(answers) or defaults
-    raw = fresh
-    prefilled = raw_answers is not None or answers is not None
-    from_session = False
-    if answers is None and raw_answers is None and session is not None and session.answers:
-        raw, prefilled, from_session = copy.deepcopy(session.answers), True, True
+
+    def start() -> FormStart:
+        if isinstance(answers, str):
+            from wizard.answers import demo_answers_path, load_answers
+
+            path = demo_answers_path() if answers == "demo" else Path(answers)
+            return FormStart(answers=load_answers(path), raw=raw_answers)
+        return FormStart(answers=answers, raw=raw_answers)
+
     ctx = WizardContext(
         platform=plat, executor=executor, machine=machine, dry_run=dry_run,
         dry_run_reason=dry_run_reason if dry_run else "", session=session,
         state_dir=session.dir if session is not None else None,
-        root=root or Path(executor.root), recipes=recipes, raw=copy.deepcopy(raw),
-        prefilled=prefilled, fresh_raw=copy.deepcopy(fresh), runbook_path=runbook_path,
-        answers_from_session=from_session,
-        rehearsal=executor.rehearsal, rehearsal_dir=rehearsal_dir)
+        root=root or Path(executor.root), recipes=recipes, runbook_path=runbook_path,
+        rehearsal=executor.rehearsal, rehearsal_dir=rehearsal_dir,
+        loader=_form_loader(form_start or start))
     return MailWizardApp(ctx, yes=yes)
+
+
+@dataclass
+class FormStart:
+    """What the answers form starts from: answers, or the raw content of a file (invalid
+    answers, kept answers) with its problems; neither: the session's answers, else the
+    machine's defaults."""
+
+    answers: Optional[Answers] = None
+    raw: Optional[Dict[str, Any]] = None
+    errors: List[Tuple[str, str]] = field(default_factory=list)
+    kept: bool = False
+    """``raw`` holds the answers kept at the last visit."""
+
+
+def _form_loader(start: Callable[[], FormStart]) -> Callable[[WizardContext], None]:
+    """The context's loader: the form's starting content from ``start``."""
+    def load(ctx: WizardContext) -> None:
+        got = start()
+        fresh = got.raw or _raw_from(got.answers) or default_raw_answers(ctx.machine)
+        raw = fresh
+        prefilled = got.raw is not None or got.answers is not None
+        from_session = False
+        session = ctx.session
+        if got.answers is None and got.raw is None and session is not None and session.answers:
+            raw, prefilled, from_session = copy.deepcopy(session.answers), True, True
+        ctx.raw, ctx.fresh_raw = copy.deepcopy(raw), copy.deepcopy(fresh)
+        ctx.prefilled, ctx.answers_from_session = prefilled, from_session
+        ctx.raw_errors = list(got.errors)
+        ctx.kept_loaded = ctx.kept_loaded or got.kept
+    return load
 
 
 def _load_raw(path: str) -> Dict[str, Any]:
@@ -644,34 +696,33 @@ def run_app(target: Target, recipes: Union[Sequence[Recipe], Callable[[], Sequen
             answers are shown in the form with their problems next to the fields.
         yes: apply without the confirmation dialog.
     """
-    from wizard.kept import kept_answers
-
-    raw_errors: List[Tuple[str, str]] = []
-    raw: Optional[Dict[str, Any]] = None
-    answers: Optional[Answers] = None
-    if answers_file:
-        try:
-            answers = target.load_answers(answers_file)
-        except AnswersError as exc:
-            # show the file in the form, with its problems next to the fields
-            raw, raw_errors = _load_raw(answers_file), exc.errors
     machine_name = _machine_platform_name()
     session = None if target.dry_run else target.open_session()
     app: Optional[MailWizardApp] = None
-    kept = None
-    if not answers_file and (session is None or not session.answers):
-        kept = kept_answers(target.state_dir)
-        raw = kept if kept is not None else raw
+
+    def start() -> FormStart:
+        """Read after the first screen is up (the preload worker, or the first key)."""
+        if answers_file:
+            try:
+                return FormStart(answers=target.load_answers(answers_file))
+            except AnswersError as exc:
+                # show the file in the form, with its problems next to the fields
+                return FormStart(raw=_load_raw(answers_file), errors=list(exc.errors))
+        if session is None or not session.answers:
+            from wizard.kept import kept_answers
+
+            kept = kept_answers(target.state_dir)
+            return FormStart(raw=kept, kept=kept is not None)
+        return FormStart()
+
     try:
-        app = make_app(answers=answers, platform=target.platform,
+        app = make_app(platform=target.platform,
                        executor=target.executor, session=session, dry_run=target.dry_run,
                        recipes=recipes, machine=Machine.detect(machine_name),
-                       dry_run_reason=target.dry_run_reason, root=target.root,
-                       raw_answers=raw, yes=yes,
-                       rehearsal_dir=target.scratch.directory if target.scratch else None)
-        app.ctx.raw_errors = list(raw_errors)
+                       dry_run_reason=target.dry_run_reason, root=target.root, yes=yes,
+                       rehearsal_dir=target.scratch.directory if target.scratch else None,
+                       form_start=start)
         app.ctx.state_dir = target.state_dir
-        app.ctx.kept_loaded = kept is not None
         install_signal_handlers(app)
         app.run()
         return EXIT_INTERRUPTED if app.interrupted else int(app.return_code or 0)
@@ -682,4 +733,4 @@ def run_app(target: Target, recipes: Union[Sequence[Recipe], Callable[[], Sequen
             opened.close()
 
 
-__all__ = ["EXIT_INTERRUPTED", "MailWizardApp", "make_app", "run_app"]
+__all__ = ["EXIT_INTERRUPTED", "FormStart", "MailWizardApp", "make_app", "run_app"]

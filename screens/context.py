@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from wizard.answers import Answers, form_defaults, parse_answers
 from wizard.errors import AnswersError
 
-if TYPE_CHECKING:  # the engine, DNS records and the rest load after the first screen
+if TYPE_CHECKING:  # the answers model, the engine, DNS records and the rest load after the
+    # first screen
+    from wizard.answers import Answers
     from wizard.checks import CheckResult
     from wizard.dnsrecords.gather import DnsPlan
     from wizard.engine import Engine, EventCallback, StepPlan
@@ -48,6 +49,8 @@ class Machine:
 
 def default_raw_answers(machine: Machine) -> Dict[str, Any]:
     """A starting point for the form from this machine: host name, its domain, loopback."""
+    from wizard.answers import form_defaults
+
     host = machine.hostname.lower().rstrip(".")
     if "." not in host or host.endswith(".localdomain") or host.endswith(".local"):
         host_default, domain = ("", "")
@@ -113,9 +116,27 @@ class WizardContext:
     """The form starts from the session's answers (no --answers file was given)."""
     kept_loaded: bool = False
     """The form started from the answers kept at the last visit."""
+    loader: Optional[Callable[[WizardContext], None]] = None
+    """What fills in the form's starting content (``raw``, ``fresh_raw``, ``prefilled``,
+    ``raw_errors``, ``answers_from_session``, ``kept_loaded``): reading and checking an
+    answers file, the machine's defaults. The first screen needs none of it: it runs once,
+    in the worker that preloads the later screens or at the first key that needs it
+    (:meth:`load`), whichever comes first."""
 
     _recipes_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
                                           repr=False, compare=False)
+    _load_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
+                                       repr=False, compare=False)
+
+    def load(self) -> bool:
+        """Fill in the form's starting content if that is still to do (thread-safe: a key
+        waits for the worker doing it); True when this call did it."""
+        with self._load_lock:
+            loader, self.loader = self.loader, None
+            if loader is None:
+                return False
+            loader(self)
+            return True
 
     def recipe_list(self) -> Sequence[Recipe]:
         """The steps (made now if the entry point handed a function; thread-safe)."""
@@ -133,6 +154,8 @@ class WizardContext:
 
     def validate(self, raw: Dict[str, Any]) -> Tuple[Optional[Answers], List[Tuple[str, str]]]:
         """The CLI's validation (:func:`wizard.answers.parse_answers`) on the form's data."""
+        from wizard.answers import parse_answers
+
         try:
             return parse_answers(raw, self.existing_users()), []
         except AnswersError as exc:

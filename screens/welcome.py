@@ -185,6 +185,7 @@ class WelcomeScreen(StyledOnMount, Screen[Result]):
         if not yes or self.ctx.session is None:
             return
         self.ctx.session.reset()
+        self.ctx.load()  # fresh_raw (done by the preload unless this came first)
         self.ctx.set_raw(copy.deepcopy(self.ctx.fresh_raw))
         self.ctx.steps.clear()
         self.refresh_session()

@@ -28,21 +28,24 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, TextIO, cast
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, TextIO, cast
 
-from .checks import CheckResult
-from .engine import Engine, EventCallback
 from .errors import AnswersError, MailwizardError, SessionError, UsageError
 from .health import command as health_command
 from .interrupts import SafeOutput, StopOnSignal
-from .recipe import Recipe
-from .rehearsal import default_scratch_dir
-from .report import event_printer, print_checks, print_plan, print_status
-from .run import ChecksStarting, Progress, apply_and_verify, verify_steps
-from .session import Session
 from .target import Target, TargetOptions, open_target, rehearsal_platform, state_dir_for
 from .usercli import add_arguments as add_user_arguments
 from .usercli import cmd_edit
+
+# The engine, the run and the reports are imported by the verbs that use them: without a
+# verb the interactive wizard opens, and its first screen needs none of them (issue 13: the
+# first screen within 1.5x of a bare Textual app's start).
+if TYPE_CHECKING:
+    from .checks import CheckResult
+    from .engine import Engine, EventCallback
+    from .recipe import Recipe
+    from .run import Progress
+    from .session import Session
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_VERIFY, EXIT_REFUSED, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
@@ -174,6 +177,8 @@ def _confirm(question: str, args: argparse.Namespace, out: TextIO) -> bool:
 def _journal(target: Target) -> Optional[Session]:
     """The session, read only (not locked), so a plan shows the hand edits a re-run keeps;
     None in a dry run, before the first apply, or when it cannot be read (apply says why)."""
+    from .session import Session
+
     if target.dry_run or not (target.state_dir / "session.yaml").exists():
         return None
     try:
@@ -183,6 +188,8 @@ def _journal(target: Target) -> Optional[Session]:
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    from .report import print_plan
+
     target = _target(args, out)
     engine = _engine(target, args, session=_journal(target))
     plans = engine.plan(args.step)
@@ -191,6 +198,9 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
+    from .report import event_printer, print_plan
+    from .run import ChecksStarting, apply_and_verify
+
     target = _target(args, out)
     answers = target.load_answers(args.answers)
     if target.dry_run:
@@ -269,10 +279,14 @@ def _interrupted(out: TextIO, text: str = "") -> int:
 
 
 def _report_checks(results: Dict[str, List[CheckResult]], out: TextIO) -> int:
+    from .report import print_checks
+
     return EXIT_VERIFY if print_checks(results, out) else EXIT_OK
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from .run import verify_steps
+
     target = _target(args, out)
     answers = target.load_answers(args.answers)
     session = target.open_session(check_platform=False) if not target.dry_run else None
@@ -330,6 +344,9 @@ def cmd_rollback(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from .rehearsal import default_scratch_dir
+    from .report import print_status
+
     if args.rehearse:
         if args.root:
             raise UsageError("--rehearse works on a scratch copy of its own: drop --root")

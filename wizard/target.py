@@ -17,16 +17,21 @@ import argparse
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Set, Union
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Set, Union
 
-from .answers import Answers, demo_answers_path, load_answers, parse_answers
-from .engine import Engine, EventCallback
 from .errors import AnswersError, PlatformError, SessionError, UsageError
 from .executor import DryRunExecutor, Executor
 from .platforms import Platform, detect_platform, get_platform
-from .recipe import Recipe
-from .rehearsal import Scratch, open_scratch
-from .session import Session
+
+# The answers model, the engine and the session are imported where they are used: the
+# interactive wizard opens its target before its first screen, and needs none of them then
+# (issue 13: the first screen within 1.5x of a bare Textual app's start).
+if TYPE_CHECKING:
+    from .answers import Answers
+    from .engine import Engine, EventCallback
+    from .recipe import Recipe
+    from .rehearsal import Scratch
+    from .session import Session
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,8 @@ class Target:
         Raises:
             AnswersError: invalid answers, or none to be found.
         """
+        from .answers import demo_answers_path, load_answers, parse_answers
+
         existing = self.existing_users()
         if answers_file:
             path = str(demo_answers_path()) if answers_file == "demo" else answers_file
@@ -106,6 +113,8 @@ class Target:
         if not (self.state_dir / "session.yaml").exists():
             raise AnswersError([("--answers", "no answers file given and no session "
                                               f"in {self.state_dir} to resume")])
+        from .session import Session
+
         s = Session.open(self.state_dir, lock=False)
         if not s.answers:
             raise AnswersError([("--answers", "the session holds no answers")])
@@ -119,6 +128,8 @@ class Target:
             LockHeld: another wizard holds the session.
             SessionError: the session belongs to another platform (``check_platform``).
         """
+        from .session import Session
+
         session = Session.open(self.state_dir)
         if session.recovered and note is not None:
             note(session.recovered)
@@ -132,6 +143,8 @@ class Target:
                session: Optional[Session] = None,
                on_event: Optional[EventCallback] = None) -> Engine:
         """The engine for ``answers`` running ``recipes`` here (reads facts from the target)."""
+        from .engine import Engine
+
         return Engine(answers, self.platform, self.executor, session=session,
                       recipes=recipes, on_event=on_event)
 
@@ -212,6 +225,8 @@ def open_rehearsal(platform: Union[str, Platform, None] = None, state_dir: Optio
     """
     if root:
         raise UsageError("--rehearse works on a scratch copy of its own: drop --root")
+    from .rehearsal import open_scratch
+
     plat = rehearsal_platform(platform)
     scratch = open_scratch(plat, Path(state_dir) if state_dir else None)
     return Target(plat, scratch.root, scratch.executor, scratch.state_dir, scratch=scratch)

@@ -14,14 +14,15 @@ import argparse
 import getpass
 import sys
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, TextIO
 
 from .errors import AnswersError, UsageError
-from .mailusers import Request, prepare, run
-from .recipe import Recipe
-from .report import event_printer, print_checks, print_plan
 from .secret import Secret
-from .target import Target
+
+if TYPE_CHECKING:  # the run's modules load when a user or alias verb runs, not for the TUI
+    from .mailusers import Request
+    from .recipe import Recipe
+    from .target import Target
 
 USAGE = ("user add|remove|passwd NAME, alias add|remove ALIAS TARGET... (ALIAS: a local "
          "name of /etc/aliases, or an address / @domain of the virtual alias domains)")
@@ -49,6 +50,8 @@ def request_from(args: argparse.Namespace) -> Request:
         UsageError: a wrong shape (unknown action, missing NAME, stray targets).
         AnswersError: a password that cannot be read or is not one line.
     """
+    from .mailusers import Request
+
     words: List[str] = list(args.words or [])
     noun = args.verb
     if not words:
@@ -114,6 +117,9 @@ def cmd_edit(args: argparse.Namespace, out: TextIO, target: Target,
              recipes: Sequence[Recipe], confirm: Confirm) -> int:
     """``user ...`` / ``alias ...``: validate, show the plan, confirm, apply, check.
     Returns the exit code (0, 1 failed and undone, 3 checks failed, 4 not confirmed)."""
+    from .mailusers import prepare, run
+    from .report import event_printer, print_checks, print_plan
+
     if target.dry_run:
         raise UsageError(f"{args.verb} changes the server: it has no dry run (a rehearsal "
                          "works: --rehearse)")

@@ -18,9 +18,9 @@ import yaml
 from allsteps import real_engine
 
 from wizard.answers import Answers, demo_answers_path, load_answers, parse_answers
-from wizard.cli import print_plan
 from wizard.executor import DryRunExecutor
 from wizard.platforms import get_platform
+from wizard.report import print_plan
 
 GOLDEN = Path(__file__).parent / "golden"
 PLATFORMS = ["rocky9", "centos7", "almalinux10", "debian12", "debian13", "ubuntu24.04"]

@@ -216,6 +216,7 @@ async def test_answers_are_kept_in_the_state_dir_and_offered_again(tmp_path: Pat
                      raw_answers=kept)
     again.ctx.kept_loaded = True
     async with again.run_test(size=SIZE) as pilot:
+        await again.workers.wait_for_complete()  # the preload reads the answers, then greets
         await pilot.pause()
         assert any("last visit" in str(n.message) for n in again._notifications)
         await pilot.press("s")

@@ -14,13 +14,11 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, Callable, List, Sequence, TextIO
 
-from ..answers.validators import report_address_error as address_error
 from ..errors import AnswersError, MailwizardError, UsageError
-from ..recipe import Recipe
 from .model import EXIT_CODES, UNKNOWN, Report
-from .notify import mail_if_changed
 
 if TYPE_CHECKING:  # the run's modules load when a check runs, not with the parser
+    from ..recipe import Recipe
     from ..target import Target
     from .collect import Thresholds
 
@@ -109,8 +107,10 @@ def run_check(args: argparse.Namespace, out: TextIO,
               open_target: Callable[[], Target], recipes: Callable[[], Sequence[Recipe]],
               make_resolver: Callable[[Target], Any]) -> int:
     """``mailwizard check``: every exit is a plugin status (errors are UNKNOWN)."""
+    from ..answers.validators import report_address_error as address_error
     from ..run import verify_steps
     from .collect import HealthRun
+    from .notify import mail_if_changed
 
     as_json = bool(args.json)
     try:
