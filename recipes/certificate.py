@@ -12,6 +12,7 @@ from wizard.answers import Answers
 from wizard.changes import Change, Command, FileWrite, GeneratedFile, KeySource, PrivateKeyFile
 from wizard.checks import CheckResult
 from wizard.errors import RecipeError
+from wizard.pemkey import load_private_key
 from wizard.platforms import Platform
 from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
@@ -157,11 +158,10 @@ def spki(public_key: Any) -> bytes:
 
 
 def load_key(data: bytes, path: str) -> PrivateKey:
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        key = load_private_key(data)
     except TypeError as exc:
         raise RecipeError(
             f"{path} is protected by a passphrase. Postfix and Dovecot start unattended and "

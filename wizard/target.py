@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Set, Union
 
+from . import pemkey
 from .answers import Answers, demo_answers_path, load_answers, parse_answers
 from .engine import Engine, EventCallback
 from .errors import AnswersError, PlatformError, SessionError, UsageError
@@ -120,6 +121,8 @@ class Target:
             SessionError: the session belongs to another platform (``check_platform``).
         """
         session = Session.open(self.state_dir)
+        if not self.dry_run and not self.rehearsal:
+            pemkey.use_state_dir(self.state_dir, writable=True)  # under the session's lock
         if session.recovered and note is not None:
             note(session.recovered)
         if check_platform and session.platform_id and session.platform_id != self.platform.id:
@@ -179,6 +182,7 @@ def open_target(options: TargetOptions) -> Target:
         platform = detect_platform(root)
     executor = DryRunExecutor(root) if dry_run else Executor(root)
     state_dir = Path(options.state_dir) if options.state_dir else root / "var/lib/mailwizard"
+    pemkey.use_state_dir(None if dry_run else state_dir)
     return Target(platform, root, executor, state_dir, reason, tmp)
 
 
