@@ -105,6 +105,7 @@ class Session:
         self.recovered = ""
         """Set when session.yaml was rebuilt from journal.log: what was wrong with it."""
         self._logged: Dict[str, str] = {}
+        self._pieces: Dict[str, _Pieces] = {}
         self._log_n = 0
         self._log_started = False
 
@@ -269,14 +270,13 @@ class Session:
         """Append what changed to journal.log (fsync), then write session.yaml atomically
         (tmp, fsync, rename, fsync dir), both mode 0600. One save is one fault point."""
         self.data["updated"] = _now()
-        self._append_log()
-        data = dict(self.data)
-        data.pop("check", None)
-        data["check"] = {"lines": self._log_n, "sha": _digest(data)}
+        pieces = self._serialized()
+        self._append_log(pieces)
+        check = {"lines": self._log_n, "sha": _digest_of(self.data, pieces)}
         # JSON, which is YAML too (a YAML reader reads it as before): the C encoder writes a
         # 30 KB session in about a millisecond, PyYAML's representer (pure Python even with
         # libyaml's emitter) took 25 ms, on every save
-        text = _dump(data)
+        text = _dump_of(self.data, pieces, check)
         tmp = self.file.with_name(".session.yaml.tmp")
         fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -288,8 +288,28 @@ class Session:
         _fsync_dir(self.dir)
         _fault_point()
 
-    def _append_log(self, full: bool = False) -> None:
-        state = _log_state(self.data)
+    def _serialized(self) -> Dict[str, _Pieces]:
+        """The serialized forms of every top-level value (``top:NAME``) and journal entry
+        (``key:KEY``), each computed again only when its value no longer equals the copy
+        kept with it: a save of a large site's answers (10,000 aliases) and journal
+        re-encoded everything each time (20 ms a save), for one entry that changed."""
+        out: Dict[str, _Pieces] = {}
+        for k, v in self.data.items():
+            if k not in ("journal", "check"):
+                out["top:" + k] = self._piece("top:" + k, v)
+        for e in self.data.get("journal", []):
+            out["key:" + str(e["key"])] = self._piece("key:" + str(e["key"]), e)
+        self._pieces = out
+        return out
+
+    def _piece(self, name: str, value: Any) -> _Pieces:
+        p = self._pieces.get(name)
+        if p is not None and p.same(value):
+            return p
+        return _Pieces(value)
+
+    def _append_log(self, pieces: Dict[str, _Pieces], full: bool = False) -> None:
+        state = {name: p.log for name, p in pieces.items()}
         line: Dict[str, Any] = {"full": True} if full or not self._log_started else {}
         if line:
             self._logged = {}
@@ -429,23 +449,6 @@ class Session:
         return f"stopped at: {change}" if change else ""
 
 
-def _dump(data: Dict[str, Any]) -> str:
-    """session.yaml's text: JSON (a subset of YAML), ASCII only, one top-level key a line and
-    one journal entry a line. Each piece goes through the C encoder (``indent`` would switch
-    Python's json to its pure-Python encoder)."""
-    def enc(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=True, default=str)
-
-    lines = []
-    for key, value in data.items():
-        if key == "journal" and isinstance(value, list) and value:
-            body = "[\n  " + ",\n  ".join(enc(e) for e in value) + "\n ]"
-        else:
-            body = enc(value)
-        lines.append(f" {enc(key)}: {body}")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
 def _parse(text: str) -> Any:
     """session.yaml's content: JSON as written by :func:`_dump` (the C decoder), else YAML
     (a session written by an older mailwizard; libyaml's loader when PyYAML has it)."""
@@ -462,20 +465,60 @@ def _fresh() -> Dict[str, Any]:
     return {"format": FORMAT, "created": _now(), "steps": {}, "journal": [], "seq": 0}
 
 
+class _Pieces:
+    """One value of the session in its three encodings (journal.log's, the checksum's,
+    session.yaml's), with a copy of the value (decoded from the first) that tells whether
+    they still hold: an equal value encodes the same (but for equal numbers of different
+    types, 1 and True, which the session never exchanges for one another)."""
+
+    __slots__ = ("log", "digest", "dump", "_copy", "_exact")
+
+    def __init__(self, value: Any) -> None:
+        self.log = json.dumps(value, sort_keys=True, default=str)
+        self.digest = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        self.dump = json.dumps(value, ensure_ascii=True, default=str)
+        self._copy = json.loads(self.log)
+        self._exact = self._copy == value  # False: tuples or other types, never reused
+
+    def same(self, value: Any) -> bool:
+        return bool(self._exact and value == self._copy)
+
+
+def _digest_of(data: Dict[str, Any], pieces: Dict[str, _Pieces]) -> str:
+    """:func:`_digest` of ``data`` from its pieces (the same bytes: ``sort_keys`` writes
+    a mapping as its sorted keys with their values' encodings)."""
+    parts = []
+    for k in sorted(k for k in data if k != "check"):
+        if k == "journal" and isinstance(data[k], list):
+            body = "[" + ",".join(pieces["key:" + str(e["key"])].digest
+                                  for e in data[k]) + "]"
+        else:
+            body = pieces["top:" + k].digest
+        parts.append(json.dumps(k) + ":" + body)
+    return hashlib.sha256(("{" + ",".join(parts) + "}").encode()).hexdigest()
+
+
+def _dump_of(data: Dict[str, Any], pieces: Dict[str, _Pieces], check: Dict[str, Any]) -> str:
+    """:func:`_dump` of ``data`` with ``check`` as its last key, from the pieces."""
+    lines = []
+    for key, value in data.items():
+        if key == "check":
+            continue
+        if key == "journal" and isinstance(value, list):
+            body = ("[\n  " + ",\n  ".join(pieces["key:" + str(e["key"])].dump
+                                            for e in value) + "\n ]") if value else "[]"
+        else:
+            body = pieces["top:" + key].dump
+        lines.append(f" {json.dumps(key)}: {body}")
+    lines.append(f" {json.dumps('check')}: {json.dumps(check)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def _digest(data: Dict[str, Any]) -> str:
     """Checksum of a session's content (without its ``check`` key)."""
     body = {k: v for k, v in data.items() if k != "check"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
                                      default=str).encode()).hexdigest()
-
-
-def _log_state(data: Dict[str, Any]) -> Dict[str, str]:
-    """What the log tracks: every top-level value but the journal, and each entry by key."""
-    out = {"top:" + k: json.dumps(v, sort_keys=True, default=str)
-           for k, v in data.items() if k not in ("journal", "check")}
-    for e in data.get("journal", []):
-        out["key:" + str(e["key"])] = json.dumps(e, sort_keys=True, default=str)
-    return out
 
 
 def _shape_problem(data: Any) -> str:
