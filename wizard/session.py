@@ -22,6 +22,7 @@ says so; without a usable log a :class:`SessionError` explains what to do.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import fcntl
 import hashlib
@@ -309,7 +310,7 @@ class Session:
         return _Pieces(value)
 
     def _append_log(self, pieces: Dict[str, _Pieces], full: bool = False) -> None:
-        state = {name: p.log for name, p in pieces.items()}
+        state = {name: p.digest for name, p in pieces.items()}
         line: Dict[str, Any] = {"full": True} if full or not self._log_started else {}
         if line:
             self._logged = {}
@@ -466,19 +467,22 @@ def _fresh() -> Dict[str, Any]:
 
 
 class _Pieces:
-    """One value of the session in its three encodings (journal.log's, the checksum's,
-    session.yaml's), with a copy of the value (decoded from the first) that tells whether
-    they still hold: an equal value encodes the same (but for equal numbers of different
-    types, 1 and True, which the session never exchanges for one another)."""
+    """One value of the session in its two encodings (the checksum's and journal.log's
+    sorted compact one, session.yaml's), with a copy of the value (``deepcopy``: new
+    containers, the same strings and numbers) that tells whether they still hold: an equal
+    value encodes the same (but for equal numbers of different types, 1 and True, which
+    the session never exchanges for one another)."""
 
-    __slots__ = ("log", "digest", "dump", "_copy", "_exact")
+    __slots__ = ("digest", "dump", "_copy", "_exact")
 
     def __init__(self, value: Any) -> None:
-        self.log = json.dumps(value, sort_keys=True, default=str)
         self.digest = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
         self.dump = json.dumps(value, ensure_ascii=True, default=str)
-        self._copy = json.loads(self.log)
-        self._exact = self._copy == value  # False: tuples or other types, never reused
+        try:
+            self._copy = copy.deepcopy(value)
+            self._exact = bool(self._copy == value)  # False: never reused
+        except Exception:  # noqa: BLE001 - a value deepcopy cannot copy: encoded each time
+            self._copy, self._exact = None, False
 
     def same(self, value: Any) -> bool:
         return bool(self._exact and value == self._copy)
