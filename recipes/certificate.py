@@ -382,10 +382,17 @@ class CertificateRecipe(Recipe):
 
 
 def _names(a: Answers) -> List[str]:
-    out: List[str] = []
-    for gn in san_names(a):
-        out.append(str(gn.value))
-    return out
+    """The values of :func:`san_names` as text, without ``cryptography.x509`` (the plan's
+    descriptions need no certificate: importing x509 took a fifth of a ``plan``)."""
+    seen: List[Tuple[str, str]] = []
+    for n in [a.hostname, a.cert_cn, *a.certificate.extra_names]:
+        try:
+            name = ("ip", str(ipaddress.ip_address(n)))
+        except ValueError:
+            name = ("dns", n.lower().rstrip("."))
+        if name not in seen:
+            seen.append(name)
+    return [value for _kind, value in seen]
 
 
 __all__ = ["CertificateRecipe", "PrivateKeyFile", "cert_paths", "make_certificate",
