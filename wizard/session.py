@@ -105,7 +105,7 @@ class Session:
         self.data: Dict[str, Any] = {}
         self.recovered = ""
         """Set when session.yaml was rebuilt from journal.log: what was wrong with it."""
-        self._logged: Dict[str, str] = {}
+        self._logged: Dict[str, bytes] = {}
         self._pieces: Dict[str, _Pieces] = {}
         self._log_n = 0
         self._log_started = False
@@ -297,20 +297,23 @@ class Session:
         out: Dict[str, _Pieces] = {}
         for k, v in self.data.items():
             if k not in ("journal", "check"):
-                out["top:" + k] = self._piece("top:" + k, v)
+                # the steps change with every step's status and hold its check results
+                # (10,000 for a large site): encoded anew each time, no copy kept
+                out["top:" + k] = self._piece("top:" + k, v, keep=k != "steps")
         for e in self.data.get("journal", []):
             out["key:" + str(e["key"])] = self._piece("key:" + str(e["key"]), e)
         self._pieces = out
         return out
 
-    def _piece(self, name: str, value: Any) -> _Pieces:
-        p = self._pieces.get(name)
+    def _piece(self, name: str, value: Any, keep: bool = True) -> _Pieces:
+        p = self._pieces.pop(name, None)  # an outdated one goes before the new one is made
         if p is not None and p.same(value):
             return p
-        return _Pieces(value)
+        del p
+        return _Pieces(value, keep)
 
     def _append_log(self, pieces: Dict[str, _Pieces], full: bool = False) -> None:
-        state = {name: p.digest for name, p in pieces.items()}
+        state = {name: p.sha for name, p in pieces.items()}
         line: Dict[str, Any] = {"full": True} if full or not self._log_started else {}
         if line:
             self._logged = {}
@@ -320,7 +323,7 @@ class Session:
         self._log_n += 1
         line["n"] = self._log_n
         line["set"] = {k[4:]: self.data[k[4:]] for k in changed if k.startswith("top:")}
-        line["entries"] = [json.loads(v) for k, v in changed.items() if k.startswith("key:")]
+        line["entries"] = [json.loads(pieces[k].digest) for k in changed if k.startswith("key:")]
         payload = json.dumps(line, sort_keys=True, separators=(",", ":")).encode()
         data = payload + b" " + hashlib.sha256(payload).hexdigest().encode() + b"\n"
         full = bool(line.get("full"))
@@ -451,7 +454,7 @@ class Session:
 
 
 def _parse(text: str) -> Any:
-    """session.yaml's content: JSON as written by :func:`_dump` (the C decoder), else YAML
+    """session.yaml's content: JSON as written by :func:`_dump_of` (the C decoder), else YAML
     (a session written by an older mailwizard; libyaml's loader when PyYAML has it)."""
     if text.lstrip().startswith("{"):
         try:
@@ -473,11 +476,16 @@ class _Pieces:
     value encodes the same (but for equal numbers of different types, 1 and True, which
     the session never exchanges for one another)."""
 
-    __slots__ = ("digest", "dump", "_copy", "_exact")
+    __slots__ = ("digest", "dump", "sha", "_copy", "_exact")
 
-    def __init__(self, value: Any) -> None:
+    def __init__(self, value: Any, keep: bool = True) -> None:
         self.digest = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
         self.dump = json.dumps(value, ensure_ascii=True, default=str)
+        self.sha = hashlib.sha256(self.digest.encode()).digest()
+        """What journal.log last wrote of the value is compared by this."""
+        self._copy, self._exact = None, False
+        if not keep:
+            return
         try:
             self._copy = copy.deepcopy(value)
             self._exact = bool(self._copy == value)  # False: never reused

@@ -68,9 +68,9 @@ def test_unchanged_values_are_not_encoded_again(tmp_path: Path,
     encoded = []
     real = session_mod._Pieces.__init__
 
-    def spy(self: Any, value: Any) -> None:
+    def spy(self: Any, value: Any, keep: bool = True) -> None:
         encoded.append(value)
-        real(self, value)
+        real(self, value, keep)
 
     monkeypatch.setattr(session_mod._Pieces, "__init__", spy)
     with Session.open(tmp_path / "st") as s:
