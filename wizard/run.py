@@ -64,6 +64,23 @@ def _ignore(_progress: Progress) -> None:
     pass
 
 
+def _import_dns_early() -> None:
+    """Import dnspython in a thread while the run waits for its first commands: the DNS
+    checks need it, and importing it (with ``importlib.metadata``, which it asks for the
+    versions of optional packages) is some 50-100 ms of a run's wall time on a small
+    server. Python's import locks make the checks wait for the import if it has not
+    finished; a failure here is the checks' to report."""
+    import threading
+
+    def load() -> None:
+        try:
+            import dns.resolver  # noqa: F401
+        except Exception:  # noqa: BLE001, S110 - the DNS checks import it again and say why
+            pass
+
+    threading.Thread(target=load, name="mw-import-dns").start()
+
+
 def apply_and_verify(engine: Engine, steps: Optional[Iterable[str]] = None, *,
                      verify_each: bool = True, probe_host: str = "127.0.0.1",
                      on_progress: ProgressCallback = _ignore) -> RunOutcome:
@@ -110,6 +127,7 @@ def _apply_and_verify(engine: Engine, selected: List[str], outcome: RunOutcome,
         outcome.results.append(res)
         on_progress(StepDone(len(outcome.results), len(selected), res, checks))
 
+    _import_dns_early()
     with engine.executor.probe_cache():
         engine.apply(selected, after_step=after_step)
         if verify_each:
@@ -130,6 +148,7 @@ def verify_steps(engine: Engine, steps: Optional[Iterable[str]] = None, *,
     """Only the checks (the ``verify`` verb), one step at a time so that
     ``engine.cancelled`` ends them between two steps (``checks_stopped``)."""
     outcome = RunOutcome()
+    _import_dns_early()
     with engine.executor.probe_cache():  # checks change nothing: one answer per probe
         for recipe in engine.select(steps):
             if engine.cancelled:
