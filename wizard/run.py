@@ -64,13 +64,18 @@ def _ignore(_progress: Progress) -> None:
     pass
 
 
-def _import_dns_early() -> None:
-    """Import dnspython in a thread while the run waits for its first commands: the DNS
-    checks need it, and importing it (with ``importlib.metadata``, which it asks for the
-    versions of optional packages) is some 50-100 ms of a run's wall time on a small
+def _import_dns_early(every_step: bool) -> None:
+    """Import dnspython in a thread while a run of every step waits for its first commands:
+    the DNS checks need it, and importing it (with ``importlib.metadata``, which it asks for
+    the versions of optional packages) is some 50-100 ms of a run's wall time on a small
     server. Python's import locks make the checks wait for the import if it has not
-    finished; a failure here is the checks' to report."""
+    finished; a failure here is the checks' to report. A run of chosen steps (``--step
+    aliases``) may need no DNS check: it imports dnspython when one asks (its modules are
+    some 5 MiB of memory)."""
     import threading
+
+    if not every_step:
+        return
 
     def load() -> None:
         try:
@@ -110,6 +115,7 @@ def apply_and_verify(engine: Engine, steps: Optional[Iterable[str]] = None, *,
     # and the validators this apply ran or found satisfied (Executor.validated)
     engine.executor.validated.clear()
     try:
+        _import_dns_early(steps is None)
         return _apply_and_verify(engine, selected, outcome, verify_each, probe_host,
                                  on_progress)
     finally:
@@ -127,7 +133,6 @@ def _apply_and_verify(engine: Engine, selected: List[str], outcome: RunOutcome,
         outcome.results.append(res)
         on_progress(StepDone(len(outcome.results), len(selected), res, checks))
 
-    _import_dns_early()
     with engine.executor.probe_cache():
         engine.apply(selected, after_step=after_step)
         if verify_each:
@@ -148,7 +153,7 @@ def verify_steps(engine: Engine, steps: Optional[Iterable[str]] = None, *,
     """Only the checks (the ``verify`` verb), one step at a time so that
     ``engine.cancelled`` ends them between two steps (``checks_stopped``)."""
     outcome = RunOutcome()
-    _import_dns_early()
+    _import_dns_early(steps is None)
     with engine.executor.probe_cache():  # checks change nothing: one answer per probe
         for recipe in engine.select(steps):
             if engine.cancelled:
