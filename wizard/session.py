@@ -10,6 +10,8 @@ Layout of the state directory (default ``/var/lib/mailwizard``, mode 0700)::
                    line count and a checksum of the rest
     backups/       0700, one file per backed-up original
     lock           flock()ed while a wizard runs; holds the owner's pid
+    checked-keys   0600, SHA-256 of private key texts whose full check passed
+                   (:mod:`wizard.pemkey`)
 
 A journal entry is written with state ``started`` *before* its change touches the system and
 set to ``done`` right after, so a crash or a dropped SSH connection in between is detected and
