@@ -12,6 +12,7 @@ from wizard.answers import Answers
 from wizard.changes import Change, Command, FileWrite, GeneratedFile, KeySource, PrivateKeyFile
 from wizard.checks import CheckResult
 from wizard.errors import RecipeError
+from wizard.pemkey import load_private_key
 from wizard.platforms import Platform
 from wizard.recipe import ForFamily, PlanContext, Recipe, VerifyContext
 
@@ -157,11 +158,10 @@ def spki(public_key: Any) -> bytes:
 
 
 def load_key(data: bytes, path: str) -> PrivateKey:
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        key = load_private_key(data)
     except TypeError as exc:
         raise RecipeError(
             f"{path} is protected by a passphrase. Postfix and Dovecot start unattended and "
@@ -382,10 +382,17 @@ class CertificateRecipe(Recipe):
 
 
 def _names(a: Answers) -> List[str]:
-    out: List[str] = []
-    for gn in san_names(a):
-        out.append(str(gn.value))
-    return out
+    """The values of :func:`san_names` as text, without ``cryptography.x509`` (the plan's
+    descriptions need no certificate: importing x509 took a fifth of a ``plan``)."""
+    seen: List[Tuple[str, str]] = []
+    for n in [a.hostname, a.cert_cn, *a.certificate.extra_names]:
+        try:
+            name = ("ip", str(ipaddress.ip_address(n)))
+        except ValueError:
+            name = ("dns", n.lower().rstrip("."))
+        if name not in seen:
+            seen.append(name)
+    return [value for _kind, value in seen]
 
 
 __all__ = ["CertificateRecipe", "PrivateKeyFile", "cert_paths", "make_certificate",

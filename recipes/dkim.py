@@ -260,6 +260,7 @@ class DkimRecipe(Recipe):
                      "check the OpenDKIM configuration (opendkim -n)",
                      [CONF, KEY_TABLE, SIGNING_TABLE, TRUSTED_HOSTS]),
             ConfiguredService("opendkim", action="restart", direct=opendkim_direct(),
+                              wake=opendkim_socket(p),
                               config=[CONF, KEY_TABLE, SIGNING_TABLE, TRUSTED_HOSTS,
                                       key_file]),
             PostfixParams(milter_params(p), reason="every message passes OpenDKIM; "

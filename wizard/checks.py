@@ -449,6 +449,8 @@ def certificate_valid(cert_pem: Optional[bytes], key_pem: Optional[bytes],
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import ExtensionOID
 
+    from .pemkey import load_private_key
+
     out: List[CheckResult] = []
     if cert_pem is None:
         return [failed("certificate present", "no certificate file")]
@@ -472,7 +474,7 @@ def certificate_valid(cert_pem: Optional[bytes], key_pem: Optional[bytes],
                            "" if ok else f"clients connecting to {hostname} will reject it"))
     if key_pem is not None:
         try:
-            key = serialization.load_pem_private_key(key_pem, password=None)
+            key = load_private_key(key_pem)
             match = key.public_key().public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             ) == cert.public_key().public_bytes(

@@ -55,9 +55,11 @@ def _public_key(data: bytes) -> rsa.RSAPublicKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
+    from .pemkey import load_private_key
+
     key: object
     if b"PRIVATE KEY" in data:
-        key = serialization.load_pem_private_key(data, password=None).public_key()
+        key = load_private_key(data).public_key()
     else:
         key = serialization.load_pem_public_key(data)
     if not isinstance(key, rsa.RSAPublicKey):

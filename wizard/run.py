@@ -64,6 +64,28 @@ def _ignore(_progress: Progress) -> None:
     pass
 
 
+def _import_dns_early(every_step: bool) -> None:
+    """Import dnspython in a thread while a run of every step waits for its first commands:
+    the DNS checks need it, and importing it (with ``importlib.metadata``, which it asks for
+    the versions of optional packages) is some 50-100 ms of a run's wall time on a small
+    server. Python's import locks make the checks wait for the import if it has not
+    finished; a failure here is the checks' to report. A run of chosen steps (``--step
+    aliases``) may need no DNS check: it imports dnspython when one asks (its modules are
+    some 5 MiB of memory)."""
+    import threading
+
+    if not every_step:
+        return
+
+    def load() -> None:
+        try:
+            import dns.resolver  # noqa: F401
+        except Exception:  # noqa: BLE001, S110 - the DNS checks import it again and say why
+            pass
+
+    threading.Thread(target=load, name="mw-import-dns").start()
+
+
 def apply_and_verify(engine: Engine, steps: Optional[Iterable[str]] = None, *,
                      verify_each: bool = True, probe_host: str = "127.0.0.1",
                      on_progress: ProgressCallback = _ignore) -> RunOutcome:
@@ -93,6 +115,7 @@ def apply_and_verify(engine: Engine, steps: Optional[Iterable[str]] = None, *,
     # and the validators this apply ran or found satisfied (Executor.validated)
     engine.executor.validated.clear()
     try:
+        _import_dns_early(steps is None)
         return _apply_and_verify(engine, selected, outcome, verify_each, probe_host,
                                  on_progress)
     finally:
@@ -130,6 +153,7 @@ def verify_steps(engine: Engine, steps: Optional[Iterable[str]] = None, *,
     """Only the checks (the ``verify`` verb), one step at a time so that
     ``engine.cancelled`` ends them between two steps (``checks_stopped``)."""
     outcome = RunOutcome()
+    _import_dns_early(steps is None)
     with engine.executor.probe_cache():  # checks change nothing: one answer per probe
         for recipe in engine.select(steps):
             if engine.cancelled:

@@ -10,6 +10,8 @@ Layout of the state directory (default ``/var/lib/mailwizard``, mode 0700)::
                    line count and a checksum of the rest
     backups/       0700, one file per backed-up original
     lock           flock()ed while a wizard runs; holds the owner's pid
+    checked-keys   0600, SHA-256 of private key texts whose full check passed
+                   (:mod:`wizard.pemkey`)
 
 A journal entry is written with state ``started`` *before* its change touches the system and
 set to ``done`` right after, so a crash or a dropped SSH connection in between is detected and
@@ -22,6 +24,7 @@ says so; without a usable log a :class:`SessionError` explains what to do.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import fcntl
 import hashlib
@@ -104,7 +107,8 @@ class Session:
         self.data: Dict[str, Any] = {}
         self.recovered = ""
         """Set when session.yaml was rebuilt from journal.log: what was wrong with it."""
-        self._logged: Dict[str, str] = {}
+        self._logged: Dict[str, bytes] = {}
+        self._pieces: Dict[str, _Pieces] = {}
         self._log_n = 0
         self._log_started = False
 
@@ -269,14 +273,13 @@ class Session:
         """Append what changed to journal.log (fsync), then write session.yaml atomically
         (tmp, fsync, rename, fsync dir), both mode 0600. One save is one fault point."""
         self.data["updated"] = _now()
-        self._append_log()
-        data = dict(self.data)
-        data.pop("check", None)
-        data["check"] = {"lines": self._log_n, "sha": _digest(data)}
+        pieces = self._serialized()
+        self._append_log(pieces)
+        check = {"lines": self._log_n, "sha": _digest_of(self.data, pieces)}
         # JSON, which is YAML too (a YAML reader reads it as before): the C encoder writes a
         # 30 KB session in about a millisecond, PyYAML's representer (pure Python even with
         # libyaml's emitter) took 25 ms, on every save
-        text = _dump(data)
+        text = _dump_of(self.data, pieces, check)
         tmp = self.file.with_name(".session.yaml.tmp")
         fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -288,8 +291,31 @@ class Session:
         _fsync_dir(self.dir)
         _fault_point()
 
-    def _append_log(self, full: bool = False) -> None:
-        state = _log_state(self.data)
+    def _serialized(self) -> Dict[str, _Pieces]:
+        """The serialized forms of every top-level value (``top:NAME``) and journal entry
+        (``key:KEY``), each computed again only when its value no longer equals the copy
+        kept with it: a save of a large site's answers (10,000 aliases) and journal
+        re-encoded everything each time (20 ms a save), for one entry that changed."""
+        out: Dict[str, _Pieces] = {}
+        for k, v in self.data.items():
+            if k not in ("journal", "check"):
+                # the steps change with every step's status and hold its check results
+                # (10,000 for a large site): encoded anew each time, no copy kept
+                out["top:" + k] = self._piece("top:" + k, v, keep=k != "steps")
+        for e in self.data.get("journal", []):
+            out["key:" + str(e["key"])] = self._piece("key:" + str(e["key"]), e)
+        self._pieces = out
+        return out
+
+    def _piece(self, name: str, value: Any, keep: bool = True) -> _Pieces:
+        p = self._pieces.pop(name, None)  # an outdated one goes before the new one is made
+        if p is not None and p.same(value):
+            return p
+        del p
+        return _Pieces(value, keep)
+
+    def _append_log(self, pieces: Dict[str, _Pieces], full: bool = False) -> None:
+        state = {name: p.sha for name, p in pieces.items()}
         line: Dict[str, Any] = {"full": True} if full or not self._log_started else {}
         if line:
             self._logged = {}
@@ -299,7 +325,7 @@ class Session:
         self._log_n += 1
         line["n"] = self._log_n
         line["set"] = {k[4:]: self.data[k[4:]] for k in changed if k.startswith("top:")}
-        line["entries"] = [json.loads(v) for k, v in changed.items() if k.startswith("key:")]
+        line["entries"] = [json.loads(pieces[k].digest) for k in changed if k.startswith("key:")]
         payload = json.dumps(line, sort_keys=True, separators=(",", ":")).encode()
         data = payload + b" " + hashlib.sha256(payload).hexdigest().encode() + b"\n"
         full = bool(line.get("full"))
@@ -429,25 +455,8 @@ class Session:
         return f"stopped at: {change}" if change else ""
 
 
-def _dump(data: Dict[str, Any]) -> str:
-    """session.yaml's text: JSON (a subset of YAML), ASCII only, one top-level key a line and
-    one journal entry a line. Each piece goes through the C encoder (``indent`` would switch
-    Python's json to its pure-Python encoder)."""
-    def enc(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=True, default=str)
-
-    lines = []
-    for key, value in data.items():
-        if key == "journal" and isinstance(value, list) and value:
-            body = "[\n  " + ",\n  ".join(enc(e) for e in value) + "\n ]"
-        else:
-            body = enc(value)
-        lines.append(f" {enc(key)}: {body}")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
 def _parse(text: str) -> Any:
-    """session.yaml's content: JSON as written by :func:`_dump` (the C decoder), else YAML
+    """session.yaml's content: JSON as written by :func:`_dump_of` (the C decoder), else YAML
     (a session written by an older mailwizard; libyaml's loader when PyYAML has it)."""
     if text.lstrip().startswith("{"):
         try:
@@ -462,20 +471,68 @@ def _fresh() -> Dict[str, Any]:
     return {"format": FORMAT, "created": _now(), "steps": {}, "journal": [], "seq": 0}
 
 
+class _Pieces:
+    """One value of the session in its two encodings (the checksum's and journal.log's
+    sorted compact one, session.yaml's), with a copy of the value (``deepcopy``: new
+    containers, the same strings and numbers) that tells whether they still hold: an equal
+    value encodes the same (but for equal numbers of different types, 1 and True, which
+    the session never exchanges for one another)."""
+
+    __slots__ = ("digest", "dump", "sha", "_copy", "_exact")
+
+    def __init__(self, value: Any, keep: bool = True) -> None:
+        self.digest = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        self.dump = json.dumps(value, ensure_ascii=True, default=str)
+        self.sha = hashlib.sha256(self.digest.encode()).digest()
+        """What journal.log last wrote of the value is compared by this."""
+        self._copy, self._exact = None, False
+        if not keep:
+            return
+        try:
+            self._copy = copy.deepcopy(value)
+            self._exact = bool(self._copy == value)  # False: never reused
+        except Exception:  # noqa: BLE001 - a value deepcopy cannot copy: encoded each time
+            self._copy, self._exact = None, False
+
+    def same(self, value: Any) -> bool:
+        return bool(self._exact and value == self._copy)
+
+
+def _digest_of(data: Dict[str, Any], pieces: Dict[str, _Pieces]) -> str:
+    """:func:`_digest` of ``data`` from its pieces (the same bytes: ``sort_keys`` writes
+    a mapping as its sorted keys with their values' encodings)."""
+    parts = []
+    for k in sorted(k for k in data if k != "check"):
+        if k == "journal" and isinstance(data[k], list):
+            body = "[" + ",".join(pieces["key:" + str(e["key"])].digest
+                                  for e in data[k]) + "]"
+        else:
+            body = pieces["top:" + k].digest
+        parts.append(json.dumps(k) + ":" + body)
+    return hashlib.sha256(("{" + ",".join(parts) + "}").encode()).hexdigest()
+
+
+def _dump_of(data: Dict[str, Any], pieces: Dict[str, _Pieces], check: Dict[str, Any]) -> str:
+    """:func:`_dump` of ``data`` with ``check`` as its last key, from the pieces."""
+    lines = []
+    for key, value in data.items():
+        if key == "check":
+            continue
+        if key == "journal" and isinstance(value, list):
+            body = ("[\n  " + ",\n  ".join(pieces["key:" + str(e["key"])].dump
+                                            for e in value) + "\n ]") if value else "[]"
+        else:
+            body = pieces["top:" + key].dump
+        lines.append(f" {json.dumps(key)}: {body}")
+    lines.append(f" {json.dumps('check')}: {json.dumps(check)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def _digest(data: Dict[str, Any]) -> str:
     """Checksum of a session's content (without its ``check`` key)."""
     body = {k: v for k, v in data.items() if k != "check"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
                                      default=str).encode()).hexdigest()
-
-
-def _log_state(data: Dict[str, Any]) -> Dict[str, str]:
-    """What the log tracks: every top-level value but the journal, and each entry by key."""
-    out = {"top:" + k: json.dumps(v, sort_keys=True, default=str)
-           for k, v in data.items() if k not in ("journal", "check")}
-    for e in data.get("journal", []):
-        out["key:" + str(e["key"])] = json.dumps(e, sort_keys=True, default=str)
-    return out
 
 
 def _shape_problem(data: Any) -> str:

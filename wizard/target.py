@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Set, Union
 
+from . import pemkey
 from .errors import AnswersError, PlatformError, SessionError, UsageError
 from .executor import DryRunExecutor, Executor
 from .platforms import Platform, detect_platform, get_platform
@@ -131,6 +132,8 @@ class Target:
         from .session import Session
 
         session = Session.open(self.state_dir)
+        if not self.dry_run and not self.rehearsal:
+            pemkey.use_state_dir(self.state_dir, writable=True)  # under the session's lock
         if session.recovered and note is not None:
             note(session.recovered)
         if check_platform and session.platform_id and session.platform_id != self.platform.id:
@@ -192,6 +195,7 @@ def open_target(options: TargetOptions) -> Target:
         platform = detect_platform(root)
     executor = DryRunExecutor(root) if dry_run else Executor(root)
     state_dir = Path(options.state_dir) if options.state_dir else root / "var/lib/mailwizard"
+    pemkey.use_state_dir(None if dry_run else state_dir)
     return Target(platform, root, executor, state_dir, reason, tmp)
 
 

@@ -11,7 +11,7 @@ import pytest
 from wizard.errors import CommandFailed
 from wizard.executor import CommandResult, Executor
 from wizard.executor import root as root_mod
-from wizard.executor.probecache import cacheable
+from wizard.executor.probecache import cacheable, read_only
 
 
 @pytest.fixture()
@@ -115,3 +115,29 @@ def test_a_lookup_of_many_keys_is_cached_for_its_input(tmp_path: Path,
     assert cacheable(argv, "x\n") and not cacheable(["postmap", "-q", "a", "b"], "x\n")
     assert not cacheable(["postmap", "-q", "-", "hash:/etc/x y"], "x\n")
     assert not cacheable(["postfix", "check"], "x\n")
+
+
+def test_read_only_commands_run_each_time_and_keep_the_cache(
+        tmp_path: Path, spawned: List[List[str]]) -> None:
+    ex = Executor(tmp_path, host_commands=True)
+    with ex.probe_cache():
+        ex.run(["postfix", "status"], quiet=True)
+        for argv in (["ss", "-ltnp"], ["hostname", "-f"], ["doveadm", "service", "status"],
+                     ["grep", "-qsE", "^Socket[[:space:]]+x$", "/etc/opendkim.conf"]):
+            assert read_only(argv) and not cacheable(argv)
+            ex.run(argv, quiet=True)
+            ex.run(argv, quiet=True)
+            assert spawned.count(argv) == 2  # a fresh answer each time
+        ex.run(["postfix", "status"], quiet=True)
+        ex.run(["hostname", "-f"])  # not quiet: a command like any other
+        ex.run(["postfix", "status"], quiet=True)
+    assert spawned.count(["postfix", "status"]) == 2
+
+
+@pytest.mark.parametrize("argv", [
+    ["hostname", "mail.example.test"], ["hostname", "-F", "/etc/hostname"],
+    ["ss", "-K", "dst", "1.2.3.4"], ["ss", "-ltnp", "state", "x"], ["grep", "-E", "x", "/f"],
+    ["grep", "-q", "x"], ["grep", "-qs", "x", "relative"], ["grep", "-qs", "x", "/f", "-r"],
+    ["doveadm", "stop"], ["sh", "-c", "grep -q x /f"], []])
+def test_other_commands_are_not_read_only(argv: List[str]) -> None:
+    assert not read_only(argv)

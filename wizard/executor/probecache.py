@@ -7,7 +7,9 @@ without input but for table lookups of many keys) is kept and given again, until
 that could change it happens through the executor:
 a command that is not a probe (quiet or not), a file written, removed, its mode or owner
 changed, a directory made, a daemon stopped. Then the whole cache is forgotten. Outside the
-context nothing is cached.
+context nothing is cached. A few other commands only read and are asked for a fresh answer
+each time (:func:`read_only`: ``ss -ltnp``, ``hostname -f``, ``grep -q``, ``doveadm service
+status``): they run, and the cache stays.
 """
 
 from __future__ import annotations
@@ -50,6 +52,26 @@ def cacheable(argv: Sequence[str], input: Optional[str] = None) -> bool:
     return False
 
 
+_GREP_FLAGS = re.compile(r"-[qsEF]+", re.ASCII)
+
+
+def read_only(argv: Sequence[str], input: Optional[str] = None) -> bool:
+    """True for quiet commands that change nothing on the target but whose answer is not
+    kept (listeners, the host name, a pattern in a file): running one does not make the
+    cached probes stale."""
+    if not argv or input is not None:
+        return False
+    prog, args = argv[0], list(argv[1:])
+    if prog == "ss":
+        return bool(args) and all(re.fullmatch(r"-[ltnpu]+", a, re.ASCII) for a in args)
+    if prog == "hostname":
+        return args in ([], ["-f"])
+    if prog == "grep":  # -q: no output; grep writes no file whatever its pattern
+        return len(args) >= 3 and bool(_GREP_FLAGS.fullmatch(args[0])) and "q" in args[0] \
+            and all(a.startswith("/") for a in args[2:])
+    return prog == "doveadm" and args == ["service", "status"]
+
+
 class ProbeCaching:
     """Mixin of :class:`~wizard.executor.Executor`: the probe cache and its invalidation."""
 
@@ -77,7 +99,8 @@ class ProbeCaching:
         if self._probes is None:
             return None
         if not (quiet and not env and cacheable(argv, input)):
-            self._changed()  # a command that may change things
+            if not (quiet and not env and read_only(argv, input)):
+                self._changed()  # a command that may change things
             return None
         hit = self._probes.get((*argv, input or ""))
         return dataclasses.replace(hit, duration=0.0) if hit is not None else None

@@ -390,6 +390,15 @@ class Executor(ProbeCaching):
             return None
         return pid if pid is not None and procs.runs_as(pid, names) else None
 
+    def knocking(self, address: str) -> ContextManager[object]:
+        """While the block runs (a daemon's stop), knock on the daemon's listener ``address``
+        (``local:/path`` in the target, or ``inet:PORT@127.0.0.1``) so that it notices the
+        stop at once (see :mod:`wizard.executor.knock`); ValueError for another address."""
+        from .knock import Knocker, parse
+
+        where = parse(address)
+        return Knocker(self.path(where) if isinstance(where, str) else where)
+
     def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
         """SIGTERM to the daemon of ``pidfile`` (when it runs as one of ``names``) and wait
         for it to exit; ExecutorError when it is still running after ``timeout`` s."""
