@@ -89,6 +89,19 @@ class Pane:
             time.sleep(0.2)
         raise AssertionError(f"{text!r} still shown after {timeout:g}s; screen:\n{screen}")
 
+    def settled(self, quiet: float = 0.3, timeout: float = 30.0) -> str:
+        """The screen once it has not changed for ``quiet`` seconds (a key's repaint done)."""
+        deadline = time.monotonic() + timeout
+        last, since = self.screen(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self.screen()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+        return last
+
     def keys(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", "mw", *keys)
 
