@@ -64,18 +64,25 @@ def _digest(key: Any) -> Union[hashes.SHA256, hashes.SHA384]:
     return hashes.SHA256()
 
 
+def _san_pairs(answers: Answers) -> List[Tuple[str, str]]:
+    """The certificate's subjectAltNames as (``ip`` | ``dns``, value), in order, each once:
+    the host name, the common name, then the extra names."""
+    pairs: List[Tuple[str, str]] = []
+    for n in [answers.hostname, answers.cert_cn, *answers.certificate.extra_names]:
+        try:
+            pair = ("ip", str(ipaddress.ip_address(n)))
+        except ValueError:
+            pair = ("dns", n.lower().rstrip("."))
+        if pair not in pairs:
+            pairs.append(pair)
+    return pairs
+
+
 def san_names(answers: Answers) -> List[x509.GeneralName]:
     from cryptography import x509
 
-    names: List[x509.GeneralName] = []
-    for n in [answers.hostname, answers.cert_cn, *answers.certificate.extra_names]:
-        try:
-            gn: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(n))
-        except ValueError:
-            gn = x509.DNSName(n.lower().rstrip("."))
-        if gn not in names:
-            names.append(gn)
-    return names
+    return [x509.IPAddress(ipaddress.ip_address(v)) if kind == "ip" else x509.DNSName(v)
+            for kind, v in _san_pairs(answers)]
 
 
 def subject_name(answers: Answers) -> x509.Name:
@@ -384,15 +391,7 @@ class CertificateRecipe(Recipe):
 def _names(a: Answers) -> List[str]:
     """The values of :func:`san_names` as text, without ``cryptography.x509`` (the plan's
     descriptions need no certificate: importing x509 took a fifth of a ``plan``)."""
-    seen: List[Tuple[str, str]] = []
-    for n in [a.hostname, a.cert_cn, *a.certificate.extra_names]:
-        try:
-            name = ("ip", str(ipaddress.ip_address(n)))
-        except ValueError:
-            name = ("dns", n.lower().rstrip("."))
-        if name not in seen:
-            seen.append(name)
-    return [value for _kind, value in seen]
+    return [value for _kind, value in _san_pairs(a)]
 
 
 __all__ = ["CertificateRecipe", "PrivateKeyFile", "cert_paths", "make_certificate",
