@@ -513,7 +513,8 @@ def _digest_of(data: Dict[str, Any], pieces: Dict[str, _Pieces]) -> str:
 
 
 def _dump_of(data: Dict[str, Any], pieces: Dict[str, _Pieces], check: Dict[str, Any]) -> str:
-    """:func:`_dump` of ``data`` with ``check`` as its last key, from the pieces."""
+    """session.yaml's text, from the pieces: JSON (a subset of YAML), ASCII only, one
+    top-level key a line and one journal entry a line, ``check`` last."""
     lines = []
     for key, value in data.items():
         if key == "check":
