@@ -6,11 +6,10 @@ shows every change that could be needed.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 from dataclasses import dataclass
-from typing import ContextManager, List, Mapping, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 from .process import CommandResult, OutputCallback
 from .root import Executor
@@ -49,10 +48,6 @@ class DryRunExecutor(Executor):
     def makedirs(self, target: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> List[str]:
         self.recorded.append(Recorded("mkdir", target, f"mode {mode:04o}"))
         return []
-
-    def knocking(self, address: str) -> ContextManager[object]:
-        """No knock: nothing listens here."""
-        return contextlib.nullcontext()
 
     def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
         self.recorded.append(Recorded("stop", pidfile, " ".join(names)))

@@ -20,7 +20,7 @@ import contextlib
 import shlex
 import time
 from pathlib import Path
-from typing import ContextManager, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import CommandFailed, ExecutorError
 from .accounts_sim import account_tool
@@ -82,10 +82,6 @@ class RehearsalExecutor(Executor):
     def daemon_pid(self, pidfile: str, names: Sequence[str]) -> Optional[int]:
         self._refuse(f"whether {names[0] if names else pidfile} runs")
         return None  # no process runs in a rehearsal
-
-    def knocking(self, address: str) -> ContextManager[object]:
-        """No knock: nothing listens here."""
-        return contextlib.nullcontext()
 
     def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
         self._record(["kill", "-TERM", f"$(cat {pidfile})"], quiet=False)

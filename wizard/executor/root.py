@@ -397,6 +397,8 @@ class Executor(ProbeCaching):
         from .knock import Knocker, parse
 
         where = parse(address)
+        if self.dry_run or self.rehearsal:  # no daemon runs there
+            return contextlib.nullcontext()
         return Knocker(self.path(where) if isinstance(where, str) else where)
 
     def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:

@@ -3,10 +3,9 @@ from a script (no process is started)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
-from typing import ContextManager, Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 from ..errors import CommandFailed
 from .process import CommandResult
@@ -46,10 +45,6 @@ class ScriptedExecutor(Executor):
             return None
         out = res.stdout.strip()
         return int(out) if out.isdigit() else 0
-
-    def knocking(self, address: str) -> ContextManager[object]:
-        """No knock: nothing listens here."""
-        return contextlib.nullcontext()
 
     def stop_daemon(self, pidfile: str, names: Sequence[str], timeout: float = 30.0) -> None:
         """Scripted as the pseudo command ``daemon-stop PIDFILE NAME...``."""
