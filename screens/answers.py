@@ -60,6 +60,7 @@ from .widgets import (
     StateCheckbox,
     UserRow,
 )
+from .widgets.fields import FormInput, FormSelect, FormTextArea
 
 _RATE_FIELDS = tuple((key, label, getattr(Restrictions(), key)) for key, label in (
     ("smtpd_client_connection_rate_limit", "Connections/min"),
@@ -107,6 +108,10 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         Binding("ctrl+o", "load", "Load"),
         # ? types a ? in a field: here help is F1 only
         Binding("f1", "app.help", "Help", key_display="F1"),
+        # on a checkbox ? still opens the help, but the footer does not offer it: it would
+        # come and go with the focus (each time composing the footer and laying the form
+        # out again), and F1 works everywhere
+        Binding("question_mark", "app.help", "Help", show=False),
     ]
 
     def __init__(self, ctx: WizardContext) -> None:
@@ -143,13 +148,14 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         yield ErrorLine(id=f"err-{key}")
 
     def _input(self, key: str, value: Any, placeholder: str = "", **kw: Any) -> Input:
-        return Input(str(value), placeholder=placeholder, id=f"f-{key}", compact=True, **kw)
+        return FormInput(str(value), placeholder=placeholder, id=f"f-{key}", compact=True,
+                         **kw)
 
     def _select(self, key: str, options: Iterable[str], value: Any) -> Select[str]:
         opts = list(options)
         val = str(value) if str(value) in opts else opts[0]
-        return Select([(o, o) for o in opts], value=val, allow_blank=False, id=f"f-{key}",
-                      compact=True)
+        return FormSelect([(o, o) for o in opts], value=val, allow_blank=False,
+                          id=f"f-{key}", compact=True)
 
     def _check(self, key: str, label: str, value: Any) -> Checkbox:
         return StateCheckbox(label, bool(value), id=f"f-{key}", compact=True)
@@ -198,7 +204,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
                        id="users")
         yield ErrorLine(id="err-users")
         yield Label("Aliases, one per line: name: target, target", classes="hint")
-        yield TextArea(map_to_lines(self._get("aliases", default={})), id="f-aliases",
+        yield FormTextArea(map_to_lines(self._get("aliases", default={})), id="f-aliases",
                        compact=True, classes="map")
         yield ErrorLine(id="err-aliases")
         yield from self._row("Virtual domains", self._input(
@@ -206,7 +212,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
             list_to_text(self._get("virtual_alias_domains", default=[])),
             "example.net"), "virtual_alias_domains")
         yield Label("Virtual aliases: address: target, target", classes="hint")
-        yield TextArea(map_to_lines(self._get("virtual_aliases", default={})),
+        yield FormTextArea(map_to_lines(self._get("virtual_aliases", default={})),
                        id="f-virtual_aliases", compact=True, classes="map")
         yield ErrorLine(id="err-virtual_aliases")
 
@@ -307,7 +313,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         yield ErrorLine(id="err-restrictions-spf")
         yield Label(Text("Sender access, one per line: sender: REJECT|OK|DISCARD|HOLD "
                          "[text]"), classes="hint")
-        yield TextArea(map_to_lines(self._get("restrictions", "sender_access", default={})),
+        yield FormTextArea(map_to_lines(self._get("restrictions", "sender_access", default={})),
                        id="f-restrictions-sender_access", compact=True, classes="map")
         yield ErrorLine(id="err-restrictions-sender_access")
         yield from self._row("Max message bytes", self._input(

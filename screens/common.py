@@ -12,7 +12,8 @@ from .widgets import ErrorModal
 
 
 class StyledOnMount:
-    """For a screen class: its first showing does not restyle what mounting just styled.
+    """For a screen class: its first showing does not restyle what mounting just styled, nor
+    lay out again what its first layout just laid out.
 
     Textual restyles a screen's every widget each time the screen is shown (``ScreenResume``),
     also the first time, right after mounting styled them all; on the answers form that second
@@ -26,6 +27,18 @@ class StyledOnMount:
         if not self._shown_once:
             self._shown_once = True
             event.refresh_styles = False
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Skip Textual's layout of the screen again at the size it is laid out at.
+
+        A screen's first layout gives it its size, and Textual then sends the screen a resize
+        event for it, whose handler lays the whole screen out once more (and the screens
+        below it): a quarter of the layout time of opening the answers form. A resize to
+        another size (the terminal's) is handled by Textual as before: the screen's region is
+        the one its last layout gave it (its ``size`` is the terminal's at once)."""
+        if event.size == self.region.size:  # type: ignore[attr-defined]
+            event.stop()
+            event.prevent_default()
 
 
 def show_error(screen: Screen[Any], message: TaskFailed) -> None:

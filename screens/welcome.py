@@ -21,6 +21,7 @@ from .context import WizardContext, session_summary
 from .messages import TaskDone, TaskFailed
 from .results import Move, Result
 from .widgets import ConfirmModal, DryRunBanner, ErrorModal, KeysFooter, RehearsalBanner
+from .widgets.styled import WizardButton
 
 if TYPE_CHECKING:  # the first screen imports neither the answers model nor the engine
     from wizard.answers import Answers
@@ -92,11 +93,11 @@ class WelcomeScreen(StyledOnMount, Screen[Result]):
             yield Static(self._target_text(), id="welcome-target")
             yield Static(self._session_text(), id="welcome-session")
         with Horizontal(id="welcome-buttons"):
-            yield Button(self._start_label(), id="start", variant="primary", compact=True)
-            yield Button("Start over (o)", id="start-over", compact=True)
-            yield Button("Roll back everything (r)", id="rollback-all", variant="error",
+            yield WizardButton(self._start_label(), id="start", variant="primary", compact=True)
+            yield WizardButton("Start over (o)", id="start-over", compact=True)
+            yield WizardButton("Roll back everything (r)", id="rollback-all", variant="error",
                          compact=True)
-            yield Button("Quit (q)", id="quit", compact=True)
+            yield WizardButton("Quit (q)", id="quit", compact=True)
         yield KeysFooter()
 
     def _start_label(self) -> str:

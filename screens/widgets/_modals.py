@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from .checkbox import StateCheckbox
+from .styled import WizardButton
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -57,8 +58,8 @@ class ConfirmModal(ModalScreen[bool]):
                 with VerticalScroll(id="confirm-detail"):
                     yield Static(Text(self.detail))
             with Horizontal():
-                yield Button(f"{self.yes_label} (y)", id="yes", variant="warning")
-                yield Button(f"{self.no_label} (n)", id="no", variant="primary")
+                yield WizardButton(f"{self.yes_label} (y)", id="yes", variant="warning")
+                yield WizardButton(f"{self.no_label} (n)", id="no", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -108,7 +109,7 @@ class ErrorModal(ModalScreen[None]):
                 with VerticalScroll(id="error-output"):
                     yield Static(Text(self.output.rstrip()))
             with Horizontal():
-                yield Button("Close (Esc)", id="close", variant="primary")
+                yield WizardButton("Close (Esc)", id="close", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()
@@ -169,8 +170,8 @@ class PromptModal(ModalScreen[Optional[PromptResult]]):
             if self.help_text:
                 yield Static(self.help_text, id="prompt-help")
             with Horizontal():
-                yield Button("OK (Enter)", id="ok", variant="primary")
-                yield Button("Cancel (Esc)", id="cancel")
+                yield WizardButton("OK (Enter)", id="ok", variant="primary")
+                yield WizardButton("Cancel (Esc)", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#prompt-input", Input).focus()

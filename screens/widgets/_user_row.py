@@ -10,6 +10,7 @@ from textual.widgets import Checkbox, Input
 
 from .checkbox import StateCheckbox
 from .error_line import ErrorLine
+from .fields import FormInput
 
 
 class UserRow(Vertical):
@@ -23,11 +24,11 @@ class UserRow(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="user-fields"):
-            yield Input(str(self.user.get("name", "") or ""), placeholder="user name",
+            yield FormInput(str(self.user.get("name", "") or ""), placeholder="user name",
                         classes="user-name", compact=True)
             yield StateCheckbox("create", bool(self.user.get("create", False)),
                            classes="user-create", compact=True)
-            yield Input(str(self.user.get("password", "") or ""),
+            yield FormInput(str(self.user.get("password", "") or ""),
                         placeholder="password (if created)", password=True,
                         classes="user-password", compact=True)
         yield ErrorLine(classes="field-error user-error")

@@ -11,9 +11,12 @@ from textual.content import Content
 from textual.style import Style
 from textual.widgets import Checkbox
 
+from .styled import StyledWhenMounted
 
-class StateCheckbox(Checkbox):
-    """:class:`~textual.widgets.Checkbox` with an empty box when off."""
+
+class StateCheckbox(StyledWhenMounted, Checkbox):
+    """:class:`~textual.widgets.Checkbox` with an empty box when off (styled once, when
+    mounted: :mod:`.styled`)."""
 
     @property
     def _button(self) -> Content:

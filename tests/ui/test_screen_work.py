@@ -1,0 +1,165 @@
+"""Opening a screen does its work once (issue 13: no key over 0.3 s).
+
+The footer shows the screen's keys from its first composition and is not composed again when
+only whether a key is enabled changes (the plan done); the form's fields are styled when they
+are mounted, not each time a class changes while they are being built. Each test counts the
+work Textual would otherwise do, so it fails if the behaviour comes back."""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+from textual.app import App
+from textual.widgets import Input
+from textual.widgets._footer import FooterKey
+from ui_recipes import test_recipes
+from uikit import FROZEN_MACHINE, run_async
+
+from screens.answers import AnswersScreen
+from screens.app import make_app
+from screens.help import HelpScreen
+from screens.steps import StepListScreen
+from screens.widgets import KeysFooter, StateCheckbox
+
+SIZE = (80, 24)
+
+
+class Recomposes:
+    """Counts the footers composed again while it is active."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.footers: List[Any] = []
+        real = KeysFooter.recompose
+
+        async def recompose(footer: KeysFooter) -> None:
+            self.footers.append(footer)
+            await real(footer)
+
+        monkeypatch.setattr(KeysFooter, "recompose", recompose)
+
+
+async def ready(app: Any, pilot: Any) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def shown(screen: Any) -> List[Any]:
+    """(key shown, description, dimmed) of each key of the screen's footer."""
+    return [(k.key_display, k.description, k.has_class("-disabled"))
+            for k in screen.query(FooterKey)]
+
+
+@run_async
+async def test_answers_footer_is_composed_once(monkeypatch: Any) -> None:
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    counted = Recomposes(monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("s")
+        await ready(app, pilot)
+        form = app.screen
+        assert isinstance(form, AnswersScreen)
+        keys = shown(form)
+        assert ("^n", "Next", False) in keys and ("F1", "Help", False) in keys
+        # ? types into a field, so the footer does not offer it on this screen
+        assert not [k for k in keys if k[0] == "?"]
+        assert counted.footers == []
+
+
+@run_async
+async def test_question_mark_still_opens_help_from_a_checkbox() -> None:
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("s")
+        await ready(app, pilot)
+        form = app.screen
+        form.query_one("#f-hostname", Input).focus()
+        await pilot.press("end", "question_mark")
+        await pilot.pause()
+        assert form.query_one("#f-hostname", Input).value.endswith("?")
+        form.query(StateCheckbox).first().focus()
+        await pilot.press("question_mark")
+        await ready(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+
+
+@run_async
+async def test_plan_lights_the_step_keys_without_composing_the_footer(
+        monkeypatch: Any) -> None:
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    counted = Recomposes(monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("s")
+        await ready(app, pilot)
+        steps_opened = []
+        await pilot.press("ctrl+n")
+        steps = app.screen
+        assert isinstance(steps, StepListScreen)
+        if not steps.planned:  # the footer made before the plan shows its keys dimmed
+            steps_opened = shown(steps)
+        await ready(app, pilot)
+        assert steps.planned
+        keys = shown(steps)
+        assert ("⏎", "Open step", False) in keys and ("s", "Summary", False) in keys
+        if steps_opened:
+            assert ("⏎", "Open step", True) in steps_opened
+        assert counted.footers == []
+        # and it works: Enter opens the highlighted step
+        await pilot.press("enter")
+        await ready(app, pilot)
+        assert type(app.screen).__name__ == "StepScreen"
+
+
+@run_async
+async def test_form_fields_are_styled_once_mounted(monkeypatch: Any) -> None:
+    detached: List[str] = []
+    real = App.update_styles
+
+    def update_styles(app: App[Any], node: Any, animate: bool = True) -> None:
+        if not node.is_attached:
+            detached.append(type(node).__name__)
+        real(app, node, animate)
+
+    monkeypatch.setattr(App, "update_styles", update_styles)
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("s")
+        await ready(app, pilot)
+        form = app.screen
+        assert isinstance(form, AnswersScreen)
+        await form.reveal()  # every section, user rows included
+        await ready(app, pilot)
+        assert detached == []
+        # styled all the same: a field has the compact look and the form's own rules
+        field = form.query_one("#f-hostname", Input)
+        assert field.has_class("-textual-compact") and field.styles.border_top[0] == ""
+
+
+@run_async
+async def test_screens_follow_a_terminal_resize() -> None:
+    """The layout a screen's own first layout makes is not done twice, but a terminal that
+    changes size still lays every screen out again, the ones below included."""
+    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("s")
+        await ready(app, pilot)
+        await pilot.press("ctrl+n")
+        await ready(app, pilot)
+        steps = app.screen
+        assert isinstance(steps, StepListScreen)
+        for width, height in ((100, 30), (72, 20), SIZE):
+            await pilot.resize_terminal(width, height)
+            await ready(app, pilot)
+            await pilot.pause(0.1)
+            footer = steps.query_one(KeysFooter)
+            assert footer.region.width == width and footer.region.y == height - 1
+        await pilot.press("a")  # back to the form, below the list while it was open
+        await ready(app, pilot)
+        form = app.screen
+        assert isinstance(form, AnswersScreen)
+        assert form.query_one(KeysFooter).region.width == SIZE[0]
