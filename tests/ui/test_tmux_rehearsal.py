@@ -73,7 +73,11 @@ def test_rehearsal_end_to_end(pane: Pane, tmp_path: Path) -> None:
         scratch / "root/etc/postfix/main.cf").read_text()
 
     # 4. verify one step: what needs a running Postfix is not checked, and says so
-    pane.keys("home", "down", "down", "down")
+    pane.settled()  # the list shown again after the run, its highlight set, before the keys
+    pane.keys("home")
+    pane.settled()
+    pane.keys("down", "down", "down")
+    pane.settled()
     pane.keys("Enter")
     pane.wait_for("4. Postfix basics")
     pane.keys("v")
