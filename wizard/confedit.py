@@ -49,11 +49,12 @@ def _name(what: str, name: str) -> str:
 
 
 @dataclass
-class _Logical:
-    kind: str  # "param" | "other"
+class _Definition:
+    """A main.cf parameter definition: its first line and its continuation lines."""
+
     start: int  # first physical line index
     end: int  # one past the last physical line index
-    name: str = ""
+    name: str
 
 
 def _split_lines(text: str) -> List[str]:
@@ -68,30 +69,31 @@ def _is_comment_or_blank(line: str) -> bool:
 _PARAM = re.compile(r"^([A-Za-z0-9_.-]+)\s*=")
 
 
-def _main_cf_logical(lines: Sequence[str]) -> List[_Logical]:
-    out: List[_Logical] = []
-    cur: Optional[_Logical] = None
+def _main_cf_params(lines: Sequence[str]) -> List[_Definition]:
+    """The parameter definitions of main.cf ``lines``, each with its continuation lines.
+
+    Only definitions are returned: every caller looks parameters up, and a plan edits
+    main.cf for each parameter it sets (a stock main.cf is 750 lines, mostly comments)."""
+    out: List[_Definition] = []
+    cur: Optional[_Definition] = None  # the definition a continuation line belongs to
+    match = _PARAM.match
     for i, line in enumerate(lines):
-        if _is_comment_or_blank(line):
+        s = line.strip()
+        if not s or s[0] == "#":
             # Postfix skips these entirely: they do not end a multi-line value
-            out.append(_Logical("other", i, i + 1))
             continue
-        if line[:1] in (" ", "\t"):
+        if line[0] in " \t":
             if cur is not None:
                 cur.end = i + 1
-            else:
-                out.append(_Logical("other", i, i + 1))
             continue
-        m = _PARAM.match(line)
-        if m:
-            cur = _Logical("param", i, i + 1, m.group(1))
-        else:
-            cur = _Logical("other", i, i + 1)
-        out.append(cur)
+        m = match(line)
+        cur = _Definition(i, i + 1, m.group(1)) if m else None
+        if cur is not None:
+            out.append(cur)
     return out
 
 
-def _logical_value(lines: Sequence[str], item: _Logical) -> str:
+def _logical_value(lines: Sequence[str], item: _Definition) -> str:
     first = lines[item.start]
     _, _, rest = first.partition("=")
     parts = [rest.strip()]
@@ -107,9 +109,8 @@ def read_main_cf(text: Optional[str]) -> Dict[str, str]:
         return {}
     lines = _split_lines(text)
     values: Dict[str, str] = {}
-    for item in _main_cf_logical(lines):
-        if item.kind == "param":
-            values[item.name] = _logical_value(lines, item)
+    for item in _main_cf_params(lines):
+        values[item.name] = _logical_value(lines, item)
     return values
 
 
@@ -129,8 +130,7 @@ def edit_main_cf(
     for name, value in set_params.items():
         _one_line(f"main.cf parameter {_name('a main.cf parameter', name)}", value)
         new_line = f"{name} = {value}\n" if value != "" else f"{name} =\n"
-        items = _main_cf_logical(lines)
-        active = [it for it in items if it.kind == "param" and it.name == name]
+        active = [it for it in _main_cf_params(lines) if it.name == name]
         if active:
             last = active[-1]
             if _logical_value(lines, last) == value.strip():
@@ -138,7 +138,8 @@ def edit_main_cf(
             lines[last.start:last.end] = [new_line]
             continue
         commented = re.compile(r"^#\s*" + re.escape(name) + r"\s*=")
-        hits = [i for i, line in enumerate(lines) if commented.match(line)]
+        hits = [i for i, line in enumerate(lines)
+                if line[:1] == "#" and name in line and commented.match(line)]
         if hits:
             pos = hits[-1] + 1
             # keep a commented multi-line example together
@@ -152,9 +153,8 @@ def edit_main_cf(
         _ensure_newline(lines)
         lines.append(new_line)
     if remove_set:
-        items = _main_cf_logical(lines)
-        for it in reversed(items):
-            if it.kind == "param" and it.name in remove_set:
+        for it in reversed(_main_cf_params(lines)):
+            if it.name in remove_set:
                 del lines[it.start:it.end]
     return "".join(lines)
 
