@@ -65,9 +65,10 @@ if TYPE_CHECKING:
     from .steps import StepListScreen
 
 #: What :meth:`MailWizardApp.preload` imports once the first screen is up.
-LATER_MODULES = ("screens.help", "screens.answers", "screens.steps", "screens.step",
-                 "screens.summary", "screens.widgets._diff_view", "screens.widgets._progress",
-                 "screens.widgets._lazy_form", "screens.widgets._user_row", "wizard.engine",
+LATER_MODULES = ("screens.help", "screens.answers", "screens.warmcss", "screens.steps",
+                 "screens.step", "screens.summary", "screens.widgets._diff_view",
+                 "screens.widgets._progress", "screens.widgets._lazy_form",
+                 "screens.widgets._user_row", "wizard.engine",
                  "wizard.run", "wizard.target", "wizard.kept", "wizard.dnsrecords.gather",
                  "wizard.dnsrecords.dkim", "rich.syntax")
 
@@ -304,11 +305,20 @@ class MailWizardApp(App[int]):
         for name in LATER_MODULES:
             importlib.import_module(name)
         self.ctx.recipe_list()
+        try:  # the next screens' widget CSS, parsed on the app's thread (screens.warmcss)
+            self.call_from_thread(self._warm_styles)
+        except RuntimeError:  # the app is closing
+            pass
         # What is loaded now lives as long as the app: out of the collector's sight, a full
         # collection during a key (every few keys) no longer walks it (60-80 ms each); the
         # garbage of the start is collected first (frozen, it would stay)
         gc.collect()
         gc.freeze()
+
+    def _warm_styles(self) -> None:
+        from .warmcss import later_widgets, warm
+
+        warm(self, later_widgets())
 
     # ------------------------------------------------------------------ worker
     def start_task(self, kind: str, fn: Callable[[], Any], target: MessagePump) -> bool:

@@ -163,3 +163,32 @@ async def test_screens_follow_a_terminal_resize() -> None:
         form = app.screen
         assert isinstance(form, AnswersScreen)
         assert form.query_one(KeysFooter).region.width == SIZE[0]
+
+
+@run_async
+async def test_the_walk_parses_no_css_after_the_first_screen(monkeypatch: Any) -> None:
+    """The preload parses the CSS of the widgets the next screens mount (screens.warmcss):
+    a key that opens the form, the step list, a step and its tabs, the help or the summary
+    parses none (a widget class new to those screens belongs in ``later_widgets``)."""
+    from allsteps import real_steps
+    from textual.css.stylesheet import Stylesheet
+
+    parses: List[str] = []
+    real = Stylesheet.parse
+
+    def parse(stylesheet: Stylesheet) -> None:
+        parses.append(key)
+        real(stylesheet)
+
+    key = "start"
+    app = make_app(answers="demo", recipes=real_steps() or test_recipes(),
+                   machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        monkeypatch.setattr(Stylesheet, "parse", parse)
+        for key in ("s", "ctrl+n", "down", "enter", "2", "3", "4", "1", "n", "p",
+                    "question_mark", "escape", "escape", "s", "escape"):
+            await pilot.press(key)
+            await ready(app, pilot)
+        assert isinstance(app.screen, StepListScreen)
+    assert parses == []
