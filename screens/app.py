@@ -72,6 +72,10 @@ LATER_MODULES = ("screens.help", "screens.answers", "screens.warmcss", "screens.
                  "wizard.run", "wizard.target", "wizard.kept", "wizard.dnsrecords.gather",
                  "wizard.dnsrecords.dkim", "rich.syntax")
 
+#: After the preload: a full garbage collection once per this many collections of the middle
+#: generation (Python's default is 10).
+FULL_COLLECTION_EVERY = 100
+
 #: Tasks that change the target: quitting during one asks first and stops cleanly.
 CHANGING_TASKS = ("apply", "apply-all", "rollback", "rollback-all")
 
@@ -314,6 +318,11 @@ class MailWizardApp(App[int]):
         # garbage of the start is collected first (frozen, it would stay)
         gc.collect()
         gc.freeze()
+        # and full collections come ten times less often: with the start frozen, Python's
+        # rule (one per ten middle-generation collections) ran one every third key or so of
+        # a walk through the screens, each 15-100 ms on that key (issue 13)
+        young, middle, _old = gc.get_threshold()
+        gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
     def _warm_styles(self) -> None:
         from .warmcss import later_widgets, warm
