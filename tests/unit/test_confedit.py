@@ -75,6 +75,29 @@ def test_remove_parameter_with_continuation():
     assert "inet_interfaces = localhost\nmydestination" in out
 
 
+def test_continuation_belongs_to_the_line_it_follows():
+    """A continuation line after a line that is not a parameter definition (a stray word,
+    which Postfix reports) does not extend the definition before it; blank and comment lines,
+    indented or not, do not end a value; a continuation at the top belongs to nothing."""
+    text = ("  orphan continuation\n"
+            "relay_domains = a\n"
+            "\n"
+            "   # indented comment\n"
+            "  b\n"
+            "garbage line\n"
+            "  c\n"
+            "myorigin = $mydomain\n")
+    assert ce.read_main_cf(text) == {"relay_domains": "a b", "myorigin": "$mydomain"}
+    out = ce.edit_main_cf(text, {"relay_domains": "x"})
+    assert out == ("  orphan continuation\n"
+                   "relay_domains = x\n"
+                   "garbage line\n"
+                   "  c\n"
+                   "myorigin = $mydomain\n")
+    assert ce.edit_main_cf(text, {}, remove=["myorigin"]) == text.replace(
+        "myorigin = $mydomain\n", "")
+
+
 def test_empty_and_missing_file():
     assert ce.edit_main_cf(None, {"a": "1", "b": ""}) == "a = 1\nb =\n"
     assert ce.read_main_cf(None) == {}
