@@ -47,6 +47,20 @@ async def ready(app: Any, pilot: Any) -> None:
     await pilot.pause()
 
 
+def demo_app() -> Any:
+    return make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+
+
+async def open_form(app: Any, pilot: Any) -> AnswersScreen:
+    """The answers form, opened from the welcome screen once the preload is done."""
+    await ready(app, pilot)
+    await pilot.press("s")
+    await ready(app, pilot)
+    form = app.screen
+    assert isinstance(form, AnswersScreen)
+    return form
+
+
 def shown(screen: Any) -> List[Any]:
     """(key shown, description, dimmed) of each key of the screen's footer."""
     return [(k.key_display, k.description, k.has_class("-disabled"))
@@ -55,14 +69,10 @@ def shown(screen: Any) -> List[Any]:
 
 @run_async
 async def test_answers_footer_is_composed_once(monkeypatch: Any) -> None:
-    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    app = demo_app()
     counted = Recomposes(monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
-        await pilot.press("s")
-        await ready(app, pilot)
-        form = app.screen
-        assert isinstance(form, AnswersScreen)
+        form = await open_form(app, pilot)
         keys = shown(form)
         assert ("^n", "Next", False) in keys and ("F1", "Help", False) in keys
         # ? types into a field, so the footer does not offer it on this screen
@@ -72,12 +82,9 @@ async def test_answers_footer_is_composed_once(monkeypatch: Any) -> None:
 
 @run_async
 async def test_question_mark_still_opens_help_from_a_checkbox() -> None:
-    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
-        await pilot.press("s")
-        await ready(app, pilot)
-        form = app.screen
+        form = await open_form(app, pilot)
         form.query_one("#f-hostname", Input).focus()
         await pilot.press("end", "question_mark")
         await pilot.pause()
@@ -91,12 +98,10 @@ async def test_question_mark_still_opens_help_from_a_checkbox() -> None:
 @run_async
 async def test_plan_lights_the_step_keys_without_composing_the_footer(
         monkeypatch: Any) -> None:
-    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    app = demo_app()
     counted = Recomposes(monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
-        await pilot.press("s")
-        await ready(app, pilot)
+        await open_form(app, pilot)
         steps_opened = []
         await pilot.press("ctrl+n")
         steps = app.screen
@@ -127,13 +132,9 @@ async def test_form_fields_are_styled_once_mounted(monkeypatch: Any) -> None:
         real(app, node, animate)
 
     monkeypatch.setattr(App, "update_styles", update_styles)
-    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
-        await pilot.press("s")
-        await ready(app, pilot)
-        form = app.screen
-        assert isinstance(form, AnswersScreen)
+        form = await open_form(app, pilot)
         await form.reveal()  # every section, user rows included
         await ready(app, pilot)
         assert detached == []
@@ -146,11 +147,9 @@ async def test_form_fields_are_styled_once_mounted(monkeypatch: Any) -> None:
 async def test_screens_follow_a_terminal_resize() -> None:
     """The layout a screen's own first layout makes is not done twice, but a terminal that
     changes size still lays every screen out again, the ones below included."""
-    app = make_app(answers="demo", recipes=test_recipes(), machine=FROZEN_MACHINE)
+    app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
-        await pilot.press("s")
-        await ready(app, pilot)
+        await open_form(app, pilot)
         await pilot.press("ctrl+n")
         await ready(app, pilot)
         steps = app.screen
