@@ -205,7 +205,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         yield ErrorLine(id="err-users")
         yield Label("Aliases, one per line: name: target, target", classes="hint")
         yield FormTextArea(map_to_lines(self._get("aliases", default={})), id="f-aliases",
-                       compact=True, classes="map")
+                           compact=True, classes="map")
         yield ErrorLine(id="err-aliases")
         yield from self._row("Virtual domains", self._input(
             "virtual_alias_domains",
@@ -213,7 +213,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
             "example.net"), "virtual_alias_domains")
         yield Label("Virtual aliases: address: target, target", classes="hint")
         yield FormTextArea(map_to_lines(self._get("virtual_aliases", default={})),
-                       id="f-virtual_aliases", compact=True, classes="map")
+                           id="f-virtual_aliases", compact=True, classes="map")
         yield ErrorLine(id="err-virtual_aliases")
 
     def _section_tls(self) -> Iterable[Widget]:
@@ -313,8 +313,9 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         yield ErrorLine(id="err-restrictions-spf")
         yield Label(Text("Sender access, one per line: sender: REJECT|OK|DISCARD|HOLD "
                          "[text]"), classes="hint")
-        yield FormTextArea(map_to_lines(self._get("restrictions", "sender_access", default={})),
-                       id="f-restrictions-sender_access", compact=True, classes="map")
+        yield FormTextArea(
+            map_to_lines(self._get("restrictions", "sender_access", default={})),
+            id="f-restrictions-sender_access", compact=True, classes="map")
         yield ErrorLine(id="err-restrictions-sender_access")
         yield from self._row("Max message bytes", self._input(
             "restrictions-message_size_limit",
