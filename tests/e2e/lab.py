@@ -99,6 +99,15 @@ BUILD_TOOLS = ("tar", "zstd", "dpkg-scanpackages", "chroot", "mount", "bash")
 _DROP_CAPS = "-sys_module,-sys_time,-sys_rawio"
 SERVER_LOGS = ("/var/log/postfix.log", "/var/log/mail.log", "/var/log/dovecot.log",
                "/var/log/letsencrypt/letsencrypt.log")
+_SYSLOG_SINK = """
+import socket, sys
+sock = socket.socket(fileno=int(sys.argv[1]))
+with open(sys.argv[2], "ab", buffering=0) as log:
+    while True:
+        data = sock.recv(65536)
+        log.write(data.rstrip(b"\\0\\n") + b"\\n")
+"""
+"""The lab's syslog sink (run by the host's Python): each datagram, one line."""
 SERVER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # the checkout under test: tests/e2e/lab.py -> parents[2]
 REPO_DIR = Path(__file__).resolve().parents[2]
@@ -784,6 +793,7 @@ class Server:
         self.system_state: Optional[str] = None
         self._slot: Optional[_Slot] = None
         self._logf = None
+        self._syslog: Optional[subprocess.Popen] = None
         self._halted = False
         self._booted = False
         self.n = 0
@@ -950,6 +960,37 @@ exec setpriv --bounding-set {_DROP_CAPS} chroot "$R" {init}
             time.sleep(0.01)
         if self.systemd:
             self._wait_systemd()
+        else:
+            self._start_syslog_sink()
+
+    def _start_syslog_sink(self) -> None:
+        """A host process that receives what the server's daemons send to ``/dev/log`` and
+        appends it to ``syslog.log`` in the server's runtime dir (for failure reports).
+
+        Without it a server with no syslog daemon logs nowhere: Postfix and Dovecot send to
+        ``/dev/log`` and nothing listens.  The socket is bound by this process in the server's
+        own /dev (a tmpfs) and handed to the sink, so it exists before any daemon starts; the
+        sink runs on the host, so the server's process list and files are unchanged (the
+        server's mail log, read by ``mailwizard check`` and ``log``, stays absent).  It carries
+        the lab marker (``leftovers`` finds a leaked one) and dies with this process."""
+        import socket
+
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            path = self.path("/dev/log")
+            sock.bind(str(path))
+            os.chmod(path, 0o666)
+            # a big receive queue: a daemon's syslog() blocks when the queue is full
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            env = _host_env()
+            env[MARKER] = f"{self.owner}:{self.n}"
+            self._syslog = subprocess.Popen(
+                ["setpriv", "--pdeathsig", "KILL", sys.executable, "-c", _SYSLOG_SINK,
+                 str(sock.fileno()), str(self.dir / "syslog.log")],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=env, pass_fds=(sock.fileno(),), start_new_session=True)
+        finally:
+            sock.close()
 
     def _wait_systemd(self) -> None:
         deadline = time.monotonic() + self.boot_timeout
@@ -1132,6 +1173,9 @@ exec setpriv --bounding-set {_DROP_CAPS} chroot "$R" {init}
             p = self.path(logname)
             if p.is_file():
                 out.append((logname, _tail_text(p)))
+        sink = self.dir / "syslog.log"
+        if sink.is_file():
+            out.append(("/dev/log (received by the lab)", _tail_text(sink)))
         cmds = ["postconf -n", "doveconf -n"]
         if self.systemd:
             cmds += ["systemctl --failed --no-pager", "journalctl -b --no-pager -n 150"]
@@ -1177,6 +1221,10 @@ exec setpriv --bounding-set {_DROP_CAPS} chroot "$R" {init}
             if self._logf is not None:
                 self._logf.close()
                 self._logf = None
+            if self._syslog is not None:
+                self._syslog.kill()
+                self._syslog.wait(timeout=30)
+                self._syslog = None
             if self.cgroup is not None:
                 _rmdir_cgroup(self.cgroup)
             if self.netns:

@@ -108,11 +108,14 @@ def test_fresh_server_identity_and_isolation(fresh_server: lab.Server) -> None:
     s.run("echo scratch > /root/scratch.txt")
     assert s.path("/root/scratch.txt").read_text() == "scratch\n"
     assert not (s.image.golden / "root/scratch.txt").exists()
-    # host kernel knobs and devices are out of reach; /dev/console is a log file
+    # host kernel knobs and devices are out of reach; /dev/console is a log file, /dev/log
+    # the lab's syslog sink (a socket)
     assert s.run("test ! -w /proc/sys/fs/protected_regular && test -w /proc/sys/net/ipv4/"
                  "ip_forward && echo ok").stdout.strip() == "ok"
     assert sorted(s.run("ls /dev").stdout.split()) == sorted(
-        "console fd full null ptmx pts random shm stderr stdin stdout tty urandom zero".split())
+        "console fd full log null ptmx pts random shm stderr stdin stdout tty urandom zero"
+        .split())
+    assert s.run("test -S /dev/log && echo socket").stdout.strip() == "socket"
     s.run("echo hello-console > /dev/console")
     assert "hello-console" in (s.dir / "console.log").read_text()
     bnd = re.search(r"^Capability bounding set: (.*)$", s.run("setpriv -d").stdout, re.M)
@@ -202,9 +205,12 @@ def test_halt_leaves_nothing(server_factory) -> None:
     left = lab.leftovers()
     assert f"netns {netns}" in left and any(x.startswith(f"veth {veth} ") for x in left)
     assert any(x.startswith(f"process {pid} ") for x in left), left
+    assert s._syslog is not None       # the syslog sink: a host process with the marker
+    sink = s._syslog.pid
+    assert any(x.startswith(f"process {sink} ") for x in left), left
     s.halt()
     s.halt()                                  # idempotent
-    assert not Path(f"/proc/{pid}").exists()
+    assert not Path(f"/proc/{pid}").exists() and not Path(f"/proc/{sink}").exists()
     assert s.proc is not None and s.proc.returncode is not None
     assert lab.leftovers() == []
     assert netns not in subprocess.run(["ip", "netns", "list"], capture_output=True,
@@ -311,7 +317,7 @@ def test_systemd_variant(server_factory) -> None:
 
 
 _INNER_TESTS = r'''
-import os, subprocess
+import os, subprocess, time
 import pytest
 import lab
 
@@ -328,6 +334,13 @@ def module_server(lab_image):
 
 def test_fails_with_logs(fresh_server):
     fresh_server.run(f"echo dovecot-{TOKEN} > /var/log/dovecot.log")
+    # what a daemon sends to /dev/log (the server has no syslog daemon): the lab's sink
+    fresh_server.run(f"python3 -c 'import syslog; syslog.syslog(\"syslog-{TOKEN}\")'")
+    sink = fresh_server.dir / "syslog.log"
+    deadline = time.monotonic() + 10
+    while f"syslog-{TOKEN}" not in (sink.read_text() if sink.exists() else ""):
+        assert time.monotonic() < deadline, "the lab's syslog sink wrote nothing"
+        time.sleep(0.05)
     assert False, "deliberate"
 
 
@@ -356,6 +369,7 @@ def test_report_hook_and_session_leftover_check(lab_image: lab.Image, tmp_path: 
     assert "2 failed, 1 passed" in out, out
     assert f"dovecot-{token}" in out and "/var/log/dovecot.log" in out, out
     assert f"mail-{token}" in out and "/var/log/mail.log" in out, out
+    assert f"syslog-{token}" in out and "/dev/log (received by the lab)" in out, out
     assert "e2e leftovers" in out and re.search(r"netns mw\d+-250", out), out
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                            timeout=20).stdout
