@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Checkbox, Header, Input, Label, Select, Static, TextArea
+from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from wizard.answers import (
     ACME_CHALLENGES,
@@ -59,6 +59,7 @@ from .widgets import (
     PromptResult,
     StateCheckbox,
     UserRow,
+    WizardHeader,
 )
 from .widgets.fields import FormInput, FormSelect, FormTextArea
 
@@ -161,7 +162,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
         return StateCheckbox(label, bool(value), id=f"f-{key}", compact=True)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield WizardHeader()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
         yield Static("Tab moves between fields, Ctrl+N goes on. Nothing is applied here.",

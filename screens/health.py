@@ -13,13 +13,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from wizard.health import Finding, Report
 
 from .common import show_error
 from .messages import TaskDone, TaskFailed
 from .results import Move, Result
+from .widgets import WizardHeader
 
 STATE_STYLE = {"CRITICAL": "bold white on red", "WARNING": "bold black on yellow",
                "UNKNOWN": "bold white on magenta", "OK": "green"}
@@ -79,7 +80,7 @@ class HealthScreen(Screen[Result]):
         self.rows: List[Finding] = []
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield WizardHeader()
         with Vertical(id="health-body"):
             yield Static(summary_text(None, True), id="health-summary")
             table: DataTable[Any] = DataTable(id="health-table", cursor_type="row",

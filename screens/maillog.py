@@ -15,14 +15,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from wizard.errors import MailwizardError
 from wizard.logsource import LogRead, recent_events
 from wizard.maillog import KINDS, LogEvent, check_address, counts, select
 
 from .context import WizardContext
-from .widgets import TextModal
+from .widgets import TextModal, WizardHeader
 
 SPANS: Tuple[Tuple[str, float], ...] = (("1h", 3600.0), ("24h", 86400.0),
                                         ("7d", 7 * 86400.0))
@@ -77,7 +77,7 @@ class LogScreen(Screen[None]):
         return not (self.ctx.dry_run or self.ctx.rehearsal)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield WizardHeader()
         yield Static("Reading the log...", id="log-summary")
         yield Input(placeholder="address or login name, Enter applies, Esc returns",
                     id="log-address")

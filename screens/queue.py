@@ -14,13 +14,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from wizard import mailqueue as mq
 from wizard.errors import CommandFailed, MailwizardError
 
 from .context import WizardContext
-from .widgets import ConfirmModal, ErrorModal, TextModal
+from .widgets import ConfirmModal, ErrorModal, TextModal, WizardHeader
 
 NO_TARGET = ("There is no mail system to look at in a dry run or a rehearsal: run "
              "mailwizard on the server itself to see its queue.")
@@ -61,7 +61,7 @@ class QueueScreen(Screen[None]):
         return not (self.ctx.dry_run or self.ctx.rehearsal)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield WizardHeader()
         yield Static("Reading the queue...", id="queue-summary")
         table: DataTable[Any] = DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("ID", "Queue", "Age", "Size")

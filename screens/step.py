@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Header, RichLog, Static, TabbedContent, TabPane
+from textual.widgets import RichLog, Static, TabbedContent, TabPane
 
 from wizard.checks import CheckResult, failed_count
 from wizard.engine import RollbackResult, StepPlan, StepResult
@@ -28,7 +28,15 @@ from .messages import EngineEvent, OutputLine, TaskDone, TaskFailed
 from .rehearsal import offer_rehearsal
 from .render import checks_text, event_line, failure_lines, first_line, output_line
 from .results import Move, Result
-from .widgets import ConfirmModal, DiffView, DryRunBanner, KeysFooter, RehearsalBanner, StepProgress
+from .widgets import (
+    ConfirmModal,
+    DiffView,
+    DryRunBanner,
+    KeysFooter,
+    RehearsalBanner,
+    StepProgress,
+    WizardHeader,
+)
 
 TABS = ("why", "changes", "log", "checks")
 
@@ -114,7 +122,7 @@ class StepScreen(StyledOnMount, Screen[Result]):
         sp = self.plan
         state = self.ctx.state(sp.id)
         self.sub_title = f"Step {self.index + 1} of {len(self.ctx.plans)}"
-        yield Header()
+        yield WizardHeader()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
         elif self.ctx.rehearsal:

@@ -15,7 +15,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Header, LoadingIndicator, OptionList, RichLog, Static
+from textual.widgets import LoadingIndicator, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
 from wizard.checks import failed_count, summarize
@@ -34,6 +34,7 @@ from .widgets import (
     KeysFooter,
     RehearsalBanner,
     StepProgress,
+    WizardHeader,
     status_mark,
 )
 
@@ -141,7 +142,7 @@ class StepListScreen(StyledOnMount, Screen[Result]):
         self._todo: List[str] = []
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield WizardHeader()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
         elif self.ctx.rehearsal:

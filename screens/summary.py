@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Header, Static
+from textual.widgets import Static
 
 from wizard.answers import Answers
 from wizard.checks import CheckResult, summarize
@@ -25,7 +25,7 @@ from .next_steps import next_steps
 from .rehearsal import offer_rehearsal
 from .render import checks_text
 from .results import Move, Result
-from .widgets import DryRunBanner, KeysFooter, RehearsalBanner, StepProgress
+from .widgets import DryRunBanner, KeysFooter, RehearsalBanner, StepProgress, WizardHeader
 
 
 def client_settings(answers: Answers) -> Text:
@@ -98,7 +98,7 @@ class SummaryScreen(StyledOnMount, Screen[Result]):
         self.ctx = ctx
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield WizardHeader()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
         elif self.ctx.rehearsal:

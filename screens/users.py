@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import Checkbox, DataTable, Footer, Input, Select, Static
 
 from wizard.errors import AnswersError, MailwizardError
 from wizard.mailusers import VERBS, Job, Outcome, Request, prepare, run
@@ -28,7 +28,7 @@ from wizard.target import Target
 
 from .context import WizardContext
 from .messages import TaskDone, TaskFailed
-from .widgets import ConfirmModal, ErrorModal
+from .widgets import ConfirmModal, ErrorModal, WizardHeader
 
 #: error field (from the validators) -> the input that shows it
 FIELD_INPUTS = {"name": "#users-name", "targets": "#users-targets",
@@ -73,7 +73,7 @@ class UsersScreen(Screen[bool]):
         self.changed = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield WizardHeader()
         yield Static(self._intro(), id="users-intro")
         table: DataTable[str] = DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
         yield table

@@ -14,13 +14,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Header, Static
+from textual.widgets import Button, Static
 
 from .common import StyledOnMount, show_error
 from .context import WizardContext, session_summary
 from .messages import TaskDone, TaskFailed
 from .results import Move, Result
-from .widgets import ConfirmModal, DryRunBanner, ErrorModal, KeysFooter, RehearsalBanner
+from .widgets import (
+    ConfirmModal,
+    DryRunBanner,
+    ErrorModal,
+    KeysFooter,
+    RehearsalBanner,
+    WizardHeader,
+)
 from .widgets.styled import WizardButton
 
 if TYPE_CHECKING:  # the first screen imports neither the answers model nor the engine
@@ -81,7 +88,7 @@ class WelcomeScreen(StyledOnMount, Screen[Result]):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield WizardHeader()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
         elif self.ctx.rehearsal:

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._banner import REHEARSAL_TITLE, DryRunBanner, RehearsalBanner
+from ._header import WizardHeader
 from ._keys_footer import KeysFooter
 from ._modals import ConfirmModal, ErrorModal, PromptModal, PromptResult
 
@@ -61,6 +62,7 @@ __all__ = [
     "StepProgress",
     "TextModal",
     "UserRow",
+    "WizardHeader",
     "preview_renderables",
     "progress_counts",
     "status_mark",

@@ -8,11 +8,13 @@ work Textual would otherwise do, so it fails if the behaviour comes back."""
 from __future__ import annotations
 
 import gc
+import traceback
 from typing import Any, Dict, List
 
 from textual.app import App
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
+from textual.widgets._header import HeaderTitle
 from ui_recipes import test_recipes
 from uikit import FROZEN_MACHINE, run_async
 
@@ -21,6 +23,7 @@ from screens.app import make_app
 from screens.help import HelpScreen
 from screens.steps import StepListScreen
 from screens.widgets import KeysFooter, StateCheckbox
+from screens.widgets._header import TitleLine
 
 SIZE = (80, 24)
 #: Python's thresholds, put back after a test whose app changed them.
@@ -141,6 +144,73 @@ async def test_form_fields_are_styled_once_mounted(monkeypatch: Any) -> None:
         # styled all the same: a field has the compact look and the form's own rules
         field = form.query_one("#f-hostname", Input)
         assert field.has_class("-textual-compact") and field.styles.border_top[0] == ""
+
+
+class Layouts:
+    """Counts, per screen, the layouts that moved, resized or showed a widget (a layout that
+    changes nothing is cheap), and the layouts the header's title asks for when it is given a
+    new title, while it is active."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        from textual._compositor import Compositor
+        from textual.widget import Widget
+
+        self.screens: List[Any] = []
+        self.header_asks: List[str] = []
+        real_reflow, real_refresh = Compositor.reflow, Widget.refresh
+
+        def reflow(compositor: Any, parent: Any, size: Any) -> Any:
+            hidden, shown, resized = result = real_reflow(compositor, parent, size)
+            if shown or resized:
+                self.screens.append(parent)
+            return result
+
+        def refresh(widget: Any, *regions: Any, **kwargs: Any) -> Any:
+            if kwargs.get("layout") and isinstance(widget, HeaderTitle):
+                stack = traceback.extract_stack(limit=6)[:-1]
+                if any(f.name == "update" for f in stack):  # a new title, not a layout's
+                    self.header_asks.append(" < ".join(f.name for f in stack))
+            return real_refresh(widget, *regions, **kwargs)
+
+        monkeypatch.setattr(Compositor, "reflow", reflow)
+        monkeypatch.setattr(Widget, "refresh", refresh)
+
+    def reset(self) -> None:
+        del self.screens[:], self.header_asks[:]
+
+
+@run_async
+async def test_a_new_screen_is_laid_out_once(monkeypatch: Any) -> None:
+    """The form's scroll area and a step's "why" pane keep their scrollbar from the start
+    (both overflow at 80x24): the scrollbar appearing after the first layout made every
+    widget in them narrower, a second layout of the whole screen. The header has its title
+    when composed, and a title change asks for no layout."""
+    from allsteps import real_steps
+
+    app = make_app(answers="demo", recipes=real_steps() or test_recipes(),
+                   machine=FROZEN_MACHINE)
+    counted = Layouts(monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        counted.reset()
+        form = await open_form(app, pilot)
+        assert counted.screens.count(form) == 1, counted.screens
+        title = form.query_one(TitleLine)
+        assert str(title.content) == str(app.format_title(form.title or app.title,
+                                                          form.sub_title or app.sub_title))
+        await pilot.press("ctrl+n")
+        await ready(app, pilot)
+        await pilot.press("enter")
+        await ready(app, pilot)
+        counted.reset()
+        await pilot.press("n")
+        await ready(app, pilot)
+        assert type(app.screen).__name__ == "StepScreen"
+        assert counted.screens.count(app.screen) == 1, counted.screens
+        app.screen.title = "another title"  # a step screen's title changes: repainted only
+        await ready(app, pilot)
+        assert "another title" in str(app.screen.query_one(TitleLine).content)
+    assert counted.header_asks == []
 
 
 @run_async
