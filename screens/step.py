@@ -121,7 +121,7 @@ class StepScreen(StyledOnMount, Screen[Result]):
     def compose(self) -> ComposeResult:
         sp = self.plan
         state = self.ctx.state(sp.id)
-        self.sub_title = f"Step {self.index + 1} of {len(self.ctx.plans)}"
+        self.sub_title = self._sub_title()
         yield WizardHeader()
         if self.ctx.dry_run:
             yield DryRunBanner(self.ctx.dry_run_reason)
@@ -133,10 +133,8 @@ class StepScreen(StyledOnMount, Screen[Result]):
             with TabPane("1 Why", id="why"):
                 with VerticalScroll(id="why-scroll", can_focus=True):
                     yield Static(why_text(sp, self.ctx.platform), id="why-text")
-            with TabPane(f"2 Changes ({sp.changed})", id="changes"):
-                yield DiffView(sp.previews if sp.enabled else [],
-                               empty="Nothing to change." if sp.enabled
-                               else "Turned off in the answers.", id="step-diff")
+            with TabPane(self._changes_label(), id="changes"):
+                yield DiffView(*self._diff(), id="step-diff")
             with TabPane("3 Log", id="log"):
                 yield RichLog(id="step-log", wrap=True, markup=False, min_width=20)
             with TabPane("4 Checks", id="checks"):
@@ -144,6 +142,18 @@ class StepScreen(StyledOnMount, Screen[Result]):
                     yield Static(checks_text(state.checks), id="checks-text")
         yield Static("", id="step-status")
         yield KeysFooter()
+
+    def _sub_title(self) -> str:
+        return f"Step {self.index + 1} of {len(self.ctx.plans)}"
+
+    def _changes_label(self) -> str:
+        return f"2 Changes ({self.plan.changed})"
+
+    def _diff(self) -> Tuple[List[Any], str]:
+        """The previews the Changes tab shows, and what it says when there are none."""
+        sp = self.plan
+        return ((list(sp.previews), "Nothing to change.") if sp.enabled
+                else ([], "Turned off in the answers."))
 
     def _title_text(self) -> Text:
         r = self.plan.recipe
@@ -155,17 +165,41 @@ class StepScreen(StyledOnMount, Screen[Result]):
         return text
 
     def on_mount(self) -> None:
+        self._opened(self.initial_tab)
+
+    def _opened(self, tab: str) -> None:
+        """What showing a step does once its widgets hold it: the dry run counts it as
+        previewed, the log shows its lines, the status and keys follow it."""
         state = self.ctx.state(self.step_id)
         if self.ctx.dry_run and not state.local_status and self.plan.enabled:
             state.local_status = "previewed"
         log = self.query_one("#step-log", RichLog)
+        log.clear()
         for line, style in state.log:
             log.write(Text(line, style=style))
         self._log_empty = not state.log
         if self._log_empty:
             log.write(Text(self._empty_log_text(), style="dim italic"))
         self._refresh_status()
-        self._focus_tab(self.initial_tab)
+        self._focus_tab(tab)
+
+    async def show_step(self, index: int, tab: str = "why") -> None:
+        """Show step ``index`` in this screen (n, p, k): the same widgets given the other
+        step's text, previews, log and checks, which costs a fraction of building a new
+        screen of them (issue 13: no key over 0.3 s)."""
+        self.index = index
+        sp = self.plan
+        self.sub_title = self._sub_title()
+        self.query_one("#step-title", Static).update(self._title_text())
+        self.query_one("#why-text", Static).update(why_text(sp, self.ctx.platform))
+        self.query_one("#why-scroll", VerticalScroll).scroll_home(animate=False)
+        tabs = self.query_one(TabbedContent)
+        tabs.get_tab("changes").label = self._changes_label()
+        self.query_one("#checks-text", Static).update(
+            checks_text(self.ctx.state(sp.id).checks))
+        self.query_one("#checks-scroll", VerticalScroll).scroll_home(animate=False)
+        await self.query_one("#step-diff", DiffView).show(*self._diff())
+        self._opened(tab)
 
     def _refresh_status(self) -> None:
         ctx = self.ctx
@@ -266,17 +300,24 @@ class StepScreen(StyledOnMount, Screen[Result]):
     def _leave(self, move: Move) -> None:
         self.dismiss(Result(move, step=self.index))
 
-    def action_next(self) -> None:
-        self._leave(Move.NEXT)
+    async def _next(self, move: Move) -> None:
+        """The next step in this screen; after the last one the app shows the summary."""
+        if self.index + 1 < len(self.ctx.plans):
+            await self.show_step(self.index + 1)
+        else:
+            self._leave(move)
 
-    def action_previous(self) -> None:
+    async def action_next(self) -> None:
+        await self._next(Move.NEXT)
+
+    async def action_previous(self) -> None:
         if self.index > 0:  # the first step has none before it: p does nothing
-            self._leave(Move.PREVIOUS)
+            await self.show_step(self.index - 1)
 
     def action_back(self) -> None:
         self._leave(Move.BACK)
 
-    def action_skip(self) -> None:
+    async def action_skip(self) -> None:
         ctx, sp = self.ctx, self.plan
         if ctx.session is not None and ctx.session.entries(step=sp.id):
             self.notify("This step has changes applied: roll it back (r) before skipping it.",
@@ -286,7 +327,7 @@ class StepScreen(StyledOnMount, Screen[Result]):
             ctx.session.set_step(sp.id, "skipped")
         ctx.state(sp.id).local_status = "skipped"
         self.notify(f"Skipped {sp.recipe.title}.")
-        self._leave(Move.SKIP)
+        await self._next(Move.SKIP)
 
     def action_apply(self) -> None:
         if self.ctx.dry_run:

@@ -82,6 +82,12 @@ class DiffView(VerticalScroll, can_focus=True):
         self.previews = list(previews)
         self.empty = empty
 
+    async def show(self, previews: Sequence[Preview], empty: str) -> None:
+        """Show another step's previews (the step screen moving to the next step)."""
+        self.previews, self.empty = list(previews), empty
+        await self.recompose()
+        self.scroll_home(animate=False)
+
     def compose(self) -> ComposeResult:
         if not self.previews:
             yield Static(self.empty, classes="empty")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from textual.widgets import Checkbox, Input, OptionList, RichLog, Select, TextArea
+from textual.widgets import Checkbox, Input, OptionList, RichLog, Select, TabbedContent, TextArea
 from textual.widgets._footer import FooterKey
 from ui_recipes import MOTD, BrokenStep, GreylistStep, HostnameStep, test_recipes
 from uikit import FROZEN_MACHINE, MAIN_CF, run_async, settle, text_of, walk_recipes
@@ -439,6 +439,62 @@ async def test_apply_verify_rollback(target_root: Path, tmp_path: Path) -> None:
     finally:
         session.close()
     assert main_cf.read_text() == MAIN_CF
+
+
+@run_async
+async def test_next_and_previous_show_each_steps_own_content(target_root: Path,
+                                                             tmp_path: Path) -> None:
+    """n and p show the other step in the same screen (issue 13: faster than a new screen):
+    its title, text, previews, log, checks and status, none of the step before."""
+    ex = ScriptedExecutor(target_root, script={"newaliases": FakeCommand(0, "done")})
+    session = _session(tmp_path)
+    app = make_app(answers="demo", platform="debian12", executor=ex, session=session,
+                   dry_run=False, recipes=test_recipes(), machine=FROZEN_MACHINE)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await to_step_list(pilot)
+            await pilot.press("enter")
+            await pilot.pause()
+            step = app.screen
+            assert isinstance(step, StepScreen) and step.step_id == "test-hostname"
+            await pilot.press("a")
+            await pilot.pause()
+            await pilot.press("y")
+            await settle(pilot)
+            assert "==> Name the server" in log_text(step)
+            await pilot.press("2")  # leave it on another tab and scrolled: n starts afresh
+            await pilot.pause()
+
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.screen is step and step.step_id == "test-greylist"
+            second = step.plan
+            assert second.recipe.title in text_of(step.query_one("#step-title"))
+            assert (second.recipe.summary or "")[:30] in text_of(step.query_one("#why-text"))
+            assert step.query_one(TabbedContent).active == "why"
+            assert step.query_one(TabbedContent).get_tab("changes").label.plain == \
+                f"2 Changes ({second.changed})"
+            assert len(step.query_one(DiffView).previews) == (
+                len(second.previews) if second.enabled else 0)
+            assert "Name the server" not in log_text(step)
+            assert "PASS" not in text_of(step.query_one("#checks-text"))
+            assert "Applied" not in text_of(step.query_one("#step-status"))
+            assert f"Step 2 of {len(app.ctx.plans)}" in str(step.sub_title)
+            assert step.check_action("rollback", ()) is None  # nothing of this step applied
+
+            await pilot.press("p")
+            await pilot.pause()
+            assert app.screen is step and step.step_id == "test-hostname"
+            assert "==> Name the server" in log_text(step)
+            assert "PASS myhostname set" in text_of(step.query_one("#checks-text"))
+            assert "Applied and checked" in text_of(step.query_one("#step-status"))
+            assert step.check_action("rollback", ()) is True
+            await pilot.press("p")  # the first step has none before it
+            await pilot.pause()
+            assert app.screen is step and step.step_id == "test-hostname"
+    finally:
+        session.close()
 
 
 @run_async
