@@ -204,12 +204,11 @@ class MailWizardApp(App[int]):
         elif result.move is Move.OPEN_STEP:
             self._show_step(result.step, result.tab)
         elif result.move in (Move.NEXT, Move.SKIP):
+            # the step screen shows the next step itself; it leaves after the last one
             if result.step + 1 < len(self.ctx.plans):
                 self._show_step(result.step + 1)
             else:
                 self._show_summary()
-        elif result.move is Move.PREVIOUS:
-            self._show_step(max(result.step - 1, 0))
         else:
             self._show_steps()
 

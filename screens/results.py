@@ -22,14 +22,12 @@ class Move(Enum):
     """Where the admin wants to go."""
 
     NEXT = "next"
-    """Welcome: start or resume. Answers: go on with the valid answers. Step: the next step
-    (the summary after the last one)."""
+    """Welcome: start or resume. Answers: go on with the valid answers. Step: past the last
+    step (the summary)."""
     SKIP = "skip"
-    """Step: the step was skipped; go on like NEXT."""
+    """Step: the last step was skipped; go on like NEXT."""
     BACK = "back"
     """Answers: back to the welcome screen. Step, summary: back to the step list."""
-    PREVIOUS = "previous"
-    """Step: the step before."""
     OPEN_STEP = "open-step"
     """Step list: open the step ``Result.step`` on the tab ``Result.tab``."""
     SUMMARY = "summary"

@@ -68,8 +68,9 @@ def why_text(sp: StepPlan, platform: Platform) -> Text:
 
 
 class StepScreen(StyledOnMount, Screen[Result]):
-    """The step at ``index`` of the plan. Dismisses with NEXT, SKIP, PREVIOUS (``n``, ``k``,
-    ``p``) or BACK (Escape: the step list), its own index in ``Result.step``."""
+    """The step at ``index`` of the plan; ``n``, ``k`` and ``p`` show the next or previous
+    step in the same screen (:meth:`show_step`). Dismisses with NEXT or SKIP past the last
+    step (the summary) or BACK (Escape: the step list), its own index in ``Result.step``."""
 
     HELP_TITLE = "One step"
     HELP = (
