@@ -136,6 +136,43 @@ def test_user_remove_keeps_the_mail_unless_asked(server) -> None:
     assert snapshot_tree(target.root) == before
 
 
+def test_user_remove_waits_for_the_kicked_sessions(server, monkeypatch) -> None:
+    """doveadm kick returns before the IMAP processes exit; userdel refuses a busy account
+    (status 8) meanwhile: it is tried again, and gives up with userdel's own error when the
+    account stays busy."""
+    from wizard.changes import mailboxes
+    from wizard.executor.scripted import FakeCommand
+
+    target, session, ex = server
+    _do(server, mailusers.Request("user add", "carol", password=Secret("correct horse")))
+    real = ex.script["userdel"]
+    busy = FakeCommand(8, "", "userdel: user carol is currently used by process 4467\n")
+    left = [2]
+
+    def userdel(argv, executor):
+        if left[0]:
+            left[0] -= 1
+            return busy
+        return real(argv, executor)  # type: ignore[operator]
+
+    ex.script["userdel"] = userdel
+    job = mailusers.prepare(target, session, real_steps(),
+                            mailusers.Request("user remove", "carol"))
+    assert mailusers.run(job, verify=False).result.status == "applied"
+    assert [c for c in ex.calls if c[0] == "userdel"][-3:] == [["userdel", "carol"]] * 3
+    assert "carol" not in target.executor.users()
+    _rollback(server, job.step_id)
+    assert "carol" in target.executor.users()
+
+    ex.script["userdel"] = lambda argv, executor: busy  # busy for good
+    monkeypatch.setattr(mailboxes.RemoveUser, "busy_wait", 0.3)
+    job = mailusers.prepare(target, session, real_steps(),
+                            mailusers.Request("user remove", "carol"))
+    outcome = mailusers.run(job, verify=False).result
+    assert outcome.status == "failed" and "currently used by process" in str(outcome.error)
+    assert "carol" in target.executor.users()
+
+
 @pytest.mark.parametrize("req, field", [
     (mailusers.Request("user add", "Bad Name", password=Secret("long enough")), "name"),
     (mailusers.Request("user add", "eve\n", password=Secret("long enough")), "name"),

@@ -16,10 +16,11 @@ import io
 import os
 import shlex
 import tarfile
+import time
 from typing import Any, Dict, List, Mapping, Optional
 
-from ..errors import ExecutorError
-from ..executor import sha256
+from ..errors import CommandFailed, ExecutorError
+from ..executor import Executor, sha256
 from .accounts import ACCOUNT_FILES, save_account_files
 from .base import Change, ChangeContext, Preview, Record, ShellForm, View, quote_argv
 
@@ -113,12 +114,19 @@ class SetPassword(Change):
                                  "twice.")
 
 
+USERDEL_BUSY = 8
+"""userdel's exit status for an account one of whose processes still runs."""
+
+
 class RemoveUser(Change):
     """Delete a mail account (``userdel``). Its home and Maildir stay unless
     ``delete_mail``; then the home is copied (tar, 0600) into the backup store before
     ``userdel -r``, and a rollback brings it back with the account."""
 
     kind = "account"
+    busy_wait = 10.0
+    """Seconds userdel is tried again while the account is busy: ``doveadm kick`` returns
+    before the kicked IMAP processes have exited."""
 
     def __init__(self, user: str, home: str, delete_mail: bool = False) -> None:
         self.user = user
@@ -160,8 +168,23 @@ class RemoveUser(Change):
             if ex.which("doveadm"):
                 # userdel refuses an account with running processes: its IMAP sessions
                 ex.run(["doveadm", "kick", self.user], quiet=True, timeout=60)
-            ex.run(self._argv(), check=True, timeout=120)
+            self._userdel(ex)
         rec["accounts_after"] = _account_hashes(ctx)
+
+    def _userdel(self, ex: Executor) -> None:
+        """userdel, again while it says the account is busy (status 8) for up to
+        :attr:`busy_wait` s: the sessions ``doveadm kick`` ended may not have exited yet
+        (seen on a loaded machine: "user dave is currently used by process 4467")."""
+        deadline = time.monotonic() + self.busy_wait
+        pause = 0.1
+        while True:
+            res = ex.run(self._argv(), timeout=120)
+            if res.returncode != USERDEL_BUSY or time.monotonic() >= deadline:
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+        if not res.ok:
+            raise CommandFailed(self._argv(), res.returncode, res.output)
 
     @classmethod
     def took_effect(cls, ctx: ChangeContext, rec: Record) -> Optional[bool]:
