@@ -253,6 +253,7 @@ class StepListScreen(StyledOnMount, Screen[Result]):
         self.query_one("#steps-log").display = self.run is not None
         ol = self.query_one("#steps-list", OptionList)
         ol.display = True
+        self._scrollbar_from_the_start(ol, len(ctx.plans))
         old = ol.highlighted if highlight is None else highlight
         if running >= 0:
             old = running
@@ -266,6 +267,29 @@ class StepListScreen(StyledOnMount, Screen[Result]):
         ol.focus()
         self._progress()
         self._detail()
+
+    def _scrollbar_from_the_start(self, ol: OptionList, rows: int) -> None:
+        """Give the list its scrollbar in the layout that shows it when the steps cannot all
+        fit: a scrollbar that appears after that layout narrows the list, and Textual lays
+        the whole screen out again (issue 13). The room is the screen less what the other
+        shown widgets take: their heights in the last layout, the intro's for the text it
+        was just given."""
+        if self.run is not None:  # apply all: the list is as high as its content (45% max)
+            ol.styles.overflow_y = "auto"
+            return
+        intro = self.query_one("#steps-intro", Static)
+        others = sum(w.outer_size.height for w in self.children
+                     if w.display and w is not intro
+                     and w.id not in ("steps-list", "steps-loading", "steps-log"))
+        width = intro.content_size.width
+        if width <= 0:  # not laid out yet: Textual's way (a scrollbar when needed)
+            ol.styles.overflow_y = "auto"
+            return
+        others += (intro.get_content_height(self.size, self.size, width)
+                   + intro.styles.gutter.height)
+        scroll = rows > self.size.height - others
+        ol.styles.overflow_y = "scroll" if scroll else "auto"
+        ol.show_vertical_scrollbar = scroll  # as Textual does when mounting a "scroll" widget
 
     def _running_index(self) -> int:
         """Index in the plans of the step apply all is applying now, or -1."""

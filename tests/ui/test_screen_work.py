@@ -181,10 +181,11 @@ class Layouts:
 
 @run_async
 async def test_a_new_screen_is_laid_out_once(monkeypatch: Any) -> None:
-    """The form's scroll area and a step's "why" pane keep their scrollbar from the start
-    (both overflow at 80x24): the scrollbar appearing after the first layout made every
-    widget in them narrower, a second layout of the whole screen. The header has its title
-    when composed, and a title change asks for no layout."""
+    """The form's scroll area, a step's "why" pane and the step list (when its steps do not
+    fit) have their scrollbar from the layout that shows them (all overflow at 80x24): a
+    scrollbar appearing after it made every widget in them narrower, another layout of the
+    whole screen. The header has its title when composed, and a title change asks for no
+    layout."""
     from allsteps import real_steps
 
     app = make_app(answers="demo", recipes=real_steps() or test_recipes(),
@@ -198,8 +199,15 @@ async def test_a_new_screen_is_laid_out_once(monkeypatch: Any) -> None:
         title = form.query_one(TitleLine)
         assert str(title.content) == str(app.format_title(form.title or app.title,
                                                           form.sub_title or app.sub_title))
+        counted.reset()
         await pilot.press("ctrl+n")
         await ready(app, pilot)
+        steps = app.screen
+        assert isinstance(steps, StepListScreen)
+        # the screen shown with the plan running, then the list: its scrollbar came with it
+        assert counted.screens.count(steps) == 2, counted.screens
+        listed = steps.query_one("#steps-list")
+        assert listed.show_vertical_scrollbar and listed.max_scroll_y > 0
         counted.reset()
         await pilot.press("enter")
         await ready(app, pilot)
