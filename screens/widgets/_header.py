@@ -4,8 +4,8 @@ Textual's header composes an empty title and fills it in after it is mounted (fo
 one per title and subtitle of the app and the screen), each time asking for a new layout of
 the whole screen. Here the title is there when the header is composed, and a later title
 change (the rehearsal's, a step's) repaints the title line only: the line is as wide as the
-header whatever it says, so no other widget moves (issue 13: a layout fewer on each new
-screen).
+header whatever it says, so no other widget moves (issue 13: the title asks for no layout;
+the test of the screens' layouts counts its requests).
 """
 
 from __future__ import annotations
