@@ -24,13 +24,12 @@ from __future__ import annotations
 import base64
 import json
 import smtplib
-import socket
-import ssl
 import time
 import warnings
 from pathlib import Path
 from typing import Dict, Iterator, Tuple
 
+import lab
 import lab_dns as labdns
 import mwlab
 import pytest
@@ -38,6 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from schema_check import validate
 
 from wizard.answers import load_answers
+from wizard.checks import peer_certificate, smtp_capabilities
 from wizard.dnsrecords.gather import target_dns_plan
 from wizard.executor import Executor
 
@@ -104,8 +104,6 @@ def check(srv, *options: str) -> Tuple[int, str]:
     t0 = time.monotonic()
     r = srv.run("mailwizard check --answers /root/answers.yaml " + " ".join(options)
                 + " 2>&1", check=False, timeout=600)
-    import lab
-
     lab._record("health_check", time.monotonic() - t0)
     return r.returncode, r.stdout
 
@@ -116,28 +114,21 @@ def reload_and_wait(srv, timeout: float = 90) -> None:
     reload.  How long that took is recorded (``reload_ready`` in the lab timings)."""
     srv.run("postfix reload 2>&1 && doveadm reload")
     t0 = time.monotonic()
-    waiting = {25: "", 587: "", 993: ""}
-    while waiting:
-        for port in list(waiting):
+    probes = {25: lambda: smtp_capabilities(srv.ip, 25, timeout=5),
+              587: lambda: smtp_capabilities(srv.ip, 587, timeout=5),
+              993: lambda: peer_certificate(srv.ip, 993, timeout=5)}
+    waiting: Dict[int, str] = {}
+    while probes:
+        for port, probe in list(probes.items()):
             try:
-                if port == 993:
-                    ctx = ssl._create_unverified_context()
-                    with socket.create_connection((srv.ip, port), timeout=5) as raw, \
-                            ctx.wrap_socket(raw):
-                        pass
-                else:
-                    with smtplib.SMTP(srv.ip, port, local_hostname="lab.invalid",
-                                      timeout=5) as smtp:
-                        smtp.ehlo()
-                del waiting[port]
+                probe()
+                del probes[port]
             except (OSError, smtplib.SMTPException) as exc:
                 waiting[port] = str(exc)
-        assert not waiting or time.monotonic() - t0 < timeout, \
+        assert not probes or time.monotonic() - t0 < timeout, \
             f"not answering {timeout:.0f} s after the reload: {waiting}"
-        if waiting:
+        if probes:
             time.sleep(0.2)
-    import lab
-
     took = time.monotonic() - t0
     lab._record("reload_ready", took)
     if took > 5:  # passes, but says why in the run's warnings summary
