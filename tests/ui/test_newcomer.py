@@ -10,10 +10,10 @@ from typing import Any, List
 
 import pytest
 import yaml
-from textual.widgets import Input, RichLog, Static
+from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 from ui_recipes import GreylistStep, HostnameStep, test_recipes
-from uikit import FROZEN_MACHINE, run_async, settle, text_of
+from uikit import FROZEN_MACHINE, log_shows, run_async, settle, text_of
 
 from screens.answers import AnswersScreen
 from screens.app import make_app
@@ -255,8 +255,8 @@ async def test_step_title_is_one_row_and_why_names_the_guide() -> None:
         assert title.region.height == 1 and "Guide" not in text_of(title)
         await pilot.press("3")
         await pilot.pause()
-        log = app.screen.query_one("#step-log", RichLog)
-        assert "A dry run runs nothing" in "\n".join(s.text for s in log.lines)
+        assert "A dry run runs nothing" in await log_shows(pilot, app.screen,
+                                                           "A dry run runs nothing")
 
 
 @run_async

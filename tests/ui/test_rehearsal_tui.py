@@ -8,9 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import RichLog
 from ui_recipes import MOTD, test_recipes
-from uikit import FROZEN_MACHINE, run_async, settle, text_of
+from uikit import FROZEN_MACHINE, log_shows, run_async, settle, text_of
 
 from screens.answers import AnswersScreen
 from screens.app import make_app
@@ -97,7 +96,7 @@ async def test_apply_all_in_a_dry_run_offers_the_rehearsal_and_switches(tmp_path
                 scratch / "root/etc/postfix/main.cf").read_text()
             assert (scratch / "root" / MOTD.lstrip("/")).is_file()
             assert (scratch / "commands.log").read_text() == "newaliases\n"
-            log = "\n".join(s.text for s in steps.query_one("#steps-log", RichLog).lines)
+            log = await log_shows(pilot, steps, "rehearsal: would run newaliases", "#steps-log")
             assert "rehearsal: would run newaliases" in log
             assert "mailwizard rollback --rehearse --platform debian12" in \
                 app.ctx.rollback_hint()
@@ -165,7 +164,8 @@ async def test_started_as_a_rehearsal_it_says_so_and_checks_honestly(tmp_path: P
             step = app.screen
             assert isinstance(step, StepScreen)
             assert session.step_status("test-hostname") == "verified"
-            log = "\n".join(s.text for s in step.query_one("#step-log", RichLog).lines)
+            await pilot.press("3")  # the log tab (apply ended on the checks tab)
+            log = await log_shows(pilot, step, "rehearsal: would run newaliases")
             assert "rehearsal: would run newaliases" in log
             await pilot.press("r")
             await pilot.pause()

@@ -9,6 +9,7 @@ from typing import Any, Callable, Coroutine, List
 
 from textual.pilot import Pilot
 from textual.widget import Widget
+from textual.widgets import RichLog
 
 from screens.context import Machine
 from wizard.recipe import Recipe
@@ -58,6 +59,29 @@ async def until(pilot: Pilot[Any], cond: Callable[[], bool], timeout: float = 10
         if cond() or loop.time() >= end:
             return cond()
         await asyncio.sleep(0.02)
+
+
+def log_lines(screen: Any, selector: str = "#step-log") -> str:
+    """The lines a RichLog shows now."""
+    return "\n".join(s.text for s in screen.query_one(selector, RichLog).lines)
+
+
+async def log_shows(pilot: Pilot[Any], screen: Any, want: str, selector: str = "#step-log",
+                    timeout: float = 10.0) -> str:
+    """The lines of a log the admin is looking at, once they hold ``want`` (or after
+    ``timeout`` s). A RichLog keeps what is written before it knows its size until its first
+    resize, and a log on a tab not shown gets none: a fast apply shows the log tab, then the
+    checks tab, and on a loaded machine the log may never have been laid out between (a CI
+    run read an empty log there). So the log must be on screen, as the admin would have it
+    (tab 3). Only pauses: safe while a worker is held."""
+    log = screen.query_one(selector, RichLog)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while want not in log_lines(screen, selector) and loop.time() < end:
+        await pilot.pause()
+        await asyncio.sleep(0.02)
+    assert log.region.area, f"{selector} is not on screen: show its tab before reading it"
+    return log_lines(screen, selector)
 
 
 def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
