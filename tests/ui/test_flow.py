@@ -57,6 +57,16 @@ async def to_step_list(pilot: Any) -> None:
     assert isinstance(pilot.app.screen, StepListScreen)
 
 
+async def to_first_step(pilot: Any) -> StepScreen:
+    """From the welcome screen to the first step's screen."""
+    await to_step_list(pilot)
+    await pilot.press("enter")
+    await pilot.pause()
+    step = pilot.app.screen
+    assert isinstance(step, StepScreen)
+    return step
+
+
 # --------------------------------------------------------------------------- dry run
 @pytest.mark.parametrize("platform", ["rocky9", "debian12"])
 @run_async
@@ -470,11 +480,7 @@ async def test_a_log_never_laid_out_during_apply_shows_its_lines_when_opened(
                    dry_run=False, recipes=test_recipes(), machine=FROZEN_MACHINE, yes=True)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await to_step_list(pilot)
-            await pilot.press("enter")
-            await pilot.pause()
-            step = app.screen
-            assert isinstance(step, StepScreen)
+            step = await to_first_step(pilot)
             await pilot.press("a")
             await settle(pilot)
             assert step.query_one(TabbedContent).active == "checks"
@@ -554,10 +560,7 @@ async def test_failed_step_shows_output_and_undoes(target_root: Path, tmp_path: 
                    dry_run=False, recipes=[BrokenStep()], machine=FROZEN_MACHINE, yes=True)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await to_step_list(pilot)
-            await pilot.press("enter")
-            await pilot.pause()
-            step = app.screen
+            step = await to_first_step(pilot)
             await pilot.press("a")  # --yes: no confirmation
             await settle(pilot)
             status = text_of(step.query_one("#step-status"))
