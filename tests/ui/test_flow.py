@@ -15,10 +15,12 @@ from ui_recipes import MOTD, BrokenStep, GreylistStep, HostnameStep, test_recipe
 from uikit import (
     FROZEN_MACHINE,
     MAIN_CF,
+    cleared,
     log_lines,
     log_shows,
     run_async,
     settle,
+    shows,
     text_of,
     walk_recipes,
 )
@@ -197,13 +199,13 @@ async def test_answers_form_restrictions_and_certificate_extras() -> None:
         sa.text = "spam@example.org: REJECT go away\nfriend.example: OK\nweird.example: SHOUT"
         form.query_one("#f-restrictions-smtpd_hard_error_limit", Input).value = "many"
         form.query_one("#f-certificate-extra_names", Input).value = "imap.example.com, bad_name"
-        await pilot.pause()
-        sa_err = text_of(form.query_one("#err-restrictions-sender_access"))
+        sa_err = await shows(pilot, form.query_one("#err-restrictions-sender_access"),
+                             "restrictions.sender_access.weird.example")
         assert "restrictions.sender_access.weird.example: action must start with one of" in sa_err
-        assert "hard_error_limit" in text_of(
-            form.query_one("#err-restrictions-smtpd_hard_error_limit"))
-        assert "certificate.extra_names[1]" in text_of(
-            form.query_one("#err-certificate-extra_names"))
+        assert "hard_error_limit" in await shows(
+            pilot, form.query_one("#err-restrictions-smtpd_hard_error_limit"), "hard_error_limit")
+        assert "certificate.extra_names[1]" in await shows(
+            pilot, form.query_one("#err-certificate-extra_names"), "certificate.extra_names[1]")
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert isinstance(app.screen, AnswersScreen)  # refused while anything is wrong
@@ -241,9 +243,10 @@ async def test_answers_form_acme_mode_and_its_fields() -> None:
         form.query_one("#f-certificate-mode", Select).value = "acme"
         form.query_one("#f-certificate-acme_directory", Input).value = "http://pebble/dir"
         form.query_one("#f-certificate-extra_names", Input).value = "smtp.example.com, 192.0.2.7"
-        await pilot.pause()
-        assert "https" in text_of(form.query_one("#err-certificate-acme_directory"))
-        assert "IP address" in text_of(form.query_one("#err-certificate-extra_names"))
+        assert "https" in await shows(
+            pilot, form.query_one("#err-certificate-acme_directory"), "https")
+        assert "IP address" in await shows(
+            pilot, form.query_one("#err-certificate-extra_names"), "IP address")
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert isinstance(app.screen, AnswersScreen)
@@ -286,9 +289,9 @@ async def test_answers_form_dkim_fields() -> None:
         assert form.query_one("#f-dkim-selector", Input).value == "s202612"  # the demo's
         form.query_one("#f-dkim-selector", Input).value = "s2026$(id)"
         form.query_one("#f-dkim-domains", Input).value = "shop.example.org, bad_domain"
-        await pilot.pause()
-        assert "not a selector" in text_of(form.query_one("#err-dkim-selector"))
-        assert "bad_domain" in text_of(form.query_one("#err-dkim-domains"))
+        assert "not a selector" in await shows(
+            pilot, form.query_one("#err-dkim-selector"), "not a selector")
+        assert "bad_domain" in await shows(pilot, form.query_one("#err-dkim-domains"), "bad_domain")
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert isinstance(app.screen, AnswersScreen)
@@ -323,9 +326,8 @@ async def test_answers_defaults_and_inline_validation() -> None:
 
         form.query_one("#f-country" if False else "#f-certificate-country", Input).value = "gb"
         form.query_one("#f-mynetworks", Input).value = "0.0.0.0/0"
-        await pilot.pause()
-        country_err = text_of(form.query_one("#err-certificate-country"))
-        nets_err = text_of(form.query_one("#err-mynetworks"))
+        country_err = await shows(pilot, form.query_one("#err-certificate-country"), "country")
+        nets_err = await shows(pilot, form.query_one("#err-mynetworks"), "open relay")
         # the very messages of the CLI's validator
         with pytest.raises(AnswersError) as info:
             parse_answers(form.collect())
@@ -349,11 +351,10 @@ async def test_answers_defaults_and_inline_validation() -> None:
         form.query_one("#f-admin_user", Input).value = "carol"
         form.query_one("#f-certificate-country", Input).value = "GB"
         form.query_one("#f-mynetworks", Input).value = "127.0.0.0/8"
-        await pilot.pause()
-        assert "at least 8 characters" in text_of(row.query_one(".user-error"))
+        assert "at least 8 characters" in await shows(
+            pilot, row.query_one(".user-error"), "at least 8 characters")
         row.query_one(".user-password", Input).value = "long enough secret"
-        await pilot.pause()
-        assert not row.query_one(".user-error").has_class("-shown")
+        assert await cleared(pilot, row.query_one(".user-error"))
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert isinstance(app.screen, StepListScreen)

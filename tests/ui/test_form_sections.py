@@ -8,7 +8,7 @@ import copy
 
 from textual.widgets import Input, Select
 from ui_recipes import test_recipes
-from uikit import FROZEN_MACHINE, run_async, text_of
+from uikit import FROZEN_MACHINE, run_async, shows, text_of
 
 from screens.answers import FIRST_SECTIONS, SECTIONS, AnswersScreen
 from screens.app import make_app
@@ -73,7 +73,8 @@ async def test_a_problem_in_a_later_section_shows_that_section() -> None:
         form = await open_form(app, pilot)
         await pilot.pause()
         assert "tls" in form.shown
-        assert "country" in text_of(form.query_one("#err-certificate-country"))
+        assert "country" in await shows(
+            pilot, form.query_one("#err-certificate-country"), "country")
         # Next refuses and goes to the field
         await pilot.press("ctrl+n")
         await pilot.pause()

@@ -61,6 +61,29 @@ async def until(pilot: Pilot[Any], cond: Callable[[], bool], timeout: float = 10
         await asyncio.sleep(0.02)
 
 
+async def shows(pilot: Pilot[Any], widget: Widget, want: str, timeout: float = 10.0) -> str:
+    """What ``widget`` shows once it holds ``want`` (or after ``timeout`` s). The answers
+    form validates once per refresh, after the changes of that refresh have bubbled up to it
+    (one pause is not always enough on a loaded machine: a CI run read an empty error line).
+    Only pauses: safe while a worker is held."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while want not in text_of(widget) and loop.time() < end:
+        await pilot.pause()
+        await asyncio.sleep(0.02)
+    return text_of(widget)
+
+
+async def cleared(pilot: Pilot[Any], widget: Widget, timeout: float = 10.0) -> bool:
+    """Whether an error line ``widget`` is hidden, waiting as ``shows`` does."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while widget.has_class("-shown") and loop.time() < end:
+        await pilot.pause()
+        await asyncio.sleep(0.02)
+    return not widget.has_class("-shown")
+
+
 def log_lines(screen: Any, selector: str = "#step-log") -> str:
     """The lines a RichLog shows now."""
     return "\n".join(s.text for s in screen.query_one(selector, RichLog).lines)
