@@ -407,7 +407,7 @@ class AnswersScreen(StyledOnMount, Screen[Result]):
     def on_mount(self) -> None:
         self.validate()
         self.query_one("#f-hostname", Input).focus()
-        self.call_after_refresh(self._take_baseline)
+        self._take_baseline()
         self.call_after_refresh(self._fill_screen)
 
     def _take_baseline(self) -> None:

@@ -13,7 +13,7 @@ import yaml
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 from ui_recipes import GreylistStep, HostnameStep, test_recipes
-from uikit import FROZEN_MACHINE, log_shows, run_async, settle, text_of
+from uikit import FROZEN_MACHINE, log_shows, run_async, settle, text_of, until
 
 from screens.answers import AnswersScreen
 from screens.app import make_app
@@ -187,6 +187,37 @@ async def test_quitting_with_edited_answers_that_are_not_kept_asks_first() -> No
 
 
 @run_async
+async def test_an_edit_made_before_the_form_first_refreshes_counts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys typed ahead (a paste, a slow link) can reach the form before its first refresh:
+    what it opened with is taken when it mounts, so such an edit still asks before quitting.
+    Here nothing the form defers to after a refresh ever runs."""
+    deferred: List[Any] = []
+
+    def defer(self: Any, callback: Any, *args: Any, **kwargs: Any) -> bool:
+        deferred.append(callback)
+        return True
+
+    monkeypatch.setattr(AnswersScreen, "call_after_refresh", defer)
+    app = make_app(answers="demo", platform="debian12", recipes=test_recipes(),
+                   machine=FROZEN_MACHINE)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, AnswersScreen) and deferred  # the form did defer work
+        assert not form.edited()
+        form.query_one("#f-domain", Input).value = "example.org"
+        assert form.edited()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@run_async
 async def test_answers_are_kept_in_the_state_dir_and_offered_again(tmp_path: Path) -> None:
     from screens.app import MailWizardApp  # noqa: F401  (the app the entry point runs)
 
@@ -216,9 +247,9 @@ async def test_answers_are_kept_in_the_state_dir_and_offered_again(tmp_path: Pat
                      raw_answers=kept)
     again.ctx.kept_loaded = True
     async with again.run_test(size=SIZE) as pilot:
-        await again.workers.wait_for_complete()  # the preload reads the answers, then greets
-        await pilot.pause()
-        assert any("last visit" in str(n.message) for n in again._notifications)
+        # the preload reads the answers, then greets
+        assert await until(pilot, lambda: any("last visit" in str(n.message)
+                                              for n in again._notifications))
         await pilot.press("s")
         await pilot.pause()
         assert again.screen.query_one("#f-domain", Input).value == "example.org"
