@@ -118,6 +118,8 @@ class MailWizardApp(App[int]):
         """The step list (installed: kept while the admin is in a step or the summary)."""
         self.opened_sessions: List[Session] = []
         """Sessions the app opened itself (a rehearsal entered from the dry run)."""
+        self.preloaded = False
+        """Whether :meth:`preload` has run to its end (it starts after the first refresh)."""
 
     # ------------------------------------------------------------------ flow
     def on_mount(self) -> None:
@@ -322,6 +324,7 @@ class MailWizardApp(App[int]):
         # a walk through the screens, each 15-100 ms on that key (issue 13)
         young, middle, _old = gc.get_threshold()
         gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+        self.preloaded = True
 
     def _warm_styles(self) -> None:
         from .warmcss import later_widgets, warm

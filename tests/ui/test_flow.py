@@ -22,6 +22,7 @@ from uikit import (
     settle,
     shows,
     text_of,
+    until,
     walk_recipes,
 )
 
@@ -142,8 +143,7 @@ async def test_dry_run_walkthrough(platform: str, tmp_path: Path) -> None:
         body = summary.query_one("#summary-body")
         assert body.has_focus
         await pilot.press("end")
-        await pilot.pause()
-        assert body.scroll_y > 0
+        assert await until(pilot, lambda: body.scroll_y > 0)
         assert all(app.ctx.status(sp) in ("previewed", "off") for sp in plans)
 
         await pilot.press("e")

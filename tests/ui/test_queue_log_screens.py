@@ -78,6 +78,11 @@ def test_palette_offers_queue_and_log(tmp_path: Path) -> None:
             assert "Mail queue" not in titles
             # every footer key fits on the one 80-column row, left of the palette key
             from textual.widgets._footer import FooterKey
+
+            def palette_shown() -> bool:
+                return any(k.description == "palette" for k in app.screen.query(FooterKey))
+
+            assert await until(pilot, palette_shown)
             shown = list(app.screen.query(FooterKey))
             palette = next(k for k in shown if k.description == "palette")
             assert max(k.region.right for k in shown if k is not palette) <= palette.region.x
@@ -87,6 +92,7 @@ def test_palette_offers_queue_and_log(tmp_path: Path) -> None:
             app.action_mail_log()
             await settle(pilot)
             assert isinstance(app.screen, LogScreen)
+            assert await until(pilot, palette_shown)
             shown = list(app.screen.query(FooterKey))
             palette = next(k for k in shown if k.description == "palette")
             assert max(k.region.right for k in shown if k is not palette) <= palette.region.x

@@ -16,7 +16,7 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 from textual.widgets._header import HeaderTitle
 from ui_recipes import test_recipes
-from uikit import FROZEN_MACHINE, run_async
+from uikit import FROZEN_MACHINE, preloaded, run_async, until
 
 from screens.answers import AnswersScreen
 from screens.app import make_app
@@ -45,6 +45,7 @@ class Recomposes:
 
 
 async def ready(app: Any, pilot: Any) -> None:
+    await preloaded(pilot)
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
@@ -113,6 +114,8 @@ async def test_plan_lights_the_step_keys_without_composing_the_footer(
             steps_opened = shown(steps)
         await ready(app, pilot)
         assert steps.planned
+        # the footer looks at its keys again after the refresh that follows the plan
+        await until(pilot, lambda: ("⏎", "Open step", False) in shown(steps))
         keys = shown(steps)
         assert ("⏎", "Open step", False) in keys and ("s", "Summary", False) in keys
         if steps_opened:

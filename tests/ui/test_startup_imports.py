@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import List
 
 from ui_recipes import test_recipes
-from uikit import FROZEN_MACHINE, run_async
+from uikit import FROZEN_MACHINE, preloaded, run_async
 
 from screens.app import LATER_MODULES, make_app
 from screens.welcome import WelcomeScreen
@@ -46,7 +46,7 @@ async def test_preload_makes_the_steps_and_imports_the_later_screens() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, WelcomeScreen)
-        await app.workers.wait_for_complete()
+        await preloaded(pilot)
         assert len(made) == 1 and app.ctx.recipe_list() is made[0]
         assert all(name in sys.modules for name in LATER_MODULES)
         await pilot.press("s")

@@ -84,6 +84,13 @@ async def cleared(pilot: Pilot[Any], widget: Widget, timeout: float = 10.0) -> b
     return not widget.has_class("-shown")
 
 
+async def preloaded(pilot: Pilot[Any], timeout: float = 10.0) -> None:
+    """Wait until the app's preload has run to its end. It starts only after the first
+    refresh, so a worker wait may come before it has started (a loaded machine)."""
+    assert await until(pilot, lambda: bool(getattr(pilot.app, "preloaded", False)), timeout), \
+        "the preload did not end"
+
+
 def log_lines(screen: Any, selector: str = "#step-log") -> str:
     """The lines a RichLog shows now."""
     return "\n".join(s.text for s in screen.query_one(selector, RichLog).lines)
