@@ -8,6 +8,7 @@ work Textual would otherwise do, so it fails if the behaviour comes back."""
 from __future__ import annotations
 
 import gc
+import threading
 import traceback
 from typing import Any, Dict, List
 
@@ -97,6 +98,35 @@ async def test_question_mark_still_opens_help_from_a_checkbox() -> None:
         await pilot.press("question_mark")
         await ready(app, pilot)
         assert isinstance(app.screen, HelpScreen)
+
+
+@run_async
+async def test_the_step_keys_light_up_when_a_slow_plan_ends(monkeypatch: Any) -> None:
+    """A plan that ends after the footer was made (a slow server) lights Enter, A, s and e:
+    its end refreshes the keys, since the focus (the list) does not move then."""
+    app = demo_app()
+    gate = threading.Event()
+    real = app.ctx.replan
+
+    def held() -> Any:
+        gate.wait(20)
+        return real()
+
+    monkeypatch.setattr(app.ctx, "replan", held)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_form(app, pilot)
+        await pilot.press("ctrl+n")
+        steps = app.screen
+        assert isinstance(steps, StepListScreen)
+        for _ in range(100):  # pauses only: the plan's worker is held
+            if ("⏎", "Open step", True) in shown(steps):
+                break
+            await pilot.pause()
+        assert ("⏎", "Open step", True) in shown(steps) and not steps.planned
+        gate.set()
+        assert await until(pilot, lambda: ("⏎", "Open step", False) in shown(steps)), \
+            shown(steps)
+        assert steps.planned and ("s", "Summary", False) in shown(steps)
 
 
 @run_async
