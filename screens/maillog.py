@@ -138,6 +138,7 @@ class LogScreen(Screen[None]):
             text += " " + "; ".join(read.problems) + "."
         self._summary(text)
         self._update_detail()
+        self.refresh_bindings()  # Enter: shown once there is an event to open
 
     def _summary(self, text: str) -> None:
         self.query_one("#log-summary", Static).update(Text(text))

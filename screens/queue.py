@@ -116,6 +116,7 @@ class QueueScreen(Screen[None]):
             self._set_summary(f"{s.total} message(s): {parts}; the oldest waits for "
                               f"{mq.fmt_age(s.oldest_age)}. Enter shows one.")
         self._update_detail()
+        self.refresh_bindings()  # Enter, h, u, d: shown once there is a message to act on
 
     def _set_summary(self, text: str) -> None:
         self.query_one("#queue-summary", Static).update(Text(text))

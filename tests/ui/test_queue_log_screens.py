@@ -102,6 +102,45 @@ def test_palette_offers_queue_and_log(tmp_path: Path) -> None:
     go()
 
 
+def test_a_slow_queue_read_shows_the_message_keys_when_it_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """postqueue can take seconds on a big queue: the footer made before the read ends shows
+    no Hold, Release or Delete (no message yet), and shows them once the messages are in."""
+    import threading
+
+    from textual.widgets._footer import FooterKey
+
+    from wizard import mailqueue as mq
+
+    gate = threading.Event()
+    real = mq.read_queue
+
+    def held(executor: Any) -> Any:
+        gate.wait(20)
+        return real(executor)
+
+    monkeypatch.setattr(mq, "read_queue", held)
+
+    def keys(app: Any) -> list:  # type: ignore[type-arg]
+        return [k.description for k in app.screen.query(FooterKey)]
+
+    @run_async
+    async def go() -> None:
+        app = app_for(scripted(tmp_path))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.push_screen(QueueScreen(app.ctx, clock=lambda: NOW))
+            for _ in range(100):  # pauses only: the read is held
+                await pilot.pause()
+                if isinstance(app.screen, QueueScreen) and "Refresh" in keys(app):
+                    break
+            assert "Refresh" in keys(app) and "Hold" not in keys(app)
+            gate.set()
+            assert await until(pilot, lambda: "Hold" in keys(app)), keys(app)
+            assert {"Release", "Delete"} <= set(keys(app))
+    go()
+
+
 def test_queue_table_detail_and_actions(tmp_path: Path) -> None:
     ex = scripted(tmp_path)
 
