@@ -15,6 +15,11 @@ from fake_target import make_root  # noqa: E402
 from tmuxkit import Pane  # noqa: E402
 from uikit import FROZEN_MACHINE, MAIN_CF  # noqa: E402
 
+if os.environ.get("MAILWIZARD_TEST_LATENESS"):  # test.sh's second TUI run (tests/ui/lateness)
+    import lateness
+
+    lateness.apply(float(os.environ["MAILWIZARD_TEST_LATENESS"]))
+
 from screens.context import Machine  # noqa: E402
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, List
 
 from ui_recipes import test_recipes
-from uikit import FROZEN_MACHINE, run_async, settle, text_of
+from uikit import FROZEN_MACHINE, run_async, settle, steady, text_of
 
 from screens.app import MailWizardApp, make_app
 from screens.health import HealthScreen
@@ -109,5 +109,6 @@ async def test_palette_offers_it_and_a_dry_run_says_why_not(tmp_path: Path) -> N
 def test_health_snapshot(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Any) -> None:
         await open_health(pilot, Runner())
+        await steady(pilot)
 
     assert snap_compare(_app(tmp_path), terminal_size=SIZE, run_before=run_before)

@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterator, Optional
 
 import pytest
 from ui_recipes import test_recipes
-from uikit import FROZEN_MACHINE, run_async, settle, until
+from uikit import FROZEN_MACHINE, run_async, settle, steady, until
 
 from screens.app import MailWizardApp, make_app
 from screens.maillog import LogScreen
@@ -275,6 +275,7 @@ def test_log_screen_filters_and_detail(tmp_path: Path, utc: None) -> None:
 def test_snapshot_queue(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Any) -> None:
         await open_queue(pilot)
+        await steady(pilot)
 
     assert snap_compare(app_for(scripted(tmp_path)), terminal_size=SIZE,
                         run_before=run_before)
@@ -286,5 +287,6 @@ def test_snapshot_log(snap_compare: Any, tmp_path: Path, utc: None) -> None:
     async def run_before(pilot: Any) -> None:
         pilot.app.push_screen(LogScreen(pilot.app.ctx, clock=lambda: NOW))
         await settle(pilot)
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

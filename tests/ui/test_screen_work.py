@@ -17,7 +17,7 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 from textual.widgets._header import HeaderTitle
 from ui_recipes import test_recipes
-from uikit import FROZEN_MACHINE, preloaded, run_async, until
+from uikit import FROZEN_MACHINE, footer_agrees, preloaded, run_async, until
 
 from screens.answers import AnswersScreen
 from screens.app import make_app
@@ -127,6 +127,7 @@ async def test_the_step_keys_light_up_when_a_slow_plan_ends(monkeypatch: Any) ->
         assert await until(pilot, lambda: ("⏎", "Open step", False) in shown(steps)), \
             shown(steps)
         assert steps.planned and ("s", "Summary", False) in shown(steps)
+        assert footer_agrees(steps)
 
 
 @run_async

@@ -9,24 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ui_recipes import test_recipes
-from uikit import FROZEN_MACHINE, settle
+from uikit import FROZEN_MACHINE, settle, steady
 
 from screens.app import MailWizardApp, make_app
 from wizard.executor import DryRunExecutor
 
 SIZE = (80, 24)
-
-
-async def steady(pilot: Any) -> None:
-    """Stop every cursor blinking (it then stays shown): a blinking cursor is drawn or not
-    depending on when the screenshot is taken, which made the SVGs flaky under load."""
-    from textual.widgets import Input, TextArea
-
-    for widget in pilot.app.screen.query(Input):
-        widget.cursor_blink = False
-    for area in pilot.app.screen.query(TextArea):
-        area.cursor_blink = False
-    await pilot.pause()
 
 
 async def planned(pilot: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Tuple
 
 from allsteps import real_steps
 from mailserver import PLATFORM, Server, applied_server
-from uikit import FROZEN_MACHINE, run_async, settle
+from uikit import FROZEN_MACHINE, run_async, settle, steady
 
 from screens.app import MailWizardApp, make_app
 from screens.users import UsersScreen
@@ -89,16 +89,12 @@ def test_users_screen_snapshot(snap_compare: Any, tmp_path: Path) -> None:
     app, _target, session, _ex = _app(tmp_path)
 
     async def run_before(pilot: Any) -> None:
-        from textual.widgets import Input
-
         await _open_users(pilot)
         await pilot.press("tab")
         await _type(pilot, "Bad")
         await pilot.press("ctrl+n")
         await settle(pilot)
-        for widget in pilot.app.screen.query(Input):
-            widget.cursor_blink = False
-        await pilot.pause()
+        await steady(pilot)
 
     try:
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -91,6 +91,42 @@ async def preloaded(pilot: Pilot[Any], timeout: float = 10.0) -> None:
         "the preload did not end"
 
 
+def footer_agrees(screen: Any) -> bool:
+    """Whether the screen's footer shows its bindings as they are now: each key shown is
+    dimmed exactly when its action is disabled, and every shown action has its key."""
+    from textual.widgets._footer import FooterKey
+
+    active = screen.active_bindings
+    keys = list(screen.query(FooterKey))
+    for key in keys:
+        binding = active.get(key.key)
+        if binding is not None and key.has_class("-disabled") == binding.enabled:
+            return False
+    wanted = {b.binding.action for b in active.values() if b.binding.show}
+    return wanted <= {key.action for key in keys}
+
+
+async def footer_current(pilot: Pilot[Any], timeout: float = 10.0) -> None:
+    """Wait until the footer agrees with the bindings (it looks at them again after the
+    refresh that follows a change, and a snapshot taken before caught dimmed keys)."""
+    assert await until(pilot, lambda: footer_agrees(pilot.app.screen), timeout), \
+        "the footer does not show the screen's bindings as they are"
+
+
+async def steady(pilot: Pilot[Any]) -> None:
+    """Ready for a snapshot: every cursor stops blinking (it then stays shown: a blinking
+    cursor is drawn or not depending on when the screenshot is taken, which made the SVGs
+    flaky under load), and the footer shows the bindings as they are."""
+    from textual.widgets import Input, TextArea
+
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+    for area in pilot.app.screen.query(TextArea):
+        area.cursor_blink = False
+    await footer_current(pilot)
+    await pilot.pause()
+
+
 def log_lines(screen: Any, selector: str = "#step-log") -> str:
     """The lines a RichLog shows now."""
     return "\n".join(s.text for s in screen.query_one(selector, RichLog).lines)
