@@ -39,6 +39,15 @@ def help_text(app: Any) -> str:
     return screen.plain()
 
 
+async def quit_confirmed(pilot: Any, key: str) -> None:
+    """``key`` asks before quitting (edited answers not kept); the admin says yes."""
+    await pilot.press(key)
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, ConfirmModal)
+    await pilot.press("y")
+    await pilot.pause()
+
+
 async def to_steps(pilot: Any) -> None:
     await pilot.press("s")
     await pilot.pause()
@@ -178,11 +187,7 @@ async def test_quitting_with_edited_answers_that_are_not_kept_asks_first() -> No
         assert isinstance(app.screen, AnswersScreen)
         await pilot.press("ctrl+n")  # used, but still not kept: the step list asks too
         await settle(pilot)
-        await pilot.press("q")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmModal)
-        await pilot.press("y")
-        await pilot.pause()
+        await quit_confirmed(pilot, "q")
     assert app.return_code == 0
 
 
@@ -209,11 +214,7 @@ async def test_an_edit_made_before_the_form_first_refreshes_counts(
         assert not form.edited()
         form.query_one("#f-domain", Input).value = "example.org"
         assert form.edited()
-        await pilot.press("ctrl+q")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmModal)
-        await pilot.press("y")
-        await pilot.pause()
+        await quit_confirmed(pilot, "ctrl+q")
     assert app.return_code == 0
 
 
