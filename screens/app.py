@@ -338,7 +338,7 @@ class MailWizardApp(App[int]):
             self.notify(f"Busy ({self.busy}); wait for it to finish.", severity="warning")
             return False
         self.busy = kind
-        self._refresh_keys()  # the keys that wait for the task dim
+        self.refresh_bindings()  # the keys that wait for the task dim
         if self.ctx.engine is not None:
             self.ctx.engine.cancelled = False
         self.run_task(kind, fn, target)
@@ -396,11 +396,8 @@ class MailWizardApp(App[int]):
         # the keys that waited for the task (a plan, an apply) light up once its target has
         # taken the result (queued after it): nothing else need tell the footer (a slow
         # plan ends with the focus where it was when the list opened)
-        if not target.call_later(self._refresh_keys):
-            self._refresh_keys()
-
-    def _refresh_keys(self) -> None:
-        self.screen.refresh_bindings()
+        if not target.call_later(self.refresh_bindings):
+            self.refresh_bindings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A stop was asked for during a task: quit once its worker has really ended (not

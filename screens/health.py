@@ -115,15 +115,14 @@ class HealthScreen(Screen[Result]):
         if message.kind != "health":
             return
         self.running = False
-        self.show(message.result)
-        self.refresh_bindings()
+        self.show(message.result)  # the app then refreshes the keys (a task ended)
 
     def on_task_failed(self, message: TaskFailed) -> None:
         if message.kind != "health":
             return
         self.running = False
         self.query_one("#health-summary", Static).update(summary_text(self.report, False))
-        self.refresh_bindings()
+        self.refresh_bindings()  # now: the error modal will be on top when the app's comes
         show_error(self, message)
 
     def show(self, report: Report) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterator, Optional
 
 import pytest
 from ui_recipes import test_recipes
-from uikit import FROZEN_MACHINE, run_async, settle, steady, until
+from uikit import FROZEN_MACHINE, paused_until, run_async, settle, steady, until
 
 from screens.app import MailWizardApp, make_app
 from screens.maillog import LogScreen
@@ -130,11 +130,9 @@ def test_a_slow_queue_read_shows_the_message_keys_when_it_ends(
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             app.push_screen(QueueScreen(app.ctx, clock=lambda: NOW))
-            for _ in range(100):  # pauses only: the read is held
-                await pilot.pause()
-                if isinstance(app.screen, QueueScreen) and "Refresh" in keys(app):
-                    break
-            assert "Refresh" in keys(app) and "Hold" not in keys(app)
+            assert await paused_until(  # pauses only: the read is held
+                pilot, lambda: isinstance(app.screen, QueueScreen) and "Refresh" in keys(app))
+            assert "Hold" not in keys(app)
             gate.set()
             assert await until(pilot, lambda: "Hold" in keys(app)), keys(app)
             assert {"Release", "Delete"} <= set(keys(app))

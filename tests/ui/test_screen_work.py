@@ -17,7 +17,7 @@ from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 from textual.widgets._header import HeaderTitle
 from ui_recipes import test_recipes
-from uikit import FROZEN_MACHINE, footer_agrees, preloaded, run_async, until
+from uikit import FROZEN_MACHINE, footer_agrees, paused_until, preloaded, run_async, until
 
 from screens.answers import AnswersScreen
 from screens.app import make_app
@@ -118,11 +118,9 @@ async def test_the_step_keys_light_up_when_a_slow_plan_ends(monkeypatch: Any) ->
         await pilot.press("ctrl+n")
         steps = app.screen
         assert isinstance(steps, StepListScreen)
-        for _ in range(100):  # pauses only: the plan's worker is held
-            if ("⏎", "Open step", True) in shown(steps):
-                break
-            await pilot.pause()
-        assert ("⏎", "Open step", True) in shown(steps) and not steps.planned
+        # pauses only: the plan's worker is held
+        assert await paused_until(pilot, lambda: ("⏎", "Open step", True) in shown(steps))
+        assert not steps.planned
         gate.set()
         assert await until(pilot, lambda: ("⏎", "Open step", False) in shown(steps)), \
             shown(steps)

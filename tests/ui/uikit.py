@@ -61,27 +61,29 @@ async def until(pilot: Pilot[Any], cond: Callable[[], bool], timeout: float = 10
         await asyncio.sleep(0.02)
 
 
+async def paused_until(pilot: Pilot[Any], cond: Callable[[], bool],
+                       timeout: float = 10.0) -> bool:
+    """Pause until ``cond()`` holds or ``timeout`` seconds pass; the last ``cond()``. Only
+    pauses (``until`` also waits for the workers): safe while a worker is held."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond() and loop.time() < end:
+        await pilot.pause()
+        await asyncio.sleep(0.02)
+    return cond()
+
+
 async def shows(pilot: Pilot[Any], widget: Widget, want: str, timeout: float = 10.0) -> str:
     """What ``widget`` shows once it holds ``want`` (or after ``timeout`` s). The answers
     form validates once per refresh, after the changes of that refresh have bubbled up to it
-    (one pause is not always enough on a loaded machine: a CI run read an empty error line).
-    Only pauses: safe while a worker is held."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while want not in text_of(widget) and loop.time() < end:
-        await pilot.pause()
-        await asyncio.sleep(0.02)
+    (one pause is not always enough on a loaded machine: a CI run read an empty error line)."""
+    await paused_until(pilot, lambda: want in text_of(widget), timeout)
     return text_of(widget)
 
 
 async def cleared(pilot: Pilot[Any], widget: Widget, timeout: float = 10.0) -> bool:
     """Whether an error line ``widget`` is hidden, waiting as ``shows`` does."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while widget.has_class("-shown") and loop.time() < end:
-        await pilot.pause()
-        await asyncio.sleep(0.02)
-    return not widget.has_class("-shown")
+    return await paused_until(pilot, lambda: not widget.has_class("-shown"), timeout)
 
 
 async def preloaded(pilot: Pilot[Any], timeout: float = 10.0) -> None:
@@ -141,11 +143,7 @@ async def log_shows(pilot: Pilot[Any], screen: Any, want: str, selector: str = "
     run read an empty log there). So the log must be on screen, as the admin would have it
     (tab 3). Only pauses: safe while a worker is held."""
     log = screen.query_one(selector, RichLog)
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while want not in log_lines(screen, selector) and loop.time() < end:
-        await pilot.pause()
-        await asyncio.sleep(0.02)
+    await paused_until(pilot, lambda: want in log_lines(screen, selector), timeout)
     assert log.region.area, f"{selector} is not on screen: show its tab before reading it"
     return log_lines(screen, selector)
 
